@@ -232,7 +232,13 @@ def _principals(policy: Any) -> List[Tuple[str, bool]]:
         return []
     statements = policy.get("Statement")
     if isinstance(statements, dict):
-        statements = [statements]
+        columns = [v for v in statements.values() if isinstance(v, list)]
+        if columns and len(columns) == len(statements) and len({len(c) for c in columns}) == 1:
+            # Splunk's flattened `Statement{}.Effect` multivalue columns: zip them back into statements.
+            keys = list(statements)
+            statements = [dict(zip(keys, values)) for values in zip(*statements.values())]
+        else:
+            statements = [statements]
     out: List[Tuple[str, bool]] = []
     for st in statements if isinstance(statements, list) else []:
         if not isinstance(st, dict) or st.get("Effect", "Allow") != "Allow":
