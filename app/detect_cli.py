@@ -51,14 +51,22 @@ CSV_FIELDS = (
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("detect", help="score CloudTrail files and write one enriched row per input event")
-    p.add_argument("paths", nargs="+", help="files or directories (S3 .json.gz, JSON lines, EventBridge); - for stdin")
+    p.add_argument(
+        "paths", nargs="+", help="files or directories (S3 .json.gz, JSON lines, EventBridge); - for stdin"
+    )
     p.add_argument("--output", "-o", required=True, help="OUT.jsonl, OUT.jsonl.gz or OUT.csv")
     p.add_argument("--baseline", help="baseline profile to start from (JSON, .gz ok); created if missing")
-    p.add_argument("--update-baseline", action="store_true", help="write the profile after this run back to --baseline")
-    p.add_argument("--threshold", type=float, help="anomaly threshold (default: the model's shipped threshold)")
+    p.add_argument(
+        "--update-baseline", action="store_true", help="write the profile after this run back to --baseline"
+    )
+    p.add_argument(
+        "--threshold", type=float, help="anomaly threshold (default: the model's shipped threshold)"
+    )
     p.add_argument("--model", help="model directory (default: the bundled model/)")
     p.add_argument("--no-explain", action="store_true", help="skip reasons (faster)")
-    p.add_argument("--max-memory-rows", type=int, default=100_000, help="rows held in memory before spilling to disk")
+    p.add_argument(
+        "--max-memory-rows", type=int, default=100_000, help="rows held in memory before spilling to disk"
+    )
     p.add_argument("--spill-dir", help="directory for temporary spill files (default: system temp)")
     p.add_argument("--summary-json", help="also write the run summary as JSON here")
     p.add_argument("--quiet", "-q", action="store_true", help="no progress bar or summary table")
@@ -252,7 +260,10 @@ def print_summary(summary: Dict[str, Any], output: str, profile: Optional[Profil
     table.add_row("rows with ct_error", f"{summary['errors']:,}")
     table.add_row("anomalies", f"{summary['anomalies']:,}")
     sev = summary["severities"]
-    table.add_row("by severity", ", ".join(f"{k} {sev[k]:,}" for k in ("critical", "high", "medium", "low") if sev.get(k)) or "-")
+    table.add_row(
+        "by severity",
+        ", ".join(f"{k} {sev[k]:,}" for k in ("critical", "high", "medium", "low") if sev.get(k)) or "-",
+    )
     if profile is None:
         table.add_row("baseline", "none: hunting mode, the profile comes from these events")
     else:

@@ -256,7 +256,11 @@ def _principals(policy: Any) -> List[Tuple[str, bool]]:
 
 
 def _foreign_account(principal: str, own: str) -> bool:
-    digits = "".join(ch for ch in principal.split(":")[4] if ch.isdigit()) if principal.count(":") >= 5 else principal
+    digits = (
+        "".join(ch for ch in principal.split(":")[4] if ch.isdigit())
+        if principal.count(":") >= 5
+        else principal
+    )
     return len(digits) == 12 and digits.isdigit() and digits != own
 
 
@@ -302,7 +306,11 @@ def risk_flags(source: str, name: str, params: Any, own_account: str) -> Tuple[s
         acl = str(params.get("x-amz-acl", "")) + json.dumps(params.get("AccessControlPolicy", ""))
         if "public-read" in acl or any(g in acl for g in _PUBLIC_GRANTEES):
             public = True
-    elif name in ("DeletePublicAccessBlock", "DeleteBucketPublicAccessBlock", "DeleteAccountPublicAccessBlock"):
+    elif name in (
+        "DeletePublicAccessBlock",
+        "DeleteBucketPublicAccessBlock",
+        "DeleteAccountPublicAccessBlock",
+    ):
         public = True
     elif name in ("PutPublicAccessBlock", "PutAccountPublicAccessBlock"):
         conf = params.get("PublicAccessBlockConfiguration") or {}
@@ -536,7 +544,9 @@ class Normalizer:
                     return self.from_raw(parsed)
         if "eventName" in row or "eventSource" in row:
             return self.from_flat(row)
-        raise NormalizeError("_raw is not a CloudTrail JSON event and no extracted eventName field is present")
+        raise NormalizeError(
+            "_raw is not a CloudTrail JSON event and no extracted eventName field is present"
+        )
 
     # Splunk extracted fields (KV_MODE=json), inputlookup rows, makeresults
     def from_flat(self, row: Mapping[str, Any]) -> Event:
@@ -655,7 +665,9 @@ class Normalizer:
             raise NormalizeError(f"eventTime out of range: {time_value!r:.40}")
         if not itype:
             itype = "Unknown"
-        key, session = identity_key(itype, arn, issuer_arn, account, invoked_by, principal_id, user_name, source)
+        key, session = identity_key(
+            itype, arn, issuer_arn, account, invoked_by, principal_id, user_name, source
+        )
         if not event_id:
             # Without an eventID, a content hash still lets duplicates collapse and keeps order deterministic.
             basis = "|".join((repr(t), source, name, key, ip, request_id, access_key))

@@ -61,7 +61,11 @@ def load_templates(path: Optional[Path] = None) -> List[Template]:
     out: List[Template] = []
     with open(path, newline="", encoding="utf-8") as fh:
         for lineno, row in enumerate(csv.DictReader(fh), 2):
-            feature, when, text = row.get("feature", ""), (row.get("when") or "").strip(), row.get("template", "")
+            feature, when, text = (
+                row.get("feature", ""),
+                (row.get("when") or "").strip(),
+                row.get("template", ""),
+            )
             if feature not in FEATURE_INDEX:
                 raise ValueError(f"{path}:{lineno}: unknown feature {feature!r}")
             op = next((o for o in _OPS if when.startswith(o)), None)
