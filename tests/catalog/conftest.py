@@ -5,7 +5,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-
 from ctad.catalog import Catalog
 
 LOOKUPS = Path(__file__).resolve().parents[2] / "lookups"

@@ -8,7 +8,6 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
-
 from ctad.catalog import CATEGORIES, FILES, UA_KINDS, Catalog, find_lookups_dir
 
 KEYS = {

@@ -9,7 +9,6 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
-
 from ctad.catalog import UA_KINDS, Catalog
 
 CORPORA = (
