@@ -25,7 +25,10 @@ try:
     import orjson
 
     def dumps(obj: Any) -> bytes:
-        return orjson.dumps(obj, option=orjson.OPT_NON_STR_KEYS)
+        try:
+            return orjson.dumps(obj)
+        except TypeError:  # keys that are not strings (never from JSON input, possible from Python callers)
+            return orjson.dumps(obj, option=orjson.OPT_NON_STR_KEYS)
 
 except ImportError:  # pragma: no cover
 
@@ -64,6 +67,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--model", help="model directory (default: the bundled model/)")
     p.add_argument("--no-explain", action="store_true", help="skip reasons (faster)")
+    p.add_argument("--engine", choices=("auto", "python", "numpy"), default="auto",
+                   help="model evaluation: numpy when importable (auto), or force one")  # fmt: skip
     p.add_argument(
         "--max-memory-rows", type=int, default=100_000, help="rows held in memory before spilling to disk"
     )
@@ -130,7 +135,7 @@ class OutputWriter:
         elif path.endswith(".gz"):
             import gzip
 
-            self._fh = gzip.open(path, "wb", compresslevel=4)
+            self._fh = gzip.open(path, "wb", compresslevel=4)  # noqa: SIM115
         else:
             self._fh = open(path, "wb")  # noqa: SIM115
 
@@ -202,6 +207,7 @@ def cmd_detect(args: argparse.Namespace) -> int:
             explain=not args.no_explain,
             spill_dir=args.spill_dir,
             max_memory_rows=args.max_memory_rows,
+            engine=args.engine,
         )
     except ModelError as exc:
         print(f"ctad detect: {exc}", file=sys.stderr)

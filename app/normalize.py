@@ -264,8 +264,22 @@ def _foreign_account(principal: str, own: str) -> bool:
     return len(digits) == 12 and digits.isdigit() and digits != own
 
 
+_RISK_NAMES = frozenset(
+    {name for _, name in _LOGGING_OFF}
+    | {"UpdateDetector", "PutEventSelectors", "PutBucketLogging", "ModifySnapshotAttribute", "ModifyImageAttribute",
+       "ModifyDBSnapshotAttribute", "ModifyDBClusterSnapshotAttribute", "PutBucketAcl", "DeletePublicAccessBlock",
+       "DeleteBucketPublicAccessBlock", "DeleteAccountPublicAccessBlock", "PutPublicAccessBlock",
+       "PutAccountPublicAccessBlock", "AddPermission", "AuthorizeSecurityGroupIngress", "ModifySecurityGroupRules",
+       "PutBucketPolicy", "PutKeyPolicy", "PutResourcePolicy", "SetRepositoryPolicy", "CreateRole",
+       "UpdateAssumeRolePolicy", "SetQueueAttributes", "SetTopicAttributes", "PutRegistryPolicy",
+       "PutFileSystemPolicy"}
+)  # fmt: skip
+
+
 def risk_flags(source: str, name: str, params: Any, own_account: str) -> Tuple[str, ...]:
     """The few request details that change risk: made public, shared out, opened to the world, logging off."""
+    if name not in _RISK_NAMES:
+        return ()
     flags: List[str] = []
     if (source, name) in _LOGGING_OFF:
         flags.append("logging_off")
@@ -396,6 +410,8 @@ def _first(value: Any) -> Any:
 
 
 def _s(value: Any, limit: int = 4096) -> str:
+    if type(value) is str:  # the common case, kept cheap: this runs ~15 times per event
+        return value if len(value) <= limit else value[:limit]
     value = _first(value)
     if value is None:
         return ""
@@ -698,8 +714,8 @@ class Normalizer:
             ua_kind=kind,
             net=net,
             ip_kind=ip_kind,
-            flags=risk_flags(source, name, params, account) if params is not None or name else (),
-            resource=_resource(_json_obj(params)),
+            flags=risk_flags(source, name, params, account),
+            resource=_resource(params) if type(params) is dict else _resource(_json_obj(params)),
         )
 
 

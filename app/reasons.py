@@ -100,10 +100,10 @@ class Explainer:
         event: Event,
         row: Sequence[float],
         contributions: Optional[Sequence[float]],
-        api_info: Tuple[int, int, int, str, str],
+        api_info: Tuple[Any, ...],
         limit: int = MAX_REASONS,
     ) -> List[str]:
-        risk, cat, _, _, technique = api_info
+        risk, cat, technique = api_info[0], api_info[1], api_info[4]
         hour = int(event.time // 3600) % 24
         values: Dict[str, Any] = {
             "identity": event.identity,
