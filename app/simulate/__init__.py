@@ -13,5 +13,16 @@ from .attacks import select_techniques, technique_ids, techniques
 from .generator import Plan, SimConfig, generate, plan
 from .writers import S3TreeWriter, Summary, write_jsonl, write_s3_tree
 
-__all__ = ["SimConfig", "Plan", "generate", "plan", "technique_ids", "techniques", "select_techniques",
-           "write_jsonl", "write_s3_tree", "S3TreeWriter", "Summary"]
+__all__ = [
+    "SimConfig",
+    "Plan",
+    "generate",
+    "plan",
+    "technique_ids",
+    "techniques",
+    "select_techniques",
+    "write_jsonl",
+    "write_s3_tree",
+    "S3TreeWriter",
+    "Summary",
+]

@@ -1,3 +1,4 @@
+# ruff: noqa: UP031  (printf-style kept for fixed-width ids and hot paths)
 """Per-actor event streams. Each stream yields `(epoch_seconds, record)` in non-decreasing time and holds at most
 one session in memory, so merging hundreds of them keeps memory flat however long the simulation runs.
 
@@ -55,31 +56,66 @@ def _split(role_name: str) -> Tuple[str, str]:
     return "", role_name
 
 
-def _response(name: str, caller: Caller, params: Optional[Dict[str, Any]], ts: float,
-              rng: random.Random) -> Optional[Dict[str, Any]]:
+def _response(
+    name: str, caller: Caller, params: Optional[Dict[str, Any]], ts: float, rng: random.Random
+) -> Optional[Dict[str, Any]]:
     if name == "CreateAccessKey":
         user = (params or {}).get("userName") or caller.ui.get("userName", "")
-        return {"accessKey": {"userName": user, "accessKeyId": key_id(rng, "AKIA"), "status": "Active",
-                              "createDate": iso(ts).replace("T", " ").replace("Z", "")}}
+        return {
+            "accessKey": {
+                "userName": user,
+                "accessKeyId": key_id(rng, "AKIA"),
+                "status": "Active",
+                "createDate": iso(ts).replace("T", " ").replace("Z", ""),
+            }
+        }
     if name == "CreateUser":
         user = (params or {}).get("userName", "")
-        return {"user": {"path": "/", "userName": user, "userId": key_id(rng, "AIDA"),
-                         "arn": "arn:aws:iam::%s:user/%s" % (caller.account, user),
-                         "createDate": iso(ts).replace("T", " ").replace("Z", "")}}
+        return {
+            "user": {
+                "path": "/",
+                "userName": user,
+                "userId": key_id(rng, "AIDA"),
+                "arn": f"arn:aws:iam::{caller.account}:user/{user}",
+                "createDate": iso(ts).replace("T", " ").replace("Z", ""),
+            }
+        }
     if name == "RunInstances":
-        return {"requestId": uuid4(rng), "reservationId": "r-" + hexid(rng, 17), "ownerId": caller.account,
-                "instancesSet": {"items": [{"instanceId": "i-" + hexid(rng, 17), "currentState": {
-                    "code": 0, "name": "pending"}}]}}
+        return {
+            "requestId": uuid4(rng),
+            "reservationId": "r-" + hexid(rng, 17),
+            "ownerId": caller.account,
+            "instancesSet": {
+                "items": [
+                    {"instanceId": "i-" + hexid(rng, 17), "currentState": {"code": 0, "name": "pending"}}
+                ]
+            },
+        }
     if name == "StartSession":
-        sid = "%s-%s" % (caller.ui.get("userName") or caller.arn.rsplit("/", 1)[-1].split("@")[0], hexid(rng, 17))
-        return {"sessionId": sid, "tokenValue": "Value hidden due to security reasons.",
-                "streamUrl": "wss://ssmmessages.%s.amazonaws.com/v1/data-channel/%s" % ("us-east-1", sid)}
+        sid = "{}-{}".format(
+            caller.ui.get("userName") or caller.arn.rsplit("/", 1)[-1].split("@")[0], hexid(rng, 17)
+        )
+        return {
+            "sessionId": sid,
+            "tokenValue": "Value hidden due to security reasons.",
+            "streamUrl": "wss://ssmmessages.{}.amazonaws.com/v1/data-channel/{}".format("us-east-1", sid),
+        }
     if name == "SendCommand":
-        return {"command": {"commandId": uuid4(rng), "documentName": (params or {}).get("documentName", ""),
-                            "status": "Pending"}}
+        return {
+            "command": {
+                "commandId": uuid4(rng),
+                "documentName": (params or {}).get("documentName", ""),
+                "status": "Pending",
+            }
+        }
     if name in ("AssumeRole", "GetSessionToken", "GetFederationToken"):
-        return {"credentials": {"accessKeyId": key_id(rng, "ASIA"), "sessionToken": "IQoJb3JpZ2luX2VjE" + hexid(rng, 24),
-                                "expiration": iso(ts + 3600)}}
+        return {
+            "credentials": {
+                "accessKeyId": key_id(rng, "ASIA"),
+                "sessionToken": "IQoJb3JpZ2luX2VjE" + hexid(rng, 24),
+                "expiration": iso(ts + 3600),
+            }
+        }
     if name.startswith("Modify") or name.startswith("Put") or name.startswith("Authorize"):
         return {"_return": True} if name.startswith(("Modify", "Authorize")) else None
     return None
@@ -90,8 +126,16 @@ class Session:
 
     __slots__ = ("caller", "rng", "res", "region", "console_ua", "deny", "typo", "throttle")
 
-    def __init__(self, caller: Caller, res: Resources, region: str, console_ua: str = "", deny: float = 0.012,
-                 typo: float = 0.008, throttle: float = 0.002) -> None:
+    def __init__(
+        self,
+        caller: Caller,
+        res: Resources,
+        region: str,
+        console_ua: str = "",
+        deny: float = 0.012,
+        typo: float = 0.008,
+        throttle: float = 0.002,
+    ) -> None:
         self.caller = caller
         self.rng = caller.rng
         self.res = res
@@ -101,8 +145,15 @@ class Session:
         self.typo = typo
         self.throttle = throttle
 
-    def call(self, ts: float, op: apis.Op, params: Any = "auto", error: Optional[tuple] = None,
-             region: Optional[str] = None, response: Any = "auto") -> Dict[str, Any]:
+    def call(
+        self,
+        ts: float,
+        op: apis.Op,
+        params: Any = "auto",
+        error: Optional[tuple] = None,
+        region: Optional[str] = None,
+        response: Any = "auto",
+    ) -> Dict[str, Any]:
         source, name = op
         rng = self.rng
         region = region or self.region
@@ -140,7 +191,9 @@ class HumanActor:
         self.holidays = set(org.holidays)
 
     def expected_per_day(self) -> float:
-        return self.h.sessions_per_day * 0.74 * 17.0 * (self.org.days - self.h.start_day) / max(1, self.org.days)
+        return (
+            self.h.sessions_per_day * 0.74 * 17.0 * (self.org.days - self.h.start_day) / max(1, self.org.days)
+        )
 
     def _location(self, d: int, day0: float) -> Tuple[str, float]:
         h, rng = self.h, self.rng
@@ -200,10 +253,13 @@ class HumanActor:
         tls = rng.randrange(2)
         bua = browser(rng, ts, h.browser)
         if h.sso:
-            ui = assumed_role_identity(acct.id, h.sso_role, h.sso_role_pid, h.email, key_id(rng, "ASIA"), ts,
-                                       mfa=console)
+            ui = assumed_role_identity(
+                acct.id, h.sso_role, h.sso_role_pid, h.email, key_id(rng, "ASIA"), ts, mfa=console
+            )
         elif console:
-            ui = iam_user_identity(acct.id, h.name, h.user_pid, key_id(rng, "ASIA"), console_since=ts, mfa=h.mfa)
+            ui = iam_user_identity(
+                acct.id, h.name, h.user_pid, key_id(rng, "ASIA"), console_since=ts, mfa=h.mfa
+            )
         else:
             ui = iam_user_identity(acct.id, h.name, h.user_pid, h.key_at(ts - 1 if rotate else ts))
         agent = h.agent_at(ts)
@@ -276,8 +332,9 @@ def org_admin_stream(org: Org, seed: int) -> Stream:
         acct = h.account
         ip = adm.office_ip if rng.random() < 0.5 else adm.home_ip_at(t)
         if adm.sso:
-            ui = assumed_role_identity(adm.account.id, adm.sso_role, adm.sso_role_pid, adm.email,
-                                       key_id(rng, "ASIA"), t)
+            ui = assumed_role_identity(
+                adm.account.id, adm.sso_role, adm.sso_role_pid, adm.email, key_id(rng, "ASIA"), t
+            )
         else:
             ui = iam_user_identity(adm.account.id, adm.name, adm.user_pid, adm.key_at(t))
         caller = Caller(ui, adm.account.id, ip, rng, agent=adm.agent_at(t))
@@ -285,10 +342,13 @@ def org_admin_stream(org: Org, seed: int) -> Stream:
             continue  # cross-account onboarding goes through the admin's own account only
         sess = Session(caller, acct.res, acct.home, deny=0, typo=0, throttle=0)
         u = {"userName": h.name}
-        for op, p in (("CreateUser", u), ("CreateLoginProfile", dict(u, passwordResetRequired=True)),
-                      ("AddUserToGroup", dict(u, groupName="developers")),
-                      ("AttachUserPolicy", dict(u, policyArn="arn:aws:iam::aws:policy/ReadOnlyAccess")),
-                      ("CreateAccessKey", u)):
+        for op, p in (
+            ("CreateUser", u),
+            ("CreateLoginProfile", dict(u, passwordResetRequired=True)),
+            ("AddUserToGroup", dict(u, groupName="developers")),
+            ("AttachUserPolicy", dict(u, policyArn="arn:aws:iam::aws:policy/ReadOnlyAccess")),
+            ("CreateAccessKey", u),
+        ):
             yield t, sess.call(t, ("iam.amazonaws.com", op), params=p)
             t += rng.uniform(3, 60)
 
@@ -304,30 +364,45 @@ def root_stream(org: Org, seed: int) -> Stream:
             return
         acct = rng.choice(org.accounts)
         h = rng.choice(org.humans)
-        ui = {"type": "Root", "principalId": acct.id, "arn": "arn:aws:iam::%s:root" % acct.id, "accountId": acct.id,
-              "accessKeyId": ""}
+        ui = {
+            "type": "Root",
+            "principalId": acct.id,
+            "arn": f"arn:aws:iam::{acct.id}:root",
+            "accountId": acct.id,
+            "accessKeyId": "",
+        }
         login = Caller({k: v for k, v in ui.items() if k != "accessKeyId"}, acct.id, h.office_ip, rng)
         bua = browser(rng, t, h.browser)
         yield t, login.console_login(t, bua, True)
         caller = Caller(dict(ui, accessKeyId=key_id(rng, "ASIA")), acct.id, h.office_ip, rng, console=True)
         sess = Session(caller, acct.res, "us-east-1", console_ua=bua, deny=0, typo=0, throttle=0)
         t += rng.uniform(5, 30)
-        for op in apis.ops("ce:GetCostAndUsage,GetCostForecast account:GetAccountInformation,GetContactInformation "
-                           "iam:GetAccountSummary,ListMFADevices billing:GetBillingPreferences"):
+        for op in apis.ops(
+            "ce:GetCostAndUsage,GetCostForecast account:GetAccountInformation,GetContactInformation "
+            "iam:GetAccountSummary,ListMFADevices billing:GetBillingPreferences"
+        ):
             yield t, sess.call(t, op, params=None)
             t += rng.uniform(2, 40)
 
 
 # -------------------------------------------------------------------------------------------------- machines
-def _service_assume(rng: random.Random, ts: float, role: Role, service: str, session: str,
-                    region: str) -> Dict[str, Any]:
+def _service_assume(
+    rng: random.Random, ts: float, role: Role, service: str, session: str, region: str
+) -> Dict[str, Any]:
     path, name = _split(role.name)
     c = Caller(service_identity(service), role.account.id, service, rng, fixed_ua=service, invoked_by=service)
     params = {"roleArn": role.arn, "roleSessionName": session}
-    resp = {"credentials": {"accessKeyId": key_id(rng, "ASIA"), "sessionToken": "IQoJb3JpZ2luX2VjE" + hexid(rng, 20),
-                            "expiration": iso(ts + 6 * 3600)}}
-    extra = {"resources": [{"accountId": role.account.id, "type": "AWS::IAM::Role", "ARN": role.arn}],
-             "sharedEventID": uuid4(rng)}
+    resp = {
+        "credentials": {
+            "accessKeyId": key_id(rng, "ASIA"),
+            "sessionToken": "IQoJb3JpZ2luX2VjE" + hexid(rng, 20),
+            "expiration": iso(ts + 6 * 3600),
+        }
+    }
+    extra = {
+        "resources": [{"accountId": role.account.id, "type": "AWS::IAM::Role", "ARN": role.arn}],
+        "sharedEventID": uuid4(rng),
+    }
     return c.event(ts, "sts.amazonaws.com", "AssumeRole", region, params, resp, None, extra=extra)
 
 
@@ -383,23 +458,47 @@ class RoleActor:
     def _web_identity(self, ts: float, ip: str, repo: str) -> Tuple[Dict[str, Any], Dict[str, Any]]:
         r, rng = self.role, self.rng
         acct = r.account.id
-        provider = "arn:aws:iam::%s:oidc-provider/token.actions.githubusercontent.com" % acct
-        sub = "repo:corp/%s:ref:refs/heads/main" % repo
-        wi_ui = {"type": "WebIdentityUser", "principalId": "%s:sts.amazonaws.com:%s" % (provider, sub),
-                 "userName": sub, "identityProvider": provider}
-        ua = ToolAgent("js", ts, ("linux", "os/linux#6.5.0-1025-azure", "", "x86_64", "")).ua(
-            "sts.amazonaws.com", "AssumeRoleWithWebIdentity") + GITHUB_UA_SUFFIX
+        provider = f"arn:aws:iam::{acct}:oidc-provider/token.actions.githubusercontent.com"
+        sub = f"repo:corp/{repo}:ref:refs/heads/main"
+        wi_ui = {
+            "type": "WebIdentityUser",
+            "principalId": f"{provider}:sts.amazonaws.com:{sub}",
+            "userName": sub,
+            "identityProvider": provider,
+        }
+        ua = (
+            ToolAgent("js", ts, ("linux", "os/linux#6.5.0-1025-azure", "", "x86_64", "")).ua(
+                "sts.amazonaws.com", "AssumeRoleWithWebIdentity"
+            )
+            + GITHUB_UA_SUFFIX
+        )
         key = key_id(rng, "ASIA")
         c = Caller(wi_ui, acct, ip, rng, fixed_ua=ua)
         params = {"roleArn": r.arn, "roleSessionName": "GitHubActions", "durationSeconds": 3600}
-        resp = {"credentials": {"accessKeyId": key, "sessionToken": "IQoJb3JpZ2luX2VjE" + hexid(rng, 20),
-                                "expiration": iso(ts + 3600)}, "subjectFromWebIdentityToken": sub,
-                "assumedRoleUser": {"assumedRoleId": "%s:GitHubActions" % r.pid,
-                                    "arn": "arn:aws:sts::%s:assumed-role/%s/GitHubActions" % (acct, r.name)},
-                "provider": provider, "audience": "sts.amazonaws.com"}
+        resp = {
+            "credentials": {
+                "accessKeyId": key,
+                "sessionToken": "IQoJb3JpZ2luX2VjE" + hexid(rng, 20),
+                "expiration": iso(ts + 3600),
+            },
+            "subjectFromWebIdentityToken": sub,
+            "assumedRoleUser": {
+                "assumedRoleId": f"{r.pid}:GitHubActions",
+                "arn": f"arn:aws:sts::{acct}:assumed-role/{r.name}/GitHubActions",
+            },
+            "provider": provider,
+            "audience": "sts.amazonaws.com",
+        }
         rec = c.event(ts, "sts.amazonaws.com", "AssumeRoleWithWebIdentity", r.region, params, resp)
-        ui = assumed_role_identity(acct, r.name, r.pid, "GitHubActions", key, ts,
-                                   web_identity={"federatedProvider": provider, "attributes": {}})
+        ui = assumed_role_identity(
+            acct,
+            r.name,
+            r.pid,
+            "GitHubActions",
+            key,
+            ts,
+            web_identity={"federatedProvider": provider, "attributes": {}},
+        )
         return rec, ui
 
     def _ci(self) -> Stream:
@@ -408,8 +507,13 @@ class RoleActor:
             ip = ip_from(rng, "ci:github")
             rec, ui = self._web_identity(start, ip, "infrastructure")
             yield start, rec
-            caller = Caller(ui, r.account.id, ip, rng, agent=ToolAgent("terraform", start - 3 * DAY,
-                                                                      ("linux", "", "", "x86_64", "")))
+            caller = Caller(
+                ui,
+                r.account.id,
+                ip,
+                rng,
+                agent=ToolAgent("terraform", start - 3 * DAY, ("linux", "", "", "x86_64", "")),
+            )
             sess = Session(caller, r.account.res, r.region, deny=0.003, typo=0.002, throttle=0.004)
             t = start + rng.uniform(8, 40)
             for _ in range(int(rng.uniform(60, 240))):
@@ -427,9 +531,17 @@ class RoleActor:
             ip = ip_from(rng, "ci:github")
             rec, ui = self._web_identity(start, ip, rng.choice(r.account.res.functions).split("-")[0])
             yield start, rec
-            caller = Caller(ui, r.account.id, ip, rng, agent=ToolAgent("aws-cli", start - 10 * DAY,
-                                                                      ("linux", "os/linux#6.5.0-1025-azure", "",
-                                                                       "x86_64", "ubuntu.22")))
+            caller = Caller(
+                ui,
+                r.account.id,
+                ip,
+                rng,
+                agent=ToolAgent(
+                    "aws-cli",
+                    start - 10 * DAY,
+                    ("linux", "os/linux#6.5.0-1025-azure", "", "x86_64", "ubuntu.22"),
+                ),
+            )
             sess = Session(caller, r.account.res, r.region, deny=0.002, typo=0.002, throttle=0.0)
             t = start + rng.uniform(5, 30)
             for op in apis.DEPLOY[: rng.randint(5, len(apis.DEPLOY))]:
@@ -458,14 +570,29 @@ class RoleActor:
                 yield t, _service_assume(rng, t, r, "lambda.amazonaws.com", fn, r.region)
                 expires = t + rng.uniform(1800, 4 * 3600)
                 ui = assumed_role_identity(acct.id, r.name, r.pid, fn, key_id(rng, "ASIA"), t)
-                agent = ToolAgent(r.family, self.t0 - 20 * DAY, ("linux", "os/linux#5.10.224-234.867.amzn2.x86_64",
-                                                                 "Linux/5.10.224-234.867.amzn2.x86_64", "x86_64",
-                                                                 ""), exec_env=r.exec_env)
+                agent = ToolAgent(
+                    r.family,
+                    self.t0 - 20 * DAY,
+                    (
+                        "linux",
+                        "os/linux#5.10.224-234.867.amzn2.x86_64",
+                        "Linux/5.10.224-234.867.amzn2.x86_64",
+                        "x86_64",
+                        "",
+                    ),
+                    exec_env=r.exec_env,
+                )
                 caller = Caller(ui, acct.id, rng.choice(r.ips), rng, agent=agent, tls=1)
                 sess = Session(caller, acct.res, r.region, deny=0.0005, typo=0.0005, throttle=0.001)
                 t += rng.uniform(0.05, 0.4)
-                yield t, sess.call(t, ("secretsmanager.amazonaws.com", "GetSecretValue"),
-                                   params={"secretId": acct.res.secrets[len(fn) % len(acct.res.secrets)]})
+                yield (
+                    t,
+                    sess.call(
+                        t,
+                        ("secretsmanager.amazonaws.com", "GetSecretValue"),
+                        params={"secretId": acct.res.secrets[len(fn) % len(acct.res.secrets)]},
+                    ),
+                )
                 t += 0.05
             x = rng.random()
             if bedrock and x < 0.6:
@@ -488,14 +615,24 @@ class RoleActor:
                 yield t, _service_assume(rng, t, r, "ecs-tasks.amazonaws.com", task, r.region)
                 expires = t + rng.uniform(3 * 3600, 30 * 3600)
                 ui = assumed_role_identity(acct.id, r.name, r.pid, task, key_id(rng, "ASIA"), t)
-                agent = ToolAgent(r.family, self.t0 - 40 * DAY, ("linux", "", "Linux/5.10.225-213.878.amzn2.x86_64",
-                                                                 "x86_64", ""), exec_env=r.exec_env)
+                agent = ToolAgent(
+                    r.family,
+                    self.t0 - 40 * DAY,
+                    ("linux", "", "Linux/5.10.225-213.878.amzn2.x86_64", "x86_64", ""),
+                    exec_env=r.exec_env,
+                )
                 caller = Caller(ui, acct.id, rng.choice(r.ips), rng, agent=agent, tls=1)
                 sess = Session(caller, acct.res, r.region, deny=0.0005, typo=0.0, throttle=0.001)
                 t += rng.uniform(1, 5)
                 yield t, sess.call(t, ("secretsmanager.amazonaws.com", "GetSecretValue"))
-            op = pick(rng, (("kms.amazonaws.com", "Decrypt"), ("s3.amazonaws.com", "GetObject"),
-                            ("s3.amazonaws.com", "PutObject")))
+            op = pick(
+                rng,
+                (
+                    ("kms.amazonaws.com", "Decrypt"),
+                    ("s3.amazonaws.com", "GetObject"),
+                    ("s3.amazonaws.com", "PutObject"),
+                ),
+            )
             yield t, sess.call(t, op)
 
     def _instance(self) -> Stream:
@@ -504,11 +641,15 @@ class RoleActor:
         iid = r.sessions[0]
         v = versions(self.t0)
         minor = int(v["gosdk"].split(".")[1])
-        ua = "aws-sdk-go/1.50.%d (go%s; linux; amd64) amazon-ssm-agent/3.3.%d.0" % (minor, v["go"], 380 + minor * 7)
-        expires, n = 0.0, 0
+        ua = "aws-sdk-go/1.50.%d (go%s; linux; amd64) amazon-ssm-agent/3.3.%d.0" % (
+            minor,
+            v["go"],
+            380 + minor * 7,
+        )
+        expires = 0.0
         res = Resources(**{k: getattr(acct.res, k) for k in Resources.__slots__})
         res.instances = [iid]
-        for t in self._periodic(r.period, tz=0):
+        for n, t in enumerate(self._periodic(r.period, tz=0), 1):
             if t >= expires:
                 yield t, _service_assume(rng, t, r, "ec2.amazonaws.com", iid, r.region)
                 expires = t + rng.uniform(5 * 3600, 7 * 3600)
@@ -516,7 +657,6 @@ class RoleActor:
                 caller = Caller(ui, acct.id, r.ips[0], rng, fixed_ua=ua, tls=0)
                 sess = Session(caller, res, r.region, deny=0.0, typo=0.0, throttle=0.0005)
                 t += rng.uniform(1, 20)
-            n += 1
             yield t, sess.call(t, ("ssm.amazonaws.com", "UpdateInstanceInformation"))
             if n % 7 == 0:
                 t += rng.uniform(0.1, 2)
@@ -529,11 +669,19 @@ class RoleActor:
         denied = set(r.extra.get("denied", ()))  # type: ignore[arg-type]
         sess_name = r.sessions[0]
         for start in self._periodic(r.period, tz=0):
-            session = "%s-%d" % (sess_name, int(start)) if sess_name != "datadog" else "datadog-aws-integration"
+            session = (
+                "%s-%d" % (sess_name, int(start)) if sess_name != "datadog" else "datadog-aws-integration"
+            )
             ui = assumed_role_identity(acct.id, r.name, r.pid, session, key_id(rng, "ASIA"), start)
-            caller = Caller(ui, acct.id, rng.choice(r.ips), rng,
-                            agent=ToolAgent(r.family, start - 15 * DAY, ("linux", "os/linux", "Linux/5.10", "x86_64",
-                                                                         "")))
+            caller = Caller(
+                ui,
+                acct.id,
+                rng.choice(r.ips),
+                rng,
+                agent=ToolAgent(
+                    r.family, start - 15 * DAY, ("linux", "os/linux", "Linux/5.10", "x86_64", "")
+                ),
+            )
             sess = Session(caller, acct.res, r.region, deny=0.0, typo=0.0, throttle=0.006)
             t = start
             if sess_name == "datadog":  # frequent narrow polls
@@ -542,19 +690,39 @@ class RoleActor:
                 ops = list(apis.SCANNER)
             regions = acct.regions if sess_name == "datadog" else acct.regions + ["us-east-1"]
             for i, op in enumerate(ops):
-                regs = ["us-east-1"] if op[0] in apis.GLOBAL_SOURCES or op[0] == "s3.amazonaws.com" else regions
+                regs = (
+                    ["us-east-1"] if op[0] in apis.GLOBAL_SOURCES or op[0] == "s3.amazonaws.com" else regions
+                )
                 for reg in dict.fromkeys(regs):
-                    err = access_denied(op[0], op[1], caller.arn, acct.id, reg, rng) if (i % 60) in denied else None
+                    err = (
+                        access_denied(op[0], op[1], caller.arn, acct.id, reg, rng)
+                        if (i % 60) in denied
+                        else None
+                    )
                     yield t, sess.call(t, op, error=err, region=reg)
                     t += rng.expovariate(1 / 0.3)
 
-    def _service_linked(self, service: str, session: str, ops: List[apis.Op], n: Tuple[int, int],
-                        ip: str = "", ua: str = "", start_hour: Optional[float] = None) -> Stream:
+    def _service_linked(
+        self,
+        service: str,
+        session: str,
+        ops: List[apis.Op],
+        n: Tuple[int, int],
+        ip: str = "",
+        ua: str = "",
+        start_hour: Optional[float] = None,
+    ) -> Stream:
         r, rng = self.role, self.rng
         acct = r.account
         path, name = _split(r.name)
-        it = self._periodic(r.period, tz=0) if start_hour is None else (
-            self.org.start + d * DAY + start_hour * 3600 + rng.uniform(0, 1800) for d in range(self.org.days))
+        it = (
+            self._periodic(r.period, tz=0)
+            if start_hour is None
+            else (
+                self.org.start + d * DAY + start_hour * 3600 + rng.uniform(0, 1800)
+                for d in range(self.org.days)
+            )
+        )
         for start in it:
             ui = assumed_role_identity(acct.id, name, r.pid, session, key_id(rng, "ASIA"), start, path=path)
             ui["invokedBy"] = service
@@ -566,15 +734,28 @@ class RoleActor:
                 t += rng.expovariate(1 / 2.0)
 
     def _config(self) -> Stream:
-        return self._service_linked("config.amazonaws.com", "AWSConfig-Describe", apis.CONFIG_RECORDER, (2, 10))
+        return self._service_linked(
+            "config.amazonaws.com", "AWSConfig-Describe", apis.CONFIG_RECORDER, (2, 10)
+        )
 
     def _service(self) -> Stream:
-        return self._service_linked("trustedadvisor.amazonaws.com", "TrustedAdvisor_%s" % self.role.account.id,
-                                    apis.SCANNER[:20], (3, 12), ip="AWS Internal", ua="AWS Internal")
+        return self._service_linked(
+            "trustedadvisor.amazonaws.com",
+            f"TrustedAdvisor_{self.role.account.id}",
+            apis.SCANNER[:20],
+            (3, 12),
+            ip="AWS Internal",
+            ua="AWS Internal",
+        )
 
     def _backup(self) -> Stream:
-        return self._service_linked("backup.amazonaws.com", "AWSBackup-AWSBackupDefaultServiceRole", apis.BACKUP,
-                                    (12, 40), start_hour=3.0)
+        return self._service_linked(
+            "backup.amazonaws.com",
+            "AWSBackup-AWSBackupDefaultServiceRole",
+            apis.BACKUP,
+            (12, 40),
+            start_hour=3.0,
+        )
 
     def _dr_share(self) -> Stream:
         """Nightly job sharing backup snapshots with the organisation's DR account (benign ModifySnapshotAttribute)."""
@@ -584,12 +765,29 @@ class RoleActor:
             t = self.org.start + d * DAY + 4.5 * 3600 + rng.uniform(0, 900)
             yield t, _service_assume(rng, t, r, "lambda.amazonaws.com", r.sessions[0], r.region)
             ui = assumed_role_identity(acct.id, r.name, r.pid, r.sessions[0], key_id(rng, "ASIA"), t)
-            caller = Caller(ui, acct.id, r.ips[0], rng, agent=ToolAgent("boto3", self.org.start - 30 * DAY, (
-                "linux", "os/linux#5.10.224-234.867.amzn2.x86_64", "", "x86_64", ""), exec_env=r.exec_env), tls=1)
+            caller = Caller(
+                ui,
+                acct.id,
+                r.ips[0],
+                rng,
+                agent=ToolAgent(
+                    "boto3",
+                    self.org.start - 30 * DAY,
+                    ("linux", "os/linux#5.10.224-234.867.amzn2.x86_64", "", "x86_64", ""),
+                    exec_env=r.exec_env,
+                ),
+                tls=1,
+            )
             sess = Session(caller, acct.res, r.region, deny=0.0, typo=0.0, throttle=0.0)
             t += 1.0
-            yield t, sess.call(t, ("ec2.amazonaws.com", "DescribeSnapshots"), params={"ownerSet": {"items": [
-                {"owner": "self"}]}})
+            yield (
+                t,
+                sess.call(
+                    t,
+                    ("ec2.amazonaws.com", "DescribeSnapshots"),
+                    params={"ownerSet": {"items": [{"owner": "self"}]}},
+                ),
+            )
             for _ in range(rng.randint(1, 4)):
                 t += rng.uniform(0.2, 2)
                 yield t, sess.call(t, ("ec2.amazonaws.com", "ModifySnapshotAttribute"))

@@ -1,3 +1,4 @@
+# ruff: noqa: UP031  (printf-style kept for fixed-width ids and hot paths)
 """User-agent strings of the tools people and machines use, with versions that move with the calendar.
 
 Benign actors and attackers draw from the same families and the same version schedule, so the model cannot
@@ -17,16 +18,27 @@ _KEBAB: Dict[str, str] = {}
 
 FAMILIES = ("aws-cli", "boto3", "go-v2", "java", "js", "terraform", "powershell")
 # Weighted mix people use from a terminal; attackers draw from the same list.
-HUMAN_TOOL_WEIGHTS = (("aws-cli", 0.62), ("boto3", 0.22), ("go-v2", 0.04), ("js", 0.04), ("powershell", 0.03),
-                      ("terraform", 0.05))
+HUMAN_TOOL_WEIGHTS = (
+    ("aws-cli", 0.62),
+    ("boto3", 0.22),
+    ("go-v2", 0.04),
+    ("js", 0.04),
+    ("powershell", 0.03),
+    ("terraform", 0.05),
+)
 OS_PROFILES = (
     ("linux", "os/linux#6.5.0-1018-aws", "Linux/6.5.0-1018-aws", "x86_64", "ubuntu.22"),
     ("linux", "os/linux#5.15.0-105-generic", "Linux/5.15.0-105-generic", "x86_64", "ubuntu.22"),
     ("macos", "os/macos#23.4.0", "Darwin/23.4.0", "arm64", ""),
     ("macos", "os/macos#22.6.0", "Darwin/22.6.0", "x86_64", ""),
     ("windows", "os/windows#10", "Windows/10", "AMD64", ""),
-    ("linux", "os/linux#5.15.153.1-microsoft-standard-WSL2", "Linux/5.15.153.1-microsoft-standard-WSL2",
-     "x86_64", "ubuntu.24"),
+    (
+        "linux",
+        "os/linux#5.15.153.1-microsoft-standard-WSL2",
+        "Linux/5.15.153.1-microsoft-standard-WSL2",
+        "x86_64",
+        "ubuntu.24",
+    ),
 )
 BROWSERS = (
     "Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/{chrome}.0.0.0 Safari/537.36",
@@ -81,21 +93,22 @@ class ToolAgent:
 
     __slots__ = ("family", "os", "_prefix", "_cache")
 
-    def __init__(self, family: str, ts: float, os_profile: Tuple[str, str, str, str, str],
-                 exec_env: str = "") -> None:
+    def __init__(
+        self, family: str, ts: float, os_profile: Tuple[str, str, str, str, str], exec_env: str = ""
+    ) -> None:
         self.family = family
         self.os = os_profile
         v = versions(ts)
         _name, ua_os, legacy_os, arch, distrib = os_profile
         if family == "aws-cli":
-            extra = " md/distrib#%s" % distrib if distrib else ""
-            env = " exec-env/%s" % exec_env if exec_env else ""
+            extra = f" md/distrib#{distrib}" if distrib else ""
+            env = f" exec-env/{exec_env}" if exec_env else ""
             self._prefix = (
                 f"aws-cli/{v['cli']} md/awscrt#{v['crt']} ua/2.0 {ua_os} md/arch#{arch} lang/python#{v['py']} "
                 f"md/pyimpl#CPython{env} cfg/retry-mode#standard md/installer#exe{extra} md/prompt#off md/command#"
             )
         elif family == "boto3":
-            env = " exec-env/%s" % exec_env if exec_env else ""
+            env = f" exec-env/{exec_env}" if exec_env else ""
             self._prefix = (
                 f"Boto3/{v['boto']} md/Botocore#{v['boto']} ua/2.0 {ua_os} md/arch#{arch} lang/python#{v['py']} "
                 f"md/pyimpl#CPython{env} cfg/retry-mode#legacy Botocore/{v['boto']}"
@@ -106,13 +119,13 @@ class ToolAgent:
                 f"md/GOOS#{'darwin' if _name == 'macos' else _name} md/GOARCH#{'arm64' if arch == 'arm64' else 'amd64'} api/"
             )
         elif family == "java":
-            env = " exec-env/%s" % exec_env if exec_env else ""
+            env = f" exec-env/{exec_env}" if exec_env else ""
             self._prefix = (
                 f"aws-sdk-java/{v['java']} {legacy_os} OpenJDK_64-Bit_Server_VM/17.0.11+9-LTS Java/17.0.11 "
                 f"vendor/Amazon.com_Inc.{env} io/sync http/Apache cfg/retry-mode/legacy"
             )
         elif family == "js":
-            env = " exec-env/%s" % exec_env if exec_env else ""
+            env = f" exec-env/{exec_env}" if exec_env else ""
             self._prefix = f"aws-sdk-js/{v['js']} ua/2.0 {ua_os} lang/js md/nodejs#{v['node']}{env} api/"
         elif family == "terraform":
             self._prefix = (
@@ -126,7 +139,7 @@ class ToolAgent:
                 f"PowerShellCore/7.4 ClientAsync"
             )
         else:
-            raise ValueError("unknown tool family %r" % family)
+            raise ValueError(f"unknown tool family {family!r}")
         self._cache: Dict[Tuple[str, str], str] = {}
 
     def ua(self, service: str, event_name: str) -> str:
@@ -138,7 +151,9 @@ class ToolAgent:
             if fam == "aws-cli":
                 got = self._prefix + svc + "." + kebab(event_name)
             elif fam in ("go-v2", "terraform", "js"):
-                got = self._prefix + svc + "#" + ("1.%d.0" % (40 + len(svc) * 7) if fam != "js" else "3.500.0")
+                got = (
+                    self._prefix + svc + "#" + ("1.%d.0" % (40 + len(svc) * 7) if fam != "js" else "3.500.0")
+                )
             else:
                 got = self._prefix
             if len(self._cache) < 512:

@@ -1,3 +1,4 @@
+# ruff: noqa: UP031  (printf-style kept for fixed-width ids and hot paths)
 """Replay real attack CloudTrail onto simulated identities and timelines.
 
 Sources (shipped in `attack_data/`, see its NOTICE): Stratus Red Team detonations and technique table,
@@ -27,43 +28,130 @@ from typing import Any, Dict, Iterable, List, Optional, Sequence, Tuple
 
 from .agents import OS_PROFILES, ToolAgent, browser, pick_family
 from .apis import DATA_EVENT_NAMES, GLOBAL_SOURCES, access_denied, read_only
-from .events import EVENT_VERSION, host_header, service_region
+from .events import Caller, event_version, service_region, tls_details
 from .ids import account_id, derive_rng, hexid, instance_id, iso, key_id, principal_id, s3_request_id, uuid4
 from .networks import attacker_network
 from .org import DAY, Human, Org, Role
 
 DATA_DIR = Path(__file__).resolve().parent / "attack_data"
-STRATUS_TACTICS = {"credential-access": "TA0006", "defense-evasion": "TA0005", "discovery": "TA0007",
-                   "execution": "TA0002", "exfiltration": "TA0010", "impact": "TA0040", "initial-access": "TA0001",
-                   "lateral-movement": "TA0008", "persistence": "TA0003", "privilege-escalation": "TA0004",
-                   "collection": "TA0009"}
+STRATUS_TACTICS = {
+    "credential-access": "TA0006",
+    "defense-evasion": "TA0005",
+    "discovery": "TA0007",
+    "execution": "TA0002",
+    "exfiltration": "TA0010",
+    "impact": "TA0040",
+    "initial-access": "TA0001",
+    "lateral-movement": "TA0008",
+    "persistence": "TA0003",
+    "privilege-escalation": "TA0004",
+    "collection": "TA0009",
+}
 # Panther rules that monitor ordinary operations (their "true" tests are not attacks): never replayed as attacks.
 PANTHER_NOT_ATTACKS = {
-    "AWS.ECR.CRUD", "AWS.ECR.EVENTS", "AWS.LAMBDA.CRUD", "AWS.RDS.InstanceRebooted", "AWS.RDS.ClusterFailover",
-    "AWS.RDS.ManualSnapshotCreated", "AWS.CloudTrail.Created", "AWS.ConfigService.Created", "AWS.EC2.Monitoring",
-    "AWS.Console.Sign-In", "AWS.CloudTrail.UserAccessKeyAuth", "AWS.IAM.Group.Read.Only.Events",
-    "AWS.CloudTrail.IAMEntityCreatedWithoutCloudFormation", "AWS.EC2.ManualSecurityGroupChange",
-    "AWS.Modify.Cloud.Compute.Infrastructure", "AWS.EC2.StopInstances",
+    "AWS.ECR.CRUD",
+    "AWS.ECR.EVENTS",
+    "AWS.LAMBDA.CRUD",
+    "AWS.RDS.InstanceRebooted",
+    "AWS.RDS.ClusterFailover",
+    "AWS.RDS.ManualSnapshotCreated",
+    "AWS.CloudTrail.Created",
+    "AWS.ConfigService.Created",
+    "AWS.EC2.Monitoring",
+    "AWS.Console.Sign-In",
+    "AWS.CloudTrail.UserAccessKeyAuth",
+    "AWS.IAM.Group.Read.Only.Events",
+    "AWS.CloudTrail.IAMEntityCreatedWithoutCloudFormation",
+    "AWS.EC2.ManualSecurityGroupChange",
+    "AWS.Modify.Cloud.Compute.Infrastructure",
+    "AWS.EC2.StopInstances",
 }
-CLOUDTRAIL_KEYS = ("eventVersion", "userIdentity", "eventTime", "eventSource", "eventName", "awsRegion",
-                   "sourceIPAddress", "userAgent", "errorCode", "errorMessage", "requestParameters",
-                   "responseElements", "additionalEventData", "requestID", "eventID", "readOnly", "resources",
-                   "eventType", "apiVersion", "managementEvent", "recipientAccountId", "serviceEventDetails",
-                   "sharedEventID", "vpcEndpointId", "vpcEndpointAccountId", "eventCategory", "tlsDetails",
-                   "sessionCredentialFromConsole")
-SCENARIOS = ("leaked-key", "stolen-instance-credentials", "compromised-console", "insider", "recon-burst",
-             "slow-attack", "external-probe")
+CLOUDTRAIL_KEYS = (
+    "eventVersion",
+    "userIdentity",
+    "eventTime",
+    "eventSource",
+    "eventName",
+    "awsRegion",
+    "sourceIPAddress",
+    "userAgent",
+    "errorCode",
+    "errorMessage",
+    "requestParameters",
+    "responseElements",
+    "additionalEventData",
+    "requestID",
+    "eventID",
+    "readOnly",
+    "resources",
+    "eventType",
+    "apiVersion",
+    "managementEvent",
+    "recipientAccountId",
+    "serviceEventDetails",
+    "sharedEventID",
+    "vpcEndpointId",
+    "vpcEndpointAccountId",
+    "eventCategory",
+    "tlsDetails",
+    "sessionCredentialFromConsole",
+)
+SCENARIOS = (
+    "leaked-key",
+    "stolen-instance-credentials",
+    "compromised-console",
+    "insider",
+    "recon-burst",
+    "slow-attack",
+    "external-probe",
+)
 _SERVICE_VALUE = re.compile(r"^(AWS Internal|[a-z0-9.-]+\.amazonaws\.com)$")
 _ACCOUNT_IN_TEXT = re.compile(r"(?<![0-9])([0-9]{12})(?![0-9])")
 _KEY = re.compile(r"\b(AKIA|ASIA)[A-Z0-9*]{12,20}\b")
 _INSTANCE = re.compile(r"\bi-[0-9a-zA-Z]{8,17}\b")
-_GIVEAWAY = re.compile(r"stratus[-_ ]?red[-_ ]?team|stratus|grimoire|traildiscover|mordor|pacu|cloudgoat",
-                       re.IGNORECASE)
+_GIVEAWAY = re.compile(
+    r"stratus[-_ ]?red[-_ ]?team|stratus|grimoire|traildiscover|mordor|pacu|cloudgoat", re.IGNORECASE
+)
 _TIME_IN_SESSION = re.compile(r"(aws-go-sdk-|botocore-session-)\d+")
 _REGION_LIKE = re.compile(r"\b(?:[a-z]{2}(?:gov|iso|isob)?-[a-z]+-\d[a-z]?)\b")
-_PLACEHOLDER_ACCOUNTS = {"123456789012", "111111111111", "111122223333", "123123123123", "123456789123",
-                         "012345678901", "000000000000", "999999999999"}
-BENIGN_WORDS = ["ops", "maint", "platform", "infra", "svc", "automation", "support", "backup", "sync", "admin"]
+_PLACEHOLDER_ACCOUNTS = {
+    "123456789012",
+    "111111111111",
+    "111122223333",
+    "123123123123",
+    "123456789123",
+    "012345678901",
+    "000000000000",
+    "999999999999",
+}
+_ALL_REGIONS = [
+    "us-east-1",
+    "us-east-2",
+    "us-west-1",
+    "us-west-2",
+    "eu-west-1",
+    "eu-west-2",
+    "eu-central-1",
+    "eu-north-1",
+    "ap-south-1",
+    "ap-southeast-1",
+    "ap-southeast-2",
+    "ap-northeast-1",
+    "sa-east-1",
+    "ca-central-1",
+]
+BENIGN_WORDS = [
+    "ops",
+    "maint",
+    "platform",
+    "infra",
+    "svc",
+    "automation",
+    "support",
+    "backup",
+    "sync",
+    "admin",
+]
 
 
 @dataclass(frozen=True)
@@ -96,17 +184,45 @@ def _synthetic_stratus(tid: str, pairs: str) -> List[Dict[str, Any]]:
         svc, name = pair.split(":", 1)
         params: Dict[str, Any] = {}
         if name == "PutBucketLifecycle":
-            params = {"bucketName": "BUCKET", "LifecycleConfiguration": {"Rule": {
-                "ID": "nuke", "Status": "Enabled", "Filter": {"Prefix": ""}, "Expiration": {"Days": 1}}}}
+            params = {
+                "bucketName": "BUCKET",
+                "LifecycleConfiguration": {
+                    "Rule": {
+                        "ID": "nuke",
+                        "Status": "Enabled",
+                        "Filter": {"Prefix": ""},
+                        "Expiration": {"Days": 1},
+                    }
+                },
+            }
         elif name == "PutBucketPolicy":
-            params = {"bucketName": "BUCKET", "bucketPolicy": {"Version": "2012-10-17", "Statement": [{
-                "Effect": "Allow", "Principal": {"AWS": "arn:aws:iam::EXTERNAL:root"},
-                "Action": ["s3:GetObject", "s3:GetBucketLocation", "s3:ListBucket"],
-                "Resource": ["arn:aws:s3:::BUCKET/*", "arn:aws:s3:::BUCKET"]}]}}
-        elif name in ("DeleteObjects", "DeleteObject", "PutObject", "CopyObject", "ListObjects",
-                      "ListObjectVersions"):
-            params = {"bucketName": "BUCKET", "key": "data/%05d.csv" % i} if name != "ListObjectVersions" else {
-                "bucketName": "BUCKET", "versions": ""}
+            params = {
+                "bucketName": "BUCKET",
+                "bucketPolicy": {
+                    "Version": "2012-10-17",
+                    "Statement": [
+                        {
+                            "Effect": "Allow",
+                            "Principal": {"AWS": "arn:aws:iam::EXTERNAL:root"},
+                            "Action": ["s3:GetObject", "s3:GetBucketLocation", "s3:ListBucket"],
+                            "Resource": ["arn:aws:s3:::BUCKET/*", "arn:aws:s3:::BUCKET"],
+                        }
+                    ],
+                },
+            }
+        elif name in (
+            "DeleteObjects",
+            "DeleteObject",
+            "PutObject",
+            "CopyObject",
+            "ListObjects",
+            "ListObjectVersions",
+        ):
+            params = (
+                {"bucketName": "BUCKET", "key": "data/%05d.csv" % i}
+                if name != "ListObjectVersions"
+                else {"bucketName": "BUCKET", "versions": ""}
+            )
             if name == "PutObject":
                 params["x-amz-server-side-encryption-customer-algorithm"] = "AES256"
         elif name == "DeregisterImage":
@@ -117,8 +233,14 @@ def _synthetic_stratus(tid: str, pairs: str) -> List[Dict[str, Any]]:
             params = {}
         repeat = 3 if name in ("DeleteObjects", "DeleteObject", "CopyObject", "PutObject") else 1
         for _ in range(repeat):
-            out.append({"eventSource": svc + ".amazonaws.com", "eventName": name, "requestParameters": params or None,
-                        "eventTime": "2024-01-01T00:00:%02dZ" % min(59, len(out) * 2)})
+            out.append(
+                {
+                    "eventSource": svc + ".amazonaws.com",
+                    "eventName": name,
+                    "requestParameters": params or None,
+                    "eventTime": "2024-01-01T00:00:%02dZ" % min(59, len(out) * 2),
+                }
+            )
     return out
 
 
@@ -151,7 +273,7 @@ def _catalog() -> Tuple[Dict[str, Technique], Dict[str, List[Dict[str, Any]]]]:
         strat.setdefault(e["scenario"], []).append(e)
     with open(DATA_DIR / "stratus_techniques.tsv", encoding="utf-8") as fh:
         rows = [line.rstrip("\n").split("\t") for line in fh][1:]
-    for tid, kind, pairs in rows:
+    for tid, _kind, pairs in rows:
         tactic = STRATUS_TACTICS.get(tid.split(".")[1], "")
         evs = strat.get(tid) or _synthetic_stratus(tid, pairs)
         add(tid, "stratus", tactic, evs)
@@ -175,8 +297,11 @@ def _catalog() -> Tuple[Dict[str, Technique], Dict[str, List[Dict[str, Any]]]]:
     otrf: Dict[str, List[Dict[str, Any]]] = {}
     for e in _read("otrf_scenarios.jsonl.gz"):
         if e.get("label") == 1:
-            name = "otrf:s3-honeybucket-discovery" if "honeybucket" in e["scenario"] else \
-                "otrf:ec2-proxy-s3-exfiltration"
+            name = (
+                "otrf:s3-honeybucket-discovery"
+                if "honeybucket" in e["scenario"]
+                else "otrf:ec2-proxy-s3-exfiltration"
+            )
             otrf.setdefault(name, []).append(e)
     add("otrf:s3-honeybucket-discovery", "otrf", "TA0007", otrf.get("otrf:s3-honeybucket-discovery", []))
     add("otrf:ec2-proxy-s3-exfiltration", "otrf", "TA0010", otrf.get("otrf:ec2-proxy-s3-exfiltration", []))
@@ -193,7 +318,9 @@ def technique_ids(source: Optional[str] = None) -> List[str]:
     return sorted(t.id for t in _catalog()[0].values() if source is None or t.source == source)
 
 
-def select_techniques(include: Optional[Iterable[str]] = None, exclude: Optional[Iterable[str]] = None) -> List[str]:
+def select_techniques(
+    include: Optional[Iterable[str]] = None, exclude: Optional[Iterable[str]] = None
+) -> List[str]:
     """Technique ids after include/exclude filters; entries may be exact ids or prefixes ending in '*'."""
     ids = technique_ids()
 
@@ -204,8 +331,11 @@ def select_techniques(include: Optional[Iterable[str]] = None, exclude: Optional
     exc = list(exclude or [])
     unknown = [p for p in inc + exc if not p.endswith("*") and p not in ids]
     if unknown:
-        raise ValueError("unknown technique id(s): %s (see ctad.simulate.attacks.technique_ids())"
-                         % ", ".join(unknown[:5]))
+        raise ValueError(
+            "unknown technique id(s): {} (see ctad.simulate.attacks.technique_ids())".format(
+                ", ".join(unknown[:5])
+            )
+        )
     if inc:
         ids = [t for t in ids if match(t, inc)]
     return [t for t in ids if not match(t, exc)]
@@ -215,11 +345,17 @@ def scenarios_for(tech: Technique) -> Tuple[str, ...]:
     tid = tech.id
     if tid == "otrf:s3-honeybucket-discovery":
         return ("external-probe",)
-    if tid in ("otrf:ec2-proxy-s3-exfiltration", "aws.credential-access.ec2-steal-instance-credentials",
-               "panther:AWS.CloudTrail.IMDSCredentialExfiltration"):
+    if tid in (
+        "otrf:ec2-proxy-s3-exfiltration",
+        "aws.credential-access.ec2-steal-instance-credentials",
+        "panther:AWS.CloudTrail.IMDSCredentialExfiltration",
+    ):
         return ("stolen-instance-credentials",)
-    if "console" in tid.lower() and ("login" in tid.lower() or "sign" in tid.lower()) or any(
-            n == "ConsoleLogin" for _, n in tech.apis):
+    if (
+        "console" in tid.lower()
+        and ("login" in tid.lower() or "sign" in tid.lower())
+        or any(n == "ConsoleLogin" for _, n in tech.apis)
+    ):
         return ("compromised-console",)
     if tech.tactic == "TA0007":
         return ("recon-burst", "leaked-key", "stolen-instance-credentials", "insider")
@@ -243,8 +379,9 @@ class Victim:
 class Campaign:
     """One injected attack run, materialised as a time-sorted list of labelled records (small)."""
 
-    def __init__(self, org: Org, seed: int, index: int, technique_ids_: List[str], scenario: str,
-                 start: float) -> None:
+    def __init__(
+        self, org: Org, seed: int, index: int, technique_ids_: List[str], scenario: str, start: float
+    ) -> None:
         self.org = org
         self.rng = derive_rng(seed, "campaign", index)
         self.id = "c%04d-%s" % (index, hexid(self.rng, 6))
@@ -263,6 +400,7 @@ class Campaign:
         lag = rng.uniform(0, 150) * DAY
         self.agent = ToolAgent(pick_family(rng), start - lag, rng.choice(OS_PROFILES))
         self.browser_ua = browser(rng, start)
+        self.tls = rng.randrange(2)
         self.victim = self._victim()
 
     # --- who is attacked -------------------------------------------------------------------------------
@@ -270,54 +408,108 @@ class Campaign:
         org, rng, sc, t = self.org, self.rng, self.scenario, self.start
         humans = [h for h in org.humans if h.start_day * DAY + org.start < t]
         if sc == "stolen-instance-credentials":
-            roles = [r for r in org.roles if r.kind in ("instance", "lambda") and r.start_day * DAY + org.start < t]
+            roles = [
+                r for r in org.roles if r.kind in ("instance", "lambda") and r.start_day * DAY + org.start < t
+            ]
             r = rng.choice(roles) if roles else rng.choice(org.roles)
             sess = r.sessions[0] if r.sessions else instance_id(rng)
-            ui = _ar_ui(r.account.id, r.name, r.pid, sess, key_id(rng, "ASIA"), t - rng.uniform(600, 5 * 3600),
-                        ec2=r.kind == "instance")
-            return Victim("instance" if r.kind == "instance" else "lambda", r.account.id, ui, self.ips, self.agent,
-                          "", role=r)
+            ui = _ar_ui(
+                r.account.id,
+                r.name,
+                r.pid,
+                sess,
+                key_id(rng, "ASIA"),
+                t - rng.uniform(600, 5 * 3600),
+                ec2=r.kind == "instance",
+            )
+            return Victim(
+                "instance" if r.kind == "instance" else "lambda",
+                r.account.id,
+                ui,
+                self.ips,
+                self.agent,
+                "",
+                role=r,
+            )
         if sc == "external-probe":
             acct = rng.choice(org.accounts).id
-            return Victim("anonymous", acct, {"type": "AWSAccount", "principalId": "",
-                                             "accountId": "ANONYMOUS_PRINCIPAL"}, self.ips, self.agent, "")
+            return Victim(
+                "anonymous",
+                acct,
+                {"type": "AWSAccount", "principalId": "", "accountId": "ANONYMOUS_PRINCIPAL"},
+                self.ips,
+                self.agent,
+                "",
+            )
         if sc == "insider":
             h = rng.choice(humans)
-            return Victim("sso-user" if h.sso else "iam-user", h.account.id, _human_ui(h, t, rng, console=False),
-                          [h.home_ip_at(t), h.office_ip, h.vpn_ip], h.agent_at(t), browser(rng, t, h.browser),
-                          human=h, tz=h.tz)
+            return Victim(
+                "sso-user" if h.sso else "iam-user",
+                h.account.id,
+                _human_ui(h, t, rng, console=False),
+                [h.home_ip_at(t), h.office_ip, h.vpn_ip],
+                h.agent_at(t),
+                browser(rng, t, h.browser),
+                human=h,
+                tz=h.tz,
+            )
         if sc == "compromised-console":
             h = rng.choice(humans)
-            return Victim("sso-user" if h.sso else "iam-user", h.account.id, _human_ui(h, t, rng, console=True),
-                          self.ips, self.agent, self.browser_ua, human=h, tz=h.tz)
+            return Victim(
+                "sso-user" if h.sso else "iam-user",
+                h.account.id,
+                _human_ui(h, t, rng, console=True),
+                self.ips,
+                self.agent,
+                self.browser_ua,
+                human=h,
+                tz=h.tz,
+            )
         # leaked key (recon burst and slow attacks also start from a leaked long-term key)
         iam = [h for h in humans if not h.sso]
         if iam and rng.random() < 0.75:
             h = rng.choice(iam)
-            ui = {"type": "IAMUser", "principalId": h.user_pid, "arn": "arn:aws:iam::%s:user/%s" % (
-                h.account.id, h.name), "accountId": h.account.id, "accessKeyId": h.key_at(t), "userName": h.name}
+            ui = {
+                "type": "IAMUser",
+                "principalId": h.user_pid,
+                "arn": f"arn:aws:iam::{h.account.id}:user/{h.name}",
+                "accountId": h.account.id,
+                "accessKeyId": h.key_at(t),
+                "userName": h.name,
+            }
             return Victim("iam-user", h.account.id, ui, self.ips, self.agent, "", human=h, tz=h.tz)
         acct = rng.choice(org.accounts)
         user = rng.choice([u for u in acct.res.users if u.startswith("svc-")] or acct.res.users)
-        ui = {"type": "IAMUser", "principalId": principal_id(derive_rng(org.seed, "dormant", acct.id, user), "AIDA"),
-              "arn": "arn:aws:iam::%s:user/%s" % (acct.id, user), "accountId": acct.id,
-              "accessKeyId": key_id(derive_rng(org.seed, "dormant-key", acct.id, user), "AKIA"), "userName": user}
+        ui = {
+            "type": "IAMUser",
+            "principalId": principal_id(derive_rng(org.seed, "dormant", acct.id, user), "AIDA"),
+            "arn": f"arn:aws:iam::{acct.id}:user/{user}",
+            "accountId": acct.id,
+            "accessKeyId": key_id(derive_rng(org.seed, "dormant-key", acct.id, user), "AKIA"),
+            "userName": user,
+        }
         return Victim("dormant-user", acct.id, ui, self.ips, self.agent, "")
 
     # --- timeline -------------------------------------------------------------------------------------
     def records(self, allowed: set) -> List[Tuple[float, Dict[str, Any]]]:
         """Labelled, re-identified records of this campaign in time order (techniques not in `allowed` dropped)."""
-        techs, events = _catalog()
-        rng, v = self.rng, self.victim
+        events = _catalog()[1]
+        rng = self.rng
         t = self.start
         out: List[Tuple[float, Dict[str, Any]]] = []
         primary = self.techniques[0]
         if self.scenario == "compromised-console":
             out.append((t, self._login(t, primary)))
             t += rng.uniform(5, 60)
-        elif self.scenario in ("leaked-key", "recon-burst", "slow-attack", "stolen-instance-credentials") and \
-                rng.random() < 0.7:
-            src = {"eventSource": "sts.amazonaws.com", "eventName": "GetCallerIdentity", "requestParameters": None}
+        elif (
+            self.scenario in ("leaked-key", "recon-burst", "slow-attack", "stolen-instance-credentials")
+            and rng.random() < 0.7
+        ):
+            src = {
+                "eventSource": "sts.amazonaws.com",
+                "eventName": "GetCallerIdentity",
+                "requestParameters": None,
+            }
             out.append((t, self._replay(src, t, primary)))
             t += rng.uniform(2, 90)
         for n, tid in enumerate(self.techniques):
@@ -327,7 +519,7 @@ class Campaign:
             if self.scenario == "external-probe" or len(srcs) > 60:
                 k = rng.randint(5, min(40, len(srcs)))
                 first = rng.randrange(0, len(srcs) - k + 1)
-                srcs = srcs[first:first + k]
+                srcs = srcs[first : first + k]
             prev = None
             for e in srcs:
                 et = _epoch(e.get("eventTime"))
@@ -340,6 +532,14 @@ class Campaign:
                     gap = rng.uniform(60, 6 * 3600)
                 t += gap
                 out.append((t, self._replay(e, t, tid)))
+                if (
+                    self.scenario == "recon-burst"
+                    and rng.random() < 0.4
+                    and e["eventSource"] not in GLOBAL_SOURCES
+                ):
+                    for reg in rng.sample(_ALL_REGIONS, rng.randint(1, 5)):
+                        t += rng.uniform(0.1, 1.5)
+                        out.append((t, self._replay(e, t, tid, region_override=reg)))
             if self.scenario == "slow-attack":
                 t += rng.uniform(0.4, 2.5) * DAY
             else:
@@ -354,34 +554,36 @@ class Campaign:
         p = rng.uniform(0.4, 0.9)
         for _t, rec in recs:
             if rec["eventName"] != "GetCallerIdentity" and rng.random() < p and "errorCode" not in rec:
-                code, msg = access_denied(rec["eventSource"], rec["eventName"], rec["userIdentity"].get("arn", ""),
-                                          rec["recipientAccountId"], rec["awsRegion"], rng)
+                code, msg = access_denied(
+                    rec["eventSource"],
+                    rec["eventName"],
+                    rec["userIdentity"].get("arn", ""),
+                    rec["recipientAccountId"],
+                    rec["awsRegion"],
+                    rng,
+                )
                 _set_error(rec, code, msg)
         return recs
 
     def _labels(self, tid: str) -> Dict[str, Any]:
         tech = _catalog()[0].get(tid)
-        return {"_label": 1, "_technique": tid, "_scenario": self.scenario, "_campaign": self.id,
-                "_tactic": tech.tactic if tech else ""}
+        return {
+            "_label": 1,
+            "_technique": tid,
+            "_scenario": self.scenario,
+            "_campaign": self.id,
+            "_tactic": tech.tactic if tech else "",
+        }
 
     def _login(self, t: float, tid: str) -> Dict[str, Any]:
+        """ConsoleLogin built by the same code as benign sign-ins (no shape differences to learn)."""
         v, rng = self.victim, self.rng
-        ui = {k: val for k, val in v.ui.items() if k not in ("accessKeyId",)}
+        ui = {k: val for k, val in v.ui.items() if k != "accessKeyId"}
         if ui.get("type") == "IAMUser":
             ui.pop("sessionContext", None)
         mfa = bool(v.human and v.human.mfa and not v.human.sso and rng.random() < 0.3)
-        rec = {"eventVersion": EVENT_VERSION, "userIdentity": ui, "eventTime": iso(t),
-               "eventSource": "signin.amazonaws.com", "eventName": "ConsoleLogin", "awsRegion": "us-east-1",
-               "sourceIPAddress": self.ips[0], "userAgent": self.browser_ua, "requestParameters": None,
-               "responseElements": {"ConsoleLogin": "Success"},
-               "additionalEventData": {"LoginTo": "https://console.aws.amazon.com/console/home?state=hashArgs%23",
-                                       "MobileVersion": "No", "MFAUsed": "Yes" if mfa else "No"},
-               "eventID": uuid4(rng), "readOnly": False, "eventType": "AwsConsoleSignIn", "managementEvent": True,
-               "recipientAccountId": v.account, "eventCategory": "Management",
-               "tlsDetails": {"tlsVersion": "TLSv1.3", "cipherSuite": "TLS_AES_128_GCM_SHA256",
-                              "clientProvidedHostHeader": "signin.aws.amazon.com"}}
-        rec.update(self._labels(tid))
-        return rec
+        c = Caller(ui, v.account, self.ips[0], rng, labels=self._labels(tid))
+        return c.console_login(t, self.browser_ua, mfa)
 
     # --- re-identification -------------------------------------------------------------------------------
     def _region(self, src_region: Optional[str]) -> str:
@@ -420,26 +622,50 @@ class Campaign:
         if got is not None:
             return got
         if typ == "Root":
-            got = {"type": "Root", "principalId": v.account, "arn": "arn:aws:iam::%s:root" % v.account,
-                   "accountId": v.account, "accessKeyId": key_id(rng, "ASIA")}
+            got = {
+                "type": "Root",
+                "principalId": v.account,
+                "arn": f"arn:aws:iam::{v.account}:root",
+                "accountId": v.account,
+                "accessKeyId": key_id(rng, "ASIA"),
+            }
         elif not self.principals or typ not in ("AssumedRole", "FederatedUser"):
             got = v.ui
         elif typ == "FederatedUser":
             name = self.word + "-" + hexid(rng, 4)
-            got = {"type": "FederatedUser", "principalId": "%s:%s" % (v.account, name),
-                   "arn": "arn:aws:sts::%s:federated-user/%s" % (v.account, name), "accountId": v.account,
-                   "accessKeyId": key_id(rng, "ASIA"), "sessionContext": {"sessionIssuer": {
-                       "type": "IAMUser", "principalId": v.ui.get("principalId", ""), "arn": v.ui.get("arn", ""),
-                       "accountId": v.account, "userName": v.ui.get("userName", "")}, "attributes": {
-                       "creationDate": iso(t), "mfaAuthenticated": "false"}}}
+            got = {
+                "type": "FederatedUser",
+                "principalId": f"{v.account}:{name}",
+                "arn": f"arn:aws:sts::{v.account}:federated-user/{name}",
+                "accountId": v.account,
+                "accessKeyId": key_id(rng, "ASIA"),
+                "sessionContext": {
+                    "sessionIssuer": {
+                        "type": "IAMUser",
+                        "principalId": v.ui.get("principalId", ""),
+                        "arn": v.ui.get("arn", ""),
+                        "accountId": v.account,
+                        "userName": v.ui.get("userName", ""),
+                    },
+                    "attributes": {"creationDate": iso(t), "mfaAuthenticated": "false"},
+                },
+            }
         else:
             acct = next((a for a in self.org.accounts if a.id == v.account), self.org.accounts[0])
             role = rng.choice(acct.res.roles)
-            session = _TIME_IN_SESSION.sub(lambda m: m.group(1) + str(int(t * 1e9)), src_ui["arn"].rsplit("/", 1)[-1])
+            session = _TIME_IN_SESSION.sub(
+                lambda m: m.group(1) + str(int(t * 1e9)), src_ui["arn"].rsplit("/", 1)[-1]
+            )
             if _GIVEAWAY.search(session) or "@" in session or not session:
                 session = "botocore-session-%d" % int(t)
-            got = _ar_ui(v.account, role, principal_id(derive_rng(self.org.seed, "role", v.account, role), "AROA"),
-                         session, key_id(rng, "ASIA"), t)
+            got = _ar_ui(
+                v.account,
+                role,
+                principal_id(derive_rng(self.org.seed, "role", v.account, role), "AROA"),
+                session,
+                key_id(rng, "ASIA"),
+                t,
+            )
         self.principals[key] = got
         return got
 
@@ -449,7 +675,7 @@ class Campaign:
                 text = text.replace(old, new)
         v = self.victim
 
-        def acct(m: "re.Match[str]") -> str:
+        def acct(m: re.Match[str]) -> str:
             a = m.group(1)
             if a in src_accounts or a in _PLACEHOLDER_ACCOUNTS:
                 return v.account
@@ -460,8 +686,9 @@ class Campaign:
         text = _ACCOUNT_IN_TEXT.sub(acct, text)
         text = _KEY.sub(self._key, text)
         acct_obj = next((a for a in self.org.accounts if a.id == v.account), self.org.accounts[0])
-        text = _INSTANCE.sub(lambda m: self.inst_map.setdefault(m.group(0), self.rng.choice(acct_obj.res.instances)),
-                             text)
+        text = _INSTANCE.sub(
+            lambda m: self.inst_map.setdefault(m.group(0), self.rng.choice(acct_obj.res.instances)), text
+        )
         text = _GIVEAWAY.sub(self.word, text)
         text = text.replace("BUCKET", acct_obj.res.buckets[len(self.id) % len(acct_obj.res.buckets)])
         text = text.replace("EXTERNAL", self.external_account)
@@ -471,7 +698,7 @@ class Campaign:
 
     _src_key = ""
 
-    def _key(self, m: "re.Match[str]") -> str:
+    def _key(self, m: re.Match[str]) -> str:
         old = m.group(0)
         got = self.key_map.get(old)
         if got is None:
@@ -480,13 +707,19 @@ class Campaign:
             self.key_map[old] = got
         return got
 
-    def _replay(self, src: Dict[str, Any], t: float, tid: str) -> Dict[str, Any]:
+    def _replay(self, src: Dict[str, Any], t: float, tid: str, region_override: str = "") -> Dict[str, Any]:
         rng, v = self.rng, self.victim
         src_ui = src.get("userIdentity") or {}
         self._src_key = src_ui.get("accessKeyId") or ""
-        src_accounts = {a for a in (src_ui.get("accountId"), src.get("recipientAccountId"),
-                                    (src_ui.get("sessionContext") or {}).get("sessionIssuer", {}).get("accountId"))
-                        if isinstance(a, str) and a.isdigit()}
+        src_accounts = {
+            a
+            for a in (
+                src_ui.get("accountId"),
+                src.get("recipientAccountId"),
+                (src_ui.get("sessionContext") or {}).get("sessionIssuer", {}).get("accountId"),
+            )
+            if isinstance(a, str) and a.isdigit()
+        }
         ui = self._principal(src_ui, t)
         arn_map: Dict[str, str] = {}
         if src_ui.get("arn") and ui.get("arn"):
@@ -499,12 +732,18 @@ class Campaign:
             arn_map["user/" + src_ui["userName"]] = "user/" + ui["userName"]
         source = src["eventSource"]
         name = src["eventName"]
-        region = service_region(source, self._region(src.get("awsRegion")))
+        region = service_region(source, region_override or self._region(src.get("awsRegion")))
         if src.get("awsRegion") and src["awsRegion"] not in self.region_map:
             self.region_map[src["awsRegion"]] = region
         body: Dict[str, Any] = {}
-        for k in ("requestParameters", "responseElements", "additionalEventData", "resources", "errorMessage",
-                  "serviceEventDetails"):
+        for k in (
+            "requestParameters",
+            "responseElements",
+            "additionalEventData",
+            "resources",
+            "errorMessage",
+            "serviceEventDetails",
+        ):
             if src.get(k) is not None:
                 body[k] = src[k]
         if body:
@@ -521,7 +760,11 @@ class Campaign:
         if _SERVICE_VALUE.match(src_ua) and not src_ua.startswith("console."):
             ua = src_ua
         elif console:
-            ua = self.browser_ua if not src_ua.startswith(("console.", "AWS Internal", "[S3Console")) else src_ua
+            ua = (
+                self.browser_ua
+                if not src_ua.startswith(("console.", "AWS Internal", "[S3Console"))
+                else src_ua
+            )
         elif self.scenario == "external-probe" and src_ua and not _GIVEAWAY.search(src_ua):
             ua = src_ua
         elif self.scenario == "insider":
@@ -529,7 +772,7 @@ class Campaign:
         else:
             ua = self.agent.ua(source, name)
         rec: Dict[str, Any] = {
-            "eventVersion": src.get("eventVersion") or EVENT_VERSION,
+            "eventVersion": "",
             "userIdentity": ui,
             "eventTime": iso(t),
             "eventSource": source,
@@ -538,12 +781,21 @@ class Campaign:
             "sourceIPAddress": ip,
             "userAgent": ua,
         }
-        if src.get("errorCode"):
+        keep_error = bool(src.get("errorCode")) and (
+            self.scenario == "recon-burst"
+            or not str(src.get("scenario", "")).startswith("traildiscover:")
+            or rng.random() < 0.3
+        )
+        if keep_error:
+            # TrailDiscover recorded most calls failing in its test account; replays mostly succeed instead so
+            # "AccessDenied" stays a behaviour signal, not a property of the attack data set.
             rec["errorCode"] = src["errorCode"]
             if body.get("errorMessage"):
                 rec["errorMessage"] = body["errorMessage"]
         rec["requestParameters"] = body.get("requestParameters")
-        rec["responseElements"] = body.get("responseElements")
+        rec["responseElements"] = (
+            body.get("responseElements") if keep_error or not src.get("errorCode") else None
+        )
         if "additionalEventData" in body:
             rec["additionalEventData"] = body["additionalEventData"]
         rec["requestID"] = s3_request_id(rng) if source == "s3.amazonaws.com" else uuid4(rng)
@@ -560,10 +812,10 @@ class Campaign:
         rec["recipientAccountId"] = v.account
         if src.get("sharedEventID"):
             rec["sharedEventID"] = uuid4(rng)
+        rec["eventVersion"] = event_version(source, data)
         rec["eventCategory"] = "Data" if data else "Management"
         if not _SERVICE_VALUE.match(ip):
-            rec["tlsDetails"] = {"tlsVersion": "TLSv1.3", "cipherSuite": "TLS_AES_128_GCM_SHA256",
-                                 "clientProvidedHostHeader": host_header(source, region)}
+            rec["tlsDetails"] = tls_details(source, region, self.tls)
         if console and ui.get("type") in ("IAMUser", "AssumedRole"):
             rec["sessionCredentialFromConsole"] = "true"
         rec.update(self._labels(tid))
@@ -587,38 +839,60 @@ def _epoch(text: Any) -> Optional[float]:
         return None
     import calendar
     import time as _t
+
     try:
         return float(calendar.timegm(_t.strptime(text[:19], "%Y-%m-%dT%H:%M:%S")))
     except ValueError:
         return None
 
 
-def _ar_ui(account: str, role: str, pid: str, session: str, key: str, since: float, ec2: bool = False) -> Dict[str, Any]:
+def _ar_ui(
+    account: str, role: str, pid: str, session: str, key: str, since: float, ec2: bool = False
+) -> Dict[str, Any]:
     path = ""
     if "/" in role:
         path, role = role.rsplit("/", 1)
         path += "/"
-    ctx: Dict[str, Any] = {"sessionIssuer": {"type": "Role", "principalId": pid,
-                                             "arn": "arn:aws:iam::%s:role/%s%s" % (account, path, role),
-                                             "accountId": account, "userName": role},
-                           "webIdFederationData": {},
-                           "attributes": {"creationDate": iso(since), "mfaAuthenticated": "false"}}
+    ctx: Dict[str, Any] = {
+        "sessionIssuer": {
+            "type": "Role",
+            "principalId": pid,
+            "arn": f"arn:aws:iam::{account}:role/{path}{role}",
+            "accountId": account,
+            "userName": role,
+        },
+        "webIdFederationData": {},
+        "attributes": {"creationDate": iso(since), "mfaAuthenticated": "false"},
+    }
     if ec2:
         ctx["ec2RoleDelivery"] = "2.0"
-    return {"type": "AssumedRole", "principalId": "%s:%s" % (pid, session),
-            "arn": "arn:aws:sts::%s:assumed-role/%s/%s" % (account, role, session), "accountId": account,
-            "accessKeyId": key, "sessionContext": ctx}
+    return {
+        "type": "AssumedRole",
+        "principalId": f"{pid}:{session}",
+        "arn": f"arn:aws:sts::{account}:assumed-role/{role}/{session}",
+        "accountId": account,
+        "accessKeyId": key,
+        "sessionContext": ctx,
+    }
 
 
 def _human_ui(h: Human, t: float, rng: random.Random, console: bool) -> Dict[str, Any]:
     if h.sso:
         return _ar_ui(h.account.id, h.sso_role, h.sso_role_pid, h.email, key_id(rng, "ASIA"), t)
-    ui: Dict[str, Any] = {"type": "IAMUser", "principalId": h.user_pid,
-                          "arn": "arn:aws:iam::%s:user/%s" % (h.account.id, h.name), "accountId": h.account.id,
-                          "accessKeyId": key_id(rng, "ASIA") if console else h.key_at(t), "userName": h.name}
+    ui: Dict[str, Any] = {
+        "type": "IAMUser",
+        "principalId": h.user_pid,
+        "arn": f"arn:aws:iam::{h.account.id}:user/{h.name}",
+        "accountId": h.account.id,
+        "accessKeyId": key_id(rng, "ASIA") if console else h.key_at(t),
+        "userName": h.name,
+    }
     if console:
-        ui["sessionContext"] = {"sessionIssuer": {}, "webIdFederationData": {},
-                                "attributes": {"creationDate": iso(t), "mfaAuthenticated": "false"}}
+        ui["sessionContext"] = {
+            "sessionIssuer": {},
+            "webIdFederationData": {},
+            "attributes": {"creationDate": iso(t), "mfaAuthenticated": "false"},
+        }
     return ui
 
 
@@ -634,22 +908,29 @@ def plan_campaigns(org: Org, seed: int, n: int, allowed: List[str]) -> List[Camp
     span_start = org.start + min(org.days * 0.25, 3.0) * DAY
     span_end = org.start + org.days * DAY - 0.25 * DAY
     out: List[Campaign] = []
-    cursor = 0
     for i in range(n):
-        primary = order[cursor % len(order)]
-        cursor += 1
-        if cursor % len(order) == 0:
+        primary = order[i % len(order)]
+        if (i + 1) % len(order) == 0:
             rng.shuffle(order)
         scenario = rng.choice(scenarios_for(techs[primary]))
         chosen = [primary]
         if scenario in ("leaked-key", "stolen-instance-credentials", "insider", "slow-attack", "recon-burst"):
-            extra = {"slow-attack": 2, "recon-burst": 5}.get(scenario, 1 if rng.random() < 0.5 else 0)
+            extra = {"slow-attack": 2, "recon-burst": rng.randint(8, 30)}.get(
+                scenario, 1 if rng.random() < 0.5 else 0
+            )
             for _ in range(extra):
-                cand = [t for t in allowed if scenario in scenarios_for(techs[t]) and t not in chosen
-                        and (scenario != "recon-burst" or techs[t].tactic == "TA0007")]
+                cand = [
+                    t
+                    for t in allowed
+                    if scenario in scenarios_for(techs[t])
+                    and t not in chosen
+                    and (scenario != "recon-burst" or techs[t].tactic == "TA0007")
+                ]
                 if cand:
                     chosen.append(rng.choice(cand))
-        start = rng.uniform(span_start, max(span_start + 1, span_end - (3 * DAY if scenario == "slow-attack" else 0)))
+        start = rng.uniform(
+            span_start, max(span_start + 1, span_end - (3 * DAY if scenario == "slow-attack" else 0))
+        )
         c = Campaign(org, seed, i, chosen, scenario, start)
         if scenario == "insider" and c.victim.human is not None and rng.random() < 0.6:
             # insiders prefer evenings and weekends in their own time zone

@@ -51,7 +51,7 @@ class SimConfig:
         try:
             return float(calendar.timegm(time.strptime(self.start[:10], "%Y-%m-%d")))
         except ValueError as exc:
-            raise ValueError("SimConfig.start must be a date like 2024-03-04, got %r" % self.start) from exc
+            raise ValueError(f"SimConfig.start must be a date like 2024-03-04, got {self.start!r}") from exc
 
     def validate(self) -> None:
         if self.days < 1:
@@ -61,7 +61,7 @@ class SimConfig:
         for name in ("accounts", "humans", "ci_roles", "instances", "functions", "scanners", "campaigns"):
             v = getattr(self, name)
             if v is not None and v < 0:
-                raise ValueError("%s must be >= 0" % name)
+                raise ValueError(f"{name} must be >= 0")
         if self.accounts is not None and self.accounts < 1:
             raise ValueError("accounts must be >= 1")
 
@@ -83,7 +83,7 @@ def _sizes(cfg: SimConfig) -> Dict[str, int]:
     m = max(0.25, per_day / _BASE_PER_DAY)
     grow = max(1.0, m) ** 0.6  # a 100x busier org is ~16x bigger and its machines ~6x busier
     auto = {
-        "accounts": max(1, min(40, round(3 * grow ** 0.5))),
+        "accounts": max(1, min(40, round(3 * grow**0.5))),
         "humans": max(3, min(3000, round(12 * grow))),
         "ci_roles": None,
         "instances": max(1, min(2000, round(5 * grow))),
@@ -103,8 +103,17 @@ def plan(cfg: SimConfig) -> Plan:
     cfg.validate()
     start = cfg.start_epoch()
     s = _sizes(cfg)
-    org = build_org(cfg.seed, start, cfg.days, s["accounts"], s["humans"], s["ci_roles"], s["instances"],
-                    s["functions"], s["scanners"])
+    org = build_org(
+        cfg.seed,
+        start,
+        cfg.days,
+        s["accounts"],
+        s["humans"],
+        s["ci_roles"],
+        s["instances"],
+        s["functions"],
+        s["scanners"],
+    )
     humans = [HumanActor(h, org, cfg.seed, 1.0) for h in org.humans]
     roles = [RoleActor(r, org, cfg.seed, 1.0) for r in org.roles]
     h_exp = sum(a.expected_per_day() for a in humans)
@@ -123,7 +132,11 @@ def plan(cfg: SimConfig) -> Plan:
     campaigns: list = []
     if cfg.attacks:
         allowed = select_techniques(cfg.include_techniques, cfg.exclude_techniques)
-        n = cfg.campaigns if cfg.campaigns is not None else max(1, int(round(cfg.campaigns_per_day * cfg.days)))
+        n = (
+            cfg.campaigns
+            if cfg.campaigns is not None
+            else max(1, int(round(cfg.campaigns_per_day * cfg.days)))
+        )
         campaigns = plan_campaigns(org, cfg.seed, n, allowed)
     return Plan(org, humans, roles, campaigns, allowed, total * cfg.days)
 

@@ -1,3 +1,4 @@
+# ruff: noqa: UP031  (printf-style kept for fixed-width ids and hot paths)
 """Deterministic identifiers and timestamps for simulated CloudTrail.
 
 Every random choice comes from a `random.Random` seeded from the run seed and a stable name, never from
@@ -24,13 +25,13 @@ def derive_rng(seed: int, *names: object) -> random.Random:
 
 def uuid4(rng: random.Random) -> str:
     """A version-4 shaped UUID drawn from `rng` (CloudTrail eventID / requestID)."""
-    h = "%032x" % rng.getrandbits(128)
+    h = f"{rng.getrandbits(128):032x}"
     return f"{h[:8]}-{h[8:12]}-4{h[13:16]}-{_VARIANT[int(h[16], 16) & 3]}{h[17:20]}-{h[20:32]}"
 
 
 def s3_request_id(rng: random.Random) -> str:
     """S3 request ids are 16 upper-case hex characters, not UUIDs."""
-    return "%016X" % rng.getrandbits(64)
+    return f"{rng.getrandbits(64):016X}"
 
 
 def account_id(rng: random.Random) -> str:

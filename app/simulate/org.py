@@ -1,3 +1,4 @@
+# ruff: noqa: UP031  (printf-style kept for fixed-width ids and hot paths)
 """The simulated organisation: accounts, regions, resources, people and workloads, built once from the seed.
 
 Everything an actor stream or an attack campaign needs to know about an identity (its keys over time, its usual
@@ -17,21 +18,121 @@ from .ids import account_id, alnum, derive_rng, hexid, instance_id, key_id, prin
 from .networks import COUNTRIES, aws_pool, ip_from
 
 DAY = 86400.0
-REGIONS = ["us-east-1", "eu-west-1", "us-west-2", "eu-central-1", "us-east-2", "ap-southeast-1", "ap-northeast-1"]
-ACCOUNT_NAMES = ["prod", "staging", "shared-services", "data", "security", "dev", "sandbox", "dr", "analytics",
-                 "payments", "ml", "edge"]
-FIRST = ["alice", "bob", "carol", "dave", "erin", "frank", "grace", "heidi", "ivan", "judy", "mallory", "nina",
-         "oscar", "peggy", "quinn", "rupert", "sybil", "trent", "ursula", "victor", "wendy", "xavier", "yara", "zoe",
-         "amir", "bea", "chen", "dmitri", "esra", "fatima", "gustavo", "hana", "ines", "jamal", "kenji", "lena",
-         "mateo", "noor", "olga", "priya", "raj", "sofia", "tomas", "uma", "wei", "yusuf"]
-LAST = ["smith", "jones", "garcia", "muller", "rossi", "kowalski", "nguyen", "patel", "kim", "silva", "cohen",
-        "dubois", "tanaka", "novak", "oconnor", "haddad", "larsen", "moreau", "schmidt", "fischer", "ivanova"]
+REGIONS = [
+    "us-east-1",
+    "eu-west-1",
+    "us-west-2",
+    "eu-central-1",
+    "us-east-2",
+    "ap-southeast-1",
+    "ap-northeast-1",
+]
+ACCOUNT_NAMES = [
+    "prod",
+    "staging",
+    "shared-services",
+    "data",
+    "security",
+    "dev",
+    "sandbox",
+    "dr",
+    "analytics",
+    "payments",
+    "ml",
+    "edge",
+]
+FIRST = [
+    "alice",
+    "bob",
+    "carol",
+    "dave",
+    "erin",
+    "frank",
+    "grace",
+    "heidi",
+    "ivan",
+    "judy",
+    "mallory",
+    "nina",
+    "oscar",
+    "peggy",
+    "quinn",
+    "rupert",
+    "sybil",
+    "trent",
+    "ursula",
+    "victor",
+    "wendy",
+    "xavier",
+    "yara",
+    "zoe",
+    "amir",
+    "bea",
+    "chen",
+    "dmitri",
+    "esra",
+    "fatima",
+    "gustavo",
+    "hana",
+    "ines",
+    "jamal",
+    "kenji",
+    "lena",
+    "mateo",
+    "noor",
+    "olga",
+    "priya",
+    "raj",
+    "sofia",
+    "tomas",
+    "uma",
+    "wei",
+    "yusuf",
+]
+LAST = [
+    "smith",
+    "jones",
+    "garcia",
+    "muller",
+    "rossi",
+    "kowalski",
+    "nguyen",
+    "patel",
+    "kim",
+    "silva",
+    "cohen",
+    "dubois",
+    "tanaka",
+    "novak",
+    "oconnor",
+    "haddad",
+    "larsen",
+    "moreau",
+    "schmidt",
+    "fischer",
+    "ivanova",
+]
 # (tz offset hours, country of residence)
 ZONES = [(-5, "us"), (-8, "us"), (-6, "us"), (0, "gb"), (1, "de"), (1, "fr"), (5.5, "in"), (8, "sg")]
-APPS = ["orders", "billing", "search", "auth", "catalog", "notify", "reports", "ingest", "pricing", "inventory"]
+APPS = [
+    "orders",
+    "billing",
+    "search",
+    "auth",
+    "catalog",
+    "notify",
+    "reports",
+    "ingest",
+    "pricing",
+    "inventory",
+]
 KINDS = (("engineer", 0.55), ("admin", 0.12), ("analyst", 0.18), ("data", 0.15))
-PERMISSION_SETS = {"engineer": "PowerUserAccess", "admin": "AdministratorAccess", "analyst": "ReadOnlyAccess",
-                   "data": "DataScientist"}
+PERMISSION_SETS = {
+    "engineer": "PowerUserAccess",
+    "admin": "AdministratorAccess",
+    "analyst": "ReadOnlyAccess",
+    "data": "DataScientist",
+}
 
 
 @dataclass
@@ -78,8 +179,8 @@ class Human:
     @property
     def arn(self) -> str:
         if self.sso:
-            return "arn:aws:sts::%s:assumed-role/%s/%s" % (self.account.id, self.sso_role, self.email)
-        return "arn:aws:iam::%s:user/%s" % (self.account.id, self.name)
+            return f"arn:aws:sts::{self.account.id}:assumed-role/{self.sso_role}/{self.email}"
+        return f"arn:aws:iam::{self.account.id}:user/{self.name}"
 
     def key_at(self, ts: float) -> str:
         key = self.keys[0][1]
@@ -119,7 +220,7 @@ class Role:
 
     @property
     def arn(self) -> str:
-        return "arn:aws:iam::%s:role/%s" % (self.account.id, self.name)
+        return f"arn:aws:iam::{self.account.id}:role/{self.name}"
 
 
 @dataclass
@@ -146,31 +247,43 @@ def _resources(rng: random.Random, acct: str, name: str, org_accounts: List[str]
     apps = rng.sample(APPS, 6)
     return Resources(
         account=acct,
-        buckets=["%s-%s-%s" % (name, a, rng.choice(["data", "assets", "logs", "exports", "backups"])) for a in apps]
-        + ["%s-terraform-state-%s" % (name, acct), "aws-cloudtrail-logs-%s-%s" % (acct, hexid(rng, 8))],
+        buckets=[
+            "{}-{}-{}".format(name, a, rng.choice(["data", "assets", "logs", "exports", "backups"]))
+            for a in apps
+        ]
+        + [f"{name}-terraform-state-{acct}", f"aws-cloudtrail-logs-{acct}-{hexid(rng, 8)}"],
         instances=[instance_id(rng) for _ in range(rng.randint(6, 14))],
-        functions=["%s-%s" % (a, rng.choice(["handler", "worker", "api", "cron", "consumer"])) for a in apps],
-        secrets=["%s/%s/%s" % (name, a, rng.choice(["db-password", "api-key", "stripe-token", "oauth-client"]))
-                 for a in apps],
-        params=["/%s/%s/%s" % (name, a, rng.choice(["db_url", "feature_flags", "api_endpoint", "queue_url"]))
-                for a in apps],
-        roles=["%s-%s-role" % (a, rng.choice(["lambda", "task", "ec2", "exec"])) for a in apps],
+        functions=[
+            "{}-{}".format(a, rng.choice(["handler", "worker", "api", "cron", "consumer"])) for a in apps
+        ],
+        secrets=[
+            "{}/{}/{}".format(name, a, rng.choice(["db-password", "api-key", "stripe-token", "oauth-client"]))
+            for a in apps
+        ],
+        params=[
+            "/{}/{}/{}".format(name, a, rng.choice(["db_url", "feature_flags", "api_endpoint", "queue_url"]))
+            for a in apps
+        ],
+        roles=["{}-{}-role".format(a, rng.choice(["lambda", "task", "ec2", "exec"])) for a in apps],
         users=[],
         sgs=["sg-" + hexid(rng, 17) for _ in range(6)],
         snapshots=["snap-" + hexid(rng, 17) for _ in range(8)],
         amis=["ami-" + hexid(rng, 17) for _ in range(4)],
-        clusters=["%s-%s" % (name, rng.choice(["main", "apps", "batch"]))],
-        tables=["%s-%s" % (a, rng.choice(["events", "sessions", "state"])) for a in apps[:4]],
-        keys=["%08x-%04x-4%03x-a%03x-%012x" % (rng.getrandbits(32), rng.getrandbits(16), rng.getrandbits(12),
-                                               rng.getrandbits(12), rng.getrandbits(48)) for _ in range(3)],
-        db=["%s-%s-db" % (name, a) for a in apps[:2]],
-        log_groups=["/aws/lambda/%s-handler" % a for a in apps[:4]] + ["/ecs/%s" % a for a in apps[4:]],
+        clusters=["{}-{}".format(name, rng.choice(["main", "apps", "batch"]))],
+        tables=["{}-{}".format(a, rng.choice(["events", "sessions", "state"])) for a in apps[:4]],
+        keys=[
+            f"{rng.getrandbits(32):08x}-{rng.getrandbits(16):04x}-4{rng.getrandbits(12):03x}-a{rng.getrandbits(12):03x}-{rng.getrandbits(48):012x}"
+            for _ in range(3)
+        ],
+        db=[f"{name}-{a}-db" for a in apps[:2]],
+        log_groups=[f"/aws/lambda/{a}-handler" for a in apps[:4]] + [f"/ecs/{a}" for a in apps[4:]],
         org_accounts=[a for a in org_accounts if a != acct] or [acct],
     )
 
 
 def _holidays(start: float, days: int) -> List[int]:
     import time as _t
+
     fixed = {(1, 1), (12, 25), (12, 26), (7, 4), (5, 1), (12, 31), (11, 28), (5, 27), (9, 2)}
     out = []
     for d in range(days):
@@ -180,8 +293,17 @@ def _holidays(start: float, days: int) -> List[int]:
     return out
 
 
-def build_org(seed: int, start: float, days: int, n_accounts: int, n_humans: int, n_ci: int, n_instances: int,
-              n_functions: int, n_scanners: int) -> Org:
+def build_org(
+    seed: int,
+    start: float,
+    days: int,
+    n_accounts: int,
+    n_humans: int,
+    n_ci: int,
+    n_instances: int,
+    n_functions: int,
+    n_scanners: int,
+) -> Org:
     """Lay out the organisation (deterministic in every argument)."""
     rng = derive_rng(seed, "org")
     ids = [account_id(rng) for _ in range(n_accounts)]
@@ -198,7 +320,7 @@ def build_org(seed: int, start: float, days: int, n_accounts: int, n_humans: int
     for i in range(n_humans):
         while True:
             first, last = rng.choice(FIRST), rng.choice(LAST)
-            uname = "%s.%s" % (first, last)
+            uname = f"{first}.{last}"
             if uname not in names or len(names) > 900:
                 break
         if uname in names:
@@ -226,83 +348,165 @@ def build_org(seed: int, start: float, days: int, n_accounts: int, n_humans: int
         trips = []
         if hr.random() < 0.25:
             d0 = hr.randrange(0, max(1, days))
-            trips.append((d0, d0 + hr.randint(1, 5), hr.choice(["hotel", "mobile", "res:" + hr.choice(COUNTRIES)])))
+            trips.append(
+                (d0, d0 + hr.randint(1, 5), hr.choice(["hotel", "mobile", "res:" + hr.choice(COUNTRIES)]))
+            )
         svc_pool = sorted({s for s, _ in BROWSE})
         services = hr.sample(svc_pool, hr.randint(4, 9)) + ["sts.amazonaws.com"]
         h = Human(
-            name=uname, email="%s@corp.example" % uname,
-            kind=kind, account=acct, tz=tz, country=country, sso=sso,
-            mfa=sso or hr.random() < 0.85, start_day=start_day, user_pid=principal_id(hr, "AIDA"), keys=keys,
-            rotate_at=rotate_at, family=pick_family(hr), os_profile=hr.choice(OS_PROFILES),
-            upgrade_days=hr.randint(14, 90), upgrade_phase=start + hr.uniform(0, 60) * DAY, home_ips=home_ips,
+            name=uname,
+            email=f"{uname}@corp.example",
+            kind=kind,
+            account=acct,
+            tz=tz,
+            country=country,
+            sso=sso,
+            mfa=sso or hr.random() < 0.85,
+            start_day=start_day,
+            user_pid=principal_id(hr, "AIDA"),
+            keys=keys,
+            rotate_at=rotate_at,
+            family=pick_family(hr),
+            os_profile=hr.choice(OS_PROFILES),
+            upgrade_days=hr.randint(14, 90),
+            upgrade_phase=start + hr.uniform(0, 60) * DAY,
+            home_ips=home_ips,
             office_ip=ip_from(derive_rng(seed, "office", country), "office"),
             vpn_ip=ip_from(derive_rng(seed, "vpn", country, hr.randint(0, 2)), "corp-vpn"),
-            uses_vpn=hr.random() < 0.4, hybrid=hr.choice([0.0, 0.2, 0.4, 0.6]), vacations=vacations, trips=trips,
-            services=services, browser=BROWSERS[hr.randrange(len(BROWSERS))],
+            uses_vpn=hr.random() < 0.4,
+            hybrid=hr.choice([0.0, 0.2, 0.4, 0.6]),
+            vacations=vacations,
+            trips=trips,
+            services=services,
+            browser=BROWSERS[hr.randrange(len(BROWSERS))],
             console_share={"engineer": 0.3, "admin": 0.45, "analyst": 0.8, "data": 0.35}[kind],
-            sessions_per_day={"engineer": 3.5, "admin": 3.0, "analyst": 2.5, "data": 3.0}[kind] * hr.uniform(0.5, 1.6),
+            sessions_per_day={"engineer": 3.5, "admin": 3.0, "analyst": 2.5, "data": 3.0}[kind]
+            * hr.uniform(0.5, 1.6),
         )
         if sso:
-            h.sso_role = "AWSReservedSSO_%s_%s" % (PERMISSION_SETS[kind], hexid(derive_rng(seed, "sso", kind), 16))
+            h.sso_role = "AWSReservedSSO_{}_{}".format(
+                PERMISSION_SETS[kind], hexid(derive_rng(seed, "sso", kind), 16)
+            )
             h.sso_role_pid = principal_id(derive_rng(seed, "ssopid", kind, acct.id), "AROA")
         if not sso:
             acct.res.users.append(uname)
         humans.append(h)
     for a in accounts:
-        a.res.users.extend(["svc-%s" % x for x in rng.sample(APPS, 3)])
+        a.res.users.extend([f"svc-{x}" for x in rng.sample(APPS, 3)])
         if not a.res.users:
             a.res.users.append("svc-legacy")
 
     roles: List[Role] = []
 
     def role(kind: str, name: str, acct: Account, **kw) -> Role:
-        r = Role(kind=kind, name=name, account=acct, pid=principal_id(rng, "AROA"),
-                 region=kw.pop("region", acct.home), **kw)
+        r = Role(
+            kind=kind,
+            name=name,
+            account=acct,
+            pid=principal_id(rng, "AROA"),
+            region=kw.pop("region", acct.home),
+            **kw,
+        )
         roles.append(r)
         return r
 
     for i in range(n_ci):
         acct = accounts[i % len(accounts)]
-        role("ci", "github-actions-terraform" if i < len(accounts) else "github-actions-terraform-%d" % i, acct,
-             family="terraform", ips=[], period=rng.choice([1.5, 2.5, 4.0]))
+        role(
+            "ci",
+            "github-actions-terraform" if i < len(accounts) else "github-actions-terraform-%d" % i,
+            acct,
+            family="terraform",
+            ips=[],
+            period=rng.choice([1.5, 2.5, 4.0]),
+        )
         if i < len(accounts):
             role("deploy", "github-actions-deploy", acct, family="js", period=rng.choice([3.0, 5.0, 8.0]))
     for i in range(n_instances):
         acct = accounts[i % len(accounts)]
         iid = acct.res.instances[i % len(acct.res.instances)]
         app = rng.choice(APPS)
-        role("instance", "%s-ec2-instance-role" % app, acct, sessions=[iid],
-             ips=[ip_from(rng, aws_pool(acct.home))], family="ssm-agent", period=300.0,
-             start_day=0 if rng.random() < 0.9 else rng.randrange(max(1, days)))
+        role(
+            "instance",
+            f"{app}-ec2-instance-role",
+            acct,
+            sessions=[iid],
+            ips=[ip_from(rng, aws_pool(acct.home))],
+            family="ssm-agent",
+            period=300.0,
+            start_day=0 if rng.random() < 0.9 else rng.randrange(max(1, days)),
+        )
     for i in range(n_functions):
         acct = accounts[i % len(accounts)]
         fn = acct.res.functions[i % len(acct.res.functions)]
         fam = rng.choice(["boto3", "boto3", "js", "java"])
-        env = {"boto3": "AWS_Lambda_python3.12", "js": "AWS_Lambda_nodejs20.x", "java": "AWS_Lambda_java21"}[fam]
-        role("lambda", "%s-lambda-role" % fn, acct, sessions=[fn], family=fam, exec_env=env,
-             period=rng.choice([60.0, 300.0, 900.0, 1800.0]), ips=[ip_from(rng, aws_pool(acct.home)) for _ in range(4)],
-             start_day=0 if rng.random() < 0.85 else rng.randrange(max(1, days)),
-             extra={"bedrock": rng.random() < 0.25})
+        env = {"boto3": "AWS_Lambda_python3.12", "js": "AWS_Lambda_nodejs20.x", "java": "AWS_Lambda_java21"}[
+            fam
+        ]
+        role(
+            "lambda",
+            f"{fn}-lambda-role",
+            acct,
+            sessions=[fn],
+            family=fam,
+            exec_env=env,
+            period=rng.choice([60.0, 300.0, 900.0, 1800.0]),
+            ips=[ip_from(rng, aws_pool(acct.home)) for _ in range(4)],
+            start_day=0 if rng.random() < 0.85 else rng.randrange(max(1, days)),
+            extra={"bedrock": rng.random() < 0.25},
+        )
         if i % 3 == 0:
-            role("ecs", "%s-ecs-task-role" % acct.res.clusters[0], acct, family="java", exec_env="AWS_ECS_FARGATE",
-                 period=rng.choice([600.0, 1800.0]), ips=[ip_from(rng, aws_pool(acct.home)) for _ in range(2)])
-    vendors = [("WizAccess-Role", "Wiz", "go-v2", 6 * 3600.0), ("DatadogIntegrationRole", "datadog", "go-v2", 1800.0),
-               ("prowler-scanner", "prowler", "boto3", 24 * 3600.0)]
+            role(
+                "ecs",
+                f"{acct.res.clusters[0]}-ecs-task-role",
+                acct,
+                family="java",
+                exec_env="AWS_ECS_FARGATE",
+                period=rng.choice([600.0, 1800.0]),
+                ips=[ip_from(rng, aws_pool(acct.home)) for _ in range(2)],
+            )
+    vendors = [
+        ("WizAccess-Role", "Wiz", "go-v2", 6 * 3600.0),
+        ("DatadogIntegrationRole", "datadog", "go-v2", 1800.0),
+        ("prowler-scanner", "prowler", "boto3", 24 * 3600.0),
+    ]
     for i in range(n_scanners):
         acct = accounts[i % len(accounts)]
         rname, sess, fam, period = vendors[i % len(vendors)]
-        role("scanner", rname, acct, sessions=[sess], family=fam, period=period,
-             ips=[ip_from(rng, aws_pool("us-east-1" if i % 2 == 0 else "us-east-2")) for _ in range(6)],
-             extra={"denied": rng.sample(range(60), 5)})
+        role(
+            "scanner",
+            rname,
+            acct,
+            sessions=[sess],
+            family=fam,
+            period=period,
+            ips=[ip_from(rng, aws_pool("us-east-1" if i % 2 == 0 else "us-east-2")) for _ in range(6)],
+            extra={"denied": rng.sample(range(60), 5)},
+        )
     for acct in accounts:
         role("config", "aws-service-role/config.amazonaws.com/AWSServiceRoleForConfig", acct, period=900.0)
         role("backup", "service-role/AWSBackupDefaultServiceRole", acct, period=DAY)
         role("service", "AWSServiceRoleForTrustedAdvisor", acct, period=6 * 3600.0)
     for acct in accounts[: max(1, len(accounts) // 2)]:
-        role("dr-share", "dr-snapshot-sharer-role", acct, sessions=["dr-snapshot-sharer"], family="boto3",
-             exec_env="AWS_Lambda_python3.12", period=DAY, ips=[ip_from(rng, aws_pool(acct.home))])
-    return Org(seed=seed, start=start, days=days, accounts=accounts, humans=humans, roles=roles,
-               holidays=_holidays(start, days))
+        role(
+            "dr-share",
+            "dr-snapshot-sharer-role",
+            acct,
+            sessions=["dr-snapshot-sharer"],
+            family="boto3",
+            exec_env="AWS_Lambda_python3.12",
+            period=DAY,
+            ips=[ip_from(rng, aws_pool(acct.home))],
+        )
+    return Org(
+        seed=seed,
+        start=start,
+        days=days,
+        accounts=accounts,
+        humans=humans,
+        roles=roles,
+        holidays=_holidays(start, days),
+    )
 
 
 def new_session_name(rng: random.Random, kind: str, ts: float) -> str:

@@ -1,3 +1,4 @@
+# ruff: noqa: UP031  (printf-style kept for fixed-width ids and hot paths)
 """Write simulated records as JSON lines or as the S3 tree CloudTrail delivers, deterministically.
 
 gzip headers carry no timestamp or file name (mtime=0) so the same seed gives byte-identical files.
@@ -22,8 +23,10 @@ try:  # optional accelerator
         return orjson.dumps(rec)
 
 except ImportError:  # pragma: no cover - exercised where orjson is absent
+
     def dumps(rec: Dict[str, Any]) -> bytes:
         return json.dumps(rec, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+
 
 LABEL_KEYS = ("_label", "_technique", "_scenario", "_campaign", "_tactic")
 
@@ -53,10 +56,17 @@ class Summary:
             self.campaigns.add(rec.get("_campaign", ""))
 
     def as_dict(self) -> Dict[str, Any]:
-        return {"events": self.events, "attack_events": self.attacks, "campaigns": len(self.campaigns),
-                "techniques": len(self.by_technique), "files": self.files, "first": self.first, "last": self.last,
-                "by_scenario": dict(sorted(self.by_scenario.items())),
-                "by_technique": dict(sorted(self.by_technique.items()))}
+        return {
+            "events": self.events,
+            "attack_events": self.attacks,
+            "campaigns": len(self.campaigns),
+            "techniques": len(self.by_technique),
+            "files": self.files,
+            "first": self.first,
+            "last": self.last,
+            "by_scenario": dict(sorted(self.by_scenario.items())),
+            "by_technique": dict(sorted(self.by_technique.items())),
+        }
 
 
 def _strip(rec: Dict[str, Any]) -> Dict[str, Any]:
@@ -69,14 +79,19 @@ def _open_out(raw: IO[bytes], path: Path, level: int) -> IO[bytes]:
     return raw
 
 
-def write_jsonl(records: Iterable[Dict[str, Any]], path: str, labels: bool = True, level: int = 6,
-                on_record: Optional[Callable[[Dict[str, Any]], None]] = None) -> Summary:
+def write_jsonl(
+    records: Iterable[Dict[str, Any]],
+    path: str,
+    labels: bool = True,
+    level: int = 6,
+    on_record: Optional[Callable[[Dict[str, Any]], None]] = None,
+) -> Summary:
     """One record per line; gzip when the path ends in .gz."""
     p = Path(path)
     if p.parent and not p.parent.exists():
         p.parent.mkdir(parents=True, exist_ok=True)
     summary = Summary()
-    raw = open(p, "wb")
+    raw = open(p, "wb")  # noqa: SIM115 - closed in the finally below, with the gzip layer
     fh = _open_out(raw, p, level)
     buf: List[bytes] = []
     try:
@@ -133,7 +148,7 @@ class S3TreeWriter:
         for (acct, region), recs in sorted(self.buffers.items()):
             d = self.root / "AWSLogs" / acct / "CloudTrail" / region / w[0:4] / w[4:6] / w[6:8]
             d.mkdir(parents=True, exist_ok=True)
-            name = "%s_CloudTrail_%s_%s_%s.json.gz" % (acct, region, w, alnum(self.rng, 16))
+            name = f"{acct}_CloudTrail_{region}_{w}_{alnum(self.rng, 16)}.json.gz"
             body = b'{"Records":[' + b",".join(recs) + b"]}"
             bio = io.BytesIO()
             with gzip.GzipFile(filename="", fileobj=bio, mode="wb", mtime=0, compresslevel=self.level) as gz:
@@ -145,8 +160,14 @@ class S3TreeWriter:
         self.buffers = {}
 
 
-def write_s3_tree(records: Iterable[Dict[str, Any]], out_dir: str, seed: int = 0, labels: bool = True,
-                  level: int = 6, on_record: Optional[Callable[[Dict[str, Any]], None]] = None) -> Summary:
+def write_s3_tree(
+    records: Iterable[Dict[str, Any]],
+    out_dir: str,
+    seed: int = 0,
+    labels: bool = True,
+    level: int = 6,
+    on_record: Optional[Callable[[Dict[str, Any]], None]] = None,
+) -> Summary:
     w = S3TreeWriter(out_dir, seed=seed, labels=labels, level=level)
     summary = Summary()
     for rec in records:
