@@ -167,6 +167,8 @@ class Session:
                 error = typo_error(source, rng)
             elif r < self.deny + self.typo + self.throttle:
                 error = throttle_error(source)
+        if not error:  # () means "this call succeeds" (no random error)
+            error = None
         if response == "auto":
             response = _response(name, self.caller, params, ts, rng) if error is None else None
         ua = None
@@ -411,7 +413,7 @@ class RoleActor:
 
     def __init__(self, role: Role, org: Org, seed: int, rate: float) -> None:
         self.role, self.org, self.rate = role, org, max(rate, 1e-3)
-        self.rng = derive_rng(seed, "role-stream", role.account.id, role.name, tuple(role.sessions))
+        self.rng = derive_rng(seed, "role-stream", role.idx, role.account.id, role.name)
         self.end = org.start + org.days * DAY
         self.t0 = org.start + role.start_day * DAY
 
@@ -437,6 +439,8 @@ class RoleActor:
             return 45.0
         if k == "dr-share":
             return 8.0
+        if k == "patch":
+            return 10.0
         return 86400.0 / r.period * 6.0
 
     def stream(self) -> Stream:
@@ -563,7 +567,10 @@ class RoleActor:
         acct = r.account
         caller = None
         expires = 0.0
-        bedrock = bool(r.extra.get("bedrock"))
+        # each function has its own small repertoire (what its code calls), weighted by repetition
+        mix = [op for op in self.rng.sample(apis.LAMBDA_OPS, 3) for _ in range(self.rng.randint(1, 4))]
+        if r.extra.get("bedrock"):
+            mix += [("bedrock.amazonaws.com", "InvokeModel")] * 3
         for t in self._periodic(r.period):
             fresh = t >= expires
             if fresh:  # cold start: Lambda assumes the execution role, function reads its config
@@ -594,15 +601,7 @@ class RoleActor:
                     ),
                 )
                 t += 0.05
-            x = rng.random()
-            if bedrock and x < 0.6:
-                op = ("bedrock.amazonaws.com", "InvokeModel")
-            elif x < 0.7:
-                op = ("kms.amazonaws.com", "Decrypt")
-            elif x < 0.9:
-                op = ("ssm.amazonaws.com", "GetParameter")
-            else:
-                op = ("events.amazonaws.com", "PutEvents")
+            op = pick(rng, mix)
             yield t, sess.call(t, op, params=None if op[1] == "PutEvents" else "auto")
 
     def _ecs(self) -> Stream:
@@ -755,6 +754,16 @@ class RoleActor:
             apis.BACKUP,
             (12, 40),
             start_hour=3.0,
+        )
+
+    def _patch(self) -> Stream:
+        """Nightly SSM maintenance window: Run Command patching (benign SendCommand at scale)."""
+        return self._service_linked(
+            "ssm.amazonaws.com",
+            "maintenance-window",
+            apis.ops("ssm:SendCommand,GetCommandInvocation,ListCommandInvocations,DescribeInstanceInformation"),
+            (4, 16),
+            start_hour=2.0,
         )
 
     def _dr_share(self) -> Stream:

@@ -168,6 +168,11 @@ DEPLOY = ops(
     "DescribeServices secretsmanager:GetSecretValue lambda:UpdateFunctionCode20150331v2,"
     "GetFunction20150331v2,PublishVersion20150331,UpdateAlias20150331 sts:GetCallerIdentity"
 )
+LAMBDA_OPS = ops(
+    "kms:Decrypt,GenerateDataKey ssm:GetParameter,GetParameters secretsmanager:GetSecretValue events:PutEvents "
+    "s3:GetObject,PutObject,ListObjects sts:AssumeRole,GetCallerIdentity ec2:DescribeInstances,DescribeSnapshots "
+    "logs:CreateLogStream athena:StartQueryExecution,GetQueryExecution glue:GetTable"
+)
 LAMBDA_APP = ops(
     "secretsmanager:GetSecretValue kms:Decrypt ssm:GetParameter,GetParameters sts:AssumeRole "
     "bedrock:InvokeModel events:PutEvents"

@@ -654,7 +654,7 @@ class Campaign:
             acct = next((a for a in self.org.accounts if a.id == v.account), self.org.accounts[0])
             role = rng.choice(acct.res.roles)
             session = _TIME_IN_SESSION.sub(
-                lambda m: m.group(1) + str(int(t * 1e9)), src_ui["arn"].rsplit("/", 1)[-1]
+                lambda m: m.group(1) + str(int(t * 1e9)), str(src_ui.get("arn") or "").rsplit("/", 1)[-1]
             )
             if _GIVEAWAY.search(session) or "@" in session or not session:
                 session = "botocore-session-%d" % int(t)

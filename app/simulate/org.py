@@ -217,6 +217,7 @@ class Role:
     exec_env: str = ""
     period: float = 3600.0
     extra: Dict[str, object] = field(default_factory=dict)
+    idx: int = 0  # position in Org.roles: seeds the role's stream (names can repeat across workloads)
 
     @property
     def arn(self) -> str:
@@ -405,6 +406,7 @@ def build_org(
             account=acct,
             pid=principal_id(rng, "AROA"),
             region=kw.pop("region", acct.home),
+            idx=len(roles),
             **kw,
         )
         roles.append(r)
@@ -487,6 +489,7 @@ def build_org(
         role("config", "aws-service-role/config.amazonaws.com/AWSServiceRoleForConfig", acct, period=900.0)
         role("backup", "service-role/AWSBackupDefaultServiceRole", acct, period=DAY)
         role("service", "AWSServiceRoleForTrustedAdvisor", acct, period=6 * 3600.0)
+        role("patch", "ssm-maintenance-window-role", acct, period=DAY)
     for acct in accounts[: max(1, len(accounts) // 2)]:
         role(
             "dr-share",
