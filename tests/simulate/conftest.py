@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Any, Dict, List
 
 import pytest
-
 from ctad.simulate import SimConfig, generate
 
 

@@ -6,7 +6,6 @@ from __future__ import annotations
 import re
 
 import pytest
-
 from ctad.simulate import SimConfig, generate, technique_ids
 from ctad.simulate.attacks import SCENARIOS, select_techniques, techniques
 

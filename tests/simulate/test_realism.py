@@ -9,14 +9,50 @@ from collections import Counter
 
 from ctad.simulate.attacks import techniques
 
-REQUIRED = ("eventVersion", "userIdentity", "eventTime", "eventSource", "eventName", "awsRegion",
-            "sourceIPAddress", "userAgent", "requestParameters", "responseElements", "eventID", "readOnly",
-            "eventType", "managementEvent", "recipientAccountId", "eventCategory")
+REQUIRED = (
+    "eventVersion",
+    "userIdentity",
+    "eventTime",
+    "eventSource",
+    "eventName",
+    "awsRegion",
+    "sourceIPAddress",
+    "userAgent",
+    "requestParameters",
+    "responseElements",
+    "eventID",
+    "readOnly",
+    "eventType",
+    "managementEvent",
+    "recipientAccountId",
+    "eventCategory",
+)
 TIME = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$")
-REAL_REGIONS = {"us-east-1", "us-east-2", "us-west-1", "us-west-2", "eu-west-1", "eu-west-2", "eu-central-1",
-                "eu-north-1", "ap-south-1", "ap-southeast-1", "ap-southeast-2", "ap-northeast-1", "sa-east-1",
-                "ca-central-1"}
-IDENTITY_TYPES = {"IAMUser", "AssumedRole", "AWSService", "Root", "FederatedUser", "WebIdentityUser", "AWSAccount"}
+REAL_REGIONS = {
+    "us-east-1",
+    "us-east-2",
+    "us-west-1",
+    "us-west-2",
+    "eu-west-1",
+    "eu-west-2",
+    "eu-central-1",
+    "eu-north-1",
+    "ap-south-1",
+    "ap-southeast-1",
+    "ap-southeast-2",
+    "ap-northeast-1",
+    "sa-east-1",
+    "ca-central-1",
+}
+IDENTITY_TYPES = {
+    "IAMUser",
+    "AssumedRole",
+    "AWSService",
+    "Root",
+    "FederatedUser",
+    "WebIdentityUser",
+    "AWSAccount",
+}
 
 
 def test_shape(small_run) -> None:
@@ -93,12 +129,20 @@ def test_attack_user_agents_look_like_benign_tools(small_run) -> None:
 
 def test_sensitive_apis_also_benign(small_run) -> None:
     benign = Counter((r["eventSource"], r["eventName"]) for r in small_run if r["_label"] == 0)
-    must = [("iam.amazonaws.com", "CreateAccessKey"), ("s3.amazonaws.com", "PutBucketPolicy"),
-            ("ec2.amazonaws.com", "AuthorizeSecurityGroupIngress"), ("secretsmanager.amazonaws.com", "GetSecretValue"),
-            ("ec2.amazonaws.com", "ModifySnapshotAttribute"), ("iam.amazonaws.com", "AttachUserPolicy"),
-            ("iam.amazonaws.com", "UpdateAssumeRolePolicy"), ("ssm.amazonaws.com", "SendCommand"),
-            ("lambda.amazonaws.com", "UpdateFunctionCode20150331v2"), ("signin.amazonaws.com", "ConsoleLogin"),
-            ("ssm.amazonaws.com", "StartSession"), ("sts.amazonaws.com", "GetCallerIdentity")]
+    must = [
+        ("iam.amazonaws.com", "CreateAccessKey"),
+        ("s3.amazonaws.com", "PutBucketPolicy"),
+        ("ec2.amazonaws.com", "AuthorizeSecurityGroupIngress"),
+        ("secretsmanager.amazonaws.com", "GetSecretValue"),
+        ("ec2.amazonaws.com", "ModifySnapshotAttribute"),
+        ("iam.amazonaws.com", "AttachUserPolicy"),
+        ("iam.amazonaws.com", "UpdateAssumeRolePolicy"),
+        ("ssm.amazonaws.com", "SendCommand"),
+        ("lambda.amazonaws.com", "UpdateFunctionCode20150331v2"),
+        ("signin.amazonaws.com", "ConsoleLogin"),
+        ("ssm.amazonaws.com", "StartSession"),
+        ("sts.amazonaws.com", "GetCallerIdentity"),
+    ]
     missing = [m for m in must if benign[m] == 0]
     assert not missing, missing
     # and, across all Stratus techniques, most attack APIs have benign use in a 10-day org
@@ -119,6 +163,9 @@ def test_benign_mix(small_run) -> None:
     assert any(a.startswith("Boto3/") for a in agents)
     assert any("Terraform/" in a for a in agents)
     assert "AWS Internal" in agents
-    hours = Counter(int(r["eventTime"][11:13]) for r in small_run
-                    if r["_label"] == 0 and r["userIdentity"]["type"] == "IAMUser")
+    hours = Counter(
+        int(r["eventTime"][11:13])
+        for r in small_run
+        if r["_label"] == 0 and r["userIdentity"]["type"] == "IAMUser"
+    )
     assert len(hours) >= 8  # people in several time zones
