@@ -90,8 +90,8 @@ def test_assumed_role_arns_match_issuer(small_run) -> None:
         acct, role, session = m.groups()
         assert acct == ui["accountId"] == issuer["accountId"]
         assert issuer["userName"] == role
-        assert issuer["arn"].startswith("arn:aws:iam::%s:role/" % acct) and issuer["arn"].endswith("/" + role)
-        assert ui["principalId"] == "%s:%s" % (issuer["principalId"], session)
+        assert issuer["arn"].startswith(f"arn:aws:iam::{acct}:role/") and issuer["arn"].endswith("/" + role)
+        assert ui["principalId"] == "{}:{}".format(issuer["principalId"], session)
         if r["eventName"] != "ConsoleLogin":
             assert ui["accessKeyId"].startswith("ASIA")
     assert n > 1000
@@ -101,7 +101,7 @@ def test_iam_users_and_keys(small_run) -> None:
     for r in small_run:
         ui = r["userIdentity"]
         if ui["type"] == "IAMUser":
-            assert ui["arn"] == "arn:aws:iam::%s:user/%s" % (ui["accountId"], ui["userName"])
+            assert ui["arn"] == "arn:aws:iam::{}:user/{}".format(ui["accountId"], ui["userName"])
             if r["eventName"] != "ConsoleLogin":
                 assert ui["accessKeyId"][:4] in ("AKIA", "ASIA")
 
