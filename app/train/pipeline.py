@@ -59,11 +59,12 @@ class Stages:
 
 
 def simulated_records(
-    events: int, days: int, seed: int, exclude: Iterable[str] = ()
+    events: int, days: int, seed: int, campaigns: Optional[int] = None, exclude: Iterable[str] = ()
 ) -> Iterator[Dict[str, Any]]:
+    """The simulator's organisation with attack campaigns injected (labels ride along as `_label` etc.)."""
     from ..simulate import SimConfig, generate
 
-    config = SimConfig(seed=seed, days=days, events=events, exclude_techniques=list(exclude))
+    config = SimConfig(seed=seed, days=days, events=events, campaigns=campaigns, exclude_techniques=list(exclude))
     return generate(config)
 
 
