@@ -15,7 +15,17 @@ from pathlib import Path
 from typing import Any, Dict, List, Optional, Tuple
 
 from .agents import AgentSet
-from .evidence import Alert, Baseline, Group, RunIndex, _cti_index, build_context, group_alerts, is_flagged, read_event
+from .evidence import (
+    Alert,
+    Baseline,
+    Group,
+    RunIndex,
+    _cti_index,
+    build_context,
+    group_alerts,
+    is_flagged,
+    read_event,
+)
 from .fields import TRIAGE_FIELDS, empty_triage, raise_severity
 from .llm import RetryPolicy, make_client
 from .offline import OfflineExpert

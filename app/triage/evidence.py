@@ -19,6 +19,8 @@ import re
 from collections import Counter, defaultdict
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
+from ctad.normalize import normalize
+
 from .injection import find_injection
 
 UNTRUSTED_KEYS = ("userAgent", "requestParameters", "responseElements", "errorMessage", "errorCode",
@@ -64,70 +66,14 @@ def raw_record(row: Dict[str, Any]) -> Dict[str, Any]:
     return {k: v for k, v in row.items() if not (isinstance(k, str) and k.startswith(("ct_", "triage_")))}
 
 
-_NORMALIZER: Any = None
-
-
-def _normalize(row: Dict[str, Any]) -> Optional[Dict[str, Any]]:
-    """`ctad.normalize.normalize(row)` as a dict, or None when that module (or its catalogue) is not available."""
-    global _NORMALIZER
-    if _NORMALIZER is None:
-        try:
-            from ctad.normalize import normalize
-
-            _NORMALIZER = normalize
-        except Exception:
-            _NORMALIZER = False
-    if not _NORMALIZER:
-        return None
-    try:
-        return _NORMALIZER(row).to_dict()
-    except Exception:  # NormalizeError or a missing catalogue: fall back to reading the raw record
-        return None
-
-
-def _time(value: Any) -> Optional[float]:
-    if isinstance(value, (int, float)) and not isinstance(value, bool):
-        return float(value)
-    if isinstance(value, str) and value:
-        try:
-            return _dt.datetime.fromisoformat(value.replace("Z", "+00:00")).timestamp()
-        except ValueError:
-            try:
-                return float(value)
-            except ValueError:
-                return None
-    return None
+def _role_name(identity: str) -> str:
+    return identity.rsplit("/", 1)[-1] if ":role/" in identity else ""
 
 
 def read_event(row: Dict[str, Any]) -> Tuple[Dict[str, Any], Dict[str, Any]]:
-    """(event fields, raw record): normalised when ctad.normalize is available, read from the record otherwise."""
+    """(normalised event fields as a dict, raw CloudTrail record); NormalizeError when the row is not an event."""
     raw = raw_record(row)
-    ev = _normalize(row)
-    if ev is None:
-        uid = raw.get("userIdentity") if isinstance(raw.get("userIdentity"), dict) else {}
-        issuer = ((uid.get("sessionContext") or {}).get("sessionIssuer") or {}) if isinstance(uid, dict) else {}
-        itype = str(uid.get("type") or row.get("userIdentity.type") or "")
-        ip = str(raw.get("sourceIPAddress") or "")
-        ev = {
-            "event_id": str(raw.get("eventID") or ""),
-            "time": _time(raw.get("eventTime") or row.get("_time")),
-            "source": str(raw.get("eventSource") or ""),
-            "name": str(raw.get("eventName") or ""),
-            "region": str(raw.get("awsRegion") or ""),
-            "ip": ip,
-            "user_agent": str(raw.get("userAgent") or "")[:1024],
-            "error_code": str(raw.get("errorCode") or ""),
-            "identity": str(row.get("ct_identity") or issuer.get("arn") or uid.get("arn") or ""),
-            "identity_type": itype,
-            "access_key": str(uid.get("accessKeyId") or ""),
-            "invoked_by": str(uid.get("invokedBy") or ""),
-            "account": str(raw.get("recipientAccountId") or uid.get("accountId") or ""),
-            "ua_kind": "aws_service" if str(raw.get("userAgent") or "").endswith(".amazonaws.com") else "unknown",
-            "ip_kind": "aws_service" if ip.endswith(".amazonaws.com") else ("aws_internal" if ip == "AWS Internal" else ""),
-            "flags": (),
-            "resource": "",
-            "session": "",
-        }
+    ev = normalize(row).to_dict()
     if row.get("ct_identity"):
         ev["identity"] = str(row["ct_identity"])
     ev["api"] = f"{ev.get('source', '')}:{ev.get('name', '')}"
@@ -306,23 +252,13 @@ def _cti_index(path: Optional[str] = None) -> Any:
         return None
 
 
-def allow_values(ev: Dict[str, Any], raw: Dict[str, Any]) -> Dict[str, Any]:
-    """Values an allowlist rule can name: raw dotted CloudTrail paths and the normalised names."""
-    uid = raw.get("userIdentity") if isinstance(raw.get("userIdentity"), dict) else {}
-    issuer = ((uid.get("sessionContext") or {}).get("sessionIssuer") or {}) if isinstance(uid, dict) else {}
+def allow_values(ev: Dict[str, Any]) -> Dict[str, Any]:
+    """The event's values under the allowlist's field names (ctad.catalog.ALLOWLIST_FIELDS)."""
     return {
-        "identity": ev.get("identity", ""), "ct_identity": ev.get("identity", ""),
-        "userIdentity.arn": uid.get("arn", ""), "userIdentity.type": uid.get("type", ""),
-        "userIdentity.invokedBy": uid.get("invokedBy", ""),
-        "userIdentity.sessionContext.sessionIssuer.arn": issuer.get("arn", ""),
-        "userIdentity.sessionContext.sessionIssuer.userName": issuer.get("userName", ""),
-        "userName": uid.get("userName", "") or issuer.get("userName", ""),
-        "session_name": ev.get("session", ""),
-        "userAgent": raw.get("userAgent", ""), "user_agent": ev.get("user_agent", ""),
-        "ua_family": ev.get("ua_family", ""), "ua_kind": ev.get("ua_kind", ""),
-        "sourceIPAddress": raw.get("sourceIPAddress", ""), "src": ev.get("ip", ""),
-        "eventSource": ev.get("source", ""), "eventName": ev.get("name", ""), "api": ev.get("api", ""),
-        "recipientAccountId": ev.get("account", ""),
+        "identity": ev.get("identity", ""), "invoked_by": ev.get("invoked_by", ""),
+        "user_agent": ev.get("user_agent", ""), "source_ip": ev.get("ip", ""),
+        "role_name": _role_name(ev.get("identity", "")), "event_source": ev.get("source", ""),
+        "account_id": ev.get("account", ""),
     }
 
 
@@ -353,7 +289,7 @@ def build_context(group: Group, index: RunIndex, reference: Any, knowledge: Any 
         for f in find_injection({k: a.raw.get(k) for k in UNTRUSTED_KEYS if k in a.raw}):
             if f not in injection and len(injection) < 20:
                 injection.append(f)
-        for m in reference.allow_matches(allow_values(a.event, a.raw)) if reference is not None else ():
+        for m in reference.allow_matches(allow_values(a.event)) if reference is not None else ():
             if m not in allow:
                 allow.append(m)
         if cti is not None and len(cti_hits) < 10:

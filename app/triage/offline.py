@@ -266,7 +266,7 @@ class OfflineExpert:
         if validator["verdict"] == "false_positive":
             actions.append({"phase": "tune", "action": "Record the analyst verdict so the pattern is reused",
                             "target": ctx["identity"],
-                            "command": f"ctad feedback add --event-id <id> --verdict false_positive"})
+                            "command": "ctad feedback add --event-id <id> --verdict false_positive"})
             return {"actions": actions, "requires_approval": True, "notes": "benign: no containment proposed"}
         identity = ctx["identity"]
         for key in ctx["access_keys"][:2]:
