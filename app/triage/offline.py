@@ -86,6 +86,8 @@ FLAG_WEIGHT = {"logging_off": 3.0, "public": 3.0, "cross_account": 2.0, "open_in
 DENIED = ("AccessDenied", "UnauthorizedOperation", "Client.UnauthorizedOperation", "AccessDeniedException",
           "UnauthorizedAccess", "AuthorizationError")
 AWS_KINDS = ("aws_service", "aws_internal")
+# Allowlist fields that name who acted (a role or identity the estate owns); the others only say AWS was involved.
+STRONG_ALLOW_FIELDS = ("identity", "role_name", "account_id")
 
 
 def _short(arn: str) -> str:
@@ -210,8 +212,13 @@ class OfflineExpert:
         ctx = group.context
         good: List[Tuple[float, str]] = []
         bad: List[Tuple[float, str]] = []
+        weak = 0.0
         for m in ctx["allowlist_matches"]:
-            good.append((3.0, f"allowlist {m['field']}: {m['reason']}"))
+            if m["field"] in STRONG_ALLOW_FIELDS:
+                good.append((3.0, f"allowlist {m['field']}: {m['reason']}"))
+            elif weak < 1.5:  # "an AWS service was involved" says little about who drove it
+                weak += 1.0
+                good.append((1.0, f"allowlist {m['field']}: {m['reason']}"))
         for k in ctx["knowledge_matches"]:
             if k.get("verdict") in ("false_positive", "benign_true_positive"):
                 good.append((3.0, f"analyst-confirmed {k['verdict']} for {k.get('api') or k.get('event_id')}"))
@@ -219,9 +226,8 @@ class OfflineExpert:
                 bad.append((3.0, f"analyst-confirmed true_positive for {k.get('api') or k.get('event_id')}"))
         det = ctx["detector"]
         kinds = {ip["kind"] for ip in ctx["source_ips"]} | {u["kind"] for u in ctx["user_agents"]}
-        aws_actor = ctx["identity_type"] == "AWSService" or ctx["identity"].startswith("svc:") or bool(
-            det["invoked_by"]) or (kinds and kinds <= set(AWS_KINDS))
-        if aws_actor and not ctx["risk_flags"]:
+        aws_actor = ctx["identity_type"] == "AWSService" or ctx["identity"].startswith("svc:")
+        if aws_actor and not ctx["risk_flags"] and kinds <= set(AWS_KINDS) | {"missing", ""}:
             good.append((2.0, "an AWS service made the call on a principal's behalf"
                          + (f" (invokedBy {det['invoked_by']})" if det["invoked_by"] else "")))
         for f in ctx["risk_flags"]:
@@ -303,8 +309,8 @@ class OfflineExpert:
         if "guardduty.amazonaws.com:DeleteDetector" in apis:
             actions.append({"phase": "recover", "action": "Re-enable GuardDuty in the region", "target": "",
                             "command": "aws guardduty create-detector --enable"})
-        if apis & {"s3.amazonaws.com:PutBucketPolicy", "s3.amazonaws.com:PutBucketAcl"} or "public" in ctx["risk_flags"]:
-            if bucket:
+        public_s3 = apis & {"s3.amazonaws.com:PutBucketPolicy", "s3.amazonaws.com:PutBucketAcl"}
+        if bucket and (public_s3 or "public" in ctx["risk_flags"]):
                 actions.append({"phase": "recover", "action": f"Block public access on bucket {bucket} and review "
                                 "its policy", "target": bucket, "command": "aws s3api put-public-access-block "
                                 f"--bucket {shlex.quote(bucket)} --public-access-block-configuration "
