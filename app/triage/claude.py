@@ -3,7 +3,8 @@
 Stage by stage over all groups (analyst for every group, then intel, ...), so the same code runs direct calls
 with bounded concurrency or one Message Batch per stage (`--batch`, half price, for backlogs). Each request
 carries the defences: a cached static system prompt with the spotlighting rules, untrusted fields JSON-encoded
-inside nonce-tagged delimiters, a forced tool whose input schema is the agent's output schema, temperature 0.
+inside nonce-tagged delimiters, a forced tool whose input schema is the agent's output schema (this SDK
+version has no temperature parameter on messages.create, so none is sent unless configured).
 """
 
 from __future__ import annotations
@@ -75,7 +76,7 @@ class ClaudeBackend:
 
     def __init__(self, client: Any, agents: AgentSet, model: str, retry: Optional[RetryPolicy] = None,
                  concurrency: int = 4, strict_tools: bool = True, repair_retries: int = 1, batch: bool = False,
-                 batch_poll_s: float = 30.0, batch_max_wait_s: float = 86400.0, temperature: Optional[float] = 0.0,
+                 batch_poll_s: float = 30.0, batch_max_wait_s: float = 86400.0, temperature: Optional[float] = None,
                  sleep: Callable[[float], None] = time.sleep):
         self.client = client
         self.agents = agents

@@ -31,8 +31,8 @@ from .llm import RetryPolicy, make_client
 from .offline import OfflineExpert
 from .reference import Reference
 
-DEFAULT_MODEL = "claude-sonnet-4-5"
-# Dollars per million tokens (defaults: Claude Sonnet 4.5 list prices); override with --price-* or the config.
+DEFAULT_MODEL = "claude-sonnet-4-6"
+# Dollars per million tokens (defaults: Claude Sonnet list prices); override with --price-* or the config.
 DEFAULT_PRICES = {"input": 3.0, "output": 15.0, "cache_write": 3.75, "cache_read": 0.30, "batch_discount": 0.5}
 
 
