@@ -73,7 +73,8 @@ def _engine(args: argparse.Namespace) -> Triage:
     return Triage(_config(args), cache=cache, knowledge=kb)
 
 
-def _print_stats(stats: Dict[str, Any], out: Any = sys.stderr) -> None:
+def _print_stats(stats: Dict[str, Any], out: Any = None) -> None:
+    out = out or sys.stderr
     print(f"triage: {stats['triaged']}/{stats['flagged']} flagged rows triaged in {stats['groups']} group(s) "
           f"({stats['cached_groups']} cached, {stats['fallback_groups']} fell back to offline); "
           f"{stats['latency_per_alert_ms']} ms/alert, {stats['calls_per_alert']} calls/alert, "
