@@ -24,13 +24,12 @@ for _p in (os.path.join(HERE, "lib"), HERE):
     if _p not in sys.path:
         sys.path.insert(0, _p)
 
-from splunklib.searchcommands import Configuration, Option, StreamingCommand, dispatch, validators  # noqa: E402
-
 from ctad.knowledge import KVKnowledgeBase  # noqa: E402
 from ctad.knowledge.splunk_rest import SplunkRest, SplunkRestError  # noqa: E402
 from ctad.triage.cache import KVCache  # noqa: E402
 from ctad.triage.engine import DEFAULT_MODEL, Triage, TriageConfig  # noqa: E402
 from ctad.triage.fields import empty_triage  # noqa: E402
+from splunklib.searchcommands import Configuration, Option, StreamingCommand, dispatch, validators  # noqa: E402
 
 APP = "ctad_cloudtrail"
 
@@ -59,14 +58,26 @@ class AgentTriageCommand(StreamingCommand):
             self._setup_error = f"splunkd: {exc}"
         backend = self.backend
         if backend == "anthropic" and not key:
-            self._setup_error = "no Anthropic key in storage/passwords (realm ctad_cloudtrail, name anthropic)"
+            self._setup_error = (
+                "no Anthropic key in storage/passwords (realm ctad_cloudtrail, name anthropic)"
+            )
             backend = "offline"
-        config = TriageConfig(backend=backend if key else "offline", model=self.model, api_key=key,
-                              base_url=self.base_url, timeout=float(self.timeout), max_rows=int(self.max_rows),
-                              concurrency=int(self.concurrency), cache_ttl_s=float(self.cache_ttl))
+        config = TriageConfig(
+            backend=backend if key else "offline",
+            model=self.model,
+            api_key=key,
+            base_url=self.base_url,
+            timeout=float(self.timeout),
+            max_rows=int(self.max_rows),
+            concurrency=int(self.concurrency),
+            cache_ttl_s=float(self.cache_ttl),
+        )
         try:
-            self._engine = Triage(config, cache=KVCache(rest, float(self.cache_ttl)) if (rest and key) else None,
-                                  knowledge=KVKnowledgeBase(rest) if rest else None)
+            self._engine = Triage(
+                config,
+                cache=KVCache(rest, float(self.cache_ttl)) if (rest and key) else None,
+                knowledge=KVKnowledgeBase(rest) if rest else None,
+            )
         except Exception as exc:  # bad agents/lookups: every row still comes back, with the reason
             self._setup_error = f"triage unavailable: {type(exc).__name__}: {exc}"
 

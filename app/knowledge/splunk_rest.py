@@ -20,8 +20,15 @@ class SplunkRestError(RuntimeError):
 
 
 class SplunkRest:
-    def __init__(self, splunkd_uri: str, session_key: str, app: str = "ctad_cloudtrail", owner: str = "nobody",
-                 verify_tls: bool = False, timeout: float = 10.0):
+    def __init__(
+        self,
+        splunkd_uri: str,
+        session_key: str,
+        app: str = "ctad_cloudtrail",
+        owner: str = "nobody",
+        verify_tls: bool = False,
+        timeout: float = 10.0,
+    ):
         self.base = splunkd_uri.rstrip("/")
         self.session_key = session_key
         self.app = app
@@ -33,7 +40,9 @@ class SplunkRest:
             self._ctx.check_hostname = False
             self._ctx.verify_mode = ssl.CERT_NONE
 
-    def request(self, method: str, path: str, body: Any = None, query: Optional[Dict[str, str]] = None) -> Any:
+    def request(
+        self, method: str, path: str, body: Any = None, query: Optional[Dict[str, str]] = None
+    ) -> Any:
         url = f"{self.base}/servicesNS/{urllib.parse.quote(self.owner)}/{urllib.parse.quote(self.app)}/{path}"
         q = {"output_mode": "json"}
         q.update(query or {})

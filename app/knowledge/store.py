@@ -24,15 +24,30 @@ def default_path() -> Path:
     return Path.home() / ".ctad" / "knowledge.sqlite"
 
 
-def _record(event_id: str, verdict: str, identity: str, api: str, source_ip: str, user_agent: str,
-            note: str, analyst: str) -> Dict[str, Any]:
+def _record(
+    event_id: str,
+    verdict: str,
+    identity: str,
+    api: str,
+    source_ip: str,
+    user_agent: str,
+    note: str,
+    analyst: str,
+) -> Dict[str, Any]:
     if verdict not in FEEDBACK_VERDICTS:
         raise ValueError(f"verdict must be one of {', '.join(FEEDBACK_VERDICTS)}, not {verdict!r}")
     if not event_id and not (identity and api):
         raise ValueError("feedback needs an event id, or an identity and an API (eventSource:eventName)")
     return {
-        "event_id": event_id, "verdict": verdict, "label": LABELS[verdict], "identity": identity, "api": api,
-        "source_ip": source_ip, "user_agent": user_agent[:512], "note": note[:2000], "analyst": analyst,
+        "event_id": event_id,
+        "verdict": verdict,
+        "label": LABELS[verdict],
+        "identity": identity,
+        "api": api,
+        "source_ip": source_ip,
+        "user_agent": user_agent[:512],
+        "note": note[:2000],
+        "analyst": analyst,
         "created": time.time(),
     }
 
@@ -54,32 +69,61 @@ class KnowledgeBase:
         self._db.execute("CREATE INDEX IF NOT EXISTS fb_event ON feedback(event_id)")
         self._db.commit()
 
-    def add(self, event_id: str = "", verdict: str = "", identity: str = "", api: str = "", source_ip: str = "",
-            user_agent: str = "", note: str = "", analyst: str = "") -> Dict[str, Any]:
+    def add(
+        self,
+        event_id: str = "",
+        verdict: str = "",
+        identity: str = "",
+        api: str = "",
+        source_ip: str = "",
+        user_agent: str = "",
+        note: str = "",
+        analyst: str = "",
+    ) -> Dict[str, Any]:
         rec = _record(event_id, verdict, identity, api, source_ip, user_agent, note, analyst)
         with self._lock:
             self._db.execute(
                 "INSERT INTO feedback VALUES (?,?,?,?,?,?,?,?,?,?)",
-                tuple(rec[k] for k in ("event_id", "verdict", "label", "identity", "api", "source_ip",
-                                       "user_agent", "note", "analyst", "created")),
+                tuple(
+                    rec[k]
+                    for k in (
+                        "event_id",
+                        "verdict",
+                        "label",
+                        "identity",
+                        "api",
+                        "source_ip",
+                        "user_agent",
+                        "note",
+                        "analyst",
+                        "created",
+                    )
+                ),
             )
             self._db.commit()
         return rec
 
-    def match(self, identity: str, apis: Sequence[str], event_ids: Sequence[str] = ()) -> List[Dict[str, Any]]:
+    def match(
+        self, identity: str, apis: Sequence[str], event_ids: Sequence[str] = ()
+    ) -> List[Dict[str, Any]]:
         """Confirmed verdicts for these events or for this identity doing these APIs (newest first)."""
         out: List[Dict[str, Any]] = []
         with self._lock:
             cur = self._db.cursor()
             if apis and identity:
                 marks = ",".join("?" * len(apis))
-                cur.execute(f"SELECT * FROM feedback WHERE identity=? AND api IN ({marks}) ORDER BY created DESC"
-                            " LIMIT 20", (identity, *apis))
+                cur.execute(
+                    f"SELECT * FROM feedback WHERE identity=? AND api IN ({marks}) ORDER BY created DESC"
+                    " LIMIT 20",
+                    (identity, *apis),
+                )
                 out.extend(self._rows(cur))
             ids = [e for e in event_ids if e][:500]
             if ids:
                 marks = ",".join("?" * len(ids))
-                cur.execute(f"SELECT * FROM feedback WHERE event_id IN ({marks}) ORDER BY created DESC LIMIT 20", ids)
+                cur.execute(
+                    f"SELECT * FROM feedback WHERE event_id IN ({marks}) ORDER BY created DESC LIMIT 20", ids
+                )
                 out.extend(r for r in self._rows(cur) if r not in out)
         return out
 
@@ -105,13 +149,24 @@ class KVKnowledgeBase:
         self.rest = rest
         self.collection = collection
 
-    def add(self, event_id: str = "", verdict: str = "", identity: str = "", api: str = "", source_ip: str = "",
-            user_agent: str = "", note: str = "", analyst: str = "") -> Dict[str, Any]:
+    def add(
+        self,
+        event_id: str = "",
+        verdict: str = "",
+        identity: str = "",
+        api: str = "",
+        source_ip: str = "",
+        user_agent: str = "",
+        note: str = "",
+        analyst: str = "",
+    ) -> Dict[str, Any]:
         rec = _record(event_id, verdict, identity, api, source_ip, user_agent, note, analyst)
         self.rest.kv_upsert(self.collection, f"{event_id or identity + '|' + api}|{int(rec['created'])}", rec)
         return rec
 
-    def match(self, identity: str, apis: Sequence[str], event_ids: Sequence[str] = ()) -> List[Dict[str, Any]]:
+    def match(
+        self, identity: str, apis: Sequence[str], event_ids: Sequence[str] = ()
+    ) -> List[Dict[str, Any]]:
         ors: List[Dict[str, Any]] = [{"identity": identity, "api": a} for a in apis if identity]
         ors.extend({"event_id": e} for e in list(event_ids)[:100] if e)
         if not ors:
@@ -126,5 +181,20 @@ class KVKnowledgeBase:
 def export_labels(records: Iterable[Dict[str, Any]]) -> Iterable[str]:
     """JSON lines for `ctad train --feedback`: event_id, label (1 attack / 0 benign), the pattern it covers."""
     for r in records:
-        yield json.dumps({k: r.get(k) for k in ("event_id", "label", "verdict", "identity", "api", "source_ip",
-                                                "note", "analyst", "created")}, sort_keys=True)
+        yield json.dumps(
+            {
+                k: r.get(k)
+                for k in (
+                    "event_id",
+                    "label",
+                    "verdict",
+                    "identity",
+                    "api",
+                    "source_ip",
+                    "note",
+                    "analyst",
+                    "created",
+                )
+            },
+            sort_keys=True,
+        )

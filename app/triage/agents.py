@@ -21,7 +21,16 @@ CHAIN = ("context", "analyst", "intel", "validator", "responder")
 
 # JSON Schema keywords the Messages API's strict tool mode does not accept; they stay in the local schema and are
 # enforced by fastjsonschema after the answer arrives.
-_STRICT_UNSUPPORTED = ("minimum", "maximum", "minLength", "maxLength", "minItems", "maxItems", "$schema", "title")
+_STRICT_UNSUPPORTED = (
+    "minimum",
+    "maximum",
+    "minLength",
+    "maxLength",
+    "minItems",
+    "maxItems",
+    "$schema",
+    "title",
+)
 
 
 class AgentError(ValueError):
@@ -52,8 +61,12 @@ class Agent:
         self.inputs: List[str] = list(role.get("inputs", []))
         self.schema = schema
         self._validate: Callable[[Any], Any] = fastjsonschema.compile(schema)
-        self._system = env.get_template(f"{folder}/{role['system_template']}") if role.get("system_template") else None
-        self._prompt = env.get_template(f"{folder}/{role['prompt_template']}") if role.get("prompt_template") else None
+        self._system = (
+            env.get_template(f"{folder}/{role['system_template']}") if role.get("system_template") else None
+        )
+        self._prompt = (
+            env.get_template(f"{folder}/{role['prompt_template']}") if role.get("prompt_template") else None
+        )
 
     def validate(self, answer: Any) -> Dict[str, Any]:
         """The answer if it satisfies the schema, else `fastjsonschema.JsonSchemaException` with the reason."""
@@ -141,8 +154,16 @@ class AgentSet:
             role_path = folder / name / "role.json"
             try:
                 role = json.loads(role_path.read_text(encoding="utf-8"))
-                schema = json.loads((folder / name / role.get("schema", "schema.json")).read_text(encoding="utf-8"))
+                schema = json.loads(
+                    (folder / name / role.get("schema", "schema.json")).read_text(encoding="utf-8")
+                )
                 agents[name] = Agent(role, schema, env, name)
-            except (OSError, ValueError, KeyError, jinja2.TemplateError, fastjsonschema.JsonSchemaDefinitionException) as exc:
+            except (
+                OSError,
+                ValueError,
+                KeyError,
+                jinja2.TemplateError,
+                fastjsonschema.JsonSchemaDefinitionException,
+            ) as exc:
                 raise AgentError(f"agent {name} in {folder}: {exc}") from exc
         return cls(agents, digest.hexdigest()[:12], folder)

@@ -7,6 +7,7 @@ The key includes backend, model and the agents' version, so a prompt change neve
 
 from __future__ import annotations
 
+import contextlib
 import json
 import sqlite3
 import threading
@@ -25,7 +26,9 @@ class SQLiteCache:
         self.ttl_s = ttl_s
         self._lock = threading.Lock()
         self._db = sqlite3.connect(str(self.path), check_same_thread=False)
-        self._db.execute("CREATE TABLE IF NOT EXISTS triage_cache (key TEXT PRIMARY KEY, created REAL, payload TEXT)")
+        self._db.execute(
+            "CREATE TABLE IF NOT EXISTS triage_cache (key TEXT PRIMARY KEY, created REAL, payload TEXT)"
+        )
         self._db.commit()
 
     def get(self, key: str) -> Optional[Dict[str, Any]]:
@@ -41,8 +44,10 @@ class SQLiteCache:
 
     def put(self, key: str, payload: Dict[str, Any]) -> None:
         with self._lock:
-            self._db.execute("INSERT OR REPLACE INTO triage_cache VALUES (?,?,?)",
-                             (key, time.time(), json.dumps(payload, sort_keys=True)))
+            self._db.execute(
+                "INSERT OR REPLACE INTO triage_cache VALUES (?,?,?)",
+                (key, time.time(), json.dumps(payload, sort_keys=True)),
+            )
             self._db.execute("DELETE FROM triage_cache WHERE created < ?", (time.time() - self.ttl_s,))
             self._db.commit()
 
@@ -73,10 +78,11 @@ class KVCache:
         return value if isinstance(value, dict) else None
 
     def put(self, key: str, payload: Dict[str, Any]) -> None:
-        try:
-            self.rest.kv_upsert(self.collection, key, {"created": time.time(), "payload": json.dumps(payload)})
-        except Exception:
-            pass  # a cache that cannot be written only costs a repeat call later
+        # a cache that cannot be written only costs a repeat call later
+        with contextlib.suppress(Exception):
+            self.rest.kv_upsert(
+                self.collection, key, {"created": time.time(), "payload": json.dumps(payload)}
+            )
 
     def close(self) -> None:
         pass

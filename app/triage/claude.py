@@ -56,28 +56,48 @@ class Usage:
 
     def cost(self, prices: Dict[str, float]) -> float:
         """Dollars for the tokens counted (prices per million tokens; batch calls at the batch discount)."""
-        total = (self.input_tokens * prices.get("input", 0) + self.output_tokens * prices.get("output", 0)
-                 + self.cache_write_tokens * prices.get("cache_write", 0)
-                 + self.cache_read_tokens * prices.get("cache_read", 0)) / 1e6
+        total = (
+            self.input_tokens * prices.get("input", 0)
+            + self.output_tokens * prices.get("output", 0)
+            + self.cache_write_tokens * prices.get("cache_write", 0)
+            + self.cache_read_tokens * prices.get("cache_read", 0)
+        ) / 1e6
         if self.calls and self.batch_calls:
             share = self.batch_calls / self.calls
             total *= 1 - share * (1 - prices.get("batch_discount", 0.5))
         return total
 
     def as_dict(self) -> Dict[str, Any]:
-        return {"calls": self.calls, "retries": self.retries, "input_tokens": self.input_tokens,
-                "output_tokens": self.output_tokens, "cache_write_tokens": self.cache_write_tokens,
-                "cache_read_tokens": self.cache_read_tokens, "batch_calls": self.batch_calls,
-                "errors": dict(self.errors)}
+        return {
+            "calls": self.calls,
+            "retries": self.retries,
+            "input_tokens": self.input_tokens,
+            "output_tokens": self.output_tokens,
+            "cache_write_tokens": self.cache_write_tokens,
+            "cache_read_tokens": self.cache_read_tokens,
+            "batch_calls": self.batch_calls,
+            "errors": dict(self.errors),
+        }
 
 
 class ClaudeBackend:
     """Runs the LLM agents for many groups; a failure leaves `group_error[gid]` set (caller falls back)."""
 
-    def __init__(self, client: Any, agents: AgentSet, model: str, retry: Optional[RetryPolicy] = None,
-                 concurrency: int = 4, strict_tools: bool = True, repair_retries: int = 1, batch: bool = False,
-                 batch_poll_s: float = 30.0, batch_max_wait_s: float = 86400.0, temperature: Optional[float] = None,
-                 sleep: Callable[[float], None] = time.sleep):
+    def __init__(
+        self,
+        client: Any,
+        agents: AgentSet,
+        model: str,
+        retry: Optional[RetryPolicy] = None,
+        concurrency: int = 4,
+        strict_tools: bool = True,
+        repair_retries: int = 1,
+        batch: bool = False,
+        batch_poll_s: float = 30.0,
+        batch_max_wait_s: float = 86400.0,
+        temperature: Optional[float] = None,
+        sleep: Callable[[float], None] = time.sleep,
+    ):
         self.client = client
         self.agents = agents
         self.model = model
@@ -115,7 +135,9 @@ class ClaudeBackend:
         params: Dict[str, Any] = {
             "model": self.model,
             "max_tokens": agent.max_tokens,
-            "system": [{"type": "text", "text": agent.system_prompt(), "cache_control": {"type": "ephemeral"}}],
+            "system": [
+                {"type": "text", "text": agent.system_prompt(), "cache_control": {"type": "ephemeral"}}
+            ],
             "tools": [agent.tool(self.strict_tools)],
             "tool_choice": {"type": "tool", "name": agent.tool_name},
             "messages": [{"role": "user", "content": prompt}],
@@ -130,7 +152,9 @@ class ClaudeBackend:
         try:
             return agent.validate(args)
         except fastjsonschema.JsonSchemaException as exc:
-            raise LLMError("schema", f"{agent_name} answer violates its schema: {exc.message[:200]}") from None
+            raise LLMError(
+                "schema", f"{agent_name} answer violates its schema: {exc.message[:200]}"
+            ) from None
 
     def _call(self, agent_name: str, group: Group, previous: Dict[str, Any]) -> Dict[str, Any]:
         attempts = 0
@@ -174,11 +198,14 @@ class ClaudeBackend:
                     state[gid][agent.name] = value
         out: Dict[str, Any] = {}
         for gid in by_id:
-            out[gid] = failed[gid] if gid in failed else {k: v for k, v in state[gid].items() if k != "context"}
+            out[gid] = (
+                failed[gid] if gid in failed else {k: v for k, v in state[gid].items() if k != "context"}
+            )
         return out
 
-    def _run_direct(self, agent_name: str, groups: List[Group], state: Dict[str, Dict[str, Any]]
-                    ) -> Dict[str, Any]:
+    def _run_direct(
+        self, agent_name: str, groups: List[Group], state: Dict[str, Dict[str, Any]]
+    ) -> Dict[str, Any]:
         def one(g: Group) -> Any:
             try:
                 return self._call(agent_name, g, state[g.group_id])
@@ -190,13 +217,19 @@ class ClaudeBackend:
         with ThreadPoolExecutor(max_workers=min(self.concurrency, len(groups))) as pool:
             return dict(zip([g.group_id for g in groups], pool.map(one, groups)))
 
-    def _run_batch(self, agent_name: str, groups: List[Group], state: Dict[str, Dict[str, Any]]
-                   ) -> Dict[str, Any]:
+    def _run_batch(
+        self, agent_name: str, groups: List[Group], state: Dict[str, Dict[str, Any]]
+    ) -> Dict[str, Any]:
         """One Message Batch for this stage; results matched by custom_id; failures per group."""
         if self.stopped is not None:
             return {g.group_id: LLMError(self.stopped.kind, f"not called: {self.stopped}") for g in groups}
-        requests = [{"custom_id": f"{g.group_id}-{agent_name}"[:64],
-                     "params": self.request(agent_name, g, state[g.group_id])} for g in groups]
+        requests = [
+            {
+                "custom_id": f"{g.group_id}-{agent_name}"[:64],
+                "params": self.request(agent_name, g, state[g.group_id]),
+            }
+            for g in groups
+        ]
         try:
             batch = self.retry.call(lambda: self.client.batch_create(requests), on_retry=self.usage.retry)
             bid = batch["id"]

@@ -25,6 +25,7 @@ from .evidence import (
     group_alerts,
     is_flagged,
     read_event,
+    score_of,
 )
 from .fields import TRIAGE_FIELDS, empty_triage, raise_severity
 from .llm import RetryPolicy, make_client
@@ -33,19 +34,41 @@ from .reference import Reference
 
 DEFAULT_MODEL = "claude-sonnet-4-6"
 # Dollars per million tokens (defaults: Claude Sonnet list prices); override with --price-* or the config.
-DEFAULT_PRICES = {"input": 3.0, "output": 15.0, "cache_write": 3.75, "cache_read": 0.30, "batch_discount": 0.5}
+DEFAULT_PRICES = {
+    "input": 3.0,
+    "output": 15.0,
+    "cache_write": 3.75,
+    "cache_read": 0.30,
+    "batch_discount": 0.5,
+}
 
 
 class TriageConfig:
     """Everything a run can be told; the CLI and the Splunk command both fill one."""
 
-    def __init__(self, backend: str = "auto", model: str = DEFAULT_MODEL, api_key: str = "", base_url: str = "",
-                 timeout: float = 60.0, retries: int = 2, transport: str = "auto", max_rows: int = 200,
-                 concurrency: int = 4, batch: bool = False, cache_ttl_s: float = 86400.0,
-                 prices: Optional[Dict[str, float]] = None, agents_dir: Optional[str] = None,
-                 lookups_dir: Optional[str] = None, profile_path: Optional[str] = None,
-                 cti_path: Optional[str] = None, gap_s: float = 1800.0, group_max: int = 50,
-                 strict_tools: bool = True, batch_poll_s: float = 30.0):
+    def __init__(
+        self,
+        backend: str = "auto",
+        model: str = DEFAULT_MODEL,
+        api_key: str = "",
+        base_url: str = "",
+        timeout: float = 60.0,
+        retries: int = 2,
+        transport: str = "auto",
+        max_rows: int = 200,
+        concurrency: int = 4,
+        batch: bool = False,
+        cache_ttl_s: float = 86400.0,
+        prices: Optional[Dict[str, float]] = None,
+        agents_dir: Optional[str] = None,
+        lookups_dir: Optional[str] = None,
+        profile_path: Optional[str] = None,
+        cti_path: Optional[str] = None,
+        gap_s: float = 1800.0,
+        group_max: int = 50,
+        strict_tools: bool = True,
+        batch_poll_s: float = 30.0,
+    ):
         self.backend = backend
         self.model = model
         self.api_key = api_key
@@ -88,22 +111,42 @@ class TriageStats:
         per_alert = self.seconds / self.triaged if self.triaged else 0.0
         calls = int(self.usage.get("calls", 0))
         return {
-            "rows": self.rows, "flagged": self.flagged, "triaged": self.triaged, "over_cap": self.over_cap,
-            "groups": self.groups, "cached_groups": self.cached_groups, "fallback_groups": self.fallback_groups,
-            "seconds": round(self.seconds, 3), "latency_per_alert_ms": round(per_alert * 1000, 2),
+            "rows": self.rows,
+            "flagged": self.flagged,
+            "triaged": self.triaged,
+            "over_cap": self.over_cap,
+            "groups": self.groups,
+            "cached_groups": self.cached_groups,
+            "fallback_groups": self.fallback_groups,
+            "seconds": round(self.seconds, 3),
+            "latency_per_alert_ms": round(per_alert * 1000, 2),
             "calls_per_alert": round(calls / self.triaged, 3) if self.triaged else 0.0,
             "cost_usd": round(self.cost_usd, 6),
-            "cost_per_1000_alerts_usd": round(self.cost_usd / self.triaged * 1000, 4) if self.triaged else 0.0,
-            "usage": self.usage, "errors": self.errors[:20],
+            "cost_per_1000_alerts_usd": round(self.cost_usd / self.triaged * 1000, 4)
+            if self.triaged
+            else 0.0,
+            "usage": self.usage,
+            "errors": self.errors[:20],
         }
 
 
 class Triage:
-    def __init__(self, config: Optional[TriageConfig] = None, cache: Any = None, knowledge: Any = None,
-                 client: Any = None, reference: Optional[Reference] = None, agents: Optional[AgentSet] = None):
+    def __init__(
+        self,
+        config: Optional[TriageConfig] = None,
+        cache: Any = None,
+        knowledge: Any = None,
+        client: Any = None,
+        reference: Optional[Reference] = None,
+        agents: Optional[AgentSet] = None,
+    ):
         self.config = config or TriageConfig()
-        self.agents = agents or AgentSet.load(Path(self.config.agents_dir) if self.config.agents_dir else None)
-        self.reference = reference or Reference.load(Path(self.config.lookups_dir) if self.config.lookups_dir else None)
+        self.agents = agents or AgentSet.load(
+            Path(self.config.agents_dir) if self.config.agents_dir else None
+        )
+        self.reference = reference or Reference.load(
+            Path(self.config.lookups_dir) if self.config.lookups_dir else None
+        )
         self.offline = OfflineExpert(self.reference)
         self.cache = cache
         self.knowledge = knowledge
@@ -118,13 +161,21 @@ class Triage:
 
             if client is None:
                 if not key:
-                    raise ValueError("the anthropic backend needs a key (ANTHROPIC_API_KEY, or storage/passwords "
-                                     "in Splunk); use --backend offline to triage without one")
+                    raise ValueError(
+                        "the anthropic backend needs a key (ANTHROPIC_API_KEY, or storage/passwords "
+                        "in Splunk); use --backend offline to triage without one"
+                    )
                 client = make_client(key, self.config.base_url, self.config.timeout, self.config.transport)
-            self.llm = ClaudeBackend(client, self.agents, self.config.model,
-                                     RetryPolicy(retries=self.config.retries), self.config.concurrency,
-                                     self.config.strict_tools, batch=self.config.batch,
-                                     batch_poll_s=self.config.batch_poll_s)
+            self.llm = ClaudeBackend(
+                client,
+                self.agents,
+                self.config.model,
+                RetryPolicy(retries=self.config.retries),
+                self.config.concurrency,
+                self.config.strict_tools,
+                batch=self.config.batch,
+                batch_poll_s=self.config.batch_poll_s,
+            )
 
     @property
     def backend_name(self) -> str:
@@ -153,17 +204,23 @@ class Triage:
             if flagged:
                 candidates.append(Alert(i, row, ev, raw))
         stats.flagged = len(candidates) + sum(1 for i in read_errors if is_flagged(rows[i]))
-        chosen = sorted(candidates, key=lambda a: (-_score(a.row), a.index))[: max(0, self.config.max_rows)]
+        chosen = sorted(candidates, key=lambda a: (-score_of(a.row), a.index))[: max(0, self.config.max_rows)]
         over_cap = {a.index for a in candidates} - {a.index for a in chosen}
         stats.over_cap = len(over_cap)
         groups = group_alerts(chosen, self.config.gap_s, self.config.group_max)
         stats.groups = len(groups)
         for g in groups:
             build_context(g, index, self.reference, self.knowledge, self.cti, self.baseline)
-        answers: Dict[str, Tuple[Dict[str, Any], bool, str, str]] = {}  # gid -> (outputs, cached, backend, error)
+        answers: Dict[
+            str, Tuple[Dict[str, Any], bool, str, str]
+        ] = {}  # gid -> (outputs, cached, backend, error)
         todo: List[Group] = []
         for g in groups:
-            hit = self.cache.get(self._cache_key(g)) if (self.cache is not None and self.llm is not None) else None
+            hit = (
+                self.cache.get(self._cache_key(g))
+                if (self.cache is not None and self.llm is not None)
+                else None
+            )
             if hit is not None and self._valid_cached(hit):
                 answers[g.group_id] = (hit, True, self.backend_name, "")
                 stats.cached_groups += 1
@@ -179,7 +236,8 @@ class Triage:
                         self.cache.put(self._cache_key(g), res)
                 else:
                     err = f"{self.backend_name} failed, offline verdict used: " + (
-                        res.short() if hasattr(res, "short") else str(res))
+                        res.short() if hasattr(res, "short") else str(res)
+                    )
                     answers[g.group_id] = (self.offline.run(g), False, OfflineExpert.name, err)
                     stats.fallback_groups += 1
                     stats.errors.append(err)
@@ -218,8 +276,9 @@ class Triage:
         except Exception:
             return False
 
-    def finalize(self, group: Group, outputs: Dict[str, Any], backend: str, cached: bool, error: str
-                 ) -> Dict[str, Any]:
+    def finalize(
+        self, group: Group, outputs: Dict[str, Any], backend: str, cached: bool, error: str
+    ) -> Dict[str, Any]:
         """Triage fields from the agents' answers, with the checks no model output may bypass."""
         analyst, intel = outputs["analyst"], outputs["intel"]
         validator, responder = outputs["validator"], outputs["responder"]
@@ -272,13 +331,6 @@ class Triage:
             "triage_error": error,
             "triage_injection_suspected": 1 if injected else 0,
         }
-
-
-def _score(row: Dict[str, Any]) -> float:
-    try:
-        return float(row.get("ct_score") or 0.0)
-    except (TypeError, ValueError):
-        return 0.0
 
 
 __all__ = ["TRIAGE_FIELDS", "Triage", "TriageConfig", "TriageStats", "DEFAULT_MODEL", "DEFAULT_PRICES"]

@@ -31,47 +31,136 @@ def generated_benign(n_each: int = 6) -> List[Dict[str, Any]]:
     acct = "111122223333"
     out: List[Dict[str, Any]] = []
 
-    def ev(i: int, source: str, name: str, uid: Dict[str, Any], ua: str, ip: str, params: Any = None,
-           scenario: str = "", error: str = "") -> Dict[str, Any]:
-        e = {"eventVersion": "1.08", "userIdentity": uid, "eventTime": _ts(i), "eventSource": source,
-             "eventName": name, "awsRegion": "us-east-1", "sourceIPAddress": ip, "userAgent": ua,
-             "requestParameters": params, "responseElements": None, "requestID": f"req-{scenario}-{i}",
-             "eventID": f"gen-{scenario}-{i}", "readOnly": name.startswith(("Get", "List", "Describe")),
-             "eventType": "AwsApiCall", "managementEvent": True, "recipientAccountId": acct,
-             "label": 0, "scenario": scenario}
+    def ev(
+        i: int,
+        source: str,
+        name: str,
+        uid: Dict[str, Any],
+        ua: str,
+        ip: str,
+        params: Any = None,
+        scenario: str = "",
+        error: str = "",
+    ) -> Dict[str, Any]:
+        e = {
+            "eventVersion": "1.08",
+            "userIdentity": uid,
+            "eventTime": _ts(i),
+            "eventSource": source,
+            "eventName": name,
+            "awsRegion": "us-east-1",
+            "sourceIPAddress": ip,
+            "userAgent": ua,
+            "requestParameters": params,
+            "responseElements": None,
+            "requestID": f"req-{scenario}-{i}",
+            "eventID": f"gen-{scenario}-{i}",
+            "readOnly": name.startswith(("Get", "List", "Describe")),
+            "eventType": "AwsApiCall",
+            "managementEvent": True,
+            "recipientAccountId": acct,
+            "label": 0,
+            "scenario": scenario,
+        }
         if error:
             e["errorCode"] = error
         return e
 
     def role(name: str, session: str, invoked_by: str = "") -> Dict[str, Any]:
-        uid = {"type": "AssumedRole", "principalId": f"AROAEXAMPLE{abs(hash(name)) % 9999}:{session}",
-               "arn": f"arn:aws:sts::{acct}:assumed-role/{name}/{session}", "accountId": acct,
-               "accessKeyId": "ASIAEXAMPLE" + hashlib.md5(session.encode()).hexdigest()[:9].upper(),
-               "sessionContext": {"sessionIssuer": {"type": "Role", "arn": f"arn:aws:iam::{acct}:role/{name}",
-                                                    "accountId": acct, "userName": name},
-                                  "attributes": {"mfaAuthenticated": "false"}}}
+        uid = {
+            "type": "AssumedRole",
+            "principalId": f"AROAEXAMPLE{abs(hash(name)) % 9999}:{session}",
+            "arn": f"arn:aws:sts::{acct}:assumed-role/{name}/{session}",
+            "accountId": acct,
+            "accessKeyId": "ASIAEXAMPLE" + hashlib.md5(session.encode()).hexdigest()[:9].upper(),
+            "sessionContext": {
+                "sessionIssuer": {
+                    "type": "Role",
+                    "arn": f"arn:aws:iam::{acct}:role/{name}",
+                    "accountId": acct,
+                    "userName": name,
+                },
+                "attributes": {"mfaAuthenticated": "false"},
+            },
+        }
         if invoked_by:
             uid["invokedBy"] = invoked_by
         return uid
 
     for k in range(n_each):
         # Service-linked and AWS-service automation
-        out.append(ev(10 + k, "ec2.amazonaws.com", "CreateSnapshot", role("AWSServiceRoleForBackup", f"backup-{k}",
-                      "backup.amazonaws.com"), "backup.amazonaws.com", "backup.amazonaws.com",
-                      {"volumeId": f"vol-0{k}abc"}, "aws_backup"))
-        out.append(ev(30 + k, "kms.amazonaws.com", "Decrypt", {"type": "AWSService", "invokedBy": "s3.amazonaws.com"},
-                      "s3.amazonaws.com", "s3.amazonaws.com", {"encryptionAlgorithm": "SYMMETRIC_DEFAULT"},
-                      "aws_service_kms"))
-        out.append(ev(50 + k, "iam.amazonaws.com", "ListRoles", role("WizAccess-Role", f"wiz-{k}"),
-                      "Wiz-Scanner/1.0 aws-sdk-go/1.44.0", f"34.{120 + k}.10.5", None, "scanner_wiz"))
-        out.append(ev(70 + k, "s3.amazonaws.com", "GetBucketPolicy", role("DatadogIntegrationRole", f"dd-{k}"),
-                      "aws-sdk-go/1.44.0 (go1.20; linux; amd64) datadog", f"3.233.{140 + k}.9",
-                      {"bucketName": f"logs-{k}"}, "scanner_datadog"))
-        out.append(ev(90 + k, "cloudformation.amazonaws.com", "CreateStack", role("stacksets-exec-" + "0" * 31 + str(k),
-                      f"stackset-{k}"), "cloudformation.amazonaws.com", "cloudformation.amazonaws.com",
-                      {"stackName": f"baseline-{k}"}, "stacksets_admin"))
-        out.append(ev(110 + k, "ec2.amazonaws.com", "DescribeInstances", role("aws-controltower-AuditReadOnlyRole",
-                      f"ct-audit-{k}"), "AWS Internal", "AWS Internal", None, "controltower_audit"))
+        out.append(
+            ev(
+                10 + k,
+                "ec2.amazonaws.com",
+                "CreateSnapshot",
+                role("AWSServiceRoleForBackup", f"backup-{k}", "backup.amazonaws.com"),
+                "backup.amazonaws.com",
+                "backup.amazonaws.com",
+                {"volumeId": f"vol-0{k}abc"},
+                "aws_backup",
+            )
+        )
+        out.append(
+            ev(
+                30 + k,
+                "kms.amazonaws.com",
+                "Decrypt",
+                {"type": "AWSService", "invokedBy": "s3.amazonaws.com"},
+                "s3.amazonaws.com",
+                "s3.amazonaws.com",
+                {"encryptionAlgorithm": "SYMMETRIC_DEFAULT"},
+                "aws_service_kms",
+            )
+        )
+        out.append(
+            ev(
+                50 + k,
+                "iam.amazonaws.com",
+                "ListRoles",
+                role("WizAccess-Role", f"wiz-{k}"),
+                "Wiz-Scanner/1.0 aws-sdk-go/1.44.0",
+                f"34.{120 + k}.10.5",
+                None,
+                "scanner_wiz",
+            )
+        )
+        out.append(
+            ev(
+                70 + k,
+                "s3.amazonaws.com",
+                "GetBucketPolicy",
+                role("DatadogIntegrationRole", f"dd-{k}"),
+                "aws-sdk-go/1.44.0 (go1.20; linux; amd64) datadog",
+                f"3.233.{140 + k}.9",
+                {"bucketName": f"logs-{k}"},
+                "scanner_datadog",
+            )
+        )
+        out.append(
+            ev(
+                90 + k,
+                "cloudformation.amazonaws.com",
+                "CreateStack",
+                role("stacksets-exec-" + "0" * 31 + str(k), f"stackset-{k}"),
+                "cloudformation.amazonaws.com",
+                "cloudformation.amazonaws.com",
+                {"stackName": f"baseline-{k}"},
+                "stacksets_admin",
+            )
+        )
+        out.append(
+            ev(
+                110 + k,
+                "ec2.amazonaws.com",
+                "DescribeInstances",
+                role("aws-controltower-AuditReadOnlyRole", f"ct-audit-{k}"),
+                "AWS Internal",
+                "AWS Internal",
+                None,
+                "controltower_audit",
+            )
+        )
     return out
 
 
@@ -98,7 +187,9 @@ def build(shared_dir: Path, catalog: Optional[Catalog] = None) -> List[Dict[str,
     for rec in records:
         label = int(rec.get("label") or 0)
         scenario = str(rec.get("scenario") or "")
-        clean = {k: v for k, v in rec.items() if k not in ("label", "scenario") and not k.startswith(("_", "p_"))}
+        clean = {
+            k: v for k, v in rec.items() if k not in ("label", "scenario") and not k.startswith(("_", "p_"))
+        }
         try:
             ev = normalize(clean)
         except NormalizeError:
@@ -112,11 +203,22 @@ def build(shared_dir: Path, catalog: Optional[Catalog] = None) -> List[Dict[str,
         if ev.error_code:
             reasons.append(f"call failed with {ev.error_code}")
         reasons.append("first time this identity called this API")
-        rows.append(dict(clean, ct_score=round(score, 4), ct_anomaly=1,
-                         ct_severity=RISK_SEVERITY.get(info.risk if info else 2, "low"), ct_reasons=reasons,
-                         ct_tactic=info.tactic_id if info else "", ct_technique=info.technique_id if info else "",
-                         ct_identity=ev.identity, ct_model="simulated-stage-one", ct_error="",
-                         _label=label, _scenario=scenario))
+        rows.append(
+            dict(
+                clean,
+                ct_score=round(score, 4),
+                ct_anomaly=1,
+                ct_severity=RISK_SEVERITY.get(info.risk if info else 2, "low"),
+                ct_reasons=reasons,
+                ct_tactic=info.tactic_id if info else "",
+                ct_technique=info.technique_id if info else "",
+                ct_identity=ev.identity,
+                ct_model="simulated-stage-one",
+                ct_error="",
+                _label=label,
+                _scenario=scenario,
+            )
+        )
     return rows
 
 
@@ -137,17 +239,29 @@ def metrics(rows: Iterable[Dict[str, Any]]) -> Dict[str, Any]:
     verdicts = [r["triage_verdict"] for r in rows]
     kept = [v != "false_positive" for v in verdicts]
     escalated = [v == "true_positive" for v in verdicts]
-    benign_actions = sum(1 for r, v in zip(rows, verdicts) if v == "true_positive" and int(r.get("_label") or 0) == 0)
-    attacks_dismissed = sum(1 for r, v in zip(rows, verdicts) if v == "false_positive" and int(r.get("_label") or 0) == 1)
+    benign_actions = sum(
+        1 for r, v in zip(rows, verdicts) if v == "true_positive" and int(r.get("_label") or 0) == 0
+    )
+    attacks_dismissed = sum(
+        1 for r, v in zip(rows, verdicts) if v == "false_positive" and int(r.get("_label") or 0) == 1
+    )
     return {
-        "alerts": n, "attacks": pos, "benign": neg,
-        "before_validator": {"precision": round(pos / n, 4) if n else 0.0, "recall": 1.0 if pos else 0.0, "kept": n},
+        "alerts": n,
+        "attacks": pos,
+        "benign": neg,
+        "before_validator": {
+            "precision": round(pos / n, 4) if n else 0.0,
+            "recall": 1.0 if pos else 0.0,
+            "kept": n,
+        },
         "after_validator_kept": pr(kept),
         "after_validator_true_positive_only": pr(escalated),
         "automation_rate": round(sum(1 for v in verdicts if v != "needs_review") / n, 4) if n else 0.0,
         "false_action_rate": round(benign_actions / neg, 4) if neg else 0.0,
         "attacks_dismissed": attacks_dismissed,
-        "benign_removed": sum(1 for r, v in zip(rows, verdicts) if v == "false_positive" and int(r.get("_label") or 0) == 0),
+        "benign_removed": sum(
+            1 for r, v in zip(rows, verdicts) if v == "false_positive" and int(r.get("_label") or 0) == 0
+        ),
         "verdicts": {v: verdicts.count(v) for v in sorted(set(verdicts))},
         "injection_flagged": sum(1 for r in rows if r.get("triage_injection_suspected")),
         "errors": sum(1 for r in rows if r.get("triage_error")),

@@ -23,9 +23,24 @@ from ctad.normalize import normalize
 
 from .injection import find_injection
 
-UNTRUSTED_KEYS = ("userAgent", "requestParameters", "responseElements", "errorMessage", "errorCode",
-                  "additionalEventData", "serviceEventDetails", "resources", "userIdentity", "eventName",
-                  "eventSource", "sourceIPAddress", "tlsDetails", "eventID", "eventTime", "awsRegion")
+UNTRUSTED_KEYS = (
+    "userAgent",
+    "requestParameters",
+    "responseElements",
+    "errorMessage",
+    "errorCode",
+    "additionalEventData",
+    "serviceEventDetails",
+    "resources",
+    "userIdentity",
+    "eventName",
+    "eventSource",
+    "sourceIPAddress",
+    "tlsDetails",
+    "eventID",
+    "eventTime",
+    "awsRegion",
+)
 _SAFE = re.compile(r"[^\w:/+=,.@*\-]")
 SAMPLES = 5
 RELATED_WINDOW_S = 3600.0
@@ -102,7 +117,7 @@ def is_flagged(row: Dict[str, Any]) -> bool:
     return str(value).strip() in ("1", "1.0", "true", "True")
 
 
-def _score(row: Dict[str, Any]) -> float:
+def score_of(row: Dict[str, Any]) -> float:
     try:
         return float(row.get("ct_score") or 0.0)
     except (TypeError, ValueError):
@@ -154,7 +169,9 @@ def group_alerts(alerts: Sequence[Alert], gap_s: float = 1800.0, max_size: int =
         last: Optional[float] = None
         for a in items:
             t = a.event.get("time")
-            if current and (len(current) >= max_size or (t is not None and last is not None and t - last > gap_s)):
+            if current and (
+                len(current) >= max_size or (t is not None and last is not None and t - last > gap_s)
+            ):
                 groups.append(Group(key, current))
                 current = []
             current.append(a)
@@ -171,21 +188,33 @@ class RunIndex:
 
     def __init__(self) -> None:
         self.events: List[Dict[str, Any]] = []
-        self.by: Dict[str, Dict[str, List[int]]] = {"identity": defaultdict(list), "ip": defaultdict(list),
-                                                    "access_key": defaultdict(list)}
+        self.by: Dict[str, Dict[str, List[int]]] = {
+            "identity": defaultdict(list),
+            "ip": defaultdict(list),
+            "access_key": defaultdict(list),
+        }
 
     def add(self, event: Dict[str, Any], flagged: bool) -> None:
         i = len(self.events)
-        self.events.append(dict(identity=event.get("identity"), ip=event.get("ip"), access_key=event.get("access_key"),
-                                api=event.get("api"), time=event.get("time"), error_code=event.get("error_code"),
-                                flagged=flagged))
+        self.events.append(
+            dict(
+                identity=event.get("identity"),
+                ip=event.get("ip"),
+                access_key=event.get("access_key"),
+                api=event.get("api"),
+                time=event.get("time"),
+                error_code=event.get("error_code"),
+                flagged=flagged,
+            )
+        )
         for field in ("identity", "ip", "access_key"):
             value = event.get(field)
             if value:
                 self.by[field][value].append(i)
 
-    def related(self, field: str, value: str, t0: Optional[float], t1: Optional[float], exclude_identity: str = ""
-                ) -> Dict[str, Any]:
+    def related(
+        self, field: str, value: str, t0: Optional[float], t1: Optional[float], exclude_identity: str = ""
+    ) -> Dict[str, Any]:
         idx = self.by[field].get(value, [])
         hits = []
         for i in idx:
@@ -255,15 +284,24 @@ def _cti_index(path: Optional[str] = None) -> Any:
 def allow_values(ev: Dict[str, Any]) -> Dict[str, Any]:
     """The event's values under the allowlist's field names (ctad.catalog.ALLOWLIST_FIELDS)."""
     return {
-        "identity": ev.get("identity", ""), "invoked_by": ev.get("invoked_by", ""),
-        "user_agent": ev.get("user_agent", ""), "source_ip": ev.get("ip", ""),
-        "role_name": _role_name(ev.get("identity", "")), "event_source": ev.get("source", ""),
+        "identity": ev.get("identity", ""),
+        "invoked_by": ev.get("invoked_by", ""),
+        "user_agent": ev.get("user_agent", ""),
+        "source_ip": ev.get("ip", ""),
+        "role_name": _role_name(ev.get("identity", "")),
+        "event_source": ev.get("source", ""),
         "account_id": ev.get("account", ""),
     }
 
 
-def build_context(group: Group, index: RunIndex, reference: Any, knowledge: Any = None, cti: Any = None,
-                  baseline: Optional[Baseline] = None) -> None:
+def build_context(
+    group: Group,
+    index: RunIndex,
+    reference: Any,
+    knowledge: Any = None,
+    cti: Any = None,
+    baseline: Optional[Baseline] = None,
+) -> None:
     """Fill group.context (trusted evidence) and group.untrusted (raw samples) and group.fingerprint."""
     alerts = group.alerts
     evs = [a.event for a in alerts]
@@ -295,8 +333,11 @@ def build_context(group: Group, index: RunIndex, reference: Any, knowledge: Any 
         if cti is not None and len(cti_hits) < 10:
             try:
                 for hit in cti.match(a.raw) or []:
-                    slim = {k: (safe_token(v, 128) if isinstance(v, str) else v) for k, v in hit.items()
-                            if k in ("indicator", "type", "source", "threat", "confidence", "field")}
+                    slim = {
+                        k: (safe_token(v, 128) if isinstance(v, str) else v)
+                        for k, v in hit.items()
+                        if k in ("indicator", "type", "source", "threat", "confidence", "field")
+                    }
                     if slim not in cti_hits:
                         cti_hits.append(slim)
             except Exception:
@@ -304,10 +345,16 @@ def build_context(group: Group, index: RunIndex, reference: Any, knowledge: Any 
     kb: List[Dict[str, Any]] = []
     if knowledge is not None:
         try:
-            kb = [{"verdict": k.get("verdict"), "identity": safe_token(k.get("identity")),
-                   "api": safe_token(k.get("api")), "event_id": safe_token(k.get("event_id"), 80),
-                   "analyst": safe_token(k.get("analyst"), 80)}
-                  for k in knowledge.match(identity, apis, [e.get("event_id") for e in evs])]
+            kb = [
+                {
+                    "verdict": k.get("verdict"),
+                    "identity": safe_token(k.get("identity")),
+                    "api": safe_token(k.get("api")),
+                    "event_id": safe_token(k.get("event_id"), 80),
+                    "analyst": safe_token(k.get("analyst"), 80),
+                }
+                for k in knowledge.match(identity, apis, [e.get("event_id") for e in evs])
+            ]
         except Exception as exc:  # the knowledge base is advisory: triage goes on without it
             kb = [{"error": f"knowledge base unavailable: {type(exc).__name__}"}]
 
@@ -324,16 +371,23 @@ def build_context(group: Group, index: RunIndex, reference: Any, knowledge: Any 
         "events": len(evs),
         "apis": [safe_token(a) for a in apis],
         "window": {"first": _iso(t0), "last": _iso(t1)},
-        "source_ips": [{"ip": safe_token(i, 64), "kind": safe_token(next((e.get("ip_kind") for e in evs
-                                                                          if e.get("ip") == i), ""), 20),
-                        "events": n} for i, n in ips.most_common(5)],
+        "source_ips": [
+            {
+                "ip": safe_token(i, 64),
+                "kind": safe_token(next((e.get("ip_kind") for e in evs if e.get("ip") == i), ""), 20),
+                "events": n,
+            }
+            for i, n in ips.most_common(5)
+        ],
         "access_keys": [safe_token(k, 32) for k in keys[:5]],
-        "user_agents": [{"family": safe_token(f, 40), "kind": safe_token(k, 20), "events": n}
-                        for (f, k), n in ua.most_common(5)],
+        "user_agents": [
+            {"family": safe_token(f, 40), "kind": safe_token(k, 20), "events": n}
+            for (f, k), n in ua.most_common(5)
+        ],
         "error_codes": {safe_token(k, 60): n for k, n in errors.most_common(5)},
         "risk_flags": flags,
         "detector": {
-            "max_score": round(max(_score(r) for r in rows), 4),
+            "max_score": round(max(score_of(r) for r in rows), 4),
             "severity": sev.most_common(1)[0][0] if sev else "",
             "technique": safe_token(techniques.most_common(1)[0][0], 16) if techniques else "",
             "tactic": safe_token(tactics.most_common(1)[0][0], 8) if tactics else "",
@@ -344,8 +398,9 @@ def build_context(group: Group, index: RunIndex, reference: Any, knowledge: Any 
         "related": related,
         "baseline": (baseline or Baseline()).describe(identity, apis, [i for i in ips if i]),
         "cti_matches": cti_hits,
-        "allowlist_matches": [{"field": m["field"], "reason": safe_token(m["reason"], 200).replace("?", " ")}
-                              for m in allow],
+        "allowlist_matches": [
+            {"field": m["field"], "reason": safe_token(m["reason"], 200).replace("?", " ")} for m in allow
+        ],
         "knowledge_matches": kb,
         "injection_findings": injection,
     }
@@ -366,7 +421,9 @@ def fingerprint(ctx: Dict[str, Any], samples: List[Dict[str, Any]]) -> str:
     Times, event ids and request ids are left out so a repeat of the same behaviour hits the cache.
     """
     volatile = ("eventID", "eventTime", "requestID", "tlsDetails")
-    stable_ctx = {k: v for k, v in ctx.items() if k not in ("window", "identity_activity", "related", "events")}
+    stable_ctx = {
+        k: v for k, v in ctx.items() if k not in ("window", "identity_activity", "related", "events")
+    }
     stable_ctx["detector"] = {k: v for k, v in ctx["detector"].items() if k != "max_score"}
     stable_ctx["score_band"] = round(float(ctx["detector"]["max_score"]) * 10)
     stable_samples = [{k: v for k, v in s.items() if k not in volatile} for s in samples]

@@ -23,16 +23,31 @@ from typing import Any, Dict, Iterable, List, Tuple
 # like "ignore" or "system" in benign contexts (resource names, error messages), so each pattern needs an
 # imperative shape or a reference to the model / its instructions / its verdict.
 _PATTERNS: Tuple[Tuple[str, str], ...] = (
-    ("override", r"\b(ignore|disregard|forget|override|bypass)\b.{0,40}\b(previous|prior|above|earlier|all|any|system|your)\b.{0,30}\b(instructions?|prompts?|rules?|guidelines?|context|directives?)"),
+    (
+        "override",
+        r"\b(ignore|disregard|forget|override|bypass)\b.{0,40}\b(previous|prior|above|earlier|all|any|system|your)\b.{0,30}\b(instructions?|prompts?|rules?|guidelines?|context|directives?)",
+    ),
     ("new_instructions", r"\b(new|updated|real|actual)\s+(instructions?|system\s+prompt|directives?)\b"),
     ("role_marker", r"(^|\n|\\n|###)\s*(system|assistant|human|developer)\s*:\s*\S"),
-    ("chat_markup", r"(<\|?(im_start|im_end|system|endoftext)\|?>|\[/?INST\]|<</?SYS>>|</?(system|instructions?|untrusted[\w-]*)>)"),
-    ("addressing_model", r"\b(you are (now )?(an?|the)\b|as an ai\b|dear (ai|assistant|model|llm|analyst bot)|(hey|attention)\s+(ai|assistant|claude|gpt|llm)\b|\b(claude|chatgpt|gpt-?4|llm|language model)\b.{0,40}\b(must|should|will|please)\b)"),
-    ("verdict_steering", r"\b(mark|classify|label|flag|report|treat|consider|set)\b.{0,40}\b(as\s+)?(benign|false[\s_-]?positive|safe|harmless|authori[sz]ed|legitimate|not\s+malicious|expected)\b"),
+    (
+        "chat_markup",
+        r"(<\|?(im_start|im_end|system|endoftext)\|?>|\[/?INST\]|<</?SYS>>|</?(system|instructions?|untrusted[\w-]*)>)",
+    ),
+    (
+        "addressing_model",
+        r"\b(you are (now )?(an?|the)\b|as an ai\b|dear (ai|assistant|model|llm|analyst bot)|(hey|attention)\s+(ai|assistant|claude|gpt|llm)\b|\b(claude|chatgpt|gpt-?4|llm|language model)\b.{0,40}\b(must|should|will|please)\b)",
+    ),
+    (
+        "verdict_steering",
+        r"\b(mark|classify|label|flag|report|treat|consider|set)\b.{0,40}\b(as\s+)?(benign|false[\s_-]?positive|safe|harmless|authori[sz]ed|legitimate|not\s+malicious|expected)\b",
+    ),
     ("verdict_token", r"\b(false_positive|true_positive|needs_review|triage_verdict|verdict\s*[:=])"),
     ("suppress", r"\b(do not|don't|never)\s+(alert|report|flag|escalate|mention|notify|tell)\b"),
     ("tool_abuse", r"\b(call|invoke|use)\s+(the|your)\s+(\w+\s+)?(tool|function)\b"),
-    ("exfil_prompt", r"\b(reveal|print|repeat|output|show)\b.{0,30}\b(system prompt|your instructions|hidden prompt|api key)\b"),
+    (
+        "exfil_prompt",
+        r"\b(reveal|print|repeat|output|show)\b.{0,30}\b(system prompt|your instructions|hidden prompt|api key)\b",
+    ),
 )
 _COMPILED = tuple((name, re.compile(rx, re.IGNORECASE | re.DOTALL)) for name, rx in _PATTERNS)
 

@@ -29,7 +29,9 @@ FATAL_FOR_RUN = ("spend_limit", "auth")  # stop calling the API for the rest of 
 class LLMError(Exception):
     """A failed call: `kind` says what failed (and whether trying again can help)."""
 
-    def __init__(self, kind: str, message: str, status: Optional[int] = None, retry_after: Optional[float] = None):
+    def __init__(
+        self, kind: str, message: str, status: Optional[int] = None, retry_after: Optional[float] = None
+    ):
         super().__init__(message)
         self.kind = kind
         self.status = status
@@ -81,8 +83,13 @@ def classify(status: int, body: Any, headers: Optional[Mapping[str, str]] = None
 class RetryPolicy:
     """Exponential backoff with jitter, capped; `retry-after` wins when the server sends it."""
 
-    def __init__(self, retries: int = 2, base: float = 0.5, cap: float = 20.0,
-                 sleep: Callable[[float], None] = time.sleep):
+    def __init__(
+        self,
+        retries: int = 2,
+        base: float = 0.5,
+        cap: float = 20.0,
+        sleep: Callable[[float], None] = time.sleep,
+    ):
         self.retries = retries
         self.base = base
         self.cap = cap
@@ -96,8 +103,10 @@ class RetryPolicy:
             except LLMError as exc:
                 if not exc.retryable or attempt >= self.retries:
                     raise
-                delay = exc.retry_after if exc.retry_after is not None else self.base * (2 ** attempt)
-                delay = min(self.cap, delay) * (1.0 if exc.retry_after is not None else 0.75 + random.random() / 2)
+                delay = exc.retry_after if exc.retry_after is not None else self.base * (2**attempt)
+                delay = min(self.cap, delay) * (
+                    1.0 if exc.retry_after is not None else 0.75 + random.random() / 2
+                )
                 attempt += 1
                 if on_retry:
                     on_retry(exc)
@@ -118,9 +127,18 @@ class StdlibClient:
     def _request(self, method: str, path: str, body: Any = None, raw: bool = False) -> Any:
         url = path if path.startswith("http") else self.base_url + path
         data = json.dumps(body).encode() if body is not None else None
-        req = urllib.request.Request(url, data=data, method=method, headers={
-            "x-api-key": self.api_key, "anthropic-version": API_VERSION, "content-type": "application/json",
-            "accept": "application/json", "user-agent": "ctad-triage-stdlib/1"})
+        req = urllib.request.Request(
+            url,
+            data=data,
+            method=method,
+            headers={
+                "x-api-key": self.api_key,
+                "anthropic-version": API_VERSION,
+                "content-type": "application/json",
+                "accept": "application/json",
+                "user-agent": "ctad-triage-stdlib/1",
+            },
+        )
         try:
             with urllib.request.urlopen(req, timeout=self.timeout, context=self._ctx) as resp:
                 text = resp.read().decode("utf-8", "replace")
@@ -181,8 +199,9 @@ class SDKClient:
         import anthropic
 
         self._anthropic = anthropic
-        self.client = anthropic.Anthropic(api_key=api_key, base_url=base_url or DEFAULT_BASE_URL, timeout=timeout,
-                                          max_retries=0)
+        self.client = anthropic.Anthropic(
+            api_key=api_key, base_url=base_url or DEFAULT_BASE_URL, timeout=timeout, max_retries=0
+        )
         self.timeout = timeout
 
     def _map(self, exc: Exception) -> LLMError:
@@ -219,7 +238,10 @@ class SDKClient:
 
     def batch_results(self, batch_id: str) -> List[Dict[str, Any]]:
         try:
-            return [r.model_dump(mode="json", exclude_none=True) for r in self.client.messages.batches.results(batch_id)]
+            return [
+                r.model_dump(mode="json", exclude_none=True)
+                for r in self.client.messages.batches.results(batch_id)
+            ]
         except Exception as exc:
             raise self._map(exc) from exc
 

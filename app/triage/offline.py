@@ -81,10 +81,23 @@ EXPERT_APIS: Dict[str, Tuple[str, str]] = {
     "ses.amazonaws.com:GetSendQuota": ("T1526", "TA0007"),
     "bedrock.amazonaws.com:InvokeModel": ("T1496", "TA0040"),
 }
-HIGH_IMPACT_TACTICS = {"TA0005": 1.5, "TA0006": 1.5, "TA0010": 1.5, "TA0040": 1.5, "TA0003": 1.0, "TA0004": 1.0}
+HIGH_IMPACT_TACTICS = {
+    "TA0005": 1.5,
+    "TA0006": 1.5,
+    "TA0010": 1.5,
+    "TA0040": 1.5,
+    "TA0003": 1.0,
+    "TA0004": 1.0,
+}
 FLAG_WEIGHT = {"logging_off": 3.0, "public": 3.0, "cross_account": 2.0, "open_ingress": 2.0}
-DENIED = ("AccessDenied", "UnauthorizedOperation", "Client.UnauthorizedOperation", "AccessDeniedException",
-          "UnauthorizedAccess", "AuthorizationError")
+DENIED = (
+    "AccessDenied",
+    "UnauthorizedOperation",
+    "Client.UnauthorizedOperation",
+    "AccessDeniedException",
+    "UnauthorizedAccess",
+    "AuthorizationError",
+)
 AWS_KINDS = ("aws_service", "aws_internal")
 # Allowlist fields that name who acted (a role or identity the estate owns); the others only say AWS was involved.
 STRONG_ALLOW_FIELDS = ("identity", "role_name", "account_id")
@@ -126,7 +139,11 @@ class OfflineExpert:
             for api in ctx["apis"]:
                 info = ref.api(*api.split(":", 1)) if ":" in api else None
                 if info and info.get("technique_id") and ref.valid_technique(str(info["technique_id"])):
-                    technique, tactic, why = str(info["technique_id"]), str(info.get("tactic_id") or ""), "catalogue"
+                    technique, tactic, why = (
+                        str(info["technique_id"]),
+                        str(info.get("tactic_id") or ""),
+                        "catalogue",
+                    )
                     break
                 if api in EXPERT_APIS and ref.valid_technique(EXPERT_APIS[api][0]):
                     technique, tactic = EXPERT_APIS[api]
@@ -145,15 +162,26 @@ class OfflineExpert:
             iocs.append({"type": "arn", "value": ctx["identity"]})
         for s in group.untrusted[:3]:
             ua = s.get("userAgent")
-            if isinstance(ua, str) and ua and ctx["user_agents"] and ctx["user_agents"][0]["kind"] in (
-                    "script", "scanner", "unknown"):
+            if (
+                isinstance(ua, str)
+                and ua
+                and ctx["user_agents"]
+                and ctx["user_agents"][0]["kind"] in ("script", "scanner", "unknown")
+            ):
                 item = {"type": "user_agent", "value": ua[:512]}
                 if item not in iocs:
                     iocs.append(item)
         name = ref.technique_name(technique) if technique else ""
-        rationale = (f"{technique} ({name}) from {why}" if technique else "no ATT&CK technique fits the evidence")
-        return {"tactic_id": tactic, "technique_id": technique, "technique_name": name[:200],
-                "iocs": iocs[:25], "rationale": rationale[:1500]}
+        rationale = (
+            f"{technique} ({name}) from {why}" if technique else "no ATT&CK technique fits the evidence"
+        )
+        return {
+            "tactic_id": tactic,
+            "technique_id": technique,
+            "technique_name": name[:200],
+            "iocs": iocs[:25],
+            "rationale": rationale[:1500],
+        }
 
     # --------------------------------------------------------------------------------------------- analyst
     def analyst(self, group: Group, intel: Dict[str, Any]) -> Dict[str, Any]:
@@ -163,9 +191,11 @@ class OfflineExpert:
         ip = ctx["source_ips"][0] if ctx["source_ips"] else {"ip": "?", "kind": "?"}
         ua = ctx["user_agents"][0] if ctx["user_agents"] else {"family": "unknown", "kind": "unknown"}
         who = f"{_short(ctx['identity'])} ({ctx['identity_type'] or 'unknown type'})"
-        what = (f"{who} called {apis} {ctx['events']} time(s) between {ctx['window']['first'] or '?'} and "
-                f"{ctx['window']['last'] or '?'} from {ip['ip']} ({ip['kind'] or 'unknown network'}) using "
-                f"{ua['family']} ({ua['kind']}).")
+        what = (
+            f"{who} called {apis} {ctx['events']} time(s) between {ctx['window']['first'] or '?'} and "
+            f"{ctx['window']['last'] or '?'} from {ip['ip']} ({ip['kind'] or 'unknown network'}) using "
+            f"{ua['family']} ({ua['kind']})."
+        )
         if ctx["error_codes"]:
             what += " Errors: " + ", ".join(f"{k} x{n}" for k, n in ctx["error_codes"].items()) + "."
         why = list(det["reasons"][:6])
@@ -173,8 +203,11 @@ class OfflineExpert:
         if ctx["cti_matches"]:
             why.append(f"threat intel: {len(ctx['cti_matches'])} indicator match(es)")
         if ctx["injection_findings"]:
-            why.append("attacker-written fields contain text aimed at an AI triage system ("
-                       + ", ".join(sorted({f['kind'] for f in ctx['injection_findings']})) + ")")
+            why.append(
+                "attacker-written fields contain text aimed at an AI triage system ("
+                + ", ".join(sorted({f["kind"] for f in ctx["injection_findings"]}))
+                + ")"
+            )
         base = ctx["baseline"]
         if base.get("known_identity") and base.get("apis_new"):
             why.append("APIs new for this identity: " + ", ".join(base["apis_new"][:4]))
@@ -182,16 +215,27 @@ class OfflineExpert:
             why.append(f"detector score {det['max_score']}")
         sequence = []
         if intel["technique_id"]:
-            sequence.append(f"{intel['tactic_id'] or '?'} / {intel['technique_id']} {intel['technique_name']}".strip())
+            sequence.append(
+                f"{intel['tactic_id'] or '?'} / {intel['technique_id']} {intel['technique_name']}".strip()
+            )
         if ctx["error_codes"] and any(k in DENIED for k in ctx["error_codes"]):
-            sequence.insert(0, "permission probing: calls denied while the actor maps what the credentials allow")
+            sequence.insert(
+                0, "permission probing: calls denied while the actor maps what the credentials allow"
+            )
         if ctx["identity_activity"]["events"] > ctx["events"]:
-            sequence.append(f"same identity made {ctx['identity_activity']['events']} call(s) in the window: "
-                            + ", ".join(ctx["identity_activity"]["top_apis"][:5]))
+            sequence.append(
+                f"same identity made {ctx['identity_activity']['events']} call(s) in the window: "
+                + ", ".join(ctx["identity_activity"]["top_apis"][:5])
+            )
         severity = self._severity(ctx, intel)
         summary = f"{who}: {apis}" + (f" [{intel['technique_id']}]" if intel["technique_id"] else "")
-        return {"summary": summary[:400], "what_happened": what[:2000], "why_suspicious": [w[:400] for w in why[:12]],
-                "attack_sequence": [s[:300] for s in sequence[:10]], "severity": severity}
+        return {
+            "summary": summary[:400],
+            "what_happened": what[:2000],
+            "why_suspicious": [w[:400] for w in why[:12]],
+            "attack_sequence": [s[:300] for s in sequence[:10]],
+            "severity": severity,
+        }
 
     @staticmethod
     def _severity(ctx: Dict[str, Any], intel: Dict[str, Any]) -> str:
@@ -221,15 +265,22 @@ class OfflineExpert:
                 good.append((1.0, f"allowlist {m['field']}: {m['reason']}"))
         for k in ctx["knowledge_matches"]:
             if k.get("verdict") in ("false_positive", "benign_true_positive"):
-                good.append((3.0, f"analyst-confirmed {k['verdict']} for {k.get('api') or k.get('event_id')}"))
+                good.append(
+                    (3.0, f"analyst-confirmed {k['verdict']} for {k.get('api') or k.get('event_id')}")
+                )
             elif k.get("verdict") == "true_positive":
                 bad.append((3.0, f"analyst-confirmed true_positive for {k.get('api') or k.get('event_id')}"))
         det = ctx["detector"]
         kinds = {ip["kind"] for ip in ctx["source_ips"]} | {u["kind"] for u in ctx["user_agents"]}
         aws_actor = ctx["identity_type"] == "AWSService" or ctx["identity"].startswith("svc:")
         if aws_actor and not ctx["risk_flags"] and kinds <= set(AWS_KINDS) | {"missing", ""}:
-            good.append((2.0, "an AWS service made the call on a principal's behalf"
-                         + (f" (invokedBy {det['invoked_by']})" if det["invoked_by"] else "")))
+            good.append(
+                (
+                    2.0,
+                    "an AWS service made the call on a principal's behalf"
+                    + (f" (invokedBy {det['invoked_by']})" if det["invoked_by"] else ""),
+                )
+            )
         for f in ctx["risk_flags"]:
             bad.append((FLAG_WEIGHT.get(f, 1.0), f"risk flag {f}"))
         if ctx["cti_matches"]:
@@ -247,8 +298,13 @@ class OfflineExpert:
             bad.append((0.5, "source IP new for this identity"))
         injected = bool(ctx["injection_findings"])
         if injected:
-            bad.append((3.0, "prompt-injection text in attacker-written fields: "
-                        + ", ".join(sorted({f['kind'] for f in ctx['injection_findings']}))))
+            bad.append(
+                (
+                    3.0,
+                    "prompt-injection text in attacker-written fields: "
+                    + ", ".join(sorted({f["kind"] for f in ctx["injection_findings"]})),
+                )
+            )
         b = sum(w for w, _ in good)
         m = sum(w for w, _ in bad)
         if b >= 2.0 and m < 2.0:
@@ -260,84 +316,178 @@ class OfflineExpert:
         if injected and verdict == "false_positive":
             verdict, conf = "needs_review", 0.5
         evidence = [t for _, t in sorted(bad + good, key=lambda x: -x[0])][:12] or [
-            "no positive evidence of benign automation and no strong sign of abuse"]
+            "no positive evidence of benign automation and no strong sign of abuse"
+        ]
         benign = "; ".join(t for _, t in good)[:600]
-        return {"verdict": verdict, "confidence": round(conf, 3), "evidence": [e[:400] for e in evidence],
-                "benign_explanation": benign, "injection_suspected": injected}
+        return {
+            "verdict": verdict,
+            "confidence": round(conf, 3),
+            "evidence": [e[:400] for e in evidence],
+            "benign_explanation": benign,
+            "injection_suspected": injected,
+        }
 
     # ------------------------------------------------------------------------------------------- responder
     def responder(self, group: Group, validator: Dict[str, Any]) -> Dict[str, Any]:
         ctx = group.context
         actions: List[Dict[str, str]] = []
         if validator["verdict"] == "false_positive":
-            actions.append({"phase": "tune", "action": "Record the analyst verdict so the pattern is reused",
-                            "target": ctx["identity"],
-                            "command": "ctad feedback add --event-id <id> --verdict false_positive"})
+            actions.append(
+                {
+                    "phase": "tune",
+                    "action": "Record the analyst verdict so the pattern is reused",
+                    "target": ctx["identity"],
+                    "command": "ctad feedback add --event-id <id> --verdict false_positive",
+                }
+            )
             return {"actions": actions, "requires_approval": True, "notes": "benign: no containment proposed"}
         identity = ctx["identity"]
         for key in ctx["access_keys"][:2]:
             if key.startswith("AKIA"):
                 user = _short(identity)
-                actions.append({"phase": "contain", "action": f"Deactivate long-term access key {key}",
-                                "target": key, "command": "aws iam update-access-key --status Inactive "
-                                f"--access-key-id {shlex.quote(key)} --user-name {shlex.quote(user)}"})
+                actions.append(
+                    {
+                        "phase": "contain",
+                        "action": f"Deactivate long-term access key {key}",
+                        "target": key,
+                        "command": "aws iam update-access-key --status Inactive "
+                        f"--access-key-id {shlex.quote(key)} --user-name {shlex.quote(user)}",
+                    }
+                )
         if ":role/" in identity:
             role = _short(identity)
-            actions.append({"phase": "contain", "action": f"Revoke active sessions of role {role} (deny tokens "
-                            "issued before now, as the console's 'Revoke active sessions' does)", "target": identity,
-                            "command": f"aws iam put-role-policy --role-name {shlex.quote(role)} --policy-name "
-                            "AWSRevokeOlderSessions --policy-document file://revoke-older-sessions.json"})
+            actions.append(
+                {
+                    "phase": "contain",
+                    "action": f"Revoke active sessions of role {role} (deny tokens "
+                    "issued before now, as the console's 'Revoke active sessions' does)",
+                    "target": identity,
+                    "command": f"aws iam put-role-policy --role-name {shlex.quote(role)} --policy-name "
+                    "AWSRevokeOlderSessions --policy-document file://revoke-older-sessions.json",
+                }
+            )
         elif ":user/" in identity:
             user = _short(identity)
-            actions.append({"phase": "contain", "action": f"Quarantine user {user} (deny-all inline policy) "
-                            "and remove its console password", "target": identity,
-                            "command": f"aws iam put-user-policy --user-name {shlex.quote(user)} --policy-name "
-                            "ctad-quarantine --policy-document file://deny-all.json"})
+            actions.append(
+                {
+                    "phase": "contain",
+                    "action": f"Quarantine user {user} (deny-all inline policy) "
+                    "and remove its console password",
+                    "target": identity,
+                    "command": f"aws iam put-user-policy --user-name {shlex.quote(user)} --policy-name "
+                    "ctad-quarantine --policy-document file://deny-all.json",
+                }
+            )
         elif identity.endswith(":root"):
-            actions.append({"phase": "contain", "action": "Rotate root credentials, check root MFA and access keys",
-                            "target": identity, "command": ""})
+            actions.append(
+                {
+                    "phase": "contain",
+                    "action": "Rotate root credentials, check root MFA and access keys",
+                    "target": identity,
+                    "command": "",
+                }
+            )
         apis = set(ctx["apis"])
         trail = _sample_param(group, "name", "trailName")
         bucket = _sample_param(group, "bucketName")
         snap = _sample_param(group, "snapshotId")
         image = _sample_param(group, "imageId")
         sg = _sample_param(group, "groupId")
-        if apis & {"cloudtrail.amazonaws.com:StopLogging", "cloudtrail.amazonaws.com:DeleteTrail",
-                   "cloudtrail.amazonaws.com:UpdateTrail", "cloudtrail.amazonaws.com:PutEventSelectors"}:
-            actions.append({"phase": "recover", "action": f"Restore CloudTrail logging on {trail or 'the trail'}",
-                            "target": trail, "command": f"aws cloudtrail start-logging --name {shlex.quote(trail or '<trail>')}"})
+        if apis & {
+            "cloudtrail.amazonaws.com:StopLogging",
+            "cloudtrail.amazonaws.com:DeleteTrail",
+            "cloudtrail.amazonaws.com:UpdateTrail",
+            "cloudtrail.amazonaws.com:PutEventSelectors",
+        }:
+            actions.append(
+                {
+                    "phase": "recover",
+                    "action": f"Restore CloudTrail logging on {trail or 'the trail'}",
+                    "target": trail,
+                    "command": f"aws cloudtrail start-logging --name {shlex.quote(trail or '<trail>')}",
+                }
+            )
         if "guardduty.amazonaws.com:DeleteDetector" in apis:
-            actions.append({"phase": "recover", "action": "Re-enable GuardDuty in the region", "target": "",
-                            "command": "aws guardduty create-detector --enable"})
+            actions.append(
+                {
+                    "phase": "recover",
+                    "action": "Re-enable GuardDuty in the region",
+                    "target": "",
+                    "command": "aws guardduty create-detector --enable",
+                }
+            )
         public_s3 = apis & {"s3.amazonaws.com:PutBucketPolicy", "s3.amazonaws.com:PutBucketAcl"}
         if bucket and (public_s3 or "public" in ctx["risk_flags"]):
-                actions.append({"phase": "recover", "action": f"Block public access on bucket {bucket} and review "
-                                "its policy", "target": bucket, "command": "aws s3api put-public-access-block "
-                                f"--bucket {shlex.quote(bucket)} --public-access-block-configuration "
-                                "BlockPublicAcls=true,IgnorePublicAcls=true,BlockPublicPolicy=true,RestrictPublicBuckets=true"})
+            actions.append(
+                {
+                    "phase": "recover",
+                    "action": f"Block public access on bucket {bucket} and review its policy",
+                    "target": bucket,
+                    "command": "aws s3api put-public-access-block "
+                    f"--bucket {shlex.quote(bucket)} --public-access-block-configuration "
+                    "BlockPublicAcls=true,IgnorePublicAcls=true,BlockPublicPolicy=true,RestrictPublicBuckets=true",
+                }
+            )
         if "ec2.amazonaws.com:ModifySnapshotAttribute" in apis:
-            actions.append({"phase": "recover", "action": f"Undo the share of snapshot {snap or '?'}", "target": snap,
-                            "command": "aws ec2 modify-snapshot-attribute --attribute createVolumePermission "
-                            f"--operation-type remove --snapshot-id {shlex.quote(snap or '<snapshot>')} "
-                            "--user-ids <account-added>"})
+            actions.append(
+                {
+                    "phase": "recover",
+                    "action": f"Undo the share of snapshot {snap or '?'}",
+                    "target": snap,
+                    "command": "aws ec2 modify-snapshot-attribute --attribute createVolumePermission "
+                    f"--operation-type remove --snapshot-id {shlex.quote(snap or '<snapshot>')} "
+                    "--user-ids <account-added>",
+                }
+            )
         if "ec2.amazonaws.com:ModifyImageAttribute" in apis:
-            actions.append({"phase": "recover", "action": f"Undo the share of AMI {image or '?'}", "target": image,
-                            "command": f"aws ec2 modify-image-attribute --image-id {shlex.quote(image or '<ami>')} "
-                            "--launch-permission 'Remove=[{UserId=<account-added>}]'"})
+            actions.append(
+                {
+                    "phase": "recover",
+                    "action": f"Undo the share of AMI {image or '?'}",
+                    "target": image,
+                    "command": f"aws ec2 modify-image-attribute --image-id {shlex.quote(image or '<ami>')} "
+                    "--launch-permission 'Remove=[{UserId=<account-added>}]'",
+                }
+            )
         if "ec2.amazonaws.com:AuthorizeSecurityGroupIngress" in apis:
-            actions.append({"phase": "recover", "action": f"Revoke the new ingress rule on {sg or 'the group'}",
-                            "target": sg, "command": "aws ec2 revoke-security-group-ingress --group-id "
-                            f"{shlex.quote(sg or '<sg>')} --ip-permissions <rule-added>"})
-        created = apis & {"iam.amazonaws.com:CreateAccessKey", "iam.amazonaws.com:CreateUser",
-                          "iam.amazonaws.com:CreateLoginProfile", "iam.amazonaws.com:AttachUserPolicy",
-                          "iam.amazonaws.com:AttachRolePolicy", "iam.amazonaws.com:PutUserPolicy",
-                          "iam.amazonaws.com:UpdateAssumeRolePolicy", "ec2.amazonaws.com:CreateKeyPair"}
+            actions.append(
+                {
+                    "phase": "recover",
+                    "action": f"Revoke the new ingress rule on {sg or 'the group'}",
+                    "target": sg,
+                    "command": "aws ec2 revoke-security-group-ingress --group-id "
+                    f"{shlex.quote(sg or '<sg>')} --ip-permissions <rule-added>",
+                }
+            )
+        created = apis & {
+            "iam.amazonaws.com:CreateAccessKey",
+            "iam.amazonaws.com:CreateUser",
+            "iam.amazonaws.com:CreateLoginProfile",
+            "iam.amazonaws.com:AttachUserPolicy",
+            "iam.amazonaws.com:AttachRolePolicy",
+            "iam.amazonaws.com:PutUserPolicy",
+            "iam.amazonaws.com:UpdateAssumeRolePolicy",
+            "ec2.amazonaws.com:CreateKeyPair",
+        }
         if created:
-            actions.append({"phase": "recover", "action": "Delete or detach what the actor created: "
-                            + ", ".join(sorted(a.split(":", 1)[1] for a in created)), "target": _sample_param(
-                                group, "userName", "roleName", "keyName"), "command": ""})
-        actions.append({"phase": "investigate", "action": "Review all activity of this identity and access key "
-                        "in the last 7 days (CloudTrail Lake or the SIEM)", "target": identity, "command": ""})
+            actions.append(
+                {
+                    "phase": "recover",
+                    "action": "Delete or detach what the actor created: "
+                    + ", ".join(sorted(a.split(":", 1)[1] for a in created)),
+                    "target": _sample_param(group, "userName", "roleName", "keyName"),
+                    "command": "",
+                }
+            )
+        actions.append(
+            {
+                "phase": "investigate",
+                "action": "Review all activity of this identity and access key "
+                "in the last 7 days (CloudTrail Lake or the SIEM)",
+                "target": identity,
+                "command": "",
+            }
+        )
         note = "draft for human approval; nothing is executed"
         if validator["verdict"] == "needs_review":
             note = "needs review: confirm before containment; " + note

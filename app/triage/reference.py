@@ -46,8 +46,12 @@ class Reference:
         info = self.catalog.api(source, name)
         if info is None:
             return None
-        return {"technique_id": info.technique_id, "tactic_id": info.tactic_id, "risk": info.risk,
-                "category": info.category}
+        return {
+            "technique_id": info.technique_id,
+            "tactic_id": info.tactic_id,
+            "risk": info.risk,
+            "category": info.category,
+        }
 
     def allow_matches(self, values: Mapping[str, Any]) -> List[Dict[str, str]]:
         """Allowlist entries matching the event: [{field, reason}] (catalogue semantics: full-value regex)."""
@@ -55,5 +59,7 @@ class Reference:
         for field in sorted(ALLOWLIST_FIELDS):
             value = values.get(field)
             if value:
-                out.extend({"field": field, "reason": r} for r in self.catalog.allowlist_matches(field, str(value)))
+                out.extend(
+                    {"field": field, "reason": r} for r in self.catalog.allowlist_matches(field, str(value))
+                )
         return out

@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import pytest
-
 from ctad.knowledge import KnowledgeBase
 from ctad.triage import cli
 from ctad.triage.engine import Triage, TriageConfig
@@ -36,9 +34,18 @@ def offline(tmp_path, **kw):
 
 def benign_backup_row(make_row, **kw):
     """An AWS Backup service-linked role snapshotting a volume: offline says false_positive."""
-    return make_row(name="CreateSnapshot", source="ec2.amazonaws.com", role="AWSServiceRoleForBackup",
-                    ua="backup.amazonaws.com", ip="backup.amazonaws.com", params={"volumeId": "vol-1"},
-                    technique="", tactic="", score=0.7, **kw)
+    return make_row(
+        name="CreateSnapshot",
+        source="ec2.amazonaws.com",
+        role="AWSServiceRoleForBackup",
+        ua="backup.amazonaws.com",
+        ip="backup.amazonaws.com",
+        params={"volumeId": "vol-1"},
+        technique="",
+        tactic="",
+        score=0.7,
+        **kw,
+    )
 
 
 def test_benign_automation_is_a_false_positive(make_row, tmp_path):
@@ -63,8 +70,10 @@ def test_no_injection_flips_a_verdict_to_false_positive(make_row, tmp_path, payl
     if where == "userAgent":
         row["userAgent"] = "backup.amazonaws.com " + payload
     elif where == "requestParameters":
-        row["requestParameters"] = {"volumeId": "vol-1", "tagSpecificationSet": {"items": [{"tags": [
-            {"key": "Name", "value": payload}]}]}}
+        row["requestParameters"] = {
+            "volumeId": "vol-1",
+            "tagSpecificationSet": {"items": [{"tags": [{"key": "Name", "value": payload}]}]},
+        }
     else:
         row["errorMessage"] = payload
     clean = offline(tmp_path).run([benign_backup_row(make_row)])[0]
@@ -116,17 +125,32 @@ def test_a_burst_is_one_group(make_row, tmp_path):
 
 
 def test_knowledge_base_patterns_change_the_verdict(make_row, tmp_path):
-    row = make_row(name="DescribeInstances", source="ec2.amazonaws.com", technique="T1580", tactic="TA0007",
-                   params={}, score=0.6)
+    row = make_row(
+        name="DescribeInstances",
+        source="ec2.amazonaws.com",
+        technique="T1580",
+        tactic="TA0007",
+        params={},
+        score=0.6,
+    )
     kb = KnowledgeBase(tmp_path / "kb.sqlite")
     t = Triage(TriageConfig(backend="offline"), knowledge=kb)
     before = t.run([row])[0]["triage_verdict"]
     assert before == "needs_review"
-    kb.add(event_id="evt-old", verdict="false_positive", identity=row["ct_identity"],
-           api="ec2.amazonaws.com:DescribeInstances", analyst="ana")
+    kb.add(
+        event_id="evt-old",
+        verdict="false_positive",
+        identity=row["ct_identity"],
+        api="ec2.amazonaws.com:DescribeInstances",
+        analyst="ana",
+    )
     assert t.run([row])[0]["triage_verdict"] == "false_positive"
-    kb.add(event_id="evt-new", verdict="true_positive", identity=row["ct_identity"],
-           api="ec2.amazonaws.com:DescribeInstances")
+    kb.add(
+        event_id="evt-new",
+        verdict="true_positive",
+        identity=row["ct_identity"],
+        api="ec2.amazonaws.com:DescribeInstances",
+    )
     assert t.run([row])[0]["triage_verdict"] != "false_positive"
 
 
@@ -141,8 +165,23 @@ def test_cli_triage_feedback_export(make_row, tmp_path, capsys):
     assert len(rows) == 3 and rows[0]["triage_verdict"] == "true_positive"
     assert rows[2]["triage_error"] == "input line is not a JSON object"
     assert "ms/alert" in capsys.readouterr().err
-    assert cli.main(["feedback", "add", "--event-id", "evt-StopLogging-0", "--verdict", "true_positive",
-                     "--from", str(out), "--kb", kb]) == 0
+    assert (
+        cli.main(
+            [
+                "feedback",
+                "add",
+                "--event-id",
+                "evt-StopLogging-0",
+                "--verdict",
+                "true_positive",
+                "--from",
+                str(out),
+                "--kb",
+                kb,
+            ]
+        )
+        == 0
+    )
     capsys.readouterr()
     labels = tmp_path / "labels.jsonl"
     assert cli.main(["feedback", "export", "-o", str(labels), "--kb", kb]) == 0
