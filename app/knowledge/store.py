@@ -52,7 +52,29 @@ def _record(
     }
 
 
-class KnowledgeBase:
+class _Feedback:
+    """The write side both stores share: validate, build the record, store it."""
+
+    def add(
+        self,
+        event_id: str = "",
+        verdict: str = "",
+        identity: str = "",
+        api: str = "",
+        source_ip: str = "",
+        user_agent: str = "",
+        note: str = "",
+        analyst: str = "",
+    ) -> Dict[str, Any]:
+        rec = _record(event_id, verdict, identity, api, source_ip, user_agent, note, analyst)
+        self._store(rec)
+        return rec
+
+    def _store(self, rec: Dict[str, Any]) -> None:
+        raise NotImplementedError
+
+
+class KnowledgeBase(_Feedback):
     """SQLite-backed store; safe to share between triage worker threads."""
 
     def __init__(self, path: Optional[Path] = None):
@@ -69,18 +91,7 @@ class KnowledgeBase:
         self._db.execute("CREATE INDEX IF NOT EXISTS fb_event ON feedback(event_id)")
         self._db.commit()
 
-    def add(
-        self,
-        event_id: str = "",
-        verdict: str = "",
-        identity: str = "",
-        api: str = "",
-        source_ip: str = "",
-        user_agent: str = "",
-        note: str = "",
-        analyst: str = "",
-    ) -> Dict[str, Any]:
-        rec = _record(event_id, verdict, identity, api, source_ip, user_agent, note, analyst)
+    def _store(self, rec: Dict[str, Any]) -> None:
         with self._lock:
             self._db.execute(
                 "INSERT INTO feedback VALUES (?,?,?,?,?,?,?,?,?,?)",
@@ -101,7 +112,6 @@ class KnowledgeBase:
                 ),
             )
             self._db.commit()
-        return rec
 
     def match(
         self, identity: str, apis: Sequence[str], event_ids: Sequence[str] = ()
@@ -142,27 +152,16 @@ class KnowledgeBase:
             self._db.close()
 
 
-class KVKnowledgeBase:
+class KVKnowledgeBase(_Feedback):
     """The same knowledge base in the Splunk KV store collection `ctad_feedback`."""
 
     def __init__(self, rest: Any, collection: str = COLLECTION):
         self.rest = rest
         self.collection = collection
 
-    def add(
-        self,
-        event_id: str = "",
-        verdict: str = "",
-        identity: str = "",
-        api: str = "",
-        source_ip: str = "",
-        user_agent: str = "",
-        note: str = "",
-        analyst: str = "",
-    ) -> Dict[str, Any]:
-        rec = _record(event_id, verdict, identity, api, source_ip, user_agent, note, analyst)
-        self.rest.kv_upsert(self.collection, f"{event_id or identity + '|' + api}|{int(rec['created'])}", rec)
-        return rec
+    def _store(self, rec: Dict[str, Any]) -> None:
+        key = f"{rec['event_id'] or rec['identity'] + '|' + rec['api']}|{int(rec['created'])}"
+        self.rest.kv_upsert(self.collection, key, rec)
 
     def match(
         self, identity: str, apis: Sequence[str], event_ids: Sequence[str] = ()
