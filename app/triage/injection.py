@@ -1,0 +1,132 @@
+"""Untrusted CloudTrail text: find prompt-injection attempts and wrap the text so a model reads it as data.
+
+Attackers write userAgent, requestParameters (resource names, tags, policy documents), errorMessage and failed
+console user names. Two defences live here:
+
+* `find_injection` looks for instruction-like text aimed at an LLM (override phrases, role markers, verdict words,
+  fake delimiters, invisible Unicode). A hit is evidence of hostile intent: it raises severity and forbids a
+  false_positive verdict; it never lowers anything.
+* `spotlight` JSON-encodes untrusted values (so quotes, newlines and control or tag characters are escaped and
+  visible) and wraps them in a block whose tag carries a per-request random nonce, which text inside cannot close.
+  The system prompt tells the model that nothing inside such a block is an instruction.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import secrets
+import unicodedata
+from typing import Any, Dict, Iterable, List, Tuple
+
+# Instruction-like phrases aimed at a model reading the log. Kept specific: CloudTrail text is full of words
+# like "ignore" or "system" in benign contexts (resource names, error messages), so each pattern needs an
+# imperative shape or a reference to the model / its instructions / its verdict.
+_PATTERNS: Tuple[Tuple[str, str], ...] = (
+    (
+        "override",
+        r"\b(ignore|disregard|forget|override|bypass)\b.{0,40}\b(previous|prior|above|earlier|all|any|system|your)\b.{0,30}\b(instructions?|prompts?|rules?|guidelines?|context|directives?)",
+    ),
+    ("new_instructions", r"\b(new|updated|real|actual)\s+(instructions?|system\s+prompt|directives?)\b"),
+    ("role_marker", r"(^|\n|\\n|###)\s*(system|assistant|human|developer)\s*:\s*\S"),
+    (
+        "chat_markup",
+        r"(<\|?(im_start|im_end|system|endoftext)\|?>|\[/?INST\]|<</?SYS>>|</?(system|instructions?|untrusted[\w-]*)>)",
+    ),
+    (
+        "addressing_model",
+        r"\b(you are (now )?(an?|the)\b|as an ai\b|dear (ai|assistant|model|llm|analyst bot)|(hey|attention)\s+(ai|assistant|claude|gpt|llm)\b|\b(claude|chatgpt|gpt-?4|llm|language model)\b.{0,40}\b(must|should|will|please)\b)",
+    ),
+    (
+        "verdict_steering",
+        r"\b(mark|classify|label|flag|report|treat|consider|set)\b.{0,40}\b(as\s+)?(benign|false[\s_-]?positive|safe|harmless|authori[sz]ed|legitimate|not\s+malicious|expected)\b",
+    ),
+    ("verdict_token", r"\b(false_positive|true_positive|needs_review|triage_verdict|verdict\s*[:=])"),
+    ("suppress", r"\b(do not|don't|never)\s+(alert|report|flag|escalate|mention|notify|tell)\b"),
+    ("tool_abuse", r"\b(call|invoke|use)\s+(the|your)\s+(\w+\s+)?(tool|function)\b"),
+    (
+        "exfil_prompt",
+        r"\b(reveal|print|repeat|output|show)\b.{0,30}\b(system prompt|your instructions|hidden prompt|api key)\b",
+    ),
+)
+_COMPILED = tuple((name, re.compile(rx, re.IGNORECASE | re.DOTALL)) for name, rx in _PATTERNS)
+
+# Invisible or direction-changing characters used to hide instructions from a human reading the event.
+_INVISIBLE = re.compile("[\u200b-\u200f\u202a-\u202e\u2060-\u2064\u2066-\u2069\ufeff\U000e0000-\U000e007f]")
+_LONG_B64 = re.compile(r"[A-Za-z0-9+/]{120,}={0,2}")
+
+MAX_SCAN = 20_000  # characters scanned per value: enough for any real CloudTrail field, bounded for safety
+
+
+def _strings(value: Any, path: str = "", depth: int = 0) -> Iterable[Tuple[str, str]]:
+    """(path, text) for every string (keys included: attackers also write map keys such as tag names)."""
+    if depth > 12:
+        return
+    if isinstance(value, str):
+        yield path, value
+    elif isinstance(value, dict):
+        for k, v in value.items():
+            sub = f"{path}.{k}" if path else str(k)
+            if isinstance(k, str):
+                yield sub + "{key}", k
+            yield from _strings(v, sub, depth + 1)
+    elif isinstance(value, (list, tuple)):
+        for i, v in enumerate(value):
+            yield from _strings(v, f"{path}[{i}]", depth + 1)
+
+
+def find_injection(fields: Dict[str, Any]) -> List[Dict[str, str]]:
+    """Injection findings in untrusted fields: [{field, kind, excerpt}], empty when none.
+
+    Text is NFKC-normalised first so full-width or compatibility look-alikes ("ｉｇｎｏｒｅ") match too.
+    """
+    findings: List[Dict[str, str]] = []
+    seen = set()
+    for path, text in _strings(fields):
+        if not text:
+            continue
+        text = text[:MAX_SCAN]
+        if _INVISIBLE.search(text):
+            key = (path, "invisible_unicode")
+            if key not in seen:
+                seen.add(key)
+                findings.append({"field": path, "kind": "invisible_unicode", "excerpt": _excerpt(text, 0)})
+        norm = unicodedata.normalize("NFKC", _INVISIBLE.sub("", text))
+        for name, rx in _COMPILED:
+            m = rx.search(norm)
+            if m and (path, name) not in seen:
+                seen.add((path, name))
+                findings.append({"field": path, "kind": name, "excerpt": _excerpt(norm, m.start())})
+    return findings
+
+
+def _excerpt(text: str, start: int, width: int = 80) -> str:
+    """A short, escaped excerpt: safe to show an analyst and to put back into a prompt as data."""
+    lo = max(0, start - 10)
+    return json.dumps(text[lo : lo + width], ensure_ascii=True)[1:-1]
+
+
+def encode_untrusted(value: Any, limit: int = 4000) -> str:
+    """JSON text of an attacker-written value with every non-ASCII char escaped, capped at `limit` chars."""
+    text = json.dumps(value, ensure_ascii=True, sort_keys=True, default=str)
+    if len(text) > limit:
+        text = text[:limit] + f"...<truncated {len(text) - limit} chars>"
+    return text
+
+
+def new_nonce() -> str:
+    """A per-request random tag suffix: text inside the block cannot guess it to close the block early."""
+    return secrets.token_hex(6)
+
+
+def spotlight(value: Any, nonce: str, limit: int = 12000) -> str:
+    """The untrusted block as it goes into a prompt: encoded data between nonce-tagged delimiters."""
+    body = encode_untrusted(value, limit)
+    # Delimiter look-alikes inside the data are defused even though the nonce already makes them harmless.
+    body = body.replace("<untrusted", "<\\u0075ntrusted").replace("</untrusted", "<\\/\\u0075ntrusted")
+    return f"<untrusted_data_{nonce}>\n{body}\n</untrusted_data_{nonce}>"
+
+
+def long_encoded_blobs(fields: Dict[str, Any]) -> List[str]:
+    """Paths of values that carry long base64-like blobs (possible smuggled payloads; reported, not decoded)."""
+    return [path for path, text in _strings(fields) if _LONG_B64.search(text[:MAX_SCAN] or "")]
