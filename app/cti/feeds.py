@@ -46,7 +46,9 @@ def load_csv(path: str, source: Optional[str] = None) -> Tuple[List[Indicator], 
         reader = csv.DictReader(row for row in fh if not row.lstrip().startswith("#"))
         missing = [c for c in ("indicator", "type") if c not in (reader.fieldnames or [])]
         if missing:
-            raise FeedError(f"{path}: missing column(s) {', '.join(missing)} (expected {','.join(CSV_COLUMNS)})")
+            raise FeedError(
+                f"{path}: missing column(s) {', '.join(missing)} (expected {','.join(CSV_COLUMNS)})"
+            )
         for lineno, row in enumerate(reader, start=2):
             try:
                 found.append(
@@ -61,7 +63,11 @@ def load_csv(path: str, source: Optional[str] = None) -> Tuple[List[Indicator], 
                 )
             except IndicatorError as exc:
                 skipped.append(
-                    {"source": label, "indicator": str(row.get("indicator", ""))[:200], "reason": f"row {lineno}: {exc}"}
+                    {
+                        "source": label,
+                        "indicator": str(row.get("indicator", ""))[:200],
+                        "reason": f"row {lineno}: {exc}",
+                    }
                 )
     return found, skipped
 
@@ -124,7 +130,9 @@ class TaxiiSource:
                 collections = [c for c in ApiRoot(self.url, **auth).collections if c.can_read]
             objects: List[Dict[str, Any]] = []
             for coll in collections:
-                for envelope in as_pages(coll.get_objects, per_request=self.per_request, type=STIX_TYPES_WANTED):
+                for envelope in as_pages(
+                    coll.get_objects, per_request=self.per_request, type=STIX_TYPES_WANTED
+                ):
                     objects.extend(envelope.get("objects", []) or [])
         except Exception as exc:  # requests / taxii2client errors: all mean "feed unavailable"
             raise FeedError(f"TAXII {self.url} collection {self.collection or '*'}: {exc}") from exc
@@ -132,7 +140,17 @@ class TaxiiSource:
 
 
 # --------------------------------------------------------------------------- MISP
-MISP_TYPES = ["ip-src", "ip-dst", "ip-src|port", "ip-dst|port", "domain", "hostname", "domain|ip", "url", "user-agent"]
+MISP_TYPES = [
+    "ip-src",
+    "ip-dst",
+    "ip-src|port",
+    "ip-dst|port",
+    "domain",
+    "hostname",
+    "domain|ip",
+    "url",
+    "user-agent",
+]
 _MISP_CONFIDENCE_TAG = "estimative-language:confidence-in-analytic-judgment="
 
 
@@ -238,7 +256,11 @@ class MispSource:
                     found.extend(misp_attribute_indicators(attr, self.name, self.default_confidence))
                 except IndicatorError as exc:
                     skipped.append(
-                        {"source": self.name, "indicator": str(attr.get("value", ""))[:200], "reason": str(exc)}
+                        {
+                            "source": self.name,
+                            "indicator": str(attr.get("value", ""))[:200],
+                            "reason": str(exc),
+                        }
                     )
             if len(attrs) < self.page_size:
                 break
@@ -272,7 +294,9 @@ class FeedCache:
             with open(path, encoding="utf-8") as fh:
                 data = json.load(fh)
         except (OSError, ValueError) as exc:
-            raise FeedError(f"{path}: unreadable CTI cache ({exc}); delete it or run `ctad cti sync`") from exc
+            raise FeedError(
+                f"{path}: unreadable CTI cache ({exc}); delete it or run `ctad cti sync`"
+            ) from exc
         if not isinstance(data, dict) or data.get("format") != CACHE_MARKER:
             raise FeedError(f"{path}: not a ctad CTI cache file")
         sources = data.get("sources", {})
@@ -304,7 +328,9 @@ class FeedCache:
                 continue
         return indicators, list(entry.get("skipped", []))
 
-    def put(self, name: str, indicators: List[Indicator], skipped: List[Dict[str, str]], url: str = "") -> None:
+    def put(
+        self, name: str, indicators: List[Indicator], skipped: List[Dict[str, str]], url: str = ""
+    ) -> None:
         self.entries[name] = {
             "fetched_at": time.time(),
             "ttl": self.ttl,
@@ -338,17 +364,26 @@ def _from_cache_file(path: str) -> Iterator[Result]:
     cache = FeedCache(path)
     for name, entry in sorted(cache.entries.items()):
         indicators, skipped = cache.get(name)
-        warnings = [] if cache.fresh(name) else [f"{name}: cached feed is stale ({_age_text(entry)}); run `ctad cti sync`"]
+        warnings = (
+            []
+            if cache.fresh(name)
+            else [f"{name}: cached feed is stale ({_age_text(entry)}); run `ctad cti sync`"]
+        )
         yield indicators, skipped, warnings
 
 
 # --------------------------------------------------------------------------- collect
 def default_lookup_csv() -> Optional[Path]:
-    here = Path(__file__).resolve().parent
-    for candidate in (here.parent / "lookups" / "cti_indicators.csv", here.parent.parent / "lookups" / "cti_indicators.csv"):
-        if candidate.is_file():
-            return candidate
-    return None
+    """lookups/cti_indicators.csv where the catalog finds its lookups ($CTAD_LOOKUPS, repo, Splunk app)."""
+    try:
+        from ..catalog import CatalogError, find_lookups_dir
+    except ImportError:  # the engine is not installed alongside (a lone CTI deployment)
+        return None
+    try:
+        candidate = find_lookups_dir() / "cti_indicators.csv"
+    except CatalogError:
+        return None
+    return candidate if candidate.is_file() else None
 
 
 def default_sources() -> List[Any]:
@@ -415,7 +450,11 @@ def _collect_remote(source: Any, cache: Optional[FeedCache], offline: bool, refr
     name = source.name
     if cache is not None and name in cache.entries and (offline or (not refresh and cache.fresh(name))):
         indicators, skipped = cache.get(name)
-        warn = [] if cache.fresh(name) else [f"{name}: offline, using stale cache ({_age_text(cache.entries[name])})"]
+        warn = (
+            []
+            if cache.fresh(name)
+            else [f"{name}: offline, using stale cache ({_age_text(cache.entries[name])})"]
+        )
         return indicators, skipped, warn
     if offline:
         return [], [], [f"{name}: offline and not in the cache; run `ctad cti sync`"]

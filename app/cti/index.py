@@ -41,7 +41,11 @@ class CTIIndex:
         # version -> prefix length -> (network int >> host bits) -> indicators
         self._nets: Dict[int, Dict[int, Dict[int, List[Indicator]]]] = {4: {}, 6: {}}
         self._plens: Dict[int, List[int]] = {4: [], 6: []}
-        self._exact: Dict[str, Dict[str, List[Indicator]]] = {"access_key_id": {}, "account_id": {}, "domain": {}}
+        self._exact: Dict[str, Dict[str, List[Indicator]]] = {
+            "access_key_id": {},
+            "account_id": {},
+            "domain": {},
+        }
         self._ua: List[Tuple[Any, Indicator]] = []
         self._ip_memo: Dict[str, Tuple[Indicator, ...]] = {}
         self._ua_memo: Dict[str, Tuple[Indicator, ...]] = {}
@@ -62,7 +66,9 @@ class CTIIndex:
         from .feeds import collect, default_sources
 
         index = cls()
-        for indicators, skipped, warnings in collect(default_sources() if sources is None else sources, **options):
+        for indicators, skipped, warnings in collect(
+            default_sources() if sources is None else sources, **options
+        ):
             index.add_all(indicators)
             index.skipped.extend(skipped)
             index.warnings.extend(warnings)

@@ -53,10 +53,10 @@ ACCOUNT_RE = re.compile(r"^\d{12}$")
 DOMAIN_RE = re.compile(r"^(?=.{1,253}$)(?:[a-z0-9_](?:[a-z0-9_-]{0,61}[a-z0-9])?\.)+[a-z0-9-]{2,63}$")
 
 # A user-agent indicator is a regex run against attacker-controlled text. Python's `re` has no timeout, so refuse
-# patterns with the classic catastrophic-backtracking shape (a quantified group that itself ends in a quantifier,
+# patterns with the classic catastrophic-backtracking shape (a quantified group that contains a quantifier,
 # e.g. "(a+)+", "(.*a)*") and overly long ones; the input side is truncated in the index.
 MAX_UA_PATTERN = 512
-_NESTED_QUANTIFIER = re.compile(r"\((?:[^()\\]|\\.)*[+*}]\)\s*[+*{]")
+_NESTED_QUANTIFIER = re.compile(r"\((?:[^()\\]|\\.)*[+*}](?:[^()\\]|\\.)*\)\s*[+*{]")
 
 
 class IndicatorError(ValueError):

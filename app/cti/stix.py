@@ -240,9 +240,7 @@ def indicators_from_objects(
         description = obj.get("description") or obj.get("name") or ""
         for value, kind in atoms:
             try:
-                found.append(
-                    make_indicator(value, kind, label, threat, obj.get("confidence"), description)
-                )
+                found.append(make_indicator(value, kind, label, threat, obj.get("confidence"), description))
             except IndicatorError as exc:
                 skip(str(exc))
     return found, skipped
