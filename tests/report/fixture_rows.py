@@ -20,8 +20,20 @@ IDENTITIES = [
 ]
 CALLS = [
     ("iam.amazonaws.com", "CreateAccessKey", "TA0003", "T1098.001", "first CreateAccessKey by this identity"),
-    ("sts.amazonaws.com", "GetCallerIdentity", "TA0007", "T1087.004", "API call from a new ASN for this identity"),
-    ("ec2.amazonaws.com", "ModifySnapshotAttribute", "TA0010", "T1537", "snapshot shared with a foreign account"),
+    (
+        "sts.amazonaws.com",
+        "GetCallerIdentity",
+        "TA0007",
+        "T1087.004",
+        "API call from a new ASN for this identity",
+    ),
+    (
+        "ec2.amazonaws.com",
+        "ModifySnapshotAttribute",
+        "TA0010",
+        "T1537",
+        "snapshot shared with a foreign account",
+    ),
     ("cloudtrail.amazonaws.com", "StopLogging", "TA0005", "T1562.008", "logging disabled"),
     ("secretsmanager.amazonaws.com", "GetSecretValue", "TA0006", "T1555.006", "burst of GetSecretValue"),
     ("s3.amazonaws.com", "GetObject", "", "", "unusual hour for this identity"),
@@ -29,7 +41,9 @@ CALLS = [
 SEVS = ["critical", "high", "medium", "low", "informational"]
 
 
-def rows(n: int = 400, anomaly_every: int = 7, triage: bool = True, xss: bool = True, seed: int = 3) -> Iterator[Dict[str, Any]]:
+def rows(
+    n: int = 400, anomaly_every: int = 7, triage: bool = True, xss: bool = True, seed: int = 3
+) -> Iterator[Dict[str, Any]]:
     rng = random.Random(seed)
     start = dt.datetime(2024, 5, 6, 0, 0, tzinfo=dt.timezone.utc)
     for i in range(n):
@@ -52,7 +66,8 @@ def rows(n: int = 400, anomaly_every: int = 7, triage: bool = True, xss: bool = 
             "ct_score": round(0.62 + 0.38 * rng.random(), 4) if anomaly else round(0.2 * rng.random(), 4),
             "ct_anomaly": 1 if anomaly else 0,
             "ct_severity": (SEVS[(i // 2) % 2] if burst else SEVS[2 + i % 3]) if anomaly else "informational",
-            "ct_reasons": ([XSS_REASON] if xss and i % 21 == 0 else []) + [reason, f"score {i % 9} above peer median"]
+            "ct_reasons": ([XSS_REASON] if xss and i % 21 == 0 else [])
+            + [reason, f"score {i % 9} above peer median"]
             if anomaly
             else [],
             "ct_tactic": tactic if anomaly else "",
@@ -64,16 +79,27 @@ def rows(n: int = 400, anomaly_every: int = 7, triage: bool = True, xss: bool = 
         if triage:
             row.update(
                 {
-                    "triage_verdict": ["true_positive", "needs_review", "false_positive"][i % 3] if anomaly else "",
-                    "triage_confidence": 0.81 if anomaly else None,
-                    "triage_severity": row["ct_severity"] if anomaly else "",
-                    "triage_summary": (XSS_SUMMARY if xss and i % 28 == 0 else f"{name} by {identity.rsplit('/', 1)[-1]} looks off-pattern")
+                    "triage_verdict": ["true_positive", "needs_review", "false_positive"][i % 3]
                     if anomaly
                     else "",
-                    "triage_explanation": "Baseline shows no prior use.\nNo allowlist entry matches." if anomaly else "",
+                    "triage_confidence": 0.81 if anomaly else None,
+                    "triage_severity": row["ct_severity"] if anomaly else "",
+                    "triage_summary": (
+                        XSS_SUMMARY
+                        if xss and i % 28 == 0
+                        else f"{name} by {identity.rsplit('/', 1)[-1]} looks off-pattern"
+                    )
+                    if anomaly
+                    else "",
+                    "triage_explanation": "Baseline shows no prior use.\nNo allowlist entry matches."
+                    if anomaly
+                    else "",
                     "triage_tactic": tactic if anomaly else "",
                     "triage_technique": technique if anomaly else "",
-                    "triage_actions": ["Disable the access key", "Review CloudTrail for the key's other calls"]
+                    "triage_actions": [
+                        "Disable the access key",
+                        "Review CloudTrail for the key's other calls",
+                    ]
                     if anomaly
                     else [],
                     "triage_backend": "offline" if anomaly else "",
