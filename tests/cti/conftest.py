@@ -12,10 +12,7 @@ HERE = Path(__file__).resolve().parent
 FIXTURES = HERE / "fixtures"
 sys.path.insert(0, str(HERE))
 
-from servers import FakeMisp, Medallion, misp_attribute  # noqa: E402
-
-TAXII_USER, TAXII_PASSWORD = "analyst", "correct horse battery staple"
-MISP_KEY = "Vq9sXDEVjZb5n0AEMhXT7ycrf2bnhDjXqaAR4Hmc"
+from cti_servers import MISP_KEY, TAXII_PASSWORD, TAXII_USER, FakeMisp, Medallion, misp_attribute  # noqa: E402
 
 
 @pytest.fixture(scope="session")

@@ -7,10 +7,10 @@ import json
 import sys
 
 import pytest
-from conftest import MISP_KEY, TAXII_PASSWORD, TAXII_USER
 from ctad.cti import cli
 from ctad.cti.config import load_config
 from ctad.cti.feeds import FeedError, MispSource, TaxiiSource
+from cti_servers import MISP_KEY, TAXII_PASSWORD, TAXII_USER
 
 
 def run(argv):

@@ -6,9 +6,9 @@ import json
 import time
 
 import pytest
-from conftest import MISP_KEY, TAXII_PASSWORD, TAXII_USER
 from ctad.cti import CTIIndex
 from ctad.cti.feeds import FeedCache, FeedError, MispSource, TaxiiSource, collect
+from cti_servers import MISP_KEY, TAXII_PASSWORD, TAXII_USER
 
 EXPECTED_FROM_BUNDLE = {
     "192.0.2.10",

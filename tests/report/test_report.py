@@ -15,8 +15,8 @@ import pytest
 from ctad.report import cli
 from ctad.report.aggregate import Aggregator, TopK, as_list, truthy
 from ctad.report.render import build_report, render
-from fixture_rows import rows
-from pngcheck import colour_stats
+from report_fixture_rows import rows
+from report_png import colour_stats
 
 SECTIONS = (
     "totals",

@@ -20,6 +20,8 @@ from pathlib import Path
 from typing import Any, Dict, List, Optional
 
 MEDIA_STIX = "application/stix+json;version=2.1"
+TAXII_USER, TAXII_PASSWORD = "analyst", "correct horse battery staple"
+MISP_KEY = "Vq9sXDEVjZb5n0AEMhXT7ycrf2bnhDjXqaAR4Hmc"
 
 
 def free_port() -> int:
