@@ -6,7 +6,7 @@ import argparse
 import json
 import sys
 from pathlib import Path
-from typing import Any, List
+from typing import Any, List, Optional
 
 from ..readers import iter_rows
 from .config import CTIConfig, load_config, misp_from, taxii_from
@@ -132,8 +132,13 @@ def cmd_sync(args: argparse.Namespace) -> int:
     return 1 if failures == len(cfg.remote) else 0
 
 
-def _index(args: argparse.Namespace) -> CTIIndex:
-    cfg = _config(args)
+def _index(args: argparse.Namespace) -> Optional[CTIIndex]:
+    """The index for match/stats, or None after printing why the config could not be used."""
+    try:
+        cfg = _config(args)
+    except FeedError as exc:
+        print(f"ctad cti {args.cti_command}: {exc}", file=sys.stderr)
+        return None
     sources: List[Any] = []
     default_csv = default_lookup_csv()
     if not args.no_default and default_csv:
@@ -149,10 +154,8 @@ def _index(args: argparse.Namespace) -> CTIIndex:
 
 
 def cmd_match(args: argparse.Namespace) -> int:
-    try:
-        index = _index(args)
-    except FeedError as exc:
-        print(f"ctad cti match: {exc}", file=sys.stderr)
+    index = _index(args)
+    if index is None:
         return 2
     if not len(index):
         print("ctad cti match: no indicators loaded (see `ctad cti stats`)", file=sys.stderr)
@@ -175,10 +178,8 @@ def cmd_match(args: argparse.Namespace) -> int:
 
 
 def cmd_stats(args: argparse.Namespace) -> int:
-    try:
-        index = _index(args)
-    except FeedError as exc:
-        print(f"ctad cti stats: {exc}", file=sys.stderr)
+    index = _index(args)
+    if index is None:
         return 2
     report = index.stats()
     report["skipped_examples"] = index.skipped[:20]

@@ -86,6 +86,13 @@ def test_sync_unreachable_server_fails_cleanly(tmp_path, capsys):
     assert rc == 1 and "warning: TAXII" in captured.err
 
 
+def test_bad_config_is_a_message(tmp_path, capsys):
+    bad = tmp_path / "cti.ini"
+    bad.write_text("[taxii:x]\ncollection = c\n")
+    assert run(["cti", "match", str(tmp_path / "none.jsonl"), "--config", str(bad)]) == 2
+    assert "ctad cti match: a [taxii] entry needs url" in capsys.readouterr().err
+
+
 def test_stats_and_extra_indicators(fixture_csv, fixture_bundle, tmp_path, capsys):
     rc = run(
         [
