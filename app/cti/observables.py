@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import json
 import re
-from typing import Any, Dict, Iterator, Set, Tuple
+from functools import lru_cache
+from typing import Any, Dict, Iterator, List, Set, Tuple
 
 MAX_DEPTH = 10
 MAX_LEAVES = 4000
@@ -60,11 +61,20 @@ SCAN_PREFIXES = (
     "user.name",
     "related.ip",
 )
-SCAN_EXACT = {"requestparameters", "resources", "arn", "ct_identity"}
+SCAN_EXACT = {"requestparameters", "resources", "arn"}
+
+# First path segments worth walking: everything else (responseElements, eventName, _raw, ct_*, triage_*...) is
+# skipped without descending, which keeps matching cheap on large records.
+ROOTS = frozenset(
+    [k.split(".", 1)[0] for k in IP_FIELDS | UA_FIELDS | ACCOUNT_FIELDS]
+    + [p.split(".", 1)[0] for p in SCAN_PREFIXES]
+    + list(SCAN_EXACT)
+)
 
 Observable = Tuple[str, str, str]  # (field path as it appears, kind, value)
 
 
+@lru_cache(maxsize=8192)
 def _classify(path: str) -> str:
     key = path.replace("{}", "").lower()
     if key in IP_FIELDS:
@@ -73,34 +83,41 @@ def _classify(path: str) -> str:
         return "ua"
     if key in ACCOUNT_FIELDS:
         return "account"
-    leaf = key.rsplit(".", 1)[-1]
-    if leaf in KEY_LEAVES:
+    if key.rsplit(".", 1)[-1] in KEY_LEAVES and (
+        key.startswith(("useridentity.", "aws.cloudtrail.user_identity."))
+    ):
         return "key"
     if key in SCAN_EXACT or key.startswith(SCAN_PREFIXES):
         return "scan"
     return ""
 
 
-def _leaves(value: Any, path: str, depth: int, budget: list) -> Iterator[Tuple[str, str]]:
-    """(path, string) for each scalar leaf; lists add '{}' to the path like Splunk's spath."""
-    if budget[0] <= 0:
-        return
-    if isinstance(value, dict):
-        if depth >= MAX_DEPTH:
-            return
-        for key, sub in value.items():
-            yield from _leaves(sub, f"{path}.{key}" if path else str(key), depth + 1, budget)
-    elif isinstance(value, (list, tuple)):
-        if depth >= MAX_DEPTH:
-            return
-        for sub in value:
-            yield from _leaves(sub, f"{path}{{}}", depth + 1, budget)
-    elif value is None or isinstance(value, bool):
-        return
-    else:
-        budget[0] -= 1
-        text = value if isinstance(value, str) else str(value)
-        yield path, text[:MAX_STRING]
+def _leaves(record: Dict[str, Any], budget: List[int]) -> Iterator[Tuple[str, str]]:
+    """(path, string) for each scalar leaf under a relevant root; lists add '{}' like Splunk's spath.
+
+    Iterative (explicit stack) and bounded by depth and a shared leaf budget: records are attacker-shaped.
+    """
+    stack: List[Tuple[str, Any, int]] = []
+    for key, value in record.items():
+        name = str(key)
+        if name.split(".", 1)[0].lower() in ROOTS:
+            stack.append((name, value, 0))
+    while stack:
+        path, value, depth = stack.pop()
+        if isinstance(value, dict):
+            if depth < MAX_DEPTH:
+                stack.extend((f"{path}.{k}", v, depth + 1) for k, v in value.items())
+        elif isinstance(value, (list, tuple)):
+            if depth < MAX_DEPTH:
+                stack.extend((f"{path}{{}}", v, depth + 1) for v in value)
+        elif value is None or isinstance(value, bool):
+            continue
+        else:
+            if budget[0] <= 0:
+                return
+            budget[0] -= 1
+            text = value if isinstance(value, str) else str(value)
+            yield path, text[:MAX_STRING]
 
 
 def _raw_record(event: Dict[str, Any]) -> Any:
@@ -129,9 +146,7 @@ def observables(event: Any) -> Iterator[Observable]:
     if raw is not None:
         sources.append(raw)
     for record in sources:
-        for path, text in _leaves(record, "", 0, budget):
-            if path.startswith("_") or path.startswith("ct_") or path.startswith("triage_"):
-                continue
+        for path, text in _leaves(record, budget):
             kind = _classify(path)
             if not kind:
                 continue
