@@ -17,6 +17,7 @@ SUBCOMMAND_MODULES = [
     "ctad.train.cli",
     "ctad.triage.cli",
     "ctad.report.cli",
+    "ctad.cti.cli",
     "ctad.elastic.cli",
     "ctad.demo",
 ]

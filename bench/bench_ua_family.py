@@ -16,7 +16,7 @@ from pathlib import Path
 
 from ctad.catalog import Catalog
 
-SHARED = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "cloudtrail"
+SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "cloudtrail"
 
 
 def _timed(label: str, n: int, fn) -> None:
