@@ -1,6 +1,6 @@
 """Benchmark (not a test): CTI index load and per-event match throughput.
 
-    .venv/bin/python tests/cti/bench_cti_match.py [--events 50000] [--cidrs 100000]
+    .venv/bin/python bench/bench_cti_match.py [--events 50000] [--cidrs 100000]
 
 Builds a synthetic feed (CIDRs of every prefix length, single IPs, domains, key ids, accounts, user-agent
 regexes), then matches synthetic CloudTrail records (nested, with request parameters) and flattened Splunk rows.

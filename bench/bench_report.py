@@ -1,7 +1,7 @@
 """Benchmark (not a test): stream N detection rows through `ctad report` and show memory stays flat.
 
-    .venv/bin/python tests/report/bench_report.py --rows 1000000            # aggregator + render, in process
-    .venv/bin/python tests/report/bench_report.py --rows 200000 --via-file  # write JSONL, then the CLI path
+    .venv/bin/python bench/bench_report.py --rows 1000000            # aggregator + render, in process
+    .venv/bin/python bench/bench_report.py --rows 200000 --via-file  # write JSONL, then the CLI path
 
 Rows have 5% anomalies, ~50k distinct identities and reasons that embed values (high cardinality on purpose).
 Peak RSS is printed at 10% and 100% of the input: a streaming report keeps them close. Figures are noisy on a
