@@ -101,6 +101,7 @@ class FakeES:
         self.fail_search_call: Optional[int] = None  # n-th _search (1-based) answers 400
         self.shard_failure_call: Optional[int] = None  # n-th _search reports a failed shard
         self.search_calls = 0
+        self.dead = False  # drop every connection without answering
         self.bulk_calls = 0
         self._pit_seq = 0
         self.server: Optional[ThreadingHTTPServer] = None
@@ -535,6 +536,9 @@ class _Handler(BaseHTTPRequestHandler):
         es = self.es
         length = int(self.headers.get("Content-Length") or 0)
         raw = self.rfile.read(length) if length else b""
+        if es.dead:
+            self.close_connection = True
+            return
         url = urlsplit(self.path)
         query = parse_qs(url.query)
         path = url.path
@@ -561,7 +565,7 @@ class _Handler(BaseHTTPRequestHandler):
                 if not is_bulk:
                     body = json.loads(raw)
             with es.lock:
-                es.requests.append((self.command, path, body if body is not None else raw.decode()[:2000]))
+                es.requests.append((self.command, path, body if body is not None else raw.decode()))
             parts = [p for p in path.split("/") if p]
             cmd = self.command
             if cmd in ("GET", "HEAD") and not parts:
