@@ -1,0 +1,316 @@
+"""The detector: normalise, order, featurise, score, explain; every row in gives one result out.
+
+A run is a function of (profile, set of events): rows may arrive in any order and in any batches (Splunk sends
+newest first, in chunks of 1 to 50,000). The run therefore collects events first, sorts them by
+(eventTime, eventID) — spilling sorted runs to disk beyond `max_memory_rows` — then walks them once through the
+causal feature state, scores them in batches, and hands results back in the order rows were added.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import sys
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Dict, Iterator, List, Optional, Sequence, Tuple, Union
+
+from .catalog import Catalog
+from .features import FEATURE_NAMES, FeatureState
+from .normalize import NormalizeError, Normalizer
+from .profile import Profile
+from .reasons import Explainer
+from .resources import find_dir
+from .schema import SEVERITIES, Event, empty_output
+from .spill import ExternalSorter
+
+SCORE_BATCH = 2048
+
+
+class ModelError(RuntimeError):
+    """The model directory is missing, unreadable or does not match this engine's features."""
+
+
+@dataclass
+class ModelBundle:
+    """The booster plus what the spec says about using it."""
+
+    model: Any
+    version: str
+    threshold: float
+    severity_cuts: Dict[str, float]
+    spec: Dict[str, Any]
+
+    @classmethod
+    def load(cls, model_dir: Optional[Union[str, Path]] = None) -> ModelBundle:
+        from .model_runtime import load_model
+
+        directory = Path(model_dir) if model_dir else find_dir("model")
+        spec_path = directory / "feature_spec.json"
+        try:
+            spec = json.loads(spec_path.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            raise ModelError(f"no model in {directory}: {spec_path.name} is missing (run `ctad train`)") from None
+        except ValueError as exc:
+            raise ModelError(f"{spec_path} is not valid JSON: {exc}") from None
+        names = [f["name"] for f in spec.get("features", [])]
+        if tuple(names) != FEATURE_NAMES:
+            missing = sorted(set(names) - set(FEATURE_NAMES))
+            raise ModelError(
+                f"model in {directory} was trained on other features than this engine computes"
+                + (f" (unknown: {', '.join(missing[:5])})" if missing else " (order or count differs)")
+                + "; retrain it with `ctad train`"
+            )
+        model_path = directory / spec.get("file", "model.json")
+        try:
+            model = load_model(model_path)
+        except (OSError, ValueError) as exc:
+            raise ModelError(f"cannot load {model_path}: {exc}") from None
+        cuts = spec.get("severity_cuts") or {"medium": 0.6, "high": 0.85, "critical": 0.97}
+        return cls(model, str(spec.get("version", "unknown")), float(spec.get("threshold", 0.5)), cuts, spec)
+
+
+def severity(score: float, threshold: float, cuts: Dict[str, float], risky: bool) -> str:
+    """informational below the threshold; low..critical above it, one step up for risky requests."""
+    if score < threshold:
+        return "informational"
+    level = 1
+    for i, name in enumerate(("medium", "high", "critical"), start=2):
+        if score >= cuts.get(name, 2.0):
+            level = i
+    if risky:
+        level = min(level + 1, len(SEVERITIES) - 1)
+    return SEVERITIES[level]
+
+
+@dataclass
+class Summary:
+    rows: int = 0
+    events: int = 0
+    errors: int = 0
+    duplicates: int = 0
+    anomalies: int = 0
+    severities: Counter = field(default_factory=Counter)
+    top_identities: Counter = field(default_factory=Counter)
+    top_reasons: Counter = field(default_factory=Counter)
+    error_messages: Counter = field(default_factory=Counter)
+
+    def as_dict(self) -> Dict[str, Any]:
+        return {
+            "rows": self.rows,
+            "events": self.events,
+            "errors": self.errors,
+            "duplicates": self.duplicates,
+            "anomalies": self.anomalies,
+            "severities": dict(self.severities),
+            "top_identities": self.top_identities.most_common(10),
+            "top_reasons": self.top_reasons.most_common(10),
+            "error_messages": self.error_messages.most_common(10),
+        }
+
+
+def _reason_kind(reason: str) -> str:
+    """Group reasons for the summary by their wording, without the identity-specific parts."""
+    words = reason.split()
+    return " ".join(w for w in words if not any(ch.isdigit() for ch in w) and ":" not in w)[:80]
+
+
+class Detector:
+    """Loads the model, catalogue and profile once; `start()` gives a fresh run over a set of events."""
+
+    def __init__(
+        self,
+        model_dir: Optional[Union[str, Path]] = None,
+        profile: Optional[Profile] = None,
+        threshold: Optional[float] = None,
+        explain: bool = True,
+        spill_dir: Optional[str] = None,
+        max_memory_rows: int = 100_000,
+        catalog: Optional[Catalog] = None,
+        bundle: Optional[ModelBundle] = None,
+    ) -> None:
+        self.catalog = catalog or Catalog.load()
+        self.bundle = bundle or ModelBundle.load(model_dir)
+        self.threshold = float(threshold) if threshold is not None else self.bundle.threshold
+        self.profile = profile
+        self.explain = explain
+        self.spill_dir = spill_dir
+        self.max_memory_rows = max_memory_rows
+        self.normalizer = Normalizer(self.catalog)
+        self.explainer = Explainer()
+
+    @property
+    def model_version(self) -> str:
+        return self.bundle.version
+
+    def start(self) -> Run:
+        return Run(self)
+
+
+class Run:
+    """One set of events. Add rows, then read results once, in add order."""
+
+    def __init__(self, detector: Detector) -> None:
+        self.det = detector
+        self.summary = Summary()
+        self._events = ExternalSorter(key=lambda item: (item[0], item[1], item[2]), max_items=detector.max_memory_rows,
+                                      directory=detector.spill_dir)  # fmt: skip
+        self._errors: Dict[int, Tuple[str, str]] = {}
+        self._dups: Dict[int, int] = {}  # duplicate row -> the row holding the same eventID
+        self._n = 0
+        self._done = False
+        self.profile: Optional[Profile] = None
+        self.state: Optional[FeatureState] = None
+
+    def add(self, row: Any) -> int:
+        """Queue one row of any accepted shape; returns its sequence number. Never raises for bad rows."""
+        seq = self._n
+        self._n += 1
+        try:
+            ev = self.det.normalizer.normalize(row)
+        except NormalizeError as exc:
+            self.add_error(seq, str(exc))
+            return seq
+        except RecursionError:
+            self.add_error(seq, "event nested too deeply to read")
+            return seq
+        except Exception as exc:  # a shape we did not foresee must still not lose the row
+            self.add_error(seq, f"could not read the event: {type(exc).__name__}: {str(exc)[:160]}")
+            return seq
+        self._events.add((ev.time, ev.event_id, seq, ev))
+        return seq
+
+    def add_error(self, seq: int, message: str, identity: str = "") -> None:
+        """Record a row that cannot be scored (also used by readers for unreadable input)."""
+        self._errors[seq] = (message, identity)
+
+    def skip(self, message: str) -> int:
+        """A row that never reached us as an object (unreadable line): it still gets a result."""
+        seq = self._n
+        self._n += 1
+        self.add_error(seq, message)
+        return seq
+
+    # ------------------------------------------------------------------------------------------ scoring
+    def _scored(self) -> Iterator[Tuple[int, Dict[str, Any]]]:
+        det = self.det
+        model = det.bundle.model
+        threshold = det.threshold
+        state = det.profile.to_state(det.catalog) if det.profile is not None else FeatureState(det.catalog)
+        self.state = state
+        batch: List[Tuple[int, Event, List[float]]] = []
+        prev: Optional[Tuple[float, str, int]] = None
+        for t, event_id, seq, ev in self._events.sorted():
+            if prev is not None and event_id == prev[1] and t == prev[0]:
+                # CloudTrail delivers some events twice: count once, answer every copy alike.
+                self._dups[seq] = prev[2]
+                self.summary.duplicates += 1
+                continue
+            prev = (t, event_id, seq)
+            batch.append((seq, ev, state.process(ev)))
+            if len(batch) >= SCORE_BATCH:
+                yield from self._score_batch(batch, model, threshold)
+                batch = []
+        if batch:
+            yield from self._score_batch(batch, model, threshold)
+        self.profile = Profile.from_state(state)
+
+    def _score_batch(
+        self, batch: List[Tuple[int, Event, List[float]]], model: Any, threshold: float
+    ) -> Iterator[Tuple[int, Dict[str, Any]]]:
+        scores = model.predict([b[2] for b in batch])
+        for (seq, ev, row), score in zip(batch, scores):
+            yield seq, self._result(ev, row, float(score), threshold)
+
+    def _result(self, ev: Event, row: List[float], score: float, threshold: float) -> Dict[str, Any]:
+        det = self.det
+        info = self.state.api_info(ev.source, ev.name)  # type: ignore[union-attr]
+        anomaly = score >= threshold
+        risky = bool(ev.flags) or info[0] >= 4
+        sev = severity(score, threshold, det.bundle.severity_cuts, risky and anomaly)
+        reasons: List[str] = []
+        if anomaly and det.explain:
+            contributions = det.bundle.model.contributions(row)
+            reasons = det.explainer.reasons(ev, row, contributions, info)
+        return {
+            "ct_score": round(score, 6) if math.isfinite(score) else None,
+            "ct_anomaly": 1 if anomaly else 0,
+            "ct_severity": sev,
+            "ct_reasons": reasons,
+            "ct_tactic": info[3],
+            "ct_technique": info[4],
+            "ct_identity": ev.identity,
+            "ct_model": det.model_version,
+            "ct_error": "",
+        }
+
+    def results(self) -> Iterator[Dict[str, Any]]:
+        """ct_* dicts for every added row, in add order. Call once, after the last `add`."""
+        if self._done:
+            raise RuntimeError("results() was already read for this run")
+        self._done = True
+        total = self._n
+        summary = self.summary
+        summary.rows = total
+        in_memory = total <= self.det.max_memory_rows
+        model_version = self.det.model_version
+        if in_memory:
+            slots: List[Optional[Dict[str, Any]]] = [None] * total
+            for seq, res in self._scored():
+                slots[seq] = res
+            ordered: Iterator[Tuple[int, Optional[Dict[str, Any]]]] = enumerate(slots)
+        else:
+            sink = ExternalSorter(key=lambda item: item[0], max_items=self.det.max_memory_rows,
+                                  directory=self.det.spill_dir)  # fmt: skip
+            for item in self._scored():
+                sink.add(item)
+            ordered = self._fill(sink.sorted(), total)
+        dups = self._dups
+        originals: Dict[int, Dict[str, Any]] = {}
+        wanted = set(dups.values())
+        for seq, res in ordered:
+            if seq in dups:
+                yield dict(originals[dups[seq]])  # the original has a lower seq, so it came first
+                continue
+            if seq in wanted and res is not None:
+                originals[seq] = res
+            if res is None:
+                message, identity = self._errors.get(seq, ("internal error: row was not scored", ""))
+                res = empty_output(message, model_version, identity)
+                summary.errors += 1
+                summary.error_messages[message.split(":")[0][:60]] += 1
+            else:
+                summary.events += 1
+                if res["ct_anomaly"]:
+                    summary.anomalies += 1
+                    summary.top_identities[res["ct_identity"]] += 1
+                    for reason in res["ct_reasons"][:3]:
+                        summary.top_reasons[_reason_kind(reason)] += 1
+                summary.severities[res["ct_severity"]] += 1
+            yield res
+
+    @staticmethod
+    def _fill(items: Iterator[Tuple[int, Dict[str, Any]]], total: int) -> Iterator[Tuple[int, Optional[Dict[str, Any]]]]:
+        expected = 0
+        for seq, res in items:
+            while expected < seq:
+                yield expected, None
+                expected += 1
+            yield seq, res
+            expected = seq + 1
+        while expected < total:
+            yield expected, None
+            expected += 1
+
+
+def score_rows(rows: Sequence[Any], **kwargs: Any) -> List[Dict[str, Any]]:
+    """Convenience: one run over an in-memory list of rows (tests, notebooks)."""
+    run = Detector(**kwargs).start()
+    for row in rows:
+        run.add(row)
+    return list(run.results())
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit("use the `ctad detect` command")

@@ -1,0 +1,338 @@
+"""`ctad detect` and `ctad baseline`: the engine over files, for hunting and scheduled runs.
+
+The input is read once. Each row's JSON text goes to a sequential spill file while its event goes to the
+detector, so the output can keep every input field without holding the input in memory or reading it twice.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any, Dict, List, Optional, TextIO, Tuple
+
+from .detect import Detector, ModelError, Run
+from .profile import Profile
+from .readers import iter_rows
+from .schema import OUTPUT_FIELDS
+
+try:
+    import orjson
+
+    def dumps(obj: Any) -> bytes:
+        return orjson.dumps(obj, option=orjson.OPT_NON_STR_KEYS)
+
+except ImportError:  # pragma: no cover
+
+    def dumps(obj: Any) -> bytes:
+        return json.dumps(obj, separators=(",", ":"), ensure_ascii=False, default=str).encode("utf-8")
+
+
+CSV_FIELDS = (
+    "eventTime",
+    "eventID",
+    "eventSource",
+    "eventName",
+    "awsRegion",
+    "sourceIPAddress",
+    "userAgent",
+    "userIdentity.type",
+    "userIdentity.arn",
+    "userIdentity.accessKeyId",
+    "errorCode",
+    "recipientAccountId",
+)
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("detect", help="score CloudTrail files and write one enriched row per input event")
+    p.add_argument("paths", nargs="+", help="files or directories (S3 .json.gz, JSON lines, EventBridge); - for stdin")
+    p.add_argument("--output", "-o", required=True, help="OUT.jsonl, OUT.jsonl.gz or OUT.csv")
+    p.add_argument("--baseline", help="baseline profile to start from (JSON, .gz ok); created if missing")
+    p.add_argument("--update-baseline", action="store_true", help="write the profile after this run back to --baseline")
+    p.add_argument("--threshold", type=float, help="anomaly threshold (default: the model's shipped threshold)")
+    p.add_argument("--model", help="model directory (default: the bundled model/)")
+    p.add_argument("--no-explain", action="store_true", help="skip reasons (faster)")
+    p.add_argument("--max-memory-rows", type=int, default=100_000, help="rows held in memory before spilling to disk")
+    p.add_argument("--spill-dir", help="directory for temporary spill files (default: system temp)")
+    p.add_argument("--summary-json", help="also write the run summary as JSON here")
+    p.add_argument("--quiet", "-q", action="store_true", help="no progress bar or summary table")
+    p.set_defaults(func=cmd_detect)
+
+    b = sub.add_parser("baseline", help="build or inspect a baseline profile")
+    bsub = b.add_subparsers(dest="baseline_command", metavar="ACTION")
+    build = bsub.add_parser("build", help="build a profile from historical events (no scoring)")
+    build.add_argument("paths", nargs="+")
+    build.add_argument("--out", required=True, help="profile file to write (.json or .json.gz)")
+    build.add_argument("--base", help="start from this existing profile")
+    build.add_argument("--retention-days", type=float, default=90.0, help="forget sightings older than this")
+    build.set_defaults(func=cmd_baseline_build)
+    show = bsub.add_parser("show", help="print what a profile knows")
+    show.add_argument("profile")
+    show.set_defaults(func=cmd_baseline_show)
+    b.set_defaults(func=lambda args: (b.print_help(), 2)[1])
+
+
+# --------------------------------------------------------------------------------------------- output
+def _splice(body: bytes, ct: Dict[str, Any]) -> bytes:
+    """The input object's JSON text with the ct_* fields added, without re-parsing it when possible."""
+    extra = dumps(ct)
+    if body[:1] == b"{" and body[-1:] == b"}" and b'"ct_score"' not in body:
+        inner = body[1:-1].strip()
+        return b"{" + inner + (b"," if inner else b"") + extra[1:]
+    try:
+        obj = json.loads(body)
+    except ValueError:
+        obj = None
+    if not isinstance(obj, dict):
+        obj = {"ctad_input": body.decode("utf-8", "replace")[:2000]}
+    obj.update(ct)
+    return dumps(obj)
+
+
+def _flat_get(obj: Any, path: str) -> str:
+    node = obj
+    for part in path.split("."):
+        if not isinstance(node, dict):
+            return ""
+        node = node.get(part)
+    if node is None or isinstance(node, (dict, list)):
+        return "" if node is None else json.dumps(node)
+    return str(node)
+
+
+class OutputWriter:
+    """JSON lines (optionally gzipped) or CSV with key fields, ct_* and `_raw`."""
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+        self.kind = "csv" if path.endswith(".csv") else "jsonl"
+        self._fh: Any = None
+        if self.kind == "csv":
+            self._text: TextIO = open(path, "w", newline="", encoding="utf-8")  # noqa: SIM115
+            self._csv = csv.writer(self._text)
+            self._csv.writerow(list(CSV_FIELDS) + list(OUTPUT_FIELDS) + ["_raw"])
+        elif path == "-":
+            self._fh = sys.stdout.buffer
+        elif path.endswith(".gz"):
+            import gzip
+
+            self._fh = gzip.open(path, "wb", compresslevel=4)
+        else:
+            self._fh = open(path, "wb")  # noqa: SIM115
+
+    def write(self, body: bytes, ct: Dict[str, Any]) -> None:
+        if self.kind == "jsonl":
+            self._fh.write(_splice(body, ct) + b"\n")
+            return
+        try:
+            obj = json.loads(body)
+        except ValueError:
+            obj = {}
+        row = [_flat_get(obj, f) for f in CSV_FIELDS]
+        for name in OUTPUT_FIELDS:
+            value = ct.get(name)
+            row.append("\n".join(value) if isinstance(value, list) else ("" if value is None else value))
+        row.append(body.decode("utf-8", "replace"))
+        self._csv.writerow(row)
+
+    def close(self) -> None:
+        if self.kind == "csv":
+            self._text.close()
+        elif self._fh is not sys.stdout.buffer:
+            self._fh.close()
+
+
+# ---------------------------------------------------------------------------------------- the command
+def _progress(quiet: bool, **kwargs: Any) -> Any:
+    if quiet:
+        return None
+    from tqdm import tqdm
+
+    return tqdm(file=sys.stderr, mininterval=0.5, dynamic_ncols=True, **kwargs)
+
+
+def feed(run: Run, paths: List[str], body_file: Any = None, progress: Any = None) -> int:
+    """Read every input row into the run (and its JSON text into body_file); returns the row count."""
+    n = 0
+    for item in iter_rows(paths):
+        if item.error:
+            run.skip(item.error)
+            body = dumps({"ctad_input_ref": item.source})
+        else:
+            run.add(item.obj)
+            body = item.text if item.text is not None else dumps(item.obj)
+        if body_file is not None:
+            body_file.write(body.replace(b"\n", b" ") + b"\n")
+        n += 1
+        if progress is not None and n % 5000 == 0:
+            progress.update(5000)
+    if progress is not None:
+        progress.update(n % 5000)
+    return n
+
+
+def cmd_detect(args: argparse.Namespace) -> int:
+    profile: Optional[Profile] = None
+    baseline_path = Path(args.baseline) if args.baseline else None
+    if baseline_path is not None and baseline_path.exists():
+        try:
+            profile = Profile.load(baseline_path)
+        except ValueError as exc:
+            print(f"ctad detect: {exc}", file=sys.stderr)
+            return 2
+    try:
+        detector = Detector(
+            model_dir=args.model,
+            profile=profile,
+            threshold=args.threshold,
+            explain=not args.no_explain,
+            spill_dir=args.spill_dir,
+            max_memory_rows=args.max_memory_rows,
+        )
+    except ModelError as exc:
+        print(f"ctad detect: {exc}", file=sys.stderr)
+        return 2
+    started = time.perf_counter()
+    run = detector.start()
+    tmp_dir = tempfile.mkdtemp(prefix="ctad-detect-", dir=args.spill_dir)
+    body_path = os.path.join(tmp_dir, "bodies.jsonl")
+    try:
+        bar = _progress(args.quiet, desc="reading", unit="ev")
+        with open(body_path, "wb") as body_file:
+            n = feed(run, args.paths, body_file, bar)
+        if bar is not None:
+            bar.close()
+        bar = _progress(args.quiet, desc="scoring", unit="ev", total=n)
+        writer = OutputWriter(args.output)
+        try:
+            with open(body_path, "rb") as bodies:
+                for i, ct in enumerate(run.results()):
+                    writer.write(bodies.readline().rstrip(b"\n"), ct)
+                    if bar is not None and i % 5000 == 4999:
+                        bar.update(5000)
+        finally:
+            writer.close()
+        if bar is not None:
+            bar.update(n % 5000)
+            bar.close()
+    finally:
+        try:
+            os.remove(body_path)
+            os.rmdir(tmp_dir)
+        except OSError:
+            pass
+    elapsed = time.perf_counter() - started
+    if baseline_path is not None and run.profile is not None and (args.update_baseline or profile is None):
+        run.profile.save(baseline_path)
+    summary = run.summary.as_dict()
+    summary["seconds"] = round(elapsed, 3)
+    summary["events_per_second"] = round(summary["rows"] / elapsed, 1) if elapsed > 0 else None
+    summary["baseline"] = profile.describe() if profile is not None else None
+    if args.summary_json:
+        Path(args.summary_json).write_text(json.dumps(summary, indent=2), encoding="utf-8")
+    if not args.quiet:
+        print_summary(summary, args.output, profile)
+    return 0
+
+
+def print_summary(summary: Dict[str, Any], output: str, profile: Optional[Profile]) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    console = Console(stderr=True)
+    table = Table(title="ctad detect", show_header=False)
+    table.add_row("rows in / out", f"{summary['rows']:,} / {summary['rows']:,}  → {output}")
+    table.add_row("events scored", f"{summary['events']:,}  ({summary['duplicates']:,} duplicates)")
+    table.add_row("rows with ct_error", f"{summary['errors']:,}")
+    table.add_row("anomalies", f"{summary['anomalies']:,}")
+    sev = summary["severities"]
+    table.add_row("by severity", ", ".join(f"{k} {sev[k]:,}" for k in ("critical", "high", "medium", "low") if sev.get(k)) or "-")
+    if profile is None:
+        table.add_row("baseline", "none: hunting mode, the profile comes from these events")
+    else:
+        d = profile.describe()
+        state = "" if d["trusted"] else "  [not enough history yet: < 7 days]"
+        table.add_row("baseline", f"{d['identities']:,} identities over {d['span_days']} days{state}")
+    table.add_row("throughput", f"{summary['events_per_second'] or 0:,.0f} events/s ({summary['seconds']} s)")
+    console.print(table)
+    if summary["top_identities"]:
+        t = Table(title="top identities (anomalies)")
+        t.add_column("identity")
+        t.add_column("anomalies", justify="right")
+        for identity, count in summary["top_identities"][:8]:
+            t.add_row(identity, f"{count:,}")
+        console.print(t)
+    if summary["top_reasons"]:
+        t = Table(title="top reasons")
+        t.add_column("reason")
+        t.add_column("count", justify="right")
+        for reason, count in summary["top_reasons"][:8]:
+            t.add_row(reason, f"{count:,}")
+        console.print(t)
+    if summary["error_messages"]:
+        t = Table(title="rows that could not be scored")
+        t.add_column("error")
+        t.add_column("rows", justify="right")
+        for message, count in summary["error_messages"]:
+            t.add_row(message, f"{count:,}")
+        console.print(t)
+
+
+def build_profile(
+    paths: List[str], base: Optional[Profile] = None, max_memory_rows: int = 100_000
+) -> Tuple[Profile, int]:
+    """Fold historical events into a profile in (time, eventID) order, without a model."""
+    from .catalog import Catalog
+    from .features import FeatureState
+    from .normalize import NormalizeError, Normalizer
+    from .spill import ExternalSorter
+
+    catalog = Catalog.load()
+    normalizer = Normalizer(catalog)
+    sorter = ExternalSorter(key=lambda item: (item[0], item[1]), max_items=max_memory_rows)
+    bad = 0
+    for item in iter_rows(paths):
+        if item.error:
+            bad += 1
+            continue
+        try:
+            ev = normalizer.normalize(item.obj)
+        except NormalizeError:
+            bad += 1
+            continue
+        sorter.add((ev.time, ev.event_id, ev))
+    state = base.to_state(catalog) if base is not None else FeatureState(catalog)
+    prev = None
+    for t, event_id, ev in sorter.sorted():
+        if prev == (t, event_id):
+            continue
+        prev = (t, event_id)
+        state.process(ev)
+    return Profile.from_state(state), bad
+
+
+def cmd_baseline_build(args: argparse.Namespace) -> int:
+    base = Profile.load(args.base) if args.base else None
+    profile, bad = build_profile(args.paths, base)
+    removed = profile.prune(args.retention_days)
+    profile.save(args.out)
+    d = profile.describe()
+    print(
+        f"baseline: {d['events']:,} events, {d['identities']:,} identities over {d['span_days']} days"
+        f" -> {args.out} ({bad} unreadable rows skipped, {removed} stale entries pruned)"
+        + ("" if d["trusted"] else "; not enough history yet (< 7 days): novelty features are weak"),
+        file=sys.stderr,
+    )
+    return 0
+
+
+def cmd_baseline_show(args: argparse.Namespace) -> int:
+    profile = Profile.load(args.profile)
+    print(json.dumps(profile.describe(), indent=2))
+    return 0

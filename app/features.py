@@ -1,0 +1,386 @@
+"""Features, defined once for training and serving.
+
+Every feature is causal: an event sees the profile (baseline) plus the events strictly before it in
+(eventTime, eventID) order, never its future. The engine therefore gives the same answer to a scheduled run over a
+window (profile loaded from history) and to a replay of everything, and the same answer whatever order or batches
+the rows arrive in, because the caller sorts before calling `FeatureState.process`.
+
+Missing values are NaN: a tree follows its default branch, which is how "no history yet" reaches the model
+(hunting over a folder of logs starts with an empty profile; identity maturity features say how much it knows).
+"""
+
+from __future__ import annotations
+
+import math
+from collections import deque
+from typing import Any, Dict, List, Optional, Sequence, Tuple
+
+from .schema import Event
+
+NAN = float("nan")
+WIN_SHORT = 300.0  # 5 minutes
+WIN_LONG = 3600.0  # 1 hour
+DAY = 86400.0
+
+# Categorical vocabularies: codes are stable; unknown values map to the last code of each list.
+UA_KINDS = ("aws_console", "aws_internal", "aws_service", "cli", "sdk", "iac", "scanner", "attack_tool", "browser",
+            "script", "unknown")  # fmt: skip
+IDENTITY_TYPES = ("IAMUser", "AssumedRole", "Root", "AWSService", "FederatedUser", "AWSAccount", "SAMLUser",
+                  "WebIdentityUser", "Unknown")  # fmt: skip
+IP_KINDS = ("public", "private", "aws_service", "aws_internal", "hostname", "missing", "invalid")
+CATEGORIES = ("", "discovery", "credential_access", "persistence", "privilege_escalation", "defense_evasion",
+              "exfiltration", "impact", "lateral_movement", "initial_access", "execution", "collection",
+              "resource_hijacking", "other")  # fmt: skip
+SERVICES = ("iam", "sts", "s3", "ec2", "lambda", "cloudtrail", "kms", "secretsmanager", "ssm", "rds", "guardduty",
+            "logs", "cloudwatch", "organizations", "signin", "config", "sns", "sqs", "dynamodb", "ecr", "ecs",
+            "eks", "route53", "cloudformation", "bedrock", "other")  # fmt: skip
+
+_UA_KIND_CODE = {k: i for i, k in enumerate(UA_KINDS)}
+_ITYPE_CODE = {k: i for i, k in enumerate(IDENTITY_TYPES)}
+_IP_KIND_CODE = {k: i for i, k in enumerate(IP_KINDS)}
+_CATEGORY_CODE = {k: i for i, k in enumerate(CATEGORIES)}
+_SERVICE_CODE = {k: i for i, k in enumerate(SERVICES)}
+
+# name, meaning: written into the model's feature spec and used by reasons. Order = model column order.
+FEATURES: Tuple[Tuple[str, str], ...] = (
+    # temporal
+    ("id_hour_share", "share of the identity's past events in this UTC hour +-1h (low: unusual hour for it)"),
+    ("id_weekend_share", "share of the identity's past events on the same kind of day (weekend vs weekday)"),
+    ("log_gap_id", "log1p seconds since the identity's previous event"),
+    # frequency
+    ("id_rate_5m", "events by the identity in the last 5 minutes, this one included"),
+    ("id_rate_1h", "events by the identity in the last hour, this one included"),
+    ("id_rate_vs_usual", "events in the last hour divided by the identity's usual events per active hour"),
+    ("id_distinct_api_1h", "distinct APIs called by the identity in the last hour"),
+    ("id_errors_5m", "failed calls by the identity in the last 5 minutes"),
+    ("id_denied_1h", "AccessDenied/Unauthorized calls by the identity in the last hour"),
+    ("id_new_api_1h", "APIs the identity used for the first time within the last hour"),
+    ("ip_rate_5m", "events from this source address in the last 5 minutes"),
+    ("ip_denied_1h", "AccessDenied/Unauthorized calls from this source address in the last hour"),
+    ("ip_identities", "distinct identities seen before from this source address"),
+    # scarcity / novelty
+    ("api_global_log_count", "log1p of how often anyone called this API before"),
+    ("api_global_identities", "distinct identities that called this API before"),
+    ("id_api_log_count", "log1p of how often this identity called this API before"),
+    ("id_api_first", "1 if this identity never called this API before"),
+    ("log_gap_id_api", "log1p seconds since this identity last called this API"),
+    ("id_ip_first", "1 if this identity was never seen from this source address"),
+    ("id_net_first", "1 if this identity was never seen from this network (/24 or /48)"),
+    ("id_uaf_first", "1 if this identity never used this user-agent family"),
+    ("id_region_first", "1 if this identity never called from this region"),
+    ("id_key_first", "1 if this access key id is new for this identity"),
+    ("ip_first_global", "1 if nobody was seen from this source address before"),
+    ("id_net_count", "distinct networks the identity was seen from before"),
+    ("id_log_events", "log1p of the identity's past event count (how much the baseline knows)"),
+    ("id_age_days", "days since the identity was first seen"),
+    # categorical
+    ("service", "AWS service of the call (code)"),
+    ("read_only", "1 read-only call, 0 mutating, missing when CloudTrail does not say"),
+    ("error_class", "0 success, 1 access denied, 2 not found/invalid, 3 throttled, 4 other error"),
+    ("ua_kind", "user-agent kind: console, AWS internal, service, CLI, SDK, IaC, scanner, attack tool, ..."),
+    ("identity_type", "CloudTrail identity type (code)"),
+    ("ip_kind", "source address kind: public, private, AWS service, AWS internal, ..."),
+    ("invoked_by_service", "1 if an AWS service made the call on the principal's behalf"),
+    ("console_session", "1 if the call came from a console session"),
+    ("mfa", "1 MFA used, 0 not used, missing when unknown"),
+    ("api_risk", "sensitivity of the API in the catalogue (0 unknown .. 5)"),
+    ("api_category", "catalogue category of the API (code)"),
+    ("api_tactic", "ATT&CK tactic number of the API in the catalogue (TA0005 -> 5, 0 unknown)"),
+    # request details
+    ("req_public", "1 if the request makes a resource public (policy, ACL, snapshot, image, permission)"),
+    ("req_cross_account", "1 if the request shares a resource with another AWS account"),
+    ("req_open_ingress", "1 if the request opens ingress to 0.0.0.0/0 or ::/0"),
+    ("req_logging_off", "1 if the request stops, deletes or weakens logging or detection"),
+)
+FEATURE_NAMES: Tuple[str, ...] = tuple(name for name, _ in FEATURES)
+FEATURE_INDEX: Dict[str, int] = {name: i for i, name in enumerate(FEATURE_NAMES)}
+
+_DENIED = ("AccessDenied", "Unauthorized", "UnauthorizedOperation", "AccessDeniedException", "Client.UnauthorizedOperation",
+           "AuthFailure", "InvalidClientTokenId", "SignatureDoesNotMatch", "UnrecognizedClientException")  # fmt: skip
+_NOT_FOUND = ("NotFound", "NoSuch", "Invalid", "Validation", "Malformed", "DoesNotExist", "Missing")
+_THROTTLE = ("Throttl", "RequestLimitExceeded", "TooManyRequests", "SlowDown", "RateExceeded")
+
+
+def error_class(code: str) -> int:
+    if not code:
+        return 0
+    for token in _DENIED:
+        if token in code:
+            return 1
+    for token in _THROTTLE:
+        if token in code:
+            return 3
+    for token in _NOT_FOUND:
+        if token in code:
+            return 2
+    return 4
+
+
+def _tactic_number(tactic_id: str) -> int:
+    if tactic_id.startswith("TA") and tactic_id[2:].isdigit():
+        return int(tactic_id[2:])
+    return 0
+
+
+def _service(source: str) -> int:
+    return _SERVICE_CODE.get(source.split(".", 1)[0], len(SERVICES) - 1)
+
+
+KINDS = ("api", "ip", "net", "uaf", "region", "key")
+
+
+class IdentityState:
+    """What the engine knows about one identity: aggregates (persisted in the profile) and recent windows."""
+
+    __slots__ = ("n", "first", "last", "hours", "weekend", "seen", "win_long", "win_short", "win_api", "novel",
+                 "denied_long", "errors_short")  # fmt: skip
+
+    def __init__(self) -> None:
+        self.n = 0
+        self.first = 0.0
+        self.last = 0.0
+        self.hours = [0] * 24
+        self.weekend = 0
+        # kind -> value -> [count, first, last]
+        self.seen: Dict[str, Dict[str, List[float]]] = {k: {} for k in KINDS}
+        self.win_long: deque = deque()  # (time, api, denied)
+        self.win_short: deque = deque()  # (time, is_error)
+        self.win_api: Dict[str, int] = {}
+        self.novel: deque = deque()  # times of first-time API calls
+        self.denied_long = 0  # running counts over the windows, so each event costs O(1)
+        self.errors_short = 0
+
+
+class SourceState:
+    __slots__ = ("n", "identities", "win_short", "win_denied")
+
+    def __init__(self) -> None:
+        self.n = 0
+        self.identities = 0
+        self.win_short: deque = deque()
+        self.win_denied: deque = deque()
+
+
+def _mark(table: Dict[str, List[float]], value: str, t: float) -> bool:
+    """Count a sighting; True when it is the first one."""
+    entry = table.get(value)
+    if entry is None:
+        table[value] = [1, t, t]
+        return True
+    entry[0] += 1
+    if t > entry[2]:
+        entry[2] = t
+    return False
+
+
+class FeatureState:
+    """The causal state: feed events in (time, eventID) order with `process`, get one feature row each."""
+
+    def __init__(self, catalog: Any) -> None:
+        self.catalog = catalog
+        self.identities: Dict[str, IdentityState] = {}
+        self.sources: Dict[str, SourceState] = {}
+        self.apis: Dict[str, List[int]] = {}  # api -> [count, distinct identities]
+        self.total = 0
+        self.first_time: Optional[float] = None
+        self.last_time: Optional[float] = None
+        self._api_info: Dict[str, Tuple[int, int, int, str, str]] = {}
+
+    # catalogue facts per API, cached: (risk, category code, tactic number, tactic id, technique id)
+    def api_info(self, source: str, name: str) -> Tuple[int, int, int, str, str]:
+        key = source + ":" + name
+        info = self._api_info.get(key)
+        if info is None:
+            api = self.catalog.api(source, name) if self.catalog is not None else None
+            if api is None:
+                info = (0, 0, 0, "", "")
+            else:
+                info = (
+                    int(api.risk or 0),
+                    _CATEGORY_CODE.get(api.category or "", len(CATEGORIES) - 1),
+                    _tactic_number(api.tactic_id or ""),
+                    api.tactic_id or "",
+                    api.technique_id or "",
+                )
+            self._api_info[key] = info
+        return info
+
+    def process(self, ev: Event) -> List[float]:
+        """Features of `ev` from its past, then fold `ev` into the state."""
+        t = ev.time
+        api = ev.source + ":" + ev.name
+        ecls = error_class(ev.error_code)
+        denied = ecls == 1
+
+        st = self.identities.get(ev.identity)
+        if st is None:
+            st = IdentityState()
+            self.identities[ev.identity] = st
+        n = st.n
+        seen = st.seen
+
+        # --- windows: drop what fell out, then count with this event included
+        wl, ws = st.win_long, st.win_short
+        cut_long, cut_short = t - WIN_LONG, t - WIN_SHORT
+        win_api = st.win_api
+        while wl and wl[0][0] <= cut_long:
+            old = wl.popleft()
+            c = win_api[old[1]] - 1
+            if c:
+                win_api[old[1]] = c
+            else:
+                del win_api[old[1]]
+            if old[2]:
+                st.denied_long -= 1
+        while ws and ws[0][0] <= cut_short:
+            if ws.popleft()[1]:
+                st.errors_short -= 1
+        novel = st.novel
+        while novel and novel[0] <= cut_long:
+            novel.popleft()
+        denied_1h = st.denied_long + denied
+        errors_5m = st.errors_short + (ecls > 0)
+        distinct_api = len(win_api) + (api not in win_api)
+
+        # --- source address
+        src = self.sources.get(ev.ip)
+        if src is None:
+            src = SourceState()
+            self.sources[ev.ip] = src
+            ip_first_global = 1.0
+        else:
+            ip_first_global = 0.0
+        sws, swd = src.win_short, src.win_denied
+        while sws and sws[0] <= cut_short:
+            sws.popleft()
+        while swd and swd[0] <= cut_long:
+            swd.popleft()
+
+        # --- novelty against the identity's history
+        api_seen = seen["api"].get(api)
+        ip_entry = seen["ip"].get(ev.ip)
+        net_entry = seen["net"].get(ev.net)
+        if n:
+            hours = st.hours
+            h = int(t // 3600) % 24
+            hour_share = (hours[h - 1] + hours[h] + hours[(h + 1) % 24]) / n
+            is_weekend = ((int(t // DAY) + 3) % 7) >= 5  # 1970-01-01 was a Thursday
+            weekend_share = st.weekend / n if is_weekend else (n - st.weekend) / n
+            log_gap = math.log1p(max(0.0, t - st.last))
+            active_hours = max(1.0, min((st.last - st.first) / 3600.0, float(n)))
+            rate_vs_usual = (len(wl) + 1) / max(n / active_hours, 1.0 / active_hours)
+            id_api_first = 0.0 if api_seen else 1.0
+            id_api_log = math.log1p(api_seen[0]) if api_seen else 0.0
+            gap_api = math.log1p(max(0.0, t - api_seen[2])) if api_seen else NAN
+            ip_first = 0.0 if ip_entry else 1.0
+            net_first = 0.0 if net_entry else 1.0
+            uaf_first = 0.0 if ev.ua_family in seen["uaf"] else 1.0
+            region_first = 0.0 if (ev.region in seen["region"] or not ev.region) else 1.0
+            key_first = 0.0 if (not ev.access_key or ev.access_key in seen["key"]) else 1.0
+            net_count = float(len(seen["net"]))
+            age_days = (t - st.first) / DAY
+        else:
+            hour_share = weekend_share = log_gap = rate_vs_usual = NAN
+            id_api_log = 0.0
+            gap_api = NAN
+            id_api_first = ip_first = net_first = uaf_first = region_first = NAN
+            key_first = NAN
+            net_count = 0.0
+            age_days = 0.0
+
+        g = self.apis.get(api)
+        risk, cat, tactic, _, _ = self.api_info(ev.source, ev.name)
+        flags = ev.flags
+        row = [
+            hour_share,
+            weekend_share,
+            log_gap,
+            float(len(ws) + 1),
+            float(len(wl) + 1),
+            rate_vs_usual,
+            float(distinct_api),
+            float(errors_5m),
+            float(denied_1h),
+            float(len(novel) + (1 if (n and not api_seen) else 0)),
+            float(len(sws) + 1),
+            float(len(swd) + denied),
+            float(src.identities),
+            math.log1p(g[0]) if g else 0.0,
+            float(g[1]) if g else 0.0,
+            id_api_log,
+            id_api_first,
+            gap_api,
+            ip_first,
+            net_first,
+            uaf_first,
+            region_first,
+            key_first,
+            ip_first_global,
+            net_count,
+            math.log1p(n),
+            age_days,
+            float(_service(ev.source)),
+            NAN if ev.read_only is None else float(ev.read_only),
+            float(ecls),
+            float(_UA_KIND_CODE.get(ev.ua_kind, len(UA_KINDS) - 1)),
+            float(_ITYPE_CODE.get(ev.identity_type, len(IDENTITY_TYPES) - 1)),
+            float(_IP_KIND_CODE.get(ev.ip_kind, len(IP_KINDS) - 1)),
+            1.0 if ev.invoked_by else 0.0,
+            1.0 if ev.console else 0.0,
+            NAN if ev.mfa is None else float(ev.mfa),
+            float(risk),
+            float(cat),
+            float(tactic),
+            1.0 if "public" in flags else 0.0,
+            1.0 if "cross_account" in flags else 0.0,
+            1.0 if "open_ingress" in flags else 0.0,
+            1.0 if "logging_off" in flags else 0.0,
+        ]
+
+        # --- fold the event in
+        if n == 0:
+            st.first = t
+        st.n = n + 1
+        if t > st.last:
+            st.last = t
+        st.hours[int(t // 3600) % 24] += 1
+        if ((int(t // DAY) + 3) % 7) >= 5:
+            st.weekend += 1
+        if _mark(seen["api"], api, t):
+            if n:
+                novel.append(t)
+            if g is None:
+                g = [0, 0]
+                self.apis[api] = g
+            g[1] += 1
+        elif g is None:  # known to the identity (profile) but not to the global table
+            g = [0, 1]
+            self.apis[api] = g
+        g[0] += 1
+        if _mark(seen["ip"], ev.ip, t):
+            src.identities += 1
+        _mark(seen["net"], ev.net, t)
+        _mark(seen["uaf"], ev.ua_family, t)
+        if ev.region:
+            _mark(seen["region"], ev.region, t)
+        if ev.access_key:
+            _mark(seen["key"], ev.access_key, t)
+        wl.append((t, api, denied))
+        win_api[api] = win_api.get(api, 0) + 1
+        ws.append((t, ecls > 0))
+        st.denied_long += denied
+        st.errors_short += ecls > 0
+        src.n += 1
+        sws.append(t)
+        if denied:
+            swd.append(t)
+        self.total += 1
+        if self.first_time is None or t < self.first_time:
+            self.first_time = t
+        if self.last_time is None or t > self.last_time:
+            self.last_time = t
+        return row
+
+
+def feature_dict(row: Sequence[float]) -> Dict[str, float]:
+    return dict(zip(FEATURE_NAMES, row))

@@ -1,0 +1,702 @@
+"""Every shape CloudTrail arrives in, reduced to one `Event`.
+
+Shapes: raw records (S3 `Records` members, JSON lines), EventBridge envelopes, Splunk `aws:cloudtrail` rows
+(`_raw` plus KV_MODE=json flattened fields, multivalue lists) and Elastic ECS documents from the AWS integration.
+Identity keys follow what practitioners learned the hard way: an assumed-role session is keyed by its role (the
+session name is kept apart, otherwise every session looks new), AWS service principals are separated from humans,
+access key ids are kept.
+
+Bad input raises `NormalizeError` with a message meant for the analyst; callers turn it into `ct_error`.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import hashlib
+import ipaddress
+import json
+from functools import lru_cache
+from typing import Any, Dict, List, Mapping, Optional, Tuple
+
+from .schema import Event
+
+MAX_VALUE_BYTES = 1_000_000  # CloudTrail caps events at 256 KB; anything over 1 MB is not a CloudTrail record
+MAX_UA = 1024  # userAgent is attacker-written: keep a bounded prefix
+
+try:  # orjson parses 3-5x faster; it is optional (Splunk's Python has no compiled extras)
+    import orjson as _orjson
+
+    def loads(text: Any) -> Any:
+        return _orjson.loads(text)
+
+except ImportError:  # pragma: no cover - exercised on Splunk's Python
+    _orjson = None
+
+    def loads(text: Any) -> Any:
+        return json.loads(text)
+
+
+class NormalizeError(ValueError):
+    """The row is not a CloudTrail event we can score; the message says why."""
+
+
+# ---------------------------------------------------------------------------------------------------- time
+_EPOCH_ORD = _dt.date(1970, 1, 1).toordinal()
+
+
+@lru_cache(maxsize=4096)
+def _day_seconds(day: str) -> int:
+    return (_dt.date(int(day[0:4]), int(day[5:7]), int(day[8:10])).toordinal() - _EPOCH_ORD) * 86400
+
+
+def parse_time(value: Any) -> float:
+    """Seconds since the epoch from ISO-8601 (CloudTrail, ECS) or epoch numbers (Splunk `_time`)."""
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return float(value)
+    if isinstance(value, list) and value:
+        value = value[0]
+    if not isinstance(value, str) or not value:
+        raise NormalizeError("eventTime is missing")
+    s = value.strip()
+    if len(s) >= 19 and s[4] == "-" and s[10] in "T " and s[13] == ":":
+        try:
+            t = _day_seconds(s[:10]) + int(s[11:13]) * 3600 + int(s[14:16]) * 60 + int(s[17:19])
+        except ValueError:
+            raise NormalizeError(f"eventTime is not a timestamp: {s[:40]!r}") from None
+        rest = s[19:]
+        if rest in ("Z", "", "+00:00"):
+            return float(t)
+        frac = 0.0
+        if rest.startswith("."):
+            i = 1
+            while i < len(rest) and rest[i].isdigit():
+                i += 1
+            frac = float("0" + rest[:i]) if i > 1 else 0.0
+            rest = rest[i:]
+        if rest in ("Z", "", "+00:00"):
+            return t + frac
+        if len(rest) == 6 and rest[0] in "+-" and rest[3] == ":":
+            try:
+                offset = int(rest[1:3]) * 3600 + int(rest[4:6]) * 60
+            except ValueError:
+                raise NormalizeError(f"eventTime has a bad offset: {s[:40]!r}") from None
+            return t + frac - offset if rest[0] == "+" else t + frac + offset
+        raise NormalizeError(f"eventTime is not a timestamp: {s[:40]!r}")
+    try:
+        return float(s)
+    except ValueError:
+        raise NormalizeError(f"eventTime is not a timestamp: {s[:40]!r}") from None
+
+
+def format_time(t: float) -> str:
+    return _dt.datetime.fromtimestamp(t, tz=_dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+# ------------------------------------------------------------------------------------------------- network
+_PRIVATE4 = (
+    ipaddress.ip_network("10.0.0.0/8"),
+    ipaddress.ip_network("172.16.0.0/12"),
+    ipaddress.ip_network("192.168.0.0/16"),
+    ipaddress.ip_network("100.64.0.0/10"),
+    ipaddress.ip_network("127.0.0.0/8"),
+)
+
+
+@lru_cache(maxsize=200_000)
+def classify_source(ip: str) -> Tuple[str, str]:
+    """(network key, kind) for a sourceIPAddress: a /24 or /48 for addresses, the host for AWS services."""
+    if not ip:
+        return "", "missing"
+    if ip == "AWS Internal":
+        return "aws-internal", "aws_internal"
+    if ip.endswith(".amazonaws.com") or ip.endswith(".aws.internal"):
+        return "svc:" + ip, "aws_service"
+    parts = ip.split(".")
+    if len(parts) == 4 and all(p.isdigit() and len(p) <= 3 for p in parts):
+        if any(int(p) > 255 for p in parts):
+            return "invalid", "invalid"
+        first, second = int(parts[0]), int(parts[1])
+        private = (
+            first == 10
+            or (first == 172 and 16 <= second <= 31)
+            or (first == 192 and second == 168)
+            or (first == 100 and 64 <= second <= 127)
+            or first == 127
+        )
+        return ".".join(parts[:3]) + ".0/24", "private" if private else "public"
+    try:
+        addr = ipaddress.ip_address(ip)
+    except ValueError:
+        return "host:" + ip[:128], "invalid" if " " in ip or len(ip) > 253 else "hostname"
+    if addr.version == 6:
+        net = ipaddress.ip_network(f"{addr}/48", strict=False)
+        return str(net), "private" if addr.is_private else "public"
+    return str(ipaddress.ip_network(f"{addr}/24", strict=False)), "public"  # pragma: no cover
+
+
+# ----------------------------------------------------------------------------------------------- identity
+def _role_from_assumed(arn: str) -> Tuple[str, str]:
+    """arn:aws:sts::123:assumed-role/Name/session -> (arn:aws:iam::123:role/Name, session)."""
+    try:
+        prefix, rest = arn.split(":assumed-role/", 1)
+    except ValueError:
+        return arn, ""
+    role, _, session = rest.partition("/")
+    partition_account = prefix.replace(":sts:", ":iam:", 1)
+    return f"{partition_account}:role/{role}", session
+
+
+def identity_key(
+    itype: str,
+    arn: str,
+    issuer_arn: str,
+    account: str,
+    invoked_by: str,
+    principal_id: str,
+    user_name: str,
+    event_source: str,
+) -> Tuple[str, str]:
+    """The key a baseline is kept under, and the session name kept beside it."""
+    session = ""
+    if itype == "AssumedRole":
+        if ":assumed-role/" in arn:
+            role, session = _role_from_assumed(arn)
+        else:
+            role = ""
+            session = principal_id.partition(":")[2]
+        return (issuer_arn or role or "role:" + (principal_id.partition(":")[0] or "unknown")), session
+    if itype == "AWSService":
+        return "svc:" + (invoked_by or event_source or "unknown"), session
+    if itype == "Root":
+        return arn or f"arn:aws:iam::{account}:root", session
+    if itype in ("IAMUser", "FederatedUser"):
+        if arn:
+            return arn, session
+        return f"{itype.lower()}:{account}:{user_name or principal_id or 'unknown'}", session
+    if itype == "AWSAccount":
+        return f"acct:{account or principal_id or 'unknown'}", session
+    if itype in ("SAMLUser", "WebIdentityUser", "IdentityCenterUser"):
+        return f"{itype}:{user_name or principal_id or 'unknown'}", session
+    if arn:
+        return arn, session
+    return f"anon:{account or 'unknown'}:{user_name or principal_id or 'unknown'}", session
+
+
+# ------------------------------------------------------------------------------------------ request risk
+_LOGGING_OFF = {
+    ("cloudtrail.amazonaws.com", "StopLogging"),
+    ("cloudtrail.amazonaws.com", "DeleteTrail"),
+    ("cloudtrail.amazonaws.com", "DeleteEventDataStore"),
+    ("cloudtrail.amazonaws.com", "StopEventDataStoreIngestion"),
+    ("guardduty.amazonaws.com", "DeleteDetector"),
+    ("guardduty.amazonaws.com", "DisassociateFromMasterAccount"),
+    ("guardduty.amazonaws.com", "DisassociateFromAdministratorAccount"),
+    ("ec2.amazonaws.com", "DeleteFlowLogs"),
+    ("config.amazonaws.com", "StopConfigurationRecorder"),
+    ("config.amazonaws.com", "DeleteConfigurationRecorder"),
+    ("config.amazonaws.com", "DeleteDeliveryChannel"),
+    ("securityhub.amazonaws.com", "DisableSecurityHub"),
+    ("access-analyzer.amazonaws.com", "DeleteAnalyzer"),
+    ("logs.amazonaws.com", "DeleteLogGroup"),
+    ("macie2.amazonaws.com", "DisableMacie"),
+}
+_PUBLIC_GRANTEES = ("AllUsers", "AuthenticatedUsers")
+
+
+def _json_obj(value: Any) -> Any:
+    if isinstance(value, str) and value[:1] in "{[":
+        try:
+            return json.loads(value)
+        except ValueError:
+            return value
+    return value
+
+
+def _walk_strings(value: Any, depth: int = 0):
+    if depth > 12:
+        return
+    if isinstance(value, str):
+        yield value
+    elif isinstance(value, dict):
+        for v in value.values():
+            yield from _walk_strings(v, depth + 1)
+    elif isinstance(value, list):
+        for v in value:
+            yield from _walk_strings(v, depth + 1)
+
+
+def _principals(policy: Any) -> List[Tuple[str, bool]]:
+    """(principal, has_condition) for Allow statements of an IAM-style policy document."""
+    policy = _json_obj(policy)
+    if not isinstance(policy, dict):
+        return []
+    statements = policy.get("Statement")
+    if isinstance(statements, dict):
+        columns = [v for v in statements.values() if isinstance(v, list)]
+        if columns and len(columns) == len(statements) and len({len(c) for c in columns}) == 1:
+            # Splunk's flattened `Statement{}.Effect` multivalue columns: zip them back into statements.
+            keys = list(statements)
+            statements = [dict(zip(keys, values)) for values in zip(*statements.values())]
+        else:
+            statements = [statements]
+    out: List[Tuple[str, bool]] = []
+    for st in statements if isinstance(statements, list) else []:
+        if not isinstance(st, dict) or st.get("Effect", "Allow") != "Allow":
+            continue
+        cond = bool(st.get("Condition"))
+        principal = st.get("Principal")
+        if isinstance(principal, str):
+            out.append((principal, cond))
+        elif isinstance(principal, dict):
+            for v in principal.values():
+                for p in v if isinstance(v, list) else [v]:
+                    if isinstance(p, str):
+                        out.append((p, cond))
+    return out
+
+
+def _foreign_account(principal: str, own: str) -> bool:
+    digits = "".join(ch for ch in principal.split(":")[4] if ch.isdigit()) if principal.count(":") >= 5 else principal
+    return len(digits) == 12 and digits.isdigit() and digits != own
+
+
+def risk_flags(source: str, name: str, params: Any, own_account: str) -> Tuple[str, ...]:
+    """The few request details that change risk: made public, shared out, opened to the world, logging off."""
+    flags: List[str] = []
+    if (source, name) in _LOGGING_OFF:
+        flags.append("logging_off")
+    params = _json_obj(params)
+    if not isinstance(params, dict):
+        return tuple(flags)
+    if name == "UpdateDetector" and params.get("enable") in (False, "false"):
+        flags.append("logging_off")
+    if name == "PutEventSelectors" and source == "cloudtrail.amazonaws.com":
+        selectors = params.get("eventSelectors") or params.get("advancedEventSelectors")
+        if not selectors or all(
+            isinstance(s, dict) and s.get("includeManagementEvents") in (False, "false") for s in selectors
+        ):
+            flags.append("logging_off")
+    if name == "PutBucketLogging" and not params.get("BucketLoggingStatus", {}).get("LoggingEnabled", True):
+        flags.append("logging_off")
+
+    public = cross = False
+    if name in ("ModifySnapshotAttribute", "ModifyImageAttribute"):
+        perm = params.get("createVolumePermission") or params.get("launchPermission") or {}
+        add = perm.get("add", {}) if isinstance(perm, dict) else {}
+        items = add.get("items", []) if isinstance(add, dict) else []
+        for item in items if isinstance(items, list) else []:
+            if isinstance(item, dict):
+                if item.get("group") == "all":
+                    public = True
+                uid = str(item.get("userId", ""))
+                if uid and uid != own_account:
+                    cross = True
+    elif name in ("ModifyDBSnapshotAttribute", "ModifyDBClusterSnapshotAttribute"):
+        values = params.get("valuesToAdd") or []
+        for v in values if isinstance(values, list) else [values]:
+            if v == "all":
+                public = True
+            elif isinstance(v, str) and v.isdigit() and v != own_account:
+                cross = True
+    elif name == "PutBucketAcl":
+        acl = str(params.get("x-amz-acl", "")) + json.dumps(params.get("AccessControlPolicy", ""))
+        if "public-read" in acl or any(g in acl for g in _PUBLIC_GRANTEES):
+            public = True
+    elif name in ("DeletePublicAccessBlock", "DeleteBucketPublicAccessBlock", "DeleteAccountPublicAccessBlock"):
+        public = True
+    elif name in ("PutPublicAccessBlock", "PutAccountPublicAccessBlock"):
+        conf = params.get("PublicAccessBlockConfiguration") or {}
+        if isinstance(conf, dict) and conf and not all(v in (True, "true") for v in conf.values()):
+            public = True
+    elif name == "AddPermission" and source.startswith("lambda"):
+        principal = str(params.get("principal", ""))
+        if principal == "*":
+            public = True
+        elif _foreign_account(principal, own_account):
+            cross = True
+    elif name in ("AuthorizeSecurityGroupIngress", "ModifySecurityGroupRules"):
+        for text in _walk_strings(params):
+            if text in ("0.0.0.0/0", "::/0"):
+                flags.append("open_ingress")
+                break
+    if name in (
+        "PutBucketPolicy",
+        "PutKeyPolicy",
+        "PutResourcePolicy",
+        "SetRepositoryPolicy",
+        "CreateRole",
+        "UpdateAssumeRolePolicy",
+        "SetQueueAttributes",
+        "SetTopicAttributes",
+        "PutRegistryPolicy",
+        "PutFileSystemPolicy",
+    ):
+        doc = (
+            params.get("bucketPolicy")
+            or params.get("policy")
+            or params.get("resourcePolicy")
+            or params.get("policyText")
+            or params.get("assumeRolePolicyDocument")
+            or params.get("policyDocument")
+            or (params.get("attributes") or {}).get("Policy")
+        )
+        for principal, has_condition in _principals(doc):
+            if principal == "*" and not has_condition:
+                public = True
+            elif _foreign_account(principal, own_account):
+                cross = True
+    if public:
+        flags.append("public")
+    if cross:
+        flags.append("cross_account")
+    return tuple(flags)
+
+
+def _resource(params: Any) -> str:
+    """The main resource a request touches, for reasons and triage (bounded, attacker-written)."""
+    if not isinstance(params, dict):
+        return ""
+    for key in (
+        "bucketName",
+        "roleName",
+        "userName",
+        "policyArn",
+        "groupId",
+        "snapshotId",
+        "imageId",
+        "instanceId",
+        "functionName",
+        "secretId",
+        "name",
+        "trailName",
+        "keyId",
+        "detectorId",
+        "dBSnapshotIdentifier",
+        "roleArn",
+    ):
+        value = params.get(key)
+        if isinstance(value, str) and value:
+            return value[:256]
+    return ""
+
+
+# -------------------------------------------------------------------------------------------- accessors
+def _first(value: Any) -> Any:
+    if isinstance(value, list):
+        return value[0] if value else None
+    return value
+
+
+def _s(value: Any, limit: int = 4096) -> str:
+    value = _first(value)
+    if value is None:
+        return ""
+    if isinstance(value, str):
+        return value[:limit]
+    if isinstance(value, (dict, list)):
+        return ""
+    return str(value)[:limit]
+
+
+def _bool(value: Any) -> Optional[bool]:
+    value = _first(value)
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str):
+        low = value.lower()
+        if low in ("true", "1", "yes"):
+            return True
+        if low in ("false", "0", "no"):
+            return False
+    return None
+
+
+def _unflatten(row: Mapping[str, Any], prefix: str) -> Any:
+    """Rebuild a nested object from Splunk's KV_MODE=json keys (`a.b{}.c`), for request risk checks."""
+    start = prefix + "."
+    out: Dict[str, Any] = {}
+    found = False
+    for key, value in row.items():
+        if not key.startswith(start) or key.startswith("__mv_"):
+            continue
+        found = True
+        node = out
+        parts = key[len(start) :].replace("{}", "").split(".")
+        for part in parts[:-1]:
+            nxt = node.get(part)
+            if not isinstance(nxt, dict):
+                nxt = {}
+                node[part] = nxt
+            node = nxt
+        node[parts[-1]] = value
+    if not found:
+        return row.get(prefix)
+    return out
+
+
+# --------------------------------------------------------------------------------------------- normalise
+class Normalizer:
+    """Turns any accepted row shape into an `Event`; holds the catalogue used for user-agent families."""
+
+    def __init__(self, catalog: Any = None) -> None:
+        if catalog is None:
+            from .catalog import Catalog
+
+            catalog = Catalog.load()
+        self.catalog = catalog
+        self._ua_cache: Dict[str, Tuple[str, str]] = {}
+
+    def _ua(self, ua: str) -> Tuple[str, str]:
+        hit = self._ua_cache.get(ua)
+        if hit is None:
+            hit = self.catalog.ua_family(ua)
+            if len(self._ua_cache) < 100_000:
+                self._ua_cache[ua] = hit
+        return hit
+
+    def normalize(self, row: Any) -> Event:
+        """One Event from one row of any accepted shape, or NormalizeError saying what is wrong."""
+        if isinstance(row, (bytes, str)):
+            if len(row) > MAX_VALUE_BYTES:
+                raise NormalizeError(f"row is {len(row)} bytes, over the 1 MB limit for one event")
+            try:
+                row = loads(row)
+            except ValueError as exc:
+                raise NormalizeError(f"not valid JSON: {str(exc)[:120]}") from None
+        if not isinstance(row, dict):
+            raise NormalizeError(f"expected a JSON object, got {type(row).__name__}")
+        if "Records" in row and isinstance(row["Records"], list):
+            raise NormalizeError("a CloudTrail Records file, not a single event (read it with ctad.readers)")
+        detail = row.get("detail")
+        if isinstance(detail, dict) and ("detail-type" in row or "eventName" in detail):
+            return self.from_raw(detail)
+        if "_raw" in row:
+            return self.from_splunk(row)
+        if isinstance(row.get("userIdentity"), dict) or (
+            "eventName" in row and "eventSource" in row and "userIdentity.type" not in row
+        ):
+            return self.from_raw(row)
+        if "eventName" in row or "eventSource" in row:
+            return self.from_flat(row)
+        if isinstance(row.get("event"), dict) or "event.action" in row:
+            return self.from_ecs(row)
+        keys = ", ".join(sorted(str(k) for k in row)[:8])
+        raise NormalizeError(f"unknown shape: no eventName/eventSource (keys: {keys})")
+
+    # Raw CloudTrail (S3, JSON lines, EventBridge detail, Splunk _raw)
+    def from_raw(self, r: Mapping[str, Any]) -> Event:
+        uid = r.get("userIdentity")
+        if not isinstance(uid, dict):
+            uid = {}
+        ctx = uid.get("sessionContext")
+        issuer = ctx.get("sessionIssuer") if isinstance(ctx, dict) else None
+        attrs = ctx.get("attributes") if isinstance(ctx, dict) else None
+        mfa = _bool(attrs.get("mfaAuthenticated")) if isinstance(attrs, dict) else None
+        add = r.get("additionalEventData")
+        if r.get("eventName") == "ConsoleLogin" and isinstance(add, dict) and "MFAUsed" in add:
+            mfa = add.get("MFAUsed") == "Yes"
+        return self._build(
+            event_id=_s(r.get("eventID")),
+            time_value=r.get("eventTime"),
+            source=_s(r.get("eventSource")),
+            name=_s(r.get("eventName")),
+            region=_s(r.get("awsRegion")),
+            ip=_s(r.get("sourceIPAddress")),
+            ua=_s(r.get("userAgent"), MAX_UA),
+            error_code=_s(r.get("errorCode")),
+            read_only=_bool(r.get("readOnly")),
+            account=_s(r.get("recipientAccountId")) or _s(uid.get("accountId")),
+            itype=_s(uid.get("type")),
+            arn=_s(uid.get("arn")),
+            issuer_arn=_s(issuer.get("arn")) if isinstance(issuer, dict) else "",
+            access_key=_s(uid.get("accessKeyId")),
+            invoked_by=_s(uid.get("invokedBy")),
+            principal_id=_s(uid.get("principalId")),
+            user_name=_s(uid.get("userName")),
+            console=_bool(r.get("sessionCredentialFromConsole")) is True,
+            mfa=mfa,
+            params=r.get("requestParameters"),
+            request_id=_s(r.get("requestID")),
+        )
+
+    def from_splunk(self, row: Mapping[str, Any]) -> Event:
+        raw = _first(row.get("_raw"))
+        if isinstance(raw, str) and raw:
+            if len(raw) > MAX_VALUE_BYTES:
+                raise NormalizeError(f"_raw is {len(raw)} bytes, over the 1 MB limit for one event")
+            try:
+                parsed = loads(raw)
+            except ValueError:
+                parsed = None
+            if isinstance(parsed, dict):
+                detail = parsed.get("detail")
+                if isinstance(detail, dict) and "eventName" in detail:
+                    parsed = detail
+                if "eventName" in parsed:
+                    return self.from_raw(parsed)
+        if "eventName" in row or "eventSource" in row:
+            return self.from_flat(row)
+        raise NormalizeError("_raw is not a CloudTrail JSON event and no extracted eventName field is present")
+
+    # Splunk extracted fields (KV_MODE=json), inputlookup rows, makeresults
+    def from_flat(self, row: Mapping[str, Any]) -> Event:
+        g = row.get
+        time_value = g("eventTime") or g("_time")
+        mfa = _bool(g("userIdentity.sessionContext.attributes.mfaAuthenticated"))
+        if _s(g("eventName")) == "ConsoleLogin" and g("additionalEventData.MFAUsed") is not None:
+            mfa = _s(g("additionalEventData.MFAUsed")) == "Yes"
+        return self._build(
+            event_id=_s(g("eventID")),
+            time_value=time_value,
+            source=_s(g("eventSource")),
+            name=_s(g("eventName")),
+            region=_s(g("awsRegion")),
+            ip=_s(g("sourceIPAddress")),
+            ua=_s(g("userAgent"), MAX_UA),
+            error_code=_s(g("errorCode")),
+            read_only=_bool(g("readOnly")),
+            account=_s(g("recipientAccountId")) or _s(g("userIdentity.accountId")),
+            itype=_s(g("userIdentity.type")),
+            arn=_s(g("userIdentity.arn")),
+            issuer_arn=_s(g("userIdentity.sessionContext.sessionIssuer.arn")),
+            access_key=_s(g("userIdentity.accessKeyId")),
+            invoked_by=_s(g("userIdentity.invokedBy")),
+            principal_id=_s(g("userIdentity.principalId")),
+            user_name=_s(g("userIdentity.userName")),
+            console=_bool(g("sessionCredentialFromConsole")) is True,
+            mfa=mfa,
+            params=_unflatten(row, "requestParameters"),
+            request_id=_s(g("requestID")),
+        )
+
+    # Elastic ECS documents (AWS integration), nested or with dotted keys
+    def from_ecs(self, doc: Mapping[str, Any]) -> Event:
+        def get(path: str) -> Any:
+            if path in doc:
+                return doc[path]
+            node: Any = doc
+            for part in path.split("."):
+                if not isinstance(node, dict):
+                    return None
+                if part in node:
+                    node = node[part]
+                else:
+                    return None
+            return node
+
+        original = get("event.original")
+        if isinstance(original, str) and original[:1] == "{":
+            try:
+                parsed = loads(original)
+            except ValueError:
+                parsed = None
+            if isinstance(parsed, dict) and "eventName" in parsed:
+                return self.from_raw(parsed)
+        ui = "aws.cloudtrail.user_identity."
+        params = get("aws.cloudtrail.flattened.request_parameters")
+        if params is None:
+            params = get("aws.cloudtrail.request_parameters")
+        provider = _s(get("event.provider"))
+        return self._build(
+            event_id=_s(get("event.id")) or _s(get("aws.cloudtrail.event_id")),
+            time_value=get("@timestamp") or get("event.created"),
+            source=provider,
+            name=_s(get("event.action")),
+            region=_s(get("cloud.region")),
+            ip=_s(get("source.ip")) or _s(get("source.address")),
+            ua=_s(get("user_agent.original"), MAX_UA),
+            error_code=_s(get("aws.cloudtrail.error_code")),
+            read_only=_bool(get("aws.cloudtrail.read_only")),
+            account=_s(get("aws.cloudtrail.recipient_account_id")) or _s(get("cloud.account.id")),
+            itype=_s(get(ui + "type")),
+            arn=_s(get(ui + "arn")),
+            issuer_arn=_s(get(ui + "session_context.session_issuer.arn")),
+            access_key=_s(get(ui + "access_key_id")),
+            invoked_by=_s(get(ui + "invoked_by")),
+            principal_id=_s(get(ui + "principal_id")) or _s(get("user.id")),
+            user_name=_s(get("user.name")),
+            console=False,
+            mfa=_bool(get(ui + "session_context.mfa_authenticated")),
+            params=params,
+            request_id=_s(get("aws.cloudtrail.request_id")),
+        )
+
+    def _build(
+        self,
+        *,
+        event_id: str,
+        time_value: Any,
+        source: str,
+        name: str,
+        region: str,
+        ip: str,
+        ua: str,
+        error_code: str,
+        read_only: Optional[bool],
+        account: str,
+        itype: str,
+        arn: str,
+        issuer_arn: str,
+        access_key: str,
+        invoked_by: str,
+        principal_id: str,
+        user_name: str,
+        console: bool,
+        mfa: Optional[bool],
+        params: Any,
+        request_id: str,
+    ) -> Event:
+        if not name:
+            raise NormalizeError("eventName is missing")
+        if not source:
+            raise NormalizeError(f"eventSource is missing (eventName {name[:80]!r})")
+        t = parse_time(time_value)
+        if not (0 < t < 7_258_118_400):  # 1970 .. 2200
+            raise NormalizeError(f"eventTime out of range: {time_value!r:.40}")
+        if not itype:
+            itype = "Unknown"
+        key, session = identity_key(itype, arn, issuer_arn, account, invoked_by, principal_id, user_name, source)
+        if not event_id:
+            # Without an eventID, a content hash still lets duplicates collapse and keeps order deterministic.
+            basis = "|".join((repr(t), source, name, key, ip, request_id, access_key))
+            event_id = "h-" + hashlib.sha1(basis.encode("utf-8", "replace")).hexdigest()[:24]
+        net, ip_kind = classify_source(ip)
+        family, kind = self._ua(ua)
+        if ua.startswith("signin.amazonaws.com") or ua.startswith("console."):
+            console = True
+        return Event(
+            event_id=event_id,
+            time=t,
+            source=source,
+            name=name,
+            region=region,
+            ip=ip,
+            user_agent=ua,
+            error_code=error_code,
+            read_only=read_only,
+            account=account,
+            identity=key,
+            identity_type=itype,
+            session=session,
+            access_key=access_key,
+            invoked_by=invoked_by,
+            console=console,
+            mfa=mfa,
+            ua_family=family,
+            ua_kind=kind,
+            net=net,
+            ip_kind=ip_kind,
+            flags=risk_flags(source, name, params, account) if params is not None or name else (),
+            resource=_resource(_json_obj(params)),
+        )
+
+
+_default: Optional[Normalizer] = None
+
+
+def normalize(row: Any) -> Event:
+    """Module-level convenience with the default catalogue (what triage and adapters call)."""
+    global _default
+    if _default is None:
+        _default = Normalizer()
+    return _default.normalize(row)

@@ -1,0 +1,300 @@
+"""The baseline profile: what the engine knows about every identity before the events it is asked to score.
+
+It holds aggregates only (counts, first/last seen, hour histograms), so it can be built three ways that agree:
+by the engine itself over history (`ctad baseline build`, `run.profile` after a detect run), from Splunk's
+distributed `stats` rows (`add_aggregate`, used by `| ctadbaseline`), or loaded from a file / lookup / KV store.
+Recent 1-hour windows are kept too when the engine built the profile, so a scheduled run that starts where the
+profile ends gets exactly the answer a replay would.
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+import time as _time
+from collections import deque
+from pathlib import Path
+from typing import Any, Dict, Iterable, Iterator, List, Optional, Union
+
+from .features import DAY, KINDS, WIN_LONG, WIN_SHORT, FeatureState, IdentityState, SourceState
+from .schema import Event
+
+FORMAT_VERSION = 1
+MIN_TRUSTED_DAYS = 7  # practitioners (and Splunk's own UBA content) trust a baseline after a week of data
+
+
+class Profile:
+    """Plain-data baseline; `to_state` turns it into the engine's working state and `from_state` back."""
+
+    def __init__(self, data: Optional[Dict[str, Any]] = None) -> None:
+        self.data: Dict[str, Any] = data or {
+            "version": FORMAT_VERSION,
+            "identities": {},
+            "apis": {},
+            "sources": {},
+            "total": 0,
+            "first_time": None,
+            "last_time": None,
+        }
+
+    # ------------------------------------------------------------------------------------------ summary
+    @property
+    def total(self) -> int:
+        return int(self.data.get("total") or 0)
+
+    @property
+    def span_days(self) -> float:
+        first, last = self.data.get("first_time"), self.data.get("last_time")
+        if first is None or last is None:
+            return 0.0
+        return (float(last) - float(first)) / DAY
+
+    @property
+    def trusted(self) -> bool:
+        """False while the history is shorter than a week: novelty features are then weak evidence."""
+        return self.span_days >= MIN_TRUSTED_DAYS
+
+    def describe(self) -> Dict[str, Any]:
+        return {
+            "events": self.total,
+            "identities": len(self.data["identities"]),
+            "span_days": round(self.span_days, 2),
+            "trusted": self.trusted,
+            "first_time": self.data.get("first_time"),
+            "last_time": self.data.get("last_time"),
+        }
+
+    # ------------------------------------------------------------------------------------- state bridge
+    def to_state(self, catalog: Any) -> FeatureState:
+        state = FeatureState(catalog)
+        d = self.data
+        state.total = int(d.get("total") or 0)
+        state.first_time = d.get("first_time")
+        state.last_time = d.get("last_time")
+        state.apis = {k: [int(v[0]), int(v[1])] for k, v in d["apis"].items()}
+        for ip, v in d["sources"].items():
+            src = SourceState()
+            src.n, src.identities = int(v[0]), int(v[1])
+            for t in v[2] if len(v) > 2 else ():
+                src.win_short.append(float(t))
+            for t in v[3] if len(v) > 3 else ():
+                src.win_denied.append(float(t))
+            state.sources[ip] = src
+        for key, v in d["identities"].items():
+            st = IdentityState()
+            st.n = int(v["n"])
+            st.first = float(v["first"])
+            st.last = float(v["last"])
+            st.hours = [int(h) for h in v["hours"]]
+            st.weekend = int(v.get("weekend", 0))
+            for kind in KINDS:
+                st.seen[kind] = {val: [int(e[0]), float(e[1]), float(e[2])] for val, e in v["seen"].get(kind, {}).items()}
+            for t, api, denied in v.get("win_long", ()):
+                st.win_long.append((float(t), api, bool(denied)))
+                st.win_api[api] = st.win_api.get(api, 0) + 1
+                st.denied_long += bool(denied)
+            for t, err in v.get("win_short", ()):
+                st.win_short.append((float(t), bool(err)))
+                st.errors_short += bool(err)
+            st.novel = deque(float(t) for t in v.get("novel", ()))
+            state.identities[key] = st
+        return state
+
+    @classmethod
+    def from_state(cls, state: FeatureState) -> Profile:
+        identities: Dict[str, Any] = {}
+        end = state.last_time or 0.0
+        for key, st in state.identities.items():
+            item: Dict[str, Any] = {
+                "n": st.n,
+                "first": st.first,
+                "last": st.last,
+                "hours": list(st.hours),
+                "weekend": st.weekend,
+                "seen": {kind: {val: list(e) for val, e in st.seen[kind].items()} for kind in KINDS},
+            }
+            recent_long = [list(x) for x in st.win_long if x[0] > end - WIN_LONG]
+            if recent_long:
+                item["win_long"] = recent_long
+                item["win_short"] = [list(x) for x in st.win_short if x[0] > end - WIN_SHORT]
+                item["novel"] = [t for t in st.novel if t > end - WIN_LONG]
+            identities[key] = item
+        sources: Dict[str, Any] = {}
+        for ip, src in state.sources.items():
+            entry: List[Any] = [src.n, src.identities]
+            short = [t for t in src.win_short if t > end - WIN_SHORT]
+            denied = [t for t in src.win_denied if t > end - WIN_LONG]
+            if short or denied:
+                entry += [short, denied]
+            sources[ip] = entry
+        return cls(
+            {
+                "version": FORMAT_VERSION,
+                "identities": identities,
+                "apis": {k: list(v) for k, v in state.apis.items()},
+                "sources": sources,
+                "total": state.total,
+                "first_time": state.first_time,
+                "last_time": state.last_time,
+            }
+        )
+
+    # ------------------------------------------------------------------------------ Splunk aggregates
+    def add_aggregate(
+        self,
+        event: Event,
+        count: int,
+        first: float,
+        last: float,
+        hour: Optional[int] = None,
+        weekend_count: Optional[int] = None,
+    ) -> None:
+        """Merge one `stats count min(_time) max(_time) by ...` row, keyed the way detection keys events."""
+        if count <= 0:
+            return
+        d = self.data
+        ident = d["identities"].get(event.identity)
+        if ident is None:
+            ident = {"n": 0, "first": first, "last": last, "hours": [0] * 24, "weekend": 0, "seen": {k: {} for k in KINDS}}
+            d["identities"][event.identity] = ident
+        ident["n"] += count
+        ident["first"] = min(ident["first"], first)
+        ident["last"] = max(ident["last"], last)
+        h = int(hour) % 24 if hour is not None else int(last // 3600) % 24
+        ident["hours"][h] += count
+        if weekend_count is not None:
+            ident["weekend"] += int(weekend_count)
+        api = event.source + ":" + event.name
+        new_api = api not in ident["seen"]["api"]
+        new_ip = event.ip not in ident["seen"]["ip"]
+        for kind, value in (
+            ("api", api),
+            ("ip", event.ip),
+            ("net", event.net),
+            ("uaf", event.ua_family),
+            ("region", event.region),
+            ("key", event.access_key),
+        ):
+            if not value and kind in ("region", "key"):
+                continue
+            entry = ident["seen"][kind].get(value)
+            if entry is None:
+                ident["seen"][kind][value] = [count, first, last]
+            else:
+                entry[0] += count
+                entry[1] = min(entry[1], first)
+                entry[2] = max(entry[2], last)
+        g = d["apis"].setdefault(api, [0, 0])
+        g[0] += count
+        g[1] += 1 if new_api else 0
+        s = d["sources"].setdefault(event.ip, [0, 0])
+        s[0] += count
+        s[1] += 1 if new_ip else 0
+        d["total"] = int(d.get("total") or 0) + count
+        d["first_time"] = first if d.get("first_time") is None else min(d["first_time"], first)
+        d["last_time"] = last if d.get("last_time") is None else max(d["last_time"], last)
+
+    def prune(self, retention_days: float, now: Optional[float] = None) -> int:
+        """Forget sightings older than the retention; returns how many entries went."""
+        end = now if now is not None else (self.data.get("last_time") or _time.time())
+        cut = end - retention_days * DAY
+        removed = 0
+        for key in list(self.data["identities"]):
+            ident = self.data["identities"][key]
+            if ident["last"] < cut:
+                del self.data["identities"][key]
+                removed += 1
+                continue
+            for kind in KINDS:
+                table = ident["seen"][kind]
+                for value in [v for v, e in table.items() if e[2] < cut]:
+                    del table[value]
+                    removed += 1
+        return removed
+
+    # ------------------------------------------------------------------------------------ persistence
+    def save(self, path: Union[str, Path]) -> None:
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        text = json.dumps(self.data, separators=(",", ":"))
+        tmp = path.with_name(path.name + ".tmp")
+        if path.suffix == ".gz":
+            with gzip.open(tmp, "wt", encoding="utf-8") as fh:
+                fh.write(text)
+        else:
+            tmp.write_text(text, encoding="utf-8")
+        tmp.replace(path)
+
+    @classmethod
+    def load(cls, path: Union[str, Path]) -> Profile:
+        path = Path(path)
+        try:
+            with open(path, "rb") as fh:
+                magic = fh.read(2)
+            opener = gzip.open if magic == b"\x1f\x8b" else open
+            with opener(path, "rt", encoding="utf-8") as fh:  # type: ignore[operator]
+                data = json.load(fh)
+        except (OSError, ValueError) as exc:
+            raise ValueError(f"cannot read baseline profile {path}: {exc}") from None
+        if not isinstance(data, dict) or data.get("version") != FORMAT_VERSION or "identities" not in data:
+            raise ValueError(f"{path} is not a ctad baseline profile (version {FORMAT_VERSION})")
+        return cls(data)
+
+    # --------------------------------------------------------------------------- flat rows (lookups)
+    def to_rows(self) -> Iterator[Dict[str, Any]]:
+        """Flat rows for a CSV lookup or KV store collection: kind, identity, value, count, first, last, extra."""
+        d = self.data
+        yield {"kind": "meta", "identity": "", "value": json.dumps({k: d.get(k) for k in ("version", "total", "first_time", "last_time")}),
+               "count": d.get("total") or 0, "first": d.get("first_time") or "", "last": d.get("last_time") or "", "extra": ""}  # fmt: skip
+        for api, (count, ids) in d["apis"].items():
+            yield {"kind": "gapi", "identity": "", "value": api, "count": count, "first": "", "last": "", "extra": ids}
+        for ip, v in d["sources"].items():
+            yield {"kind": "gsrc", "identity": "", "value": ip, "count": v[0], "first": "", "last": "", "extra": v[1]}
+        for key, ident in d["identities"].items():
+            yield {"kind": "id", "identity": key, "value": ",".join(str(h) for h in ident["hours"]),
+                   "count": ident["n"], "first": ident["first"], "last": ident["last"], "extra": ident.get("weekend", 0)}  # fmt: skip
+            for kind in KINDS:
+                for value, (count, first, last) in ident["seen"][kind].items():
+                    yield {"kind": kind, "identity": key, "value": value, "count": count, "first": first, "last": last, "extra": ""}
+
+    @classmethod
+    def from_rows(cls, rows: Iterable[Dict[str, Any]]) -> Profile:
+        profile = cls()
+        d = profile.data
+
+        def num(v: Any, default: float = 0.0) -> float:
+            try:
+                return float(v)
+            except (TypeError, ValueError):
+                return default
+
+        for row in rows:
+            kind = row.get("kind")
+            key = row.get("identity") or ""
+            if kind == "meta":
+                try:
+                    meta = json.loads(row.get("value") or "{}")
+                except ValueError:
+                    meta = {}
+                d["total"] = int(meta.get("total") or 0)
+                d["first_time"] = meta.get("first_time")
+                d["last_time"] = meta.get("last_time")
+            elif kind == "gapi":
+                d["apis"][row["value"]] = [int(num(row.get("count"))), int(num(row.get("extra")))]
+            elif kind == "gsrc":
+                d["sources"][row["value"]] = [int(num(row.get("count"))), int(num(row.get("extra")))]
+            elif kind == "id":
+                hours = [int(num(h)) for h in str(row.get("value") or "").split(",")][:24]
+                hours += [0] * (24 - len(hours))
+                ident = d["identities"].setdefault(key, {"seen": {k: {} for k in KINDS}})
+                ident.update(n=int(num(row.get("count"))), first=num(row.get("first")), last=num(row.get("last")),
+                             hours=hours, weekend=int(num(row.get("extra"))))  # fmt: skip
+            elif kind in KINDS:
+                ident = d["identities"].setdefault(key, {"n": 0, "first": 0.0, "last": 0.0, "hours": [0] * 24,
+                                                         "weekend": 0, "seen": {k: {} for k in KINDS}})  # fmt: skip
+                ident["seen"][kind][str(row.get("value") or "")] = [
+                    int(num(row.get("count"))),
+                    num(row.get("first")),
+                    num(row.get("last")),
+                ]
+        return profile

@@ -1,0 +1,160 @@
+"""Read CloudTrail from files the way users have them, one row at a time, never losing a row.
+
+S3 delivery files (`{"Records": [...]}`, `.json` / `.json.gz`), directories of them (walked in sorted order so a
+second read yields the same sequence), JSON lines (`.jsonl`, `.ndjson`, optionally gzipped), a JSON array, or
+EventBridge envelopes. What cannot be read becomes an `InputRow` with `error` set, so the output still has a row
+for it and the summary counts it.
+"""
+
+from __future__ import annotations
+
+import gzip
+import io
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Iterable, Iterator, List, Optional, Union
+
+from .normalize import MAX_VALUE_BYTES, loads
+
+JSON_SUFFIXES = (".json", ".jsonl", ".ndjson", ".json.gz", ".jsonl.gz", ".ndjson.gz", ".gz")
+
+
+@dataclass
+class InputRow:
+    """One input event (or what stood where one should be) and the bytes it came from."""
+
+    obj: Any
+    text: Optional[bytes]  # the JSON text of the row when it is a whole JSON object on its own (reused on output)
+    error: str
+    source: str
+
+
+def _open_bytes(path: Path) -> bytes:
+    with open(path, "rb") as fh:
+        head = fh.read(2)
+    if head == b"\x1f\x8b":
+        with gzip.open(path, "rb") as fh:
+            return fh.read()
+    return path.read_bytes()
+
+
+def _open_stream(path: Path) -> io.BufferedIOBase:
+    with open(path, "rb") as fh:
+        head = fh.read(2)
+    if head == b"\x1f\x8b":
+        return gzip.open(path, "rb")  # type: ignore[return-value]
+    return open(path, "rb")
+
+
+def list_files(paths: Iterable[Union[str, Path]]) -> List[Path]:
+    """Every input file under the given paths, directories walked in sorted order."""
+    out: List[Path] = []
+    for p in paths:
+        path = Path(p)
+        if path.is_dir():
+            for root, dirs, files in os.walk(path):
+                dirs.sort()
+                for name in sorted(files):
+                    if name.startswith("."):
+                        continue
+                    if name.endswith(JSON_SUFFIXES) or "." not in name:
+                        out.append(Path(root) / name)
+        else:
+            out.append(path)
+    return out
+
+
+def _decode(data: bytes) -> Any:
+    try:
+        return loads(data)
+    except ValueError:
+        # Non-UTF-8 bytes: keep the event, with the bad bytes replaced, rather than lose it.
+        return loads(data.decode("utf-8", "replace"))
+
+
+def _rows_from_object(obj: Any, text: Optional[bytes], source: str) -> Iterator[InputRow]:
+    if isinstance(obj, dict) and isinstance(obj.get("Records"), list):
+        for i, rec in enumerate(obj["Records"]):
+            yield InputRow(rec, None, "" if isinstance(rec, dict) else "record is not a JSON object", f"{source}#{i}")
+    elif isinstance(obj, list):
+        for i, rec in enumerate(obj):
+            yield InputRow(rec, None, "" if isinstance(rec, dict) else "record is not a JSON object", f"{source}#{i}")
+    else:
+        yield InputRow(obj, text, "" if isinstance(obj, dict) else "record is not a JSON object", source)
+
+
+def iter_file(path: Path) -> Iterator[InputRow]:
+    source = str(path)
+    try:
+        size = path.stat().st_size
+    except OSError as exc:
+        yield InputRow(None, None, f"cannot read {source}: {exc.strerror}", source)
+        return
+    if size == 0:
+        yield InputRow(None, None, f"empty file: {source}", source)
+        return
+    try:
+        stream = _open_stream(path)
+    except OSError as exc:
+        yield InputRow(None, None, f"cannot read {source}: {exc}", source)
+        return
+    with stream:
+        try:
+            # A document that starts with `{"Records"` or `[` is one JSON value; anything else is JSON lines.
+            head = stream.peek(64)[:64].lstrip() if hasattr(stream, "peek") else b""
+            whole = head.startswith(b"[") or (head.startswith(b"{") and head[1:].lstrip().startswith(b'"Records"'))
+            if whole:
+                data = stream.read()
+                try:
+                    obj = _decode(data)
+                except ValueError as exc:
+                    yield InputRow(None, None, f"{source}: not valid JSON ({str(exc)[:100]})", source)
+                    return
+                yield from _rows_from_object(obj, None, source)
+                return
+            lineno = 0
+            for line in stream:
+                lineno += 1
+                stripped = line.strip()
+                if not stripped:
+                    continue
+                ref = f"{source}:{lineno}"
+                if len(stripped) > MAX_VALUE_BYTES:
+                    yield InputRow(None, None, f"line {lineno} is {len(stripped)} bytes, over the 1 MB limit", ref)
+                    continue
+                try:
+                    obj = _decode(stripped)
+                except ValueError as exc:
+                    yield InputRow(None, None, f"line {lineno}: not valid JSON ({str(exc)[:100]})", ref)
+                    continue
+                if isinstance(obj, dict) and isinstance(obj.get("Records"), list):
+                    yield from _rows_from_object(obj, None, ref)
+                elif isinstance(obj, dict):
+                    yield InputRow(obj, stripped, "", ref)
+                else:
+                    yield from _rows_from_object(obj, None, ref)
+        except (OSError, EOFError, gzip.BadGzipFile) as exc:
+            yield InputRow(None, None, f"{source}: truncated or corrupt file ({exc})", source)
+
+
+def iter_rows(paths: Iterable[Union[str, Path]]) -> Iterator[InputRow]:
+    """All rows of all inputs, in a deterministic order; `-` reads JSON lines from standard input."""
+    for p in paths:
+        if str(p) == "-":
+            import sys
+
+            for lineno, line in enumerate(sys.stdin.buffer, 1):
+                if line.strip():
+                    try:
+                        obj = _decode(line.strip())
+                        yield InputRow(obj, line.strip(), "", f"stdin:{lineno}")
+                    except ValueError as exc:
+                        yield InputRow(None, None, f"line {lineno}: not valid JSON ({str(exc)[:100]})", f"stdin:{lineno}")
+            continue
+        path = Path(p)
+        if not path.exists():
+            yield InputRow(None, None, f"no such file or directory: {path}", str(path))
+            continue
+        for f in list_files([path]):
+            yield from iter_file(f)

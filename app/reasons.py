@@ -1,0 +1,152 @@
+"""Turn a score's top contributing features into sentences an analyst understands.
+
+Templates live in `lookups/reason_templates.csv` (feature, condition, sentence) so a SOC can reword them. A
+sentence is used when its feature pushed the score up and its condition holds for the event, so a reason is
+always a fact about the event ("first time arn:...:role/ci calls ec2:GetPasswordData"), never a model artefact.
+Event values are attacker-written: they are only substituted into text, never interpreted.
+"""
+
+from __future__ import annotations
+
+import csv
+import math
+import string
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Dict, List, Optional, Sequence, Tuple
+
+from .features import CATEGORIES, FEATURE_INDEX
+from .resources import find_dir
+from .schema import Event
+
+MAX_REASONS = 5
+_OPS = ("<=", ">=", "==", "!=", "<", ">")
+
+
+@dataclass(frozen=True)
+class Template:
+    feature: str
+    op: str
+    value: float
+    text: str
+
+    def holds(self, x: float) -> bool:
+        if x != x:  # NaN: unknown, never a reason
+            return False
+        v = self.value
+        return {
+            "<=": x <= v,
+            ">=": x >= v,
+            "==": x == v,
+            "!=": x != v,
+            "<": x < v,
+            ">": x > v,
+        }[self.op]
+
+
+class _SafeFormatter(string.Formatter):
+    """str.format limited to plain names: a template cannot reach attributes or items of the values."""
+
+    def get_field(self, field_name: str, args: Any, kwargs: Any) -> Any:
+        if not field_name.isidentifier():
+            raise ValueError(f"template field {field_name!r} is not a plain name")
+        return kwargs.get(field_name, ""), field_name
+
+
+_FORMAT = _SafeFormatter()
+
+
+def load_templates(path: Optional[Path] = None) -> List[Template]:
+    path = path or find_dir("lookups") / "reason_templates.csv"
+    out: List[Template] = []
+    with open(path, newline="", encoding="utf-8") as fh:
+        for lineno, row in enumerate(csv.DictReader(fh), 2):
+            feature, when, text = row.get("feature", ""), (row.get("when") or "").strip(), row.get("template", "")
+            if feature not in FEATURE_INDEX:
+                raise ValueError(f"{path}:{lineno}: unknown feature {feature!r}")
+            op = next((o for o in _OPS if when.startswith(o)), None)
+            if op is None:
+                raise ValueError(f"{path}:{lineno}: condition {when!r} must start with one of {_OPS}")
+            try:
+                value = float(when[len(op) :])
+            except ValueError:
+                raise ValueError(f"{path}:{lineno}: condition {when!r} needs a number") from None
+            out.append(Template(feature, op, value, text))
+    return out
+
+
+def _duration(seconds: float) -> str:
+    days = seconds / 86400.0
+    if days >= 2:
+        return f"{days:.0f} days"
+    return f"{seconds / 3600.0:.0f} hours"
+
+
+class Explainer:
+    """Builds ct_reasons for one scored event from its feature row and per-feature contributions."""
+
+    def __init__(self, templates: Optional[List[Template]] = None) -> None:
+        self.templates = templates if templates is not None else load_templates()
+        self.by_feature: Dict[str, List[Template]] = {}
+        for t in self.templates:
+            self.by_feature.setdefault(t.feature, []).append(t)
+
+    def reasons(
+        self,
+        event: Event,
+        row: Sequence[float],
+        contributions: Optional[Sequence[float]],
+        api_info: Tuple[int, int, int, str, str],
+        limit: int = MAX_REASONS,
+    ) -> List[str]:
+        risk, cat, _, _, technique = api_info
+        hour = int(event.time // 3600) % 24
+        values: Dict[str, Any] = {
+            "identity": event.identity,
+            "api": event.api,
+            "name": event.name,
+            "ip": event.ip or "an unknown address",
+            "net": event.net or "unknown",
+            "region": event.region or "unknown",
+            "ua_family": event.ua_family,
+            "access_key": event.access_key,
+            "resource_or_target": event.resource or "a resource",
+            "hour": f"{hour:02d}",
+            "daykind": "weekend day" if ((int(event.time // 86400) + 3) % 7) >= 5 else "weekday",
+            "category": (CATEGORIES[cat] if 0 <= cat < len(CATEGORIES) else "") or "sensitive",
+            "technique_part": f", ATT&CK {technique}" if technique else "",
+        }
+        if contributions is None:
+            order = list(range(len(row)))
+            weights = [1.0] * len(row)
+        else:
+            weights = list(contributions[: len(row)])
+            order = sorted(range(len(row)), key=lambda i: -weights[i])
+        out: List[str] = []
+        names = list(FEATURE_INDEX)
+        for i in order:
+            if weights[i] <= 0 or len(out) >= limit:
+                break
+            x = row[i]
+            for template in self.by_feature.get(names[i], ()):
+                if template.holds(x):
+                    values["count"] = f"{x:.0f}"
+                    values["value"] = x
+                    values["pct"] = f"{100.0 * x:.1f}" if x == x else "?"
+                    values["gap"] = _duration(math.expm1(x)) if x == x else "a long time"
+                    sentence = _FORMAT.format(template.text, **values)
+                    if sentence not in out:
+                        out.append(sentence)
+                    break
+        # Request details that change risk are always worth saying, whatever their share of the score.
+        for feature in ("req_logging_off", "req_public", "req_cross_account", "req_open_ingress"):
+            if len(out) >= limit:
+                break
+            if row[FEATURE_INDEX[feature]] == 1.0:
+                for template in self.by_feature.get(feature, ()):
+                    sentence = _FORMAT.format(template.text, **values)
+                    if sentence not in out:
+                        out.append(sentence)
+        if not out and risk >= 3:
+            out.append(_FORMAT.format("{api} is a sensitive API ({category}{technique_part})", **values))
+        return out

@@ -1,0 +1,155 @@
+"""The canonical event and the output contract shared by every adapter (CLI, Splunk, Elastic).
+
+One `Event` per CloudTrail record whatever shape it arrived in, so features are defined once. It is a
+`__slots__` class because the engine creates millions of them and attribute access on slots is the cheapest
+Python offers; it pickles as a plain tuple so spilled runs stay small.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Dict, List, Optional, Tuple
+
+# The fields every adapter adds, in this order (docs/DESIGN.md "Output contract").
+OUTPUT_FIELDS: Tuple[str, ...] = (
+    "ct_score",
+    "ct_anomaly",
+    "ct_severity",
+    "ct_reasons",
+    "ct_tactic",
+    "ct_technique",
+    "ct_identity",
+    "ct_model",
+    "ct_error",
+)
+
+SEVERITIES: Tuple[str, ...] = ("informational", "low", "medium", "high", "critical")
+
+# Request details that change risk, found by the normaliser and used as features and reasons.
+RISK_FLAGS: Tuple[str, ...] = ("public", "cross_account", "open_ingress", "logging_off")
+
+
+class Event:
+    """A normalised CloudTrail event: only what features, reasons and triage need."""
+
+    __slots__ = (
+        "event_id",
+        "time",
+        "source",
+        "name",
+        "region",
+        "ip",
+        "user_agent",
+        "error_code",
+        "read_only",
+        "account",
+        "identity",
+        "identity_type",
+        "session",
+        "access_key",
+        "invoked_by",
+        "console",
+        "mfa",
+        "ua_family",
+        "ua_kind",
+        "net",
+        "ip_kind",
+        "flags",
+        "resource",
+    )
+
+    def __init__(
+        self,
+        event_id: str,
+        time: float,
+        source: str,
+        name: str,
+        region: str = "",
+        ip: str = "",
+        user_agent: str = "",
+        error_code: str = "",
+        read_only: Optional[bool] = None,
+        account: str = "",
+        identity: str = "",
+        identity_type: str = "",
+        session: str = "",
+        access_key: str = "",
+        invoked_by: str = "",
+        console: bool = False,
+        mfa: Optional[bool] = None,
+        ua_family: str = "unknown",
+        ua_kind: str = "unknown",
+        net: str = "",
+        ip_kind: str = "",
+        flags: Tuple[str, ...] = (),
+        resource: str = "",
+    ) -> None:
+        self.event_id = event_id
+        self.time = time
+        self.source = source
+        self.name = name
+        self.region = region
+        self.ip = ip
+        self.user_agent = user_agent
+        self.error_code = error_code
+        self.read_only = read_only
+        self.account = account
+        self.identity = identity
+        self.identity_type = identity_type
+        self.session = session
+        self.access_key = access_key
+        self.invoked_by = invoked_by
+        self.console = console
+        self.mfa = mfa
+        self.ua_family = ua_family
+        self.ua_kind = ua_kind
+        self.net = net
+        self.ip_kind = ip_kind
+        self.flags = flags
+        self.resource = resource
+
+    @property
+    def api(self) -> str:
+        """`eventSource:eventName`: practitioners match on both (DeleteRules exists in two services)."""
+        return self.source + ":" + self.name
+
+    def to_tuple(self) -> Tuple[Any, ...]:
+        return tuple(getattr(self, name) for name in self.__slots__)
+
+    @classmethod
+    def from_tuple(cls, values: Tuple[Any, ...]) -> Event:
+        event = cls.__new__(cls)
+        for name, value in zip(cls.__slots__, values):
+            setattr(event, name, value)
+        return event
+
+    def __reduce__(self):  # pickle as one tuple: smaller and faster than a dict of slots
+        return (Event.from_tuple, (self.to_tuple(),))
+
+    def to_dict(self) -> Dict[str, Any]:
+        return {name: getattr(self, name) for name in self.__slots__}
+
+    def __repr__(self) -> str:
+        return f"Event({self.event_id!r}, {self.time!r}, {self.api!r}, identity={self.identity!r})"
+
+
+def empty_output(error: str = "", model: str = "", identity: str = "") -> Dict[str, Any]:
+    """The ct_* fields of a row that could not be scored: present, empty, with the reason in ct_error."""
+    return {
+        "ct_score": None,
+        "ct_anomaly": 0,
+        "ct_severity": "",
+        "ct_reasons": [],
+        "ct_tactic": "",
+        "ct_technique": "",
+        "ct_identity": identity,
+        "ct_model": model,
+        "ct_error": error,
+    }
+
+
+def as_list(value: Any) -> List[Any]:
+    if value is None:
+        return []
+    if isinstance(value, list):
+        return value
+    return [value]

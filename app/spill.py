@@ -1,0 +1,82 @@
+"""External sorting: hold at most N items in memory, spill sorted runs to disk, merge them back.
+
+The detector must see events in time order and give results back in input order without holding a million rows
+in RAM (Splunk's search head and a laptop replaying months of S3 logs both have finite memory). pickle is used for
+runs because the items are our own tuples, written and read back by this process only.
+"""
+
+from __future__ import annotations
+
+import heapq
+import os
+import pickle
+import shutil
+import tempfile
+from typing import Any, Callable, Iterator, List, Optional
+
+
+class ExternalSorter:
+    """Collect items, then iterate them sorted by `key`; spills to `directory` beyond `max_items`."""
+
+    def __init__(self, key: Callable[[Any], Any], max_items: int = 200_000, directory: Optional[str] = None) -> None:
+        self.key = key
+        self.max_items = max(1, int(max_items))
+        self._parent = directory
+        self._dir: Optional[str] = None
+        self._buffer: List[Any] = []
+        self._runs: List[str] = []
+        self.count = 0
+
+    @property
+    def spilled(self) -> bool:
+        return bool(self._runs)
+
+    def add(self, item: Any) -> None:
+        self._buffer.append(item)
+        self.count += 1
+        if len(self._buffer) >= self.max_items:
+            self._spill()
+
+    def _spill(self) -> None:
+        if self._dir is None:
+            self._dir = tempfile.mkdtemp(prefix="ctad-spill-", dir=self._parent)
+        self._buffer.sort(key=self.key)
+        path = os.path.join(self._dir, f"run{len(self._runs):05d}.pkl")
+        with open(path, "wb") as fh:
+            pickler = pickle.Pickler(fh, protocol=pickle.HIGHEST_PROTOCOL)
+            # Pickle in blocks: one dump per item is slow, one dump of everything needs it all in memory twice.
+            for i in range(0, len(self._buffer), 4096):
+                pickler.dump(self._buffer[i : i + 4096])
+                pickler.clear_memo()
+        self._runs.append(path)
+        self._buffer = []
+
+    @staticmethod
+    def _read_run(path: str) -> Iterator[Any]:
+        with open(path, "rb") as fh:
+            unpickler = pickle.Unpickler(fh)
+            while True:
+                try:
+                    block = unpickler.load()
+                except EOFError:
+                    return
+                yield from block
+
+    def sorted(self) -> Iterator[Any]:
+        """Every item, sorted; the sorter is spent afterwards and its files are removed."""
+        try:
+            self._buffer.sort(key=self.key)
+            if not self._runs:
+                yield from self._buffer
+                return
+            streams = [self._read_run(p) for p in self._runs] + [iter(self._buffer)]
+            yield from heapq.merge(*streams, key=self.key)
+        finally:
+            self.close()
+
+    def close(self) -> None:
+        self._buffer = []
+        if self._dir is not None:
+            shutil.rmtree(self._dir, ignore_errors=True)
+            self._dir = None
+        self._runs = []

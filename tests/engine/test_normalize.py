@@ -1,0 +1,144 @@
+from __future__ import annotations
+
+import json
+
+import pytest
+from helpers import ecs_doc, eventbridge, raw_event, splunk_row
+
+from ctad.normalize import NormalizeError, classify_source, normalize, parse_time, risk_flags
+
+
+def _key(ev):
+    return (ev.event_id, ev.time, ev.api, ev.identity, ev.session, ev.ip, ev.net, ev.access_key, ev.region,
+            ev.error_code, ev.flags, ev.identity_type)  # fmt: skip
+
+
+ROLE = "arn:aws:iam::111122223333:role/ci-deployer"
+ASSUMED = "arn:aws:sts::111122223333:assumed-role/ci-deployer/build-42"
+
+
+@pytest.mark.parametrize("with_issuer", [True, False])
+def test_assumed_role_is_keyed_by_role_and_session_kept(with_issuer):
+    ev = normalize(raw_event(arn=ASSUMED, itype="AssumedRole", issuer=ROLE if with_issuer else None))
+    assert ev.identity == ROLE
+    assert ev.session == "build-42"
+
+
+def test_every_shape_gives_the_same_event():
+    src = raw_event(
+        name="PutBucketPolicy",
+        arn=ASSUMED,
+        itype="AssumedRole",
+        issuer=ROLE,
+        params={"bucketName": "b1", "bucketPolicy": {"Statement": [{"Effect": "Allow", "Principal": "*",
+                                                                      "Action": "s3:GetObject"}]}},  # fmt: skip
+    )
+    shapes = [src, eventbridge(src), splunk_row(src), splunk_row(src, with_raw=False), ecs_doc(src),
+              ecs_doc(src, with_original=True), json.dumps(src)]  # fmt: skip
+    keys = {_key(normalize(s)) for s in shapes}
+    assert len(keys) == 1, keys
+    ev = normalize(src)
+    assert ev.flags == ("public",)
+    assert ev.resource == "b1"
+
+
+def test_service_principal_is_not_a_human():
+    ev = normalize(raw_event(itype="AWSService", arn="", ip="config.amazonaws.com", ua="config.amazonaws.com"))
+    assert ev.identity.startswith("svc:")
+    assert ev.ip_kind == "aws_service"
+
+
+def test_invoked_by_is_kept():
+    r = raw_event(arn=ASSUMED, itype="AssumedRole", issuer=ROLE)
+    r["userIdentity"]["invokedBy"] = "cloudformation.amazonaws.com"
+    assert normalize(r).invoked_by == "cloudformation.amazonaws.com"
+
+
+@pytest.mark.parametrize(
+    "value,expected",
+    [
+        ("2024-07-30T21:31:10Z", 1722375070.0),
+        ("2024-07-30T21:31:10.500Z", 1722375070.5),
+        ("2024-07-30T23:31:10+02:00", 1722375070.0),
+        ("1722375070.25", 1722375070.25),
+        (1722375070, 1722375070.0),
+    ],
+)
+def test_parse_time(value, expected):
+    assert parse_time(value) == expected
+
+
+@pytest.mark.parametrize(
+    "row,message",
+    [
+        ({"foo": 1}, "unknown shape"),
+        ({"eventName": "X", "eventSource": "s3.amazonaws.com"}, "eventTime is missing"),
+        ({"eventName": "X", "eventTime": "2024-01-01T00:00:00Z", "userIdentity": {}}, "eventSource is missing"),
+        ({"eventName": "X", "eventSource": "s", "eventTime": "yesterday", "userIdentity": {}}, "not a timestamp"),
+        ("{not json", "not valid JSON"),
+        ([1, 2], "expected a JSON object"),
+        ({"Records": []}, "Records file"),
+        ({"_raw": "garbage", "sourcetype": "aws:cloudtrail"}, "_raw is not a CloudTrail"),
+        ("x" * 1_000_001, "over the 1 MB limit"),
+        ({"eventName": ["X"], "eventSource": 5, "eventTime": {"a": 1}, "userIdentity": "str"}, "eventTime"),
+    ],
+)
+def test_bad_rows_say_why(row, message):
+    with pytest.raises(NormalizeError) as exc:
+        normalize(row)
+    assert message in str(exc.value)
+
+
+def test_wrongly_typed_fields_do_not_crash():
+    r = raw_event()
+    r["userAgent"] = {"nested": True}
+    r["readOnly"] = "maybe"
+    r["requestParameters"] = "not an object"
+    r["sourceIPAddress"] = 12345
+    ev = normalize(r)
+    assert ev.user_agent == "" and ev.read_only is None and ev.ip == "12345"
+
+
+def test_missing_event_id_gets_a_stable_content_hash():
+    r = raw_event()
+    del r["eventID"]
+    assert normalize(r).event_id == normalize(dict(r)).event_id
+    assert normalize(r).event_id.startswith("h-")
+
+
+@pytest.mark.parametrize(
+    "ip,kind",
+    [("203.0.113.9", "public"), ("10.1.2.3", "private"), ("AWS Internal", "aws_internal"),
+     ("ec2.amazonaws.com", "aws_service"), ("2001:db8::1", "private"), ("999.1.1.1", "invalid"), ("", "missing")],
+)  # fmt: skip
+def test_classify_source(ip, kind):
+    assert classify_source(ip)[1] == kind
+
+
+def test_risk_flags():
+    own = "111122223333"
+    snap = {"snapshotId": "snap-1", "createVolumePermission": {"add": {"items": [{"userId": "999988887777"}]}}}
+    assert risk_flags("ec2.amazonaws.com", "ModifySnapshotAttribute", snap, own) == ("cross_account",)
+    pub = {"createVolumePermission": {"add": {"items": [{"group": "all"}]}}}
+    assert risk_flags("ec2.amazonaws.com", "ModifySnapshotAttribute", pub, own) == ("public",)
+    ingress = {"groupId": "sg-1", "ipPermissions": {"items": [{"ipRanges": {"items": [{"cidrIp": "0.0.0.0/0"}]}}]}}
+    assert risk_flags("ec2.amazonaws.com", "AuthorizeSecurityGroupIngress", ingress, own) == ("open_ingress",)
+    assert risk_flags("cloudtrail.amazonaws.com", "StopLogging", {"name": "t"}, own) == ("logging_off",)
+    internal = {"groupId": "sg-1", "ipPermissions": {"items": [{"ipRanges": {"items": [{"cidrIp": "10.0.0.0/8"}]}}]}}
+    assert risk_flags("ec2.amazonaws.com", "AuthorizeSecurityGroupIngress", internal, own) == ()
+    conditioned = {"bucketPolicy": {"Statement": [{"Effect": "Allow", "Principal": "*", "Condition": {"x": 1}}]}}
+    assert risk_flags("s3.amazonaws.com", "PutBucketPolicy", conditioned, own) == ()
+
+
+def test_all_shared_events_normalise_or_say_why(shared_data):
+    ok = bad = 0
+    for name in ("stratus_detonations", "traildiscover", "panther_rule_tests", "otrf_scenarios"):
+        for line in (shared_data / "cloudtrail" / f"{name}.jsonl").read_text().splitlines():
+            try:
+                ev = normalize(json.loads(line))
+                assert ev.identity and ev.source and ev.name
+                ok += 1
+            except NormalizeError as exc:
+                assert str(exc)
+                bad += 1
+    assert ok > 1400 and bad < 30
