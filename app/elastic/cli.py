@@ -13,6 +13,7 @@ import sys
 import tempfile
 import time
 import uuid
+from pathlib import Path
 from typing import Any, Dict, Iterable, Iterator, Optional, Tuple
 
 from .connect import ConnectionSetupError, add_connection_arguments, make_client
@@ -71,13 +72,22 @@ def register(subparsers: Any) -> None:
     _add_read_arguments(d)
     g = d.add_argument_group("detection")
     g.add_argument(
-        "--baseline", default=None, help="profile JSON (from ctad baseline) the window is compared to"
+        "--baseline", default=None, help="baseline profile to compare with (JSON, .gz ok); created if missing"
     )
     g.add_argument(
-        "--save-baseline", default=None, help="save the profile after this window (continue later)"
+        "--update-baseline",
+        action="store_true",
+        help="write the profile after this window back to --baseline",
     )
-    g.add_argument("--model-dir", default=None, help="model directory (bundled model by default)")
-    g.add_argument("--threshold", type=float, default=None, help="anomaly threshold (model's default)")
+    g.add_argument("--model", default=None, help="model directory (default: the bundled model/)")
+    g.add_argument("--threshold", type=float, default=None, help="anomaly threshold (default: the model's)")
+    g.add_argument("--no-explain", action="store_true", help="skip reasons (faster)")
+    g.add_argument(
+        "--max-memory-rows", type=int, default=100_000, help="rows held in memory before spilling to disk"
+    )
+    g.add_argument(
+        "--spill-dir", default=None, help="directory for temporary spill files (default: system temp)"
+    )
     g = d.add_argument_group("output")
     g.add_argument(
         "--write",
@@ -90,7 +100,7 @@ def register(subparsers: Any) -> None:
     g.add_argument("--chunk-size", type=int, default=500, help="bulk actions per request (500)")
     g.add_argument("--max-retries", type=int, default=5, help="retries of 429-rejected bulk items (5)")
     g.add_argument("--initial-backoff", type=float, default=1.0, help="seconds before the first retry (1)")
-    g.add_argument("--summary", default=None, help="write the run summary JSON here (default: stderr)")
+    g.add_argument("--summary-json", default=None, help="write the run summary JSON here (default: stderr)")
     d.set_defaults(func=cmd_detect)
 
     e = sub.add_parser("export", help="write the documents as JSON lines (for ctad detect / training)")
@@ -173,17 +183,24 @@ def cmd_detect(args: argparse.Namespace) -> int:
     except (ValueError, ConnectionSetupError) as exc:
         _err(str(exc))
         return 2
+    from ..detect import Detector, ModelError
+    from ..profile import Profile
+
+    profile = None
+    baseline_path = Path(args.baseline) if args.baseline else None
     try:
-        from ..detect import Detector
-        from ..profile import Profile
-    except ImportError as exc:  # pragma: no cover - only before the engine is installed
-        _err(f"the detection engine is not available: {exc}")
-        return 2
-    try:
-        profile = Profile.load(args.baseline) if args.baseline else None
-        det = Detector(model_dir=args.model_dir, profile=profile, threshold=args.threshold)
-    except Exception as exc:  # bad baseline file or model: say which, no traceback
-        _err(f"cannot start the detector: {type(exc).__name__}: {exc}")
+        if baseline_path is not None and baseline_path.exists():
+            profile = Profile.load(baseline_path)
+        det = Detector(
+            model_dir=args.model,
+            profile=profile,
+            threshold=args.threshold,
+            explain=not args.no_explain,
+            spill_dir=args.spill_dir,
+            max_memory_rows=args.max_memory_rows,
+        )
+    except (ModelError, ValueError, OSError) as exc:  # bad baseline file or model: say which, no traceback
+        _err(f"cannot start the detector: {exc}")
         return 2
 
     started = time.time()
@@ -191,7 +208,7 @@ def cmd_detect(args: argparse.Namespace) -> int:
     stats = ReadStats()
     with_key = bool(target and target.needs_key_fields)
     summary: Dict[str, Any] = {"index": args.index, "from": args.time_from, "to": args.time_to}
-    with tempfile.TemporaryFile("w+", encoding="utf-8") as spool:
+    with tempfile.TemporaryFile("w+", encoding="utf-8", dir=args.spill_dir) as spool:
         # Row metadata goes to disk, not a list: the detector's memory is bounded, so ours must be too.
         try:
             for doc in read_documents(client, stats=stats, **read_kwargs):
@@ -229,12 +246,13 @@ def cmd_detect(args: argparse.Namespace) -> int:
                     initial_backoff=args.initial_backoff,
                     failed_sink=failed_fh,
                 )
-    summary["detector"] = run.summary.as_dict() if hasattr(run.summary, "as_dict") else run.summary
+    summary["detector"] = run.summary.as_dict()
     summary["write"] = report.as_dict() if report else None
     summary["run_id"] = run_id
     summary["seconds"] = round(time.time() - started, 3)
-    if args.save_baseline and run.profile is not None:
-        run.profile.save(args.save_baseline)
+    summary["baseline"] = profile.describe() if profile is not None else None
+    if baseline_path is not None and run.profile is not None and (args.update_baseline or profile is None):
+        run.profile.save(baseline_path)
     _emit_summary(args, summary)
     code = 0
     if stats.shard_failures or stats.timed_out_pages:
@@ -270,8 +288,8 @@ def _tee_out(rows: Iterator[Tuple[Dict, Dict]], path: Optional[str], summary: Di
 
 def _emit_summary(args: argparse.Namespace, summary: Dict[str, Any]) -> None:
     text = json.dumps(summary, indent=2, default=str)
-    if getattr(args, "summary", None):
-        with open(args.summary, "w", encoding="utf-8") as fh:
+    if getattr(args, "summary_json", None):
+        with open(args.summary_json, "w", encoding="utf-8") as fh:
             fh.write(text + "\n")
     else:
         print(text, file=sys.stderr)

@@ -25,18 +25,10 @@ from collections import Counter, deque
 from dataclasses import dataclass, field
 from typing import IO, Any, Deque, Dict, Iterable, Iterator, List, Optional, Tuple
 
-# docs/DESIGN.md output contract, in contract order.
-CT_FIELDS = (
-    "ct_score",
-    "ct_anomaly",
-    "ct_severity",
-    "ct_reasons",
-    "ct_tactic",
-    "ct_technique",
-    "ct_identity",
-    "ct_model",
-    "ct_error",
-)
+from ..schema import OUTPUT_FIELDS
+
+# docs/DESIGN.md output contract, in contract order (one definition, in ctad.schema).
+CT_FIELDS = OUTPUT_FIELDS
 
 # ECS fields copied onto a result document (dotted paths into the source document).
 KEY_FIELDS = (

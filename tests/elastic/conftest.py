@@ -146,3 +146,28 @@ def make_ecs() -> Callable[..., Dict[str, Any]]:
         return ecs_from_raw(raw, keep_original=keep_original)
 
     return build
+
+
+@pytest.fixture(scope="session")
+def tiny_model(tmp_path_factory: Any) -> Path:
+    """A small real XGBoost model over the engine's feature list: novel API from a novel address scores high.
+
+    Quality is irrelevant here; it makes the Elastic round trip run the real model runtime, not a stub.
+    """
+    np = pytest.importorskip("numpy")
+    xgb = pytest.importorskip("xgboost")
+    from ctad.features import FEATURE_INDEX, FEATURE_NAMES, FEATURES
+
+    rng = np.random.default_rng(11)
+    X = rng.random((3000, len(FEATURE_NAMES))).astype(np.float32)
+    for name in ("id_api_first", "id_ip_first"):
+        X[:, FEATURE_INDEX[name]] = (rng.random(len(X)) < 0.3).astype(np.float32)
+    y = (X[:, FEATURE_INDEX["id_api_first"]] == 1) & (X[:, FEATURE_INDEX["id_ip_first"]] == 1)
+    booster = xgb.train({"objective": "binary:logistic", "max_depth": 3, "nthread": 1},
+                        xgb.DMatrix(X, label=y.astype(int)), num_boost_round=15)  # fmt: skip
+    out = tmp_path_factory.mktemp("elastic-model")
+    booster.save_model(str(out / "model.json"))
+    spec = {"version": "elastic-test", "file": "model.json", "threshold": 0.5,
+            "features": [{"name": n, "meaning": m} for n, m in FEATURES]}  # fmt: skip
+    (out / "feature_spec.json").write_text(json.dumps(spec))
+    return out
