@@ -86,6 +86,19 @@ def parse_write_target(spec: Optional[str]) -> Optional[WriteTarget]:
 
 def get_path(doc: Any, path: str) -> Any:
     """Value at a dotted path, whether the source is nested (``event: {action}``) or flat (``event.action``)."""
+    node = doc
+    for part in path.split("."):
+        if isinstance(node, dict) and part in node:
+            node = node[part]
+        else:
+            break
+    else:
+        return node
+    return _get_path_mixed(doc, path)
+
+
+def _get_path_mixed(doc: Any, path: str) -> Any:
+    """Slow path for dotted keys at any level (``{"aws": {"cloudtrail.user_identity": {...}}}``)."""
     if not isinstance(doc, dict):
         return None
     if path in doc:
@@ -93,7 +106,7 @@ def get_path(doc: Any, path: str) -> Any:
     head, sep, rest = path.partition(".")
     while sep:
         if head in doc:
-            found = get_path(doc[head], rest)
+            found = _get_path_mixed(doc[head], rest)
             if found is not None:
                 return found
         nxt, sep, rest = rest.partition(".")

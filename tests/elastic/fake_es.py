@@ -235,23 +235,32 @@ class FakeES:
             pit["gen"] += 1
             new_id = f"{root}.{pit['gen']}"
             pit["ids"].add(new_id)
-        now = time.time()
         query = body.get("query", {"match_all": {}})
-        rows = []
-        for name, doc_id, src, shard_doc in docs:
-            if sl is not None and zlib.crc32(doc_id.encode()) % sl["max"] != sl["id"]:
-                continue
-            if not _matches(query, src, now):
-                continue
-            ts = to_millis(get_field(src, "@timestamp"), now)
-            key = [ts if ts is not None else 2**63 - 1, shard_doc]
-            rows.append((key, name, doc_id, src))
-        rows.sort(key=lambda r: r[0])
+        # The filtered, sorted view of one PIT is fixed, so compute it once per (query, slice): the fake's cost
+        # must not drown the client's in benchmarks.
+        key = json.dumps([query, sl], sort_keys=True)
+        rows = pit.setdefault("views", {}).get(key)
+        if rows is None:
+            now = time.time()
+            rows = []
+            for name, doc_id, src, shard_doc in docs:
+                if sl is not None and zlib.crc32(doc_id.encode()) % sl["max"] != sl["id"]:
+                    continue
+                if not _matches(query, src, now):
+                    continue
+                ts = to_millis(get_field(src, "@timestamp"), now)
+                sort_key = [ts if ts is not None else 2**63 - 1, shard_doc]
+                rows.append((sort_key, name, doc_id, src))
+            rows.sort(key=lambda r: r[0])
+            with self.lock:
+                pit["views"][key] = rows
+        start = 0
         if after is not None:
-            rows = [r for r in rows if r[0] > list(after)]
+            start = _bisect(rows, after)
+        rows = rows[start : start + size]
         hits = [
             {"_index": name, "_id": doc_id, "_score": None, "_source": src, "sort": key}
-            for key, name, doc_id, src in rows[:size]
+            for key, name, doc_id, src in rows
         ]
         failed = 1 if self.shard_failure_call == call else 0
         shards: Dict[str, Any] = {
@@ -389,6 +398,18 @@ class FakeES:
             return dict(
                 base, status=400, error={"type": "illegal_argument_exception", "reason": f"{op} unsupported"}
             )
+
+
+def _bisect(rows: List[Any], after: List[Any]) -> int:
+    lo, hi = 0, len(rows)
+    target = list(after)
+    while lo < hi:
+        mid = (lo + hi) // 2
+        if rows[mid][0] <= target:
+            lo = mid + 1
+        else:
+            hi = mid
+    return lo
 
 
 def _sort_fields(sort: Any) -> List[str]:
