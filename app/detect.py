@@ -51,7 +51,9 @@ class ModelBundle:
         try:
             spec = json.loads(spec_path.read_text(encoding="utf-8"))
         except FileNotFoundError:
-            raise ModelError(f"no model in {directory}: {spec_path.name} is missing (run `ctad train`)") from None
+            raise ModelError(
+                f"no model in {directory}: {spec_path.name} is missing (run `ctad train`)"
+            ) from None
         except ValueError as exc:
             raise ModelError(f"{spec_path} is not valid JSON: {exc}") from None
         names = [f["name"] for f in spec.get("features", [])]
@@ -129,6 +131,7 @@ class Detector:
         max_memory_rows: int = 100_000,
         catalog: Optional[Catalog] = None,
         bundle: Optional[ModelBundle] = None,
+        engine: str = "auto",
     ) -> None:
         self.catalog = catalog or Catalog.load()
         self.bundle = bundle or ModelBundle.load(model_dir)
@@ -139,6 +142,7 @@ class Detector:
         self.max_memory_rows = max_memory_rows
         self.normalizer = Normalizer(self.catalog)
         self.explainer = Explainer()
+        self.engine = engine  # model evaluation: "auto" (numpy when importable), "python" or "numpy"
 
     @property
     def model_version(self) -> str:
@@ -219,7 +223,7 @@ class Run:
     def _score_batch(
         self, batch: List[Tuple[int, Event, List[float]]], model: Any, threshold: float
     ) -> Iterator[Tuple[int, Dict[str, Any]]]:
-        scores = model.predict([b[2] for b in batch])
+        scores = model.predict([b[2] for b in batch], engine=self.det.engine)
         for (seq, ev, row), score in zip(batch, scores):
             yield seq, self._result(ev, row, float(score), threshold)
 
@@ -291,7 +295,9 @@ class Run:
             yield res
 
     @staticmethod
-    def _fill(items: Iterator[Tuple[int, Dict[str, Any]]], total: int) -> Iterator[Tuple[int, Optional[Dict[str, Any]]]]:
+    def _fill(
+        items: Iterator[Tuple[int, Dict[str, Any]]], total: int
+    ) -> Iterator[Tuple[int, Optional[Dict[str, Any]]]]:
         expected = 0
         for seq, res in items:
             while expected < seq:

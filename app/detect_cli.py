@@ -25,7 +25,10 @@ try:
     import orjson
 
     def dumps(obj: Any) -> bytes:
-        return orjson.dumps(obj, option=orjson.OPT_NON_STR_KEYS)
+        try:
+            return orjson.dumps(obj)
+        except TypeError:  # keys that are not strings (never from JSON input, possible from Python callers)
+            return orjson.dumps(obj, option=orjson.OPT_NON_STR_KEYS)
 
 except ImportError:  # pragma: no cover
 
@@ -51,14 +54,24 @@ CSV_FIELDS = (
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("detect", help="score CloudTrail files and write one enriched row per input event")
-    p.add_argument("paths", nargs="+", help="files or directories (S3 .json.gz, JSON lines, EventBridge); - for stdin")
+    p.add_argument(
+        "paths", nargs="+", help="files or directories (S3 .json.gz, JSON lines, EventBridge); - for stdin"
+    )
     p.add_argument("--output", "-o", required=True, help="OUT.jsonl, OUT.jsonl.gz or OUT.csv")
     p.add_argument("--baseline", help="baseline profile to start from (JSON, .gz ok); created if missing")
-    p.add_argument("--update-baseline", action="store_true", help="write the profile after this run back to --baseline")
-    p.add_argument("--threshold", type=float, help="anomaly threshold (default: the model's shipped threshold)")
+    p.add_argument(
+        "--update-baseline", action="store_true", help="write the profile after this run back to --baseline"
+    )
+    p.add_argument(
+        "--threshold", type=float, help="anomaly threshold (default: the model's shipped threshold)"
+    )
     p.add_argument("--model", help="model directory (default: the bundled model/)")
     p.add_argument("--no-explain", action="store_true", help="skip reasons (faster)")
-    p.add_argument("--max-memory-rows", type=int, default=100_000, help="rows held in memory before spilling to disk")
+    p.add_argument("--engine", choices=("auto", "python", "numpy"), default="auto",
+                   help="model evaluation: numpy when importable (auto), or force one")  # fmt: skip
+    p.add_argument(
+        "--max-memory-rows", type=int, default=100_000, help="rows held in memory before spilling to disk"
+    )
     p.add_argument("--spill-dir", help="directory for temporary spill files (default: system temp)")
     p.add_argument("--summary-json", help="also write the run summary as JSON here")
     p.add_argument("--quiet", "-q", action="store_true", help="no progress bar or summary table")
@@ -122,7 +135,7 @@ class OutputWriter:
         elif path.endswith(".gz"):
             import gzip
 
-            self._fh = gzip.open(path, "wb", compresslevel=4)
+            self._fh = gzip.open(path, "wb", compresslevel=4)  # noqa: SIM115
         else:
             self._fh = open(path, "wb")  # noqa: SIM115
 
@@ -194,6 +207,7 @@ def cmd_detect(args: argparse.Namespace) -> int:
             explain=not args.no_explain,
             spill_dir=args.spill_dir,
             max_memory_rows=args.max_memory_rows,
+            engine=args.engine,
         )
     except ModelError as exc:
         print(f"ctad detect: {exc}", file=sys.stderr)
@@ -252,7 +266,10 @@ def print_summary(summary: Dict[str, Any], output: str, profile: Optional[Profil
     table.add_row("rows with ct_error", f"{summary['errors']:,}")
     table.add_row("anomalies", f"{summary['anomalies']:,}")
     sev = summary["severities"]
-    table.add_row("by severity", ", ".join(f"{k} {sev[k]:,}" for k in ("critical", "high", "medium", "low") if sev.get(k)) or "-")
+    table.add_row(
+        "by severity",
+        ", ".join(f"{k} {sev[k]:,}" for k in ("critical", "high", "medium", "low") if sev.get(k)) or "-",
+    )
     if profile is None:
         table.add_row("baseline", "none: hunting mode, the profile comes from these events")
     else:

@@ -40,6 +40,10 @@ _ITYPE_CODE = {k: i for i, k in enumerate(IDENTITY_TYPES)}
 _IP_KIND_CODE = {k: i for i, k in enumerate(IP_KINDS)}
 _CATEGORY_CODE = {k: i for i, k in enumerate(CATEGORIES)}
 _SERVICE_CODE = {k: i for i, k in enumerate(SERVICES)}
+_UA_UNKNOWN = len(UA_KINDS) - 1
+_ITYPE_UNKNOWN = len(IDENTITY_TYPES) - 1
+_IP_UNKNOWN = len(IP_KINDS) - 1
+log1p = math.log1p
 
 # name, meaning: written into the model's feature spec and used by reasons. Order = model column order.
 FEATURES: Tuple[Tuple[str, str], ...] = (
@@ -130,10 +134,14 @@ KINDS = ("api", "ip", "net", "uaf", "region", "key")
 
 
 class IdentityState:
-    """What the engine knows about one identity: aggregates (persisted in the profile) and recent windows."""
+    """What the engine knows about one identity: aggregates (persisted in the profile) and recent windows.
 
-    __slots__ = ("n", "first", "last", "hours", "weekend", "seen", "win_long", "win_short", "win_api", "novel",
-                 "denied_long", "errors_short")  # fmt: skip
+    Each sighting table maps a value to [count, first_seen, last_seen]; they are attributes rather than a dict of
+    dicts because this object is touched for every event and attribute access on slots is the cheapest there is.
+    """
+
+    __slots__ = ("n", "first", "last", "hours", "weekend", "api", "ip", "net", "uaf", "region", "key",
+                 "win_long", "win_short", "win_api", "novel", "denied_long", "errors_short")  # fmt: skip
 
     def __init__(self) -> None:
         self.n = 0
@@ -141,14 +149,21 @@ class IdentityState:
         self.last = 0.0
         self.hours = [0] * 24
         self.weekend = 0
-        # kind -> value -> [count, first, last]
-        self.seen: Dict[str, Dict[str, List[float]]] = {k: {} for k in KINDS}
-        self.win_long: deque = deque()  # (time, api, denied)
-        self.win_short: deque = deque()  # (time, is_error)
+        self.api: Dict[str, List[float]] = {}
+        self.ip: Dict[str, List[float]] = {}
+        self.net: Dict[str, List[float]] = {}
+        self.uaf: Dict[str, List[float]] = {}
+        self.region: Dict[str, List[float]] = {}
+        self.key: Dict[str, List[float]] = {}
+        self.win_long: deque = deque()  # (time, api, denied) over the last hour
+        self.win_short: deque = deque()  # (time, is_error) over the last 5 minutes
         self.win_api: Dict[str, int] = {}
         self.novel: deque = deque()  # times of first-time API calls
         self.denied_long = 0  # running counts over the windows, so each event costs O(1)
         self.errors_short = 0
+
+    def table(self, kind: str) -> Dict[str, List[float]]:
+        return getattr(self, kind)
 
 
 class SourceState:
@@ -161,16 +176,8 @@ class SourceState:
         self.win_denied: deque = deque()
 
 
-def _mark(table: Dict[str, List[float]], value: str, t: float) -> bool:
-    """Count a sighting; True when it is the first one."""
-    entry = table.get(value)
-    if entry is None:
-        table[value] = [1, t, t]
-        return True
-    entry[0] += 1
-    if t > entry[2]:
-        entry[2] = t
-    return False
+def _weekend(t: float) -> bool:
+    return ((int(t // DAY) + 3) % 7) >= 5  # 1970-01-01 was a Thursday
 
 
 class FeatureState:
@@ -184,16 +191,17 @@ class FeatureState:
         self.total = 0
         self.first_time: Optional[float] = None
         self.last_time: Optional[float] = None
-        self._api_info: Dict[str, Tuple[int, int, int, str, str]] = {}
+        self._api_info: Dict[str, Tuple[int, int, int, str, str, int]] = {}
 
-    # catalogue facts per API, cached: (risk, category code, tactic number, tactic id, technique id)
-    def api_info(self, source: str, name: str) -> Tuple[int, int, int, str, str]:
+    def api_info(self, source: str, name: str) -> Tuple[int, int, int, str, str, int]:
+        """Catalogue facts per API, cached: (risk, category, tactic number, tactic id, technique id, service)."""
         key = source + ":" + name
         info = self._api_info.get(key)
         if info is None:
             api = self.catalog.api(source, name) if self.catalog is not None else None
+            service = _service(source)
             if api is None:
-                info = (0, 0, 0, "", "")
+                info = (0, 0, 0, "", "", service)
             else:
                 info = (
                     int(api.risk or 0),
@@ -201,6 +209,7 @@ class FeatureState:
                     _tactic_number(api.tactic_id or ""),
                     api.tactic_id or "",
                     api.technique_id or "",
+                    service,
                 )
             self._api_info[key] = info
         return info
@@ -209,47 +218,41 @@ class FeatureState:
         """Features of `ev` from its past, then fold `ev` into the state."""
         t = ev.time
         api = ev.source + ":" + ev.name
-        ecls = error_class(ev.error_code)
+        info = self._api_info.get(api) or self.api_info(ev.source, ev.name)
+        ecls = error_class(ev.error_code) if ev.error_code else 0
         denied = ecls == 1
+        failed = ecls > 0
 
         st = self.identities.get(ev.identity)
         if st is None:
-            st = IdentityState()
-            self.identities[ev.identity] = st
+            st = self.identities[ev.identity] = IdentityState()
         n = st.n
-        seen = st.seen
 
         # --- windows: drop what fell out, then count with this event included
-        wl, ws = st.win_long, st.win_short
-        cut_long, cut_short = t - WIN_LONG, t - WIN_SHORT
-        win_api = st.win_api
+        wl, ws, novel, win_api = st.win_long, st.win_short, st.novel, st.win_api
+        cut_long = t - WIN_LONG
+        cut_short = t - WIN_SHORT
         while wl and wl[0][0] <= cut_long:
-            old = wl.popleft()
-            c = win_api[old[1]] - 1
+            _, old_api, old_denied = wl.popleft()
+            c = win_api[old_api] - 1
             if c:
-                win_api[old[1]] = c
+                win_api[old_api] = c
             else:
-                del win_api[old[1]]
-            if old[2]:
+                del win_api[old_api]
+            if old_denied:
                 st.denied_long -= 1
         while ws and ws[0][0] <= cut_short:
             if ws.popleft()[1]:
                 st.errors_short -= 1
-        novel = st.novel
         while novel and novel[0] <= cut_long:
             novel.popleft()
-        denied_1h = st.denied_long + denied
-        errors_5m = st.errors_short + (ecls > 0)
-        distinct_api = len(win_api) + (api not in win_api)
 
         # --- source address
-        src = self.sources.get(ev.ip)
-        if src is None:
-            src = SourceState()
-            self.sources[ev.ip] = src
-            ip_first_global = 1.0
-        else:
-            ip_first_global = 0.0
+        ip = ev.ip
+        src = self.sources.get(ip)
+        ip_first_global = src is None
+        if ip_first_global:
+            src = self.sources[ip] = SourceState()
         sws, swd = src.win_short, src.win_denied
         while sws and sws[0] <= cut_short:
             sws.popleft()
@@ -257,56 +260,59 @@ class FeatureState:
             swd.popleft()
 
         # --- novelty against the identity's history
-        api_seen = seen["api"].get(api)
-        ip_entry = seen["ip"].get(ev.ip)
-        net_entry = seen["net"].get(ev.net)
+        api_seen = st.api.get(api)
+        ip_seen = st.ip.get(ip)
+        hour = int(t // 3600) % 24
+        weekend = _weekend(t)
         if n:
             hours = st.hours
-            h = int(t // 3600) % 24
-            hour_share = (hours[h - 1] + hours[h] + hours[(h + 1) % 24]) / n
-            is_weekend = ((int(t // DAY) + 3) % 7) >= 5  # 1970-01-01 was a Thursday
-            weekend_share = st.weekend / n if is_weekend else (n - st.weekend) / n
-            log_gap = math.log1p(max(0.0, t - st.last))
-            active_hours = max(1.0, min((st.last - st.first) / 3600.0, float(n)))
-            rate_vs_usual = (len(wl) + 1) / max(n / active_hours, 1.0 / active_hours)
-            id_api_first = 0.0 if api_seen else 1.0
-            id_api_log = math.log1p(api_seen[0]) if api_seen else 0.0
-            gap_api = math.log1p(max(0.0, t - api_seen[2])) if api_seen else NAN
-            ip_first = 0.0 if ip_entry else 1.0
-            net_first = 0.0 if net_entry else 1.0
-            uaf_first = 0.0 if ev.ua_family in seen["uaf"] else 1.0
-            region_first = 0.0 if (ev.region in seen["region"] or not ev.region) else 1.0
-            key_first = 0.0 if (not ev.access_key or ev.access_key in seen["key"]) else 1.0
-            net_count = float(len(seen["net"]))
+            hour_share = (hours[hour - 1] + hours[hour] + hours[(hour + 1) % 24]) / n
+            weekend_share = (st.weekend if weekend else n - st.weekend) / n
+            log_gap = log1p(t - st.last) if t > st.last else 0.0
+            active_hours = min((st.last - st.first) / 3600.0, n)
+            if active_hours < 1.0:
+                active_hours = 1.0
+            rate_vs_usual = (len(wl) + 1) * active_hours / n
+            if api_seen is None:
+                id_api_first, id_api_log, gap_api = 1, 0.0, NAN
+            else:
+                id_api_first = 0
+                id_api_log = log1p(api_seen[0])
+                gap_api = log1p(t - api_seen[2]) if t > api_seen[2] else 0.0
+            ip_first = 0 if ip_seen else 1
+            net_first = 0 if ev.net in st.net else 1
+            uaf_first = 0 if ev.ua_family in st.uaf else 1
+            region_first = 0 if (not ev.region or ev.region in st.region) else 1
+            key_first = 0 if (not ev.access_key or ev.access_key in st.key) else 1
+            net_count = len(st.net)
             age_days = (t - st.first) / DAY
         else:
-            hour_share = weekend_share = log_gap = rate_vs_usual = NAN
+            hour_share = weekend_share = log_gap = rate_vs_usual = gap_api = NAN
+            id_api_first = ip_first = net_first = uaf_first = region_first = key_first = NAN
             id_api_log = 0.0
-            gap_api = NAN
-            id_api_first = ip_first = net_first = uaf_first = region_first = NAN
-            key_first = NAN
-            net_count = 0.0
+            net_count = 0
             age_days = 0.0
 
         g = self.apis.get(api)
-        risk, cat, tactic, _, _ = self.api_info(ev.source, ev.name)
         flags = ev.flags
+        mfa = ev.mfa
+        ro = ev.read_only
         row = [
             hour_share,
             weekend_share,
             log_gap,
-            float(len(ws) + 1),
-            float(len(wl) + 1),
+            len(ws) + 1,
+            len(wl) + 1,
             rate_vs_usual,
-            float(distinct_api),
-            float(errors_5m),
-            float(denied_1h),
-            float(len(novel) + (1 if (n and not api_seen) else 0)),
-            float(len(sws) + 1),
-            float(len(swd) + denied),
-            float(src.identities),
-            math.log1p(g[0]) if g else 0.0,
-            float(g[1]) if g else 0.0,
+            len(win_api) + (api not in win_api),
+            st.errors_short + failed,
+            st.denied_long + denied,
+            len(novel) + (1 if (n and api_seen is None) else 0),
+            len(sws) + 1,
+            len(swd) + denied,
+            src.identities,
+            log1p(g[0]) if g else 0.0,
+            g[1] if g else 0,
             id_api_log,
             id_api_first,
             gap_api,
@@ -315,27 +321,32 @@ class FeatureState:
             uaf_first,
             region_first,
             key_first,
-            ip_first_global,
+            1 if ip_first_global else 0,
             net_count,
-            math.log1p(n),
+            log1p(n),
             age_days,
-            float(_service(ev.source)),
-            NAN if ev.read_only is None else float(ev.read_only),
-            float(ecls),
-            float(_UA_KIND_CODE.get(ev.ua_kind, len(UA_KINDS) - 1)),
-            float(_ITYPE_CODE.get(ev.identity_type, len(IDENTITY_TYPES) - 1)),
-            float(_IP_KIND_CODE.get(ev.ip_kind, len(IP_KINDS) - 1)),
-            1.0 if ev.invoked_by else 0.0,
-            1.0 if ev.console else 0.0,
-            NAN if ev.mfa is None else float(ev.mfa),
-            float(risk),
-            float(cat),
-            float(tactic),
-            1.0 if "public" in flags else 0.0,
-            1.0 if "cross_account" in flags else 0.0,
-            1.0 if "open_ingress" in flags else 0.0,
-            1.0 if "logging_off" in flags else 0.0,
+            info[5],
+            NAN if ro is None else (1 if ro else 0),
+            ecls,
+            _UA_KIND_CODE.get(ev.ua_kind, _UA_UNKNOWN),
+            _ITYPE_CODE.get(ev.identity_type, _ITYPE_UNKNOWN),
+            _IP_KIND_CODE.get(ev.ip_kind, _IP_UNKNOWN),
+            1 if ev.invoked_by else 0,
+            1 if ev.console else 0,
+            NAN if mfa is None else (1 if mfa else 0),
+            info[0],
+            info[1],
+            info[2],
+            0,
+            0,
+            0,
+            0,
         ]
+        if flags:
+            row[39] = 1 if "public" in flags else 0
+            row[40] = 1 if "cross_account" in flags else 0
+            row[41] = 1 if "open_ingress" in flags else 0
+            row[42] = 1 if "logging_off" in flags else 0
 
         # --- fold the event in
         if n == 0:
@@ -343,39 +354,52 @@ class FeatureState:
         st.n = n + 1
         if t > st.last:
             st.last = t
-        st.hours[int(t // 3600) % 24] += 1
-        if ((int(t // DAY) + 3) % 7) >= 5:
+        st.hours[hour] += 1
+        if weekend:
             st.weekend += 1
-        if _mark(seen["api"], api, t):
+        if api_seen is None:
+            st.api[api] = [1, t, t]
             if n:
                 novel.append(t)
             if g is None:
-                g = [0, 0]
-                self.apis[api] = g
+                g = self.apis[api] = [0, 0]
             g[1] += 1
-        elif g is None:  # known to the identity (profile) but not to the global table
-            g = [0, 1]
-            self.apis[api] = g
+        else:
+            api_seen[0] += 1
+            if t > api_seen[2]:
+                api_seen[2] = t
+            if g is None:  # known to the identity (profile) but not to the global table
+                g = self.apis[api] = [0, 1]
         g[0] += 1
-        if _mark(seen["ip"], ev.ip, t):
+        if ip_seen is None:
+            st.ip[ip] = [1, t, t]
             src.identities += 1
-        _mark(seen["net"], ev.net, t)
-        _mark(seen["uaf"], ev.ua_family, t)
-        if ev.region:
-            _mark(seen["region"], ev.region, t)
-        if ev.access_key:
-            _mark(seen["key"], ev.access_key, t)
+        else:
+            ip_seen[0] += 1
+            if t > ip_seen[2]:
+                ip_seen[2] = t
+        for table, value in ((st.net, ev.net), (st.uaf, ev.ua_family), (st.region, ev.region or None),
+                             (st.key, ev.access_key or None)):  # fmt: skip
+            if value is not None:
+                entry = table.get(value)
+                if entry is None:
+                    table[value] = [1, t, t]
+                else:
+                    entry[0] += 1
+                    if t > entry[2]:
+                        entry[2] = t
         wl.append((t, api, denied))
         win_api[api] = win_api.get(api, 0) + 1
-        ws.append((t, ecls > 0))
-        st.denied_long += denied
-        st.errors_short += ecls > 0
+        ws.append((t, failed))
+        if denied:
+            st.denied_long += 1
+            swd.append(t)
+        if failed:
+            st.errors_short += 1
         src.n += 1
         sws.append(t)
-        if denied:
-            swd.append(t)
         self.total += 1
-        if self.first_time is None or t < self.first_time:
+        if self.first_time is None:
             self.first_time = t
         if self.last_time is None or t > self.last_time:
             self.last_time = t

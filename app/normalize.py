@@ -256,12 +256,30 @@ def _principals(policy: Any) -> List[Tuple[str, bool]]:
 
 
 def _foreign_account(principal: str, own: str) -> bool:
-    digits = "".join(ch for ch in principal.split(":")[4] if ch.isdigit()) if principal.count(":") >= 5 else principal
+    digits = (
+        "".join(ch for ch in principal.split(":")[4] if ch.isdigit())
+        if principal.count(":") >= 5
+        else principal
+    )
     return len(digits) == 12 and digits.isdigit() and digits != own
+
+
+_RISK_NAMES = frozenset(
+    {name for _, name in _LOGGING_OFF}
+    | {"UpdateDetector", "PutEventSelectors", "PutBucketLogging", "ModifySnapshotAttribute", "ModifyImageAttribute",
+       "ModifyDBSnapshotAttribute", "ModifyDBClusterSnapshotAttribute", "PutBucketAcl", "DeletePublicAccessBlock",
+       "DeleteBucketPublicAccessBlock", "DeleteAccountPublicAccessBlock", "PutPublicAccessBlock",
+       "PutAccountPublicAccessBlock", "AddPermission", "AuthorizeSecurityGroupIngress", "ModifySecurityGroupRules",
+       "PutBucketPolicy", "PutKeyPolicy", "PutResourcePolicy", "SetRepositoryPolicy", "CreateRole",
+       "UpdateAssumeRolePolicy", "SetQueueAttributes", "SetTopicAttributes", "PutRegistryPolicy",
+       "PutFileSystemPolicy"}
+)  # fmt: skip
 
 
 def risk_flags(source: str, name: str, params: Any, own_account: str) -> Tuple[str, ...]:
     """The few request details that change risk: made public, shared out, opened to the world, logging off."""
+    if name not in _RISK_NAMES:
+        return ()
     flags: List[str] = []
     if (source, name) in _LOGGING_OFF:
         flags.append("logging_off")
@@ -302,7 +320,11 @@ def risk_flags(source: str, name: str, params: Any, own_account: str) -> Tuple[s
         acl = str(params.get("x-amz-acl", "")) + json.dumps(params.get("AccessControlPolicy", ""))
         if "public-read" in acl or any(g in acl for g in _PUBLIC_GRANTEES):
             public = True
-    elif name in ("DeletePublicAccessBlock", "DeleteBucketPublicAccessBlock", "DeleteAccountPublicAccessBlock"):
+    elif name in (
+        "DeletePublicAccessBlock",
+        "DeleteBucketPublicAccessBlock",
+        "DeleteAccountPublicAccessBlock",
+    ):
         public = True
     elif name in ("PutPublicAccessBlock", "PutAccountPublicAccessBlock"):
         conf = params.get("PublicAccessBlockConfiguration") or {}
@@ -388,6 +410,8 @@ def _first(value: Any) -> Any:
 
 
 def _s(value: Any, limit: int = 4096) -> str:
+    if type(value) is str:  # the common case, kept cheap: this runs ~15 times per event
+        return value if len(value) <= limit else value[:limit]
     value = _first(value)
     if value is None:
         return ""
@@ -536,7 +560,9 @@ class Normalizer:
                     return self.from_raw(parsed)
         if "eventName" in row or "eventSource" in row:
             return self.from_flat(row)
-        raise NormalizeError("_raw is not a CloudTrail JSON event and no extracted eventName field is present")
+        raise NormalizeError(
+            "_raw is not a CloudTrail JSON event and no extracted eventName field is present"
+        )
 
     # Splunk extracted fields (KV_MODE=json), inputlookup rows, makeresults
     def from_flat(self, row: Mapping[str, Any]) -> Event:
@@ -655,7 +681,9 @@ class Normalizer:
             raise NormalizeError(f"eventTime out of range: {time_value!r:.40}")
         if not itype:
             itype = "Unknown"
-        key, session = identity_key(itype, arn, issuer_arn, account, invoked_by, principal_id, user_name, source)
+        key, session = identity_key(
+            itype, arn, issuer_arn, account, invoked_by, principal_id, user_name, source
+        )
         if not event_id:
             # Without an eventID, a content hash still lets duplicates collapse and keeps order deterministic.
             basis = "|".join((repr(t), source, name, key, ip, request_id, access_key))
@@ -686,8 +714,8 @@ class Normalizer:
             ua_kind=kind,
             net=net,
             ip_kind=ip_kind,
-            flags=risk_flags(source, name, params, account) if params is not None or name else (),
-            resource=_resource(_json_obj(params)),
+            flags=risk_flags(source, name, params, account),
+            resource=_resource(params) if type(params) is dict else _resource(_json_obj(params)),
         )
 
 

@@ -88,7 +88,9 @@ class Profile:
             st.hours = [int(h) for h in v["hours"]]
             st.weekend = int(v.get("weekend", 0))
             for kind in KINDS:
-                st.seen[kind] = {val: [int(e[0]), float(e[1]), float(e[2])] for val, e in v["seen"].get(kind, {}).items()}
+                st.table(kind).update({
+                    val: [int(e[0]), float(e[1]), float(e[2])] for val, e in v["seen"].get(kind, {}).items()
+                })
             for t, api, denied in v.get("win_long", ()):
                 st.win_long.append((float(t), api, bool(denied)))
                 st.win_api[api] = st.win_api.get(api, 0) + 1
@@ -111,7 +113,7 @@ class Profile:
                 "last": st.last,
                 "hours": list(st.hours),
                 "weekend": st.weekend,
-                "seen": {kind: {val: list(e) for val, e in st.seen[kind].items()} for kind in KINDS},
+                "seen": {kind: {val: list(e) for val, e in st.table(kind).items()} for kind in KINDS},
             }
             recent_long = [list(x) for x in st.win_long if x[0] > end - WIN_LONG]
             if recent_long:
@@ -155,7 +157,14 @@ class Profile:
         d = self.data
         ident = d["identities"].get(event.identity)
         if ident is None:
-            ident = {"n": 0, "first": first, "last": last, "hours": [0] * 24, "weekend": 0, "seen": {k: {} for k in KINDS}}
+            ident = {
+                "n": 0,
+                "first": first,
+                "last": last,
+                "hours": [0] * 24,
+                "weekend": 0,
+                "seen": {k: {} for k in KINDS},
+            }
             d["identities"][event.identity] = ident
         ident["n"] += count
         ident["first"] = min(ident["first"], first)
@@ -247,15 +256,39 @@ class Profile:
         yield {"kind": "meta", "identity": "", "value": json.dumps({k: d.get(k) for k in ("version", "total", "first_time", "last_time")}),
                "count": d.get("total") or 0, "first": d.get("first_time") or "", "last": d.get("last_time") or "", "extra": ""}  # fmt: skip
         for api, (count, ids) in d["apis"].items():
-            yield {"kind": "gapi", "identity": "", "value": api, "count": count, "first": "", "last": "", "extra": ids}
+            yield {
+                "kind": "gapi",
+                "identity": "",
+                "value": api,
+                "count": count,
+                "first": "",
+                "last": "",
+                "extra": ids,
+            }
         for ip, v in d["sources"].items():
-            yield {"kind": "gsrc", "identity": "", "value": ip, "count": v[0], "first": "", "last": "", "extra": v[1]}
+            yield {
+                "kind": "gsrc",
+                "identity": "",
+                "value": ip,
+                "count": v[0],
+                "first": "",
+                "last": "",
+                "extra": v[1],
+            }
         for key, ident in d["identities"].items():
             yield {"kind": "id", "identity": key, "value": ",".join(str(h) for h in ident["hours"]),
                    "count": ident["n"], "first": ident["first"], "last": ident["last"], "extra": ident.get("weekend", 0)}  # fmt: skip
             for kind in KINDS:
                 for value, (count, first, last) in ident["seen"][kind].items():
-                    yield {"kind": kind, "identity": key, "value": value, "count": count, "first": first, "last": last, "extra": ""}
+                    yield {
+                        "kind": kind,
+                        "identity": key,
+                        "value": value,
+                        "count": count,
+                        "first": first,
+                        "last": last,
+                        "extra": "",
+                    }
 
     @classmethod
     def from_rows(cls, rows: Iterable[Dict[str, Any]]) -> Profile:

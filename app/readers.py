@@ -13,7 +13,7 @@ import io
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterable, Iterator, List, Optional, Union
+from typing import Any, Iterable, Iterator, List, Optional, Tuple, Union
 
 from .normalize import MAX_VALUE_BYTES, loads
 
@@ -25,7 +25,9 @@ class InputRow:
     """One input event (or what stood where one should be) and the bytes it came from."""
 
     obj: Any
-    text: Optional[bytes]  # the JSON text of the row when it is a whole JSON object on its own (reused on output)
+    text: Optional[
+        bytes
+    ]  # the JSON text of the row when it is a whole JSON object on its own (reused on output)
     error: str
     source: str
 
@@ -66,20 +68,29 @@ def list_files(paths: Iterable[Union[str, Path]]) -> List[Path]:
 
 
 def _decode(data: bytes) -> Any:
+    return _decode_clean(data)[0]
+
+
+def _decode_clean(data: bytes) -> Tuple[Any, bool]:
+    """(object, True if `data` was valid UTF-8 JSON and can be reused verbatim on output)."""
     try:
-        return loads(data)
+        return loads(data), True
     except ValueError:
         # Non-UTF-8 bytes: keep the event, with the bad bytes replaced, rather than lose it.
-        return loads(data.decode("utf-8", "replace"))
+        return loads(data.decode("utf-8", "replace")), False
 
 
 def _rows_from_object(obj: Any, text: Optional[bytes], source: str) -> Iterator[InputRow]:
     if isinstance(obj, dict) and isinstance(obj.get("Records"), list):
         for i, rec in enumerate(obj["Records"]):
-            yield InputRow(rec, None, "" if isinstance(rec, dict) else "record is not a JSON object", f"{source}#{i}")
+            yield InputRow(
+                rec, None, "" if isinstance(rec, dict) else "record is not a JSON object", f"{source}#{i}"
+            )
     elif isinstance(obj, list):
         for i, rec in enumerate(obj):
-            yield InputRow(rec, None, "" if isinstance(rec, dict) else "record is not a JSON object", f"{source}#{i}")
+            yield InputRow(
+                rec, None, "" if isinstance(rec, dict) else "record is not a JSON object", f"{source}#{i}"
+            )
     else:
         yield InputRow(obj, text, "" if isinstance(obj, dict) else "record is not a JSON object", source)
 
@@ -103,7 +114,9 @@ def iter_file(path: Path) -> Iterator[InputRow]:
         try:
             # A document that starts with `{"Records"` or `[` is one JSON value; anything else is JSON lines.
             head = stream.peek(64)[:64].lstrip() if hasattr(stream, "peek") else b""
-            whole = head.startswith(b"[") or (head.startswith(b"{") and head[1:].lstrip().startswith(b'"Records"'))
+            whole = head.startswith(b"[") or (
+                head.startswith(b"{") and head[1:].lstrip().startswith(b'"Records"')
+            )
             if whole:
                 data = stream.read()
                 try:
@@ -121,17 +134,19 @@ def iter_file(path: Path) -> Iterator[InputRow]:
                     continue
                 ref = f"{source}:{lineno}"
                 if len(stripped) > MAX_VALUE_BYTES:
-                    yield InputRow(None, None, f"line {lineno} is {len(stripped)} bytes, over the 1 MB limit", ref)
+                    yield InputRow(
+                        None, None, f"line {lineno} is {len(stripped)} bytes, over the 1 MB limit", ref
+                    )
                     continue
                 try:
-                    obj = _decode(stripped)
+                    obj, clean = _decode_clean(stripped)
                 except ValueError as exc:
                     yield InputRow(None, None, f"line {lineno}: not valid JSON ({str(exc)[:100]})", ref)
                     continue
                 if isinstance(obj, dict) and isinstance(obj.get("Records"), list):
                     yield from _rows_from_object(obj, None, ref)
                 elif isinstance(obj, dict):
-                    yield InputRow(obj, stripped, "", ref)
+                    yield InputRow(obj, stripped if clean else None, "", ref)
                 else:
                     yield from _rows_from_object(obj, None, ref)
         except (OSError, EOFError, gzip.BadGzipFile) as exc:
@@ -147,10 +162,12 @@ def iter_rows(paths: Iterable[Union[str, Path]]) -> Iterator[InputRow]:
             for lineno, line in enumerate(sys.stdin.buffer, 1):
                 if line.strip():
                     try:
-                        obj = _decode(line.strip())
-                        yield InputRow(obj, line.strip(), "", f"stdin:{lineno}")
+                        obj, clean = _decode_clean(line.strip())
+                        yield InputRow(obj, line.strip() if clean else None, "", f"stdin:{lineno}")
                     except ValueError as exc:
-                        yield InputRow(None, None, f"line {lineno}: not valid JSON ({str(exc)[:100]})", f"stdin:{lineno}")
+                        yield InputRow(
+                            None, None, f"line {lineno}: not valid JSON ({str(exc)[:100]})", f"stdin:{lineno}"
+                        )
             continue
         path = Path(p)
         if not path.exists():

@@ -61,7 +61,11 @@ def load_templates(path: Optional[Path] = None) -> List[Template]:
     out: List[Template] = []
     with open(path, newline="", encoding="utf-8") as fh:
         for lineno, row in enumerate(csv.DictReader(fh), 2):
-            feature, when, text = row.get("feature", ""), (row.get("when") or "").strip(), row.get("template", "")
+            feature, when, text = (
+                row.get("feature", ""),
+                (row.get("when") or "").strip(),
+                row.get("template", ""),
+            )
             if feature not in FEATURE_INDEX:
                 raise ValueError(f"{path}:{lineno}: unknown feature {feature!r}")
             op = next((o for o in _OPS if when.startswith(o)), None)
@@ -96,10 +100,10 @@ class Explainer:
         event: Event,
         row: Sequence[float],
         contributions: Optional[Sequence[float]],
-        api_info: Tuple[int, int, int, str, str],
+        api_info: Tuple[Any, ...],
         limit: int = MAX_REASONS,
     ) -> List[str]:
-        risk, cat, _, _, technique = api_info
+        risk, cat, technique = api_info[0], api_info[1], api_info[4]
         hour = int(event.time // 3600) % 24
         values: Dict[str, Any] = {
             "identity": event.identity,

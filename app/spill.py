@@ -18,7 +18,9 @@ from typing import Any, Callable, Iterator, List, Optional
 class ExternalSorter:
     """Collect items, then iterate them sorted by `key`; spills to `directory` beyond `max_items`."""
 
-    def __init__(self, key: Callable[[Any], Any], max_items: int = 200_000, directory: Optional[str] = None) -> None:
+    def __init__(
+        self, key: Callable[[Any], Any], max_items: int = 200_000, directory: Optional[str] = None
+    ) -> None:
         self.key = key
         self.max_items = max(1, int(max_items))
         self._parent = directory

@@ -38,17 +38,17 @@ def write_card(path: Path, report: Dict[str, Any]) -> None:
     stages = "\n".join(f"| {s['stage']} | {s['seconds']} | {s['peak_rss_mb']} |" for s in report["stages"])
     splits = "\n".join(f"- `{k}`: {v}" for k, v in SPLIT_TEXT.items())
     tech_rows = "\n".join(f"| `{t}` | {_pct(r)} |" for t, r in sorted(per_tech.items(), key=lambda kv: kv[1]))
-    text = f"""# Model card: {report['version']}
+    text = f"""# Model card: {report["version"]}
 
-- Date: {report['date']}; file `{report['file']}` ({report['size_bytes']:,} bytes), sha256 `{report['sha256']}`
-- Algorithm shipped: **{report['chosen']}** (best PR-AUC on the technique hold-out split)
-- Threshold: **{report['threshold']:.4f}** — {report['threshold_rule']}
-- Source data: {report['source'] or 'see command'}
+- Date: {report["date"]}; file `{report["file"]}` ({report["size_bytes"]:,} bytes), sha256 `{report["sha256"]}`
+- Algorithm shipped: **{report["chosen"]}** (best PR-AUC on the technique hold-out split)
+- Threshold: **{report["threshold"]:.4f}** — {report["threshold_rule"]}
+- Source data: {report["source"] or "see command"}
 
 ## Data
-{report['data']['records']:,} labelled records ({report['data']['unreadable']} unreadable), featurised into
-{report['data']['rows']:,} rows ({report['rows_by_mode']['scheduled']:,} scheduled-mode rows with a causal baseline,
-{report['rows_by_mode']['hunting']:,} hunting-mode rows from cold-start windows), {report['data']['attack_rows']:,}
+{report["data"]["records"]:,} labelled records ({report["data"]["unreadable"]} unreadable), featurised into
+{report["data"]["rows"]:,} rows ({report["rows_by_mode"]["scheduled"]:,} scheduled-mode rows with a causal baseline,
+{report["rows_by_mode"]["hunting"]:,} hunting-mode rows from cold-start windows), {report["data"]["attack_rows"]:,}
 attack rows. Benign background: the project's simulator only; attacks: public detonation and rule-test events
 (Stratus Red Team, TrailDiscover, Panther, OTRF) replayed onto simulated identities and timelines. No customer data.
 
@@ -56,11 +56,11 @@ attack rows. Benign background: the project's simulator only; attacks: public de
 {splits}
 
 ## Leaderboard (threshold per row = the score reaching 95% recall on that split's test attacks)
-{_table(report['leaderboard'])}
+{_table(report["leaderboard"])}
 
 ## At the shipped threshold, on techniques never seen in training (out-of-fold)
-precision {_pct(at['precision'])}, recall {_pct(at['recall'])}, specificity {_pct(at['specificity'])},
-FPR {_pct(at['fpr'])}, F1 {at['f1']:.3f} ({at['positives']:,} attack rows, {at['negatives']:,} benign rows).
+precision {_pct(at["precision"])}, recall {_pct(at["recall"])}, specificity {_pct(at["specificity"])},
+FPR {_pct(at["fpr"])}, F1 {at["f1"]:.3f} ({at["positives"]:,} attack rows, {at["negatives"]:,} benign rows).
 
 Recall per held-out technique (each technique scored by a model that never saw it):
 
@@ -68,9 +68,9 @@ Recall per held-out technique (each technique scored by a model that never saw i
 |---|---|
 {tech_rows}
 
-## Runtime (our pure-Python evaluator on {runtime['rows']:,} rows)
-pure Python {runtime['pure_python_rows_per_second']:,} rows/s (max |diff| vs trainer {runtime['pure_python_max_abs_diff']:.2e});
-numpy {runtime['numpy_rows_per_second']:,} rows/s (max |diff| {runtime['numpy_max_abs_diff']:.2e}).
+## Runtime (our pure-Python evaluator on {runtime["rows"]:,} rows)
+pure Python {runtime["pure_python_rows_per_second"]:,} rows/s (max |diff| vs trainer {runtime["pure_python_max_abs_diff"]:.2e});
+numpy {runtime["numpy_rows_per_second"]:,} rows/s (max |diff| {runtime["numpy_max_abs_diff"]:.2e}).
 
 ## Cost per stage (this machine: 2 cores)
 | stage | seconds | peak RSS MB |
@@ -80,7 +80,7 @@ numpy {runtime['numpy_rows_per_second']:,} rows/s (max |diff| {runtime['numpy_ma
 ## Known weaknesses
 - Trained on simulated benign traffic: real estates have automation the simulator does not know. Expect more false
   positives in the first days; stage two (triage) and analyst feedback (`ctad train --feedback`) are the remedy.
-- Techniques recalled below 50% when held out: {', '.join(t for _, t in missed) or 'none'}.
+- Techniques recalled below 50% when held out: {", ".join(t for _, t in missed) or "none"}.
 - Features need history: in hunting mode (no baseline) novelty is weaker evidence; the model sees identity maturity.
 """
     path.write_text(text, encoding="utf-8")

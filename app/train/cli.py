@@ -12,7 +12,9 @@ from typing import Any, Dict, Iterator, List
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("train", help="simulate/featurise/evaluate/train and write a model directory")
     p.add_argument("--out", default="model", help="model directory to write (default: model/)")
-    p.add_argument("--events", nargs="*", default=[], help="labelled CloudTrail files (simulator output or your own)")
+    p.add_argument(
+        "--events", nargs="*", default=[], help="labelled CloudTrail files (simulator output or your own)"
+    )
     p.add_argument("--simulate-events", type=int, default=0, help="also simulate this many events in-process")
     p.add_argument("--days", type=int, default=30, help="simulated days")
     p.add_argument("--seed", type=int, default=7)
@@ -20,7 +22,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--algorithms", default="xgboost,lightgbm", help="comma list: xgboost,lightgbm,catboost")
     p.add_argument("--ship", default="auto", help="algorithm to ship (default: best on the technique split)")
     p.add_argument("--target-recall", type=float, default=0.95)
-    p.add_argument("--max-fpr", type=float, default=0.01, help="cap on benign false-positive rate at the threshold")
+    p.add_argument(
+        "--max-fpr", type=float, default=0.01, help="cap on benign false-positive rate at the threshold"
+    )
     p.add_argument("--splits", default="technique,time,account,random")
     p.add_argument("--params", help="JSON of per-algorithm parameter overrides")
     p.set_defaults(func=cmd_train)
@@ -42,7 +46,9 @@ def cmd_train(args: argparse.Namespace) -> int:
     labels = load_feedback_labels(args.feedback) if args.feedback else None
     note: List[str] = []
     if args.simulate_events:
-        note.append(f"`ctad train --simulate-events {args.simulate_events} --days {args.days} --seed {args.seed}`")
+        note.append(
+            f"`ctad train --simulate-events {args.simulate_events} --days {args.days} --seed {args.seed}`"
+        )
     if args.events:
         note.append(f"events from {', '.join(args.events)}")
     if labels:

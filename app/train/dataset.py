@@ -120,7 +120,9 @@ def featurize(
             if t >= hunt_start:
                 if hunting is None:
                     hunting = FeatureState(catalog)
-                data.append(hunting.process(ev), label, technique, campaign, ev.account, t, "hunting", event_id)
+                data.append(
+                    hunting.process(ev), label, technique, campaign, ev.account, t, "hunting", event_id
+                )
     data.stats = {
         "records": n,
         "unreadable": bad,

@@ -93,21 +93,29 @@ def split_indices(arrays: Dict[str, Any], split: str, k: int = 5, seed: int = 7,
     elif split == "time":
         train = np.flatnonzero(t < cut)
         test = np.flatnonzero(t >= cut)
-        train = np.concatenate([_subsample(train[y[train] == 0], max_benign_train, seed), train[y[train] == 1]])
+        train = np.concatenate(
+            [_subsample(train[y[train] == 0], max_benign_train, seed), train[y[train] == 1]]
+        )
         out.append(("earlier 70% -> later 30%", np.sort(train), test))
     elif split == "account":
         accounts = sorted(set(arrays["account"].tolist()))
         held = {a for a in accounts if _stable_bucket(a, 3) == 0} or set(accounts[:1])
         mask = np.isin(arrays["account"], list(held))
         train = np.flatnonzero(~mask)
-        train = np.concatenate([_subsample(train[y[train] == 0], max_benign_train, seed), train[y[train] == 1]])
-        out.append((f"{len(held)} of {len(accounts)} accounts held out", np.sort(train), np.flatnonzero(mask)))
+        train = np.concatenate(
+            [_subsample(train[y[train] == 0], max_benign_train, seed), train[y[train] == 1]]
+        )
+        out.append(
+            (f"{len(held)} of {len(accounts)} accounts held out", np.sort(train), np.flatnonzero(mask))
+        )
     elif split == "random":
         rng = np.random.default_rng(seed)
         perm = rng.permutation(n)
         test = np.sort(perm[: n // 4])
         train = perm[n // 4 :]
-        train = np.concatenate([_subsample(train[y[train] == 0], max_benign_train, seed), train[y[train] == 1]])
+        train = np.concatenate(
+            [_subsample(train[y[train] == 0], max_benign_train, seed), train[y[train] == 1]]
+        )
         out.append(("random 75/25 rows", np.sort(train), test))
     else:
         raise ValueError(f"unknown split {split!r}")
@@ -150,7 +158,9 @@ def evaluate(
                 scores.append(s)
                 tests.append(test)
                 if log:
-                    log(f"{algo} {split} {name}: trained on {len(train):,} rows in {time.perf_counter() - started:.1f}s")
+                    log(
+                        f"{algo} {split} {name}: trained on {len(train):,} rows in {time.perf_counter() - started:.1f}s"
+                    )
             if not ys:
                 continue
             yy, ss = np.concatenate(ys), np.concatenate(scores)
@@ -163,7 +173,9 @@ def evaluate(
     return {"leaderboard": board, "oof": oof}
 
 
-def per_technique_recall(arrays: Dict[str, Any], oof_entry: Dict[str, Any], threshold: float) -> Dict[str, float]:
+def per_technique_recall(
+    arrays: Dict[str, Any], oof_entry: Dict[str, Any], threshold: float
+) -> Dict[str, float]:
     """Recall on each technique from out-of-fold scores (on the technique split: techniques never trained on)."""
     techniques = arrays["technique"][oof_entry["index"]]
     hit = (oof_entry["score"] >= threshold) & (oof_entry["y"] == 1)

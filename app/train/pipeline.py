@@ -19,7 +19,7 @@ from typing import Any, Callable, Dict, Iterable, Iterator, List, Optional
 import numpy as np
 
 from .. import __version__
-from ..features import FEATURES, FEATURE_NAMES
+from ..features import FEATURES
 from .dataset import featurize
 from .evaluate import evaluate, metrics_at, per_technique_recall, threshold_for_recall
 from .trainers import DEFAULT_PARAMS, available
@@ -48,13 +48,19 @@ class Stages:
 
     def stop(self) -> None:
         if self._name is not None:
-            row = {"stage": self._name, "seconds": round(time.perf_counter() - self._t, 2), "peak_rss_mb": peak_rss_mb()}
+            row = {
+                "stage": self._name,
+                "seconds": round(time.perf_counter() - self._t, 2),
+                "peak_rss_mb": peak_rss_mb(),
+            }
             self.rows.append(row)
             self.log(f"[{self._name}] {row['seconds']} s, peak RSS {row['peak_rss_mb']} MB")
             self._name = None
 
 
-def simulated_records(events: int, days: int, seed: int, exclude: Iterable[str] = ()) -> Iterator[Dict[str, Any]]:
+def simulated_records(
+    events: int, days: int, seed: int, exclude: Iterable[str] = ()
+) -> Iterator[Dict[str, Any]]:
     from ..simulate import SimConfig, generate
 
     config = SimConfig(seed=seed, days=days, events=events, exclude_techniques=list(exclude))
@@ -91,7 +97,9 @@ def load_feedback_labels(path: str) -> Dict[str, int]:
     return labels
 
 
-def choose_threshold(y: np.ndarray, score: np.ndarray, target_recall: float, max_fpr: float) -> Dict[str, Any]:
+def choose_threshold(
+    y: np.ndarray, score: np.ndarray, target_recall: float, max_fpr: float
+) -> Dict[str, Any]:
     thr = threshold_for_recall(y, score, target_recall)
     benign = np.sort(score[y == 0])
     note = f"lowest score among the top {target_recall:.0%} of held-out-technique attacks"
@@ -198,7 +206,9 @@ def train(
         "file": file_name,
         "size_bytes": (out_dir / file_name).stat().st_size,
     }
-    (out_dir / "leaderboard.json").write_text(json.dumps(report, indent=2, default=float) + "\n", encoding="utf-8")
+    (out_dir / "leaderboard.json").write_text(
+        json.dumps(report, indent=2, default=float) + "\n", encoding="utf-8"
+    )
     from .card import write_card
 
     write_card(out_dir / "MODEL_CARD.md", report)
@@ -218,13 +228,8 @@ def runtime_check(path: Path, final: Any, X: np.ndarray, n: int = 20_000) -> Dic
     out: Dict[str, Any] = {"rows": len(rows)}
     for label, use_numpy in (("pure_python", False), ("numpy", True)):
         started = time.perf_counter()
-        got = model.predict(sample if use_numpy else rows) if use_numpy else _pure_predict(model, rows)
+        got = model.predict(sample if use_numpy else rows, engine="numpy" if use_numpy else "python")
         seconds = time.perf_counter() - started
         out[f"{label}_rows_per_second"] = round(len(rows) / seconds) if seconds > 0 else None
         out[f"{label}_max_abs_diff"] = float(np.max(np.abs(np.asarray(got, dtype=np.float64) - expected)))
     return out
-
-
-def _pure_predict(model: Any, rows: List[List[float]]) -> List[float]:
-    predict_pure = getattr(model, "predict_pure", None)
-    return predict_pure(rows) if predict_pure else model.predict(rows)

@@ -19,10 +19,25 @@ from ..features import FEATURE_NAMES
 THREADS = max(1, os.cpu_count() or 1)
 
 DEFAULT_PARAMS: Dict[str, Dict[str, Any]] = {
-    "xgboost": {"n_estimators": 200, "max_depth": 6, "learning_rate": 0.1, "subsample": 0.8,
-                "colsample_bytree": 0.8, "min_child_weight": 2.0, "reg_lambda": 1.0},  # fmt: skip
-    "lightgbm": {"n_estimators": 200, "num_leaves": 48, "max_depth": 7, "learning_rate": 0.1,
-                 "subsample": 0.8, "subsample_freq": 1, "colsample_bytree": 0.8, "min_child_samples": 20},  # fmt: skip
+    "xgboost": {
+        "n_estimators": 200,
+        "max_depth": 6,
+        "learning_rate": 0.1,
+        "subsample": 0.8,
+        "colsample_bytree": 0.8,
+        "min_child_weight": 2.0,
+        "reg_lambda": 1.0,
+    },  # fmt: skip
+    "lightgbm": {
+        "n_estimators": 200,
+        "num_leaves": 48,
+        "max_depth": 7,
+        "learning_rate": 0.1,
+        "subsample": 0.8,
+        "subsample_freq": 1,
+        "colsample_bytree": 0.8,
+        "min_child_samples": 20,
+    },  # fmt: skip
     "catboost": {"iterations": 200, "depth": 6, "learning_rate": 0.1},
 }
 
@@ -101,7 +116,9 @@ def train_lightgbm(X: np.ndarray, y: np.ndarray, params: Dict[str, Any]) -> Trai
     return Trained("lightgbm", booster, predict, save)
 
 
-def train_catboost(X: np.ndarray, y: np.ndarray, params: Dict[str, Any]) -> Trained:  # pragma: no cover - optional
+def train_catboost(
+    X: np.ndarray, y: np.ndarray, params: Dict[str, Any]
+) -> Trained:  # pragma: no cover - optional
     from catboost import CatBoostClassifier
 
     p = dict(DEFAULT_PARAMS["catboost"], **params)

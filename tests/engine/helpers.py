@@ -65,7 +65,9 @@ def flatten(obj: Any, prefix: str = "", out: Optional[Dict[str, Any]] = None) ->
             sub = flatten(v, prefix + "{}", {})
             for k, val in sub.items():
                 out.setdefault(k, [])
-                out[k] = (out[k] if isinstance(out[k], list) else [out[k]]) + (val if isinstance(val, list) else [val])
+                out[k] = (out[k] if isinstance(out[k], list) else [out[k]]) + (
+                    val if isinstance(val, list) else [val]
+                )
     elif obj is not None:
         out[prefix] = obj if isinstance(obj, str) else json.dumps(obj)
     return out
@@ -84,15 +86,26 @@ def ecs_doc(ev: Dict[str, Any], with_original: bool = False) -> Dict[str, Any]:
     uid = ev["userIdentity"]
     doc: Dict[str, Any] = {
         "@timestamp": ev["eventTime"],
-        "event": {"action": ev["eventName"], "provider": ev["eventSource"], "id": ev["eventID"],
-                  "outcome": "failure" if ev.get("errorCode") else "success"},  # fmt: skip
+        "event": {
+            "action": ev["eventName"],
+            "provider": ev["eventSource"],
+            "id": ev["eventID"],
+            "outcome": "failure" if ev.get("errorCode") else "success",
+        },  # fmt: skip
         "cloud": {"region": ev["awsRegion"], "account": {"id": ev["recipientAccountId"]}},
         "source": {"ip": ev["sourceIPAddress"]},
         "user_agent": {"original": ev["userAgent"]},
-        "aws": {"cloudtrail": {"user_identity": {"arn": uid["arn"], "type": uid["type"],
-                                                  "access_key_id": uid.get("accessKeyId")},  # fmt: skip
-                               "error_code": ev.get("errorCode"),
-                               "flattened": {"request_parameters": ev.get("requestParameters")}}},  # fmt: skip
+        "aws": {
+            "cloudtrail": {
+                "user_identity": {
+                    "arn": uid["arn"],
+                    "type": uid["type"],
+                    "access_key_id": uid.get("accessKeyId"),
+                },  # fmt: skip
+                "error_code": ev.get("errorCode"),
+                "flattened": {"request_parameters": ev.get("requestParameters")},
+            }
+        },  # fmt: skip
     }
     if "sessionContext" in uid:
         doc["aws"]["cloudtrail"]["user_identity"]["session_context"] = {
@@ -111,7 +124,14 @@ def eventbridge(ev: Dict[str, Any]) -> Dict[str, Any]:
 
 def timeline(n: int = 200, start: int = 1714557600, identities: int = 5) -> List[Dict[str, Any]]:
     """A small deterministic mixed timeline for invariance tests."""
-    names = ["ListBuckets", "GetObject", "DescribeInstances", "GetCallerIdentity", "AssumeRole", "PutBucketPolicy"]
+    names = [
+        "ListBuckets",
+        "GetObject",
+        "DescribeInstances",
+        "GetCallerIdentity",
+        "AssumeRole",
+        "PutBucketPolicy",
+    ]
     sources = ["s3.amazonaws.com", "s3.amazonaws.com", "ec2.amazonaws.com", "sts.amazonaws.com",
                "sts.amazonaws.com", "s3.amazonaws.com"]  # fmt: skip
     out = []

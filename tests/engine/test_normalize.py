@@ -3,9 +3,8 @@ from __future__ import annotations
 import json
 
 import pytest
-from helpers import ecs_doc, eventbridge, raw_event, splunk_row
-
 from ctad.normalize import NormalizeError, classify_source, normalize, parse_time, risk_flags
+from helpers import ecs_doc, eventbridge, raw_event, splunk_row
 
 
 def _key(ev):
@@ -30,8 +29,10 @@ def test_every_shape_gives_the_same_event():
         arn=ASSUMED,
         itype="AssumedRole",
         issuer=ROLE,
-        params={"bucketName": "b1", "bucketPolicy": {"Statement": [{"Effect": "Allow", "Principal": "*",
-                                                                      "Action": "s3:GetObject"}]}},  # fmt: skip
+        params={
+            "bucketName": "b1",
+            "bucketPolicy": {"Statement": [{"Effect": "Allow", "Principal": "*", "Action": "s3:GetObject"}]},
+        },  # fmt: skip
     )
     shapes = [src, eventbridge(src), splunk_row(src), splunk_row(src, with_raw=False), ecs_doc(src),
               ecs_doc(src, with_original=True), json.dumps(src)]  # fmt: skip
@@ -43,7 +44,9 @@ def test_every_shape_gives_the_same_event():
 
 
 def test_service_principal_is_not_a_human():
-    ev = normalize(raw_event(itype="AWSService", arn="", ip="config.amazonaws.com", ua="config.amazonaws.com"))
+    ev = normalize(
+        raw_event(itype="AWSService", arn="", ip="config.amazonaws.com", ua="config.amazonaws.com")
+    )
     assert ev.identity.startswith("svc:")
     assert ev.ip_kind == "aws_service"
 
@@ -73,8 +76,14 @@ def test_parse_time(value, expected):
     [
         ({"foo": 1}, "unknown shape"),
         ({"eventName": "X", "eventSource": "s3.amazonaws.com"}, "eventTime is missing"),
-        ({"eventName": "X", "eventTime": "2024-01-01T00:00:00Z", "userIdentity": {}}, "eventSource is missing"),
-        ({"eventName": "X", "eventSource": "s", "eventTime": "yesterday", "userIdentity": {}}, "not a timestamp"),
+        (
+            {"eventName": "X", "eventTime": "2024-01-01T00:00:00Z", "userIdentity": {}},
+            "eventSource is missing",
+        ),
+        (
+            {"eventName": "X", "eventSource": "s", "eventTime": "yesterday", "userIdentity": {}},
+            "not a timestamp",
+        ),
         ("{not json", "not valid JSON"),
         ([1, 2], "expected a JSON object"),
         ({"Records": []}, "Records file"),
@@ -117,16 +126,27 @@ def test_classify_source(ip, kind):
 
 def test_risk_flags():
     own = "111122223333"
-    snap = {"snapshotId": "snap-1", "createVolumePermission": {"add": {"items": [{"userId": "999988887777"}]}}}
+    snap = {
+        "snapshotId": "snap-1",
+        "createVolumePermission": {"add": {"items": [{"userId": "999988887777"}]}},
+    }
     assert risk_flags("ec2.amazonaws.com", "ModifySnapshotAttribute", snap, own) == ("cross_account",)
     pub = {"createVolumePermission": {"add": {"items": [{"group": "all"}]}}}
     assert risk_flags("ec2.amazonaws.com", "ModifySnapshotAttribute", pub, own) == ("public",)
-    ingress = {"groupId": "sg-1", "ipPermissions": {"items": [{"ipRanges": {"items": [{"cidrIp": "0.0.0.0/0"}]}}]}}
+    ingress = {
+        "groupId": "sg-1",
+        "ipPermissions": {"items": [{"ipRanges": {"items": [{"cidrIp": "0.0.0.0/0"}]}}]},
+    }
     assert risk_flags("ec2.amazonaws.com", "AuthorizeSecurityGroupIngress", ingress, own) == ("open_ingress",)
     assert risk_flags("cloudtrail.amazonaws.com", "StopLogging", {"name": "t"}, own) == ("logging_off",)
-    internal = {"groupId": "sg-1", "ipPermissions": {"items": [{"ipRanges": {"items": [{"cidrIp": "10.0.0.0/8"}]}}]}}
+    internal = {
+        "groupId": "sg-1",
+        "ipPermissions": {"items": [{"ipRanges": {"items": [{"cidrIp": "10.0.0.0/8"}]}}]},
+    }
     assert risk_flags("ec2.amazonaws.com", "AuthorizeSecurityGroupIngress", internal, own) == ()
-    conditioned = {"bucketPolicy": {"Statement": [{"Effect": "Allow", "Principal": "*", "Condition": {"x": 1}}]}}
+    conditioned = {
+        "bucketPolicy": {"Statement": [{"Effect": "Allow", "Principal": "*", "Condition": {"x": 1}}]}
+    }
     assert risk_flags("s3.amazonaws.com", "PutBucketPolicy", conditioned, own) == ()
 
 

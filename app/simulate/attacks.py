@@ -1,0 +1,941 @@
+# ruff: noqa: UP031  (printf-style kept for fixed-width ids and hot paths)
+"""Replay real attack CloudTrail onto simulated identities and timelines.
+
+Sources (shipped in `attack_data/`, see its NOTICE): Stratus Red Team detonations and technique table,
+TrailDiscover's attack-relevant calls with ATT&CK tactics, Panther rule tests expected to alert, and the OTRF
+AWS scenarios. A *technique* is one unit the training code can hold out whole (`technique_ids()`); a *campaign*
+is one injected attack run: a scenario (leaked key, stolen instance credentials, compromised console user,
+insider, recon burst, slow attack, external probe) carrying one or more techniques.
+
+Every replayed event is re-identified: principal, keys, account ids (also inside ARNs, messages and request
+parameters), regions, times, event/request ids, source IP and user agent; giveaways such as
+`stratus-red-team` or `grimoire` in names and user agents are rewritten into names and tools drawn from the
+same pools the benign simulation uses. The label travels in `_label`, `_technique`, `_scenario`, `_campaign`
+and `_tactic`.
+"""
+
+from __future__ import annotations
+
+import copy
+import gzip
+import json
+import random
+import re
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+from typing import Any, Dict, Iterable, List, Optional, Sequence, Tuple
+
+from .agents import OS_PROFILES, ToolAgent, browser, pick_family
+from .apis import DATA_EVENT_NAMES, GLOBAL_SOURCES, access_denied, read_only
+from .events import Caller, event_version, service_region, tls_details
+from .ids import account_id, derive_rng, hexid, instance_id, iso, key_id, principal_id, s3_request_id, uuid4
+from .networks import attacker_network
+from .org import DAY, Human, Org, Role
+
+DATA_DIR = Path(__file__).resolve().parent / "attack_data"
+STRATUS_TACTICS = {
+    "credential-access": "TA0006",
+    "defense-evasion": "TA0005",
+    "discovery": "TA0007",
+    "execution": "TA0002",
+    "exfiltration": "TA0010",
+    "impact": "TA0040",
+    "initial-access": "TA0001",
+    "lateral-movement": "TA0008",
+    "persistence": "TA0003",
+    "privilege-escalation": "TA0004",
+    "collection": "TA0009",
+}
+# Panther rules that monitor ordinary operations (their "true" tests are not attacks): never replayed as attacks.
+PANTHER_NOT_ATTACKS = {
+    "AWS.ECR.CRUD",
+    "AWS.ECR.EVENTS",
+    "AWS.LAMBDA.CRUD",
+    "AWS.RDS.InstanceRebooted",
+    "AWS.RDS.ClusterFailover",
+    "AWS.RDS.ManualSnapshotCreated",
+    "AWS.CloudTrail.Created",
+    "AWS.ConfigService.Created",
+    "AWS.EC2.Monitoring",
+    "AWS.Console.Sign-In",
+    "AWS.CloudTrail.UserAccessKeyAuth",
+    "AWS.IAM.Group.Read.Only.Events",
+    "AWS.CloudTrail.IAMEntityCreatedWithoutCloudFormation",
+    "AWS.EC2.ManualSecurityGroupChange",
+    "AWS.Modify.Cloud.Compute.Infrastructure",
+    "AWS.EC2.StopInstances",
+}
+CLOUDTRAIL_KEYS = (
+    "eventVersion",
+    "userIdentity",
+    "eventTime",
+    "eventSource",
+    "eventName",
+    "awsRegion",
+    "sourceIPAddress",
+    "userAgent",
+    "errorCode",
+    "errorMessage",
+    "requestParameters",
+    "responseElements",
+    "additionalEventData",
+    "requestID",
+    "eventID",
+    "readOnly",
+    "resources",
+    "eventType",
+    "apiVersion",
+    "managementEvent",
+    "recipientAccountId",
+    "serviceEventDetails",
+    "sharedEventID",
+    "vpcEndpointId",
+    "vpcEndpointAccountId",
+    "eventCategory",
+    "tlsDetails",
+    "sessionCredentialFromConsole",
+)
+SCENARIOS = (
+    "leaked-key",
+    "stolen-instance-credentials",
+    "compromised-console",
+    "insider",
+    "recon-burst",
+    "slow-attack",
+    "external-probe",
+)
+_SERVICE_VALUE = re.compile(r"^(AWS Internal|[a-z0-9.-]+\.amazonaws\.com)$")
+_ACCOUNT_IN_TEXT = re.compile(r"(?<![0-9])([0-9]{12})(?![0-9])")
+_KEY = re.compile(r"\b(AKIA|ASIA)[A-Z0-9*]{12,20}\b")
+_INSTANCE = re.compile(r"\bi-[0-9a-zA-Z]{8,17}\b")
+_GIVEAWAY = re.compile(
+    r"stratus[-_ ]?red[-_ ]?team|stratus|grimoire|traildiscover|mordor|pacu|cloudgoat", re.IGNORECASE
+)
+_TIME_IN_SESSION = re.compile(r"(aws-go-sdk-|botocore-session-)\d+")
+_REGION_LIKE = re.compile(r"\b(?:[a-z]{2}(?:gov|iso|isob)?-[a-z]+-\d[a-z]?)\b")
+_PLACEHOLDER_ACCOUNTS = {
+    "123456789012",
+    "111111111111",
+    "111122223333",
+    "123123123123",
+    "123456789123",
+    "012345678901",
+    "000000000000",
+    "999999999999",
+}
+_ALL_REGIONS = [
+    "us-east-1",
+    "us-east-2",
+    "us-west-1",
+    "us-west-2",
+    "eu-west-1",
+    "eu-west-2",
+    "eu-central-1",
+    "eu-north-1",
+    "ap-south-1",
+    "ap-southeast-1",
+    "ap-southeast-2",
+    "ap-northeast-1",
+    "sa-east-1",
+    "ca-central-1",
+]
+BENIGN_WORDS = [
+    "ops",
+    "maint",
+    "platform",
+    "infra",
+    "svc",
+    "automation",
+    "support",
+    "backup",
+    "sync",
+    "admin",
+]
+
+
+@dataclass(frozen=True)
+class Technique:
+    """One hold-out unit: id, provenance, ATT&CK tactic id (or ""), the (eventSource, eventName) it exercises."""
+
+    id: str
+    source: str
+    tactic: str
+    apis: Tuple[Tuple[str, str], ...]
+    n_events: int
+
+
+def _read(name: str) -> List[Dict[str, Any]]:
+    with gzip.open(DATA_DIR / name, "rt", encoding="utf-8") as fh:
+        return [json.loads(line) for line in fh if line.strip()]
+
+
+def _tactic_of(text: str) -> str:
+    m = re.match(r"(TA\d{4})", text or "")
+    return m.group(1) if m else ""
+
+
+def _synthetic_stratus(tid: str, pairs: str) -> List[Dict[str, Any]]:
+    """Events for Stratus techniques documented without detonation logs, built from their API list."""
+    out = []
+    for i, pair in enumerate(p.strip() for p in pairs.replace(" (data events)", "").split(",")):
+        if ":" not in pair:
+            continue
+        svc, name = pair.split(":", 1)
+        params: Dict[str, Any] = {}
+        if name == "PutBucketLifecycle":
+            params = {
+                "bucketName": "BUCKET",
+                "LifecycleConfiguration": {
+                    "Rule": {
+                        "ID": "nuke",
+                        "Status": "Enabled",
+                        "Filter": {"Prefix": ""},
+                        "Expiration": {"Days": 1},
+                    }
+                },
+            }
+        elif name == "PutBucketPolicy":
+            params = {
+                "bucketName": "BUCKET",
+                "bucketPolicy": {
+                    "Version": "2012-10-17",
+                    "Statement": [
+                        {
+                            "Effect": "Allow",
+                            "Principal": {"AWS": "arn:aws:iam::EXTERNAL:root"},
+                            "Action": ["s3:GetObject", "s3:GetBucketLocation", "s3:ListBucket"],
+                            "Resource": ["arn:aws:s3:::BUCKET/*", "arn:aws:s3:::BUCKET"],
+                        }
+                    ],
+                },
+            }
+        elif name in (
+            "DeleteObjects",
+            "DeleteObject",
+            "PutObject",
+            "CopyObject",
+            "ListObjects",
+            "ListObjectVersions",
+        ):
+            params = (
+                {"bucketName": "BUCKET", "key": "data/%05d.csv" % i}
+                if name != "ListObjectVersions"
+                else {"bucketName": "BUCKET", "versions": ""}
+            )
+            if name == "PutObject":
+                params["x-amz-server-side-encryption-customer-algorithm"] = "AES256"
+        elif name == "DeregisterImage":
+            params = {"imageId": "ami-0123456789abcdef0"}
+        elif svc == "sagemaker":
+            params = {"notebookInstanceName": "research-notebook"}
+        elif svc == "ses":
+            params = {}
+        repeat = 3 if name in ("DeleteObjects", "DeleteObject", "CopyObject", "PutObject") else 1
+        for _ in range(repeat):
+            out.append(
+                {
+                    "eventSource": svc + ".amazonaws.com",
+                    "eventName": name,
+                    "requestParameters": params or None,
+                    "eventTime": "2024-01-01T00:00:%02dZ" % min(59, len(out) * 2),
+                }
+            )
+    return out
+
+
+@lru_cache(maxsize=1)
+def _catalog() -> Tuple[Dict[str, Technique], Dict[str, List[Dict[str, Any]]]]:
+    techs: Dict[str, Technique] = {}
+    events: Dict[str, List[Dict[str, Any]]] = {}
+
+    def add(tid: str, source: str, tactic: str, evs: List[Dict[str, Any]]) -> None:
+        evs = [e for e in evs if e.get("eventName") and e.get("eventSource")]
+        if not evs:
+            return
+        evs.sort(key=lambda e: str(e.get("eventTime") or ""))
+        events[tid] = evs
+        apis = tuple(dict.fromkeys((e["eventSource"], e["eventName"]) for e in evs))
+        techs[tid] = Technique(tid, source, tactic, apis, len(evs))
+
+    api_tactic: Dict[Tuple[str, str], str] = {}
+    td: Dict[str, List[Dict[str, Any]]] = {}
+    td_tactic: Dict[str, str] = {}
+    for e in _read("traildiscover.jsonl.gz"):
+        sid = e["scenario"]
+        td.setdefault(sid, []).append(e)
+        tac = _tactic_of((e.get("_mitre_tactics") or [""])[0])
+        td_tactic[sid] = tac
+        if tac:
+            api_tactic.setdefault((e.get("eventSource", ""), e.get("eventName", "")), tac)
+    strat: Dict[str, List[Dict[str, Any]]] = {}
+    for e in _read("stratus_detonations.jsonl.gz"):
+        strat.setdefault(e["scenario"], []).append(e)
+    with open(DATA_DIR / "stratus_techniques.tsv", encoding="utf-8") as fh:
+        rows = [line.rstrip("\n").split("\t") for line in fh][1:]
+    for tid, _kind, pairs in rows:
+        tactic = STRATUS_TACTICS.get(tid.split(".")[1], "")
+        evs = strat.get(tid) or _synthetic_stratus(tid, pairs)
+        add(tid, "stratus", tactic, evs)
+        for p in pairs.split(","):
+            if ":" in p:
+                svc, name = p.strip().split(":", 1)
+                api_tactic.setdefault((svc + ".amazonaws.com", name.split(" ")[0]), tactic)
+    for sid, evs in td.items():
+        add(sid, "traildiscover", td_tactic.get(sid, ""), evs)
+    pan: Dict[str, List[Dict[str, Any]]] = {}
+    for e in _read("panther_rule_tests.jsonl.gz"):
+        if e.get("label") == 1 and e["scenario"] not in PANTHER_NOT_ATTACKS:
+            pan.setdefault(e["scenario"], []).append(e)
+    for rule, evs in pan.items():
+        tac = ""
+        for e in evs:
+            tac = api_tactic.get((e.get("eventSource", ""), e.get("eventName", "")), "")
+            if tac:
+                break
+        add("panther:" + rule, "panther", tac, evs)
+    otrf: Dict[str, List[Dict[str, Any]]] = {}
+    for e in _read("otrf_scenarios.jsonl.gz"):
+        if e.get("label") == 1:
+            name = (
+                "otrf:s3-honeybucket-discovery"
+                if "honeybucket" in e["scenario"]
+                else "otrf:ec2-proxy-s3-exfiltration"
+            )
+            otrf.setdefault(name, []).append(e)
+    add("otrf:s3-honeybucket-discovery", "otrf", "TA0007", otrf.get("otrf:s3-honeybucket-discovery", []))
+    add("otrf:ec2-proxy-s3-exfiltration", "otrf", "TA0010", otrf.get("otrf:ec2-proxy-s3-exfiltration", []))
+    return techs, events
+
+
+def techniques() -> Dict[str, Technique]:
+    """All replayable techniques by id."""
+    return dict(_catalog()[0])
+
+
+def technique_ids(source: Optional[str] = None) -> List[str]:
+    """Sorted technique ids (optionally of one source: stratus, traildiscover, panther, otrf) for grouped splits."""
+    return sorted(t.id for t in _catalog()[0].values() if source is None or t.source == source)
+
+
+def select_techniques(
+    include: Optional[Iterable[str]] = None, exclude: Optional[Iterable[str]] = None
+) -> List[str]:
+    """Technique ids after include/exclude filters; entries may be exact ids or prefixes ending in '*'."""
+    ids = technique_ids()
+
+    def match(tid: str, pats: Sequence[str]) -> bool:
+        return any(tid == p or (p.endswith("*") and tid.startswith(p[:-1])) for p in pats)
+
+    inc = list(include or [])
+    exc = list(exclude or [])
+    unknown = [p for p in inc + exc if not p.endswith("*") and p not in ids]
+    if unknown:
+        raise ValueError(
+            "unknown technique id(s): {} (see ctad.simulate.attacks.technique_ids())".format(
+                ", ".join(unknown[:5])
+            )
+        )
+    if inc:
+        ids = [t for t in ids if match(t, inc)]
+    return [t for t in ids if not match(t, exc)]
+
+
+def scenarios_for(tech: Technique) -> Tuple[str, ...]:
+    tid = tech.id
+    if tid == "otrf:s3-honeybucket-discovery":
+        return ("external-probe",)
+    if tid in (
+        "otrf:ec2-proxy-s3-exfiltration",
+        "aws.credential-access.ec2-steal-instance-credentials",
+        "panther:AWS.CloudTrail.IMDSCredentialExfiltration",
+    ):
+        return ("stolen-instance-credentials",)
+    if (
+        "console" in tid.lower()
+        and ("login" in tid.lower() or "sign" in tid.lower())
+        or any(n == "ConsoleLogin" for _, n in tech.apis)
+    ):
+        return ("compromised-console",)
+    if tech.tactic == "TA0007":
+        return ("recon-burst", "leaked-key", "stolen-instance-credentials", "insider")
+    return ("leaked-key", "stolen-instance-credentials", "compromised-console", "insider", "slow-attack")
+
+
+# ---------------------------------------------------------------------------------------------- campaigns
+@dataclass
+class Victim:
+    kind: str  # iam-user | sso-user | instance | lambda | dormant-user | anonymous
+    account: str
+    ui: Dict[str, Any]
+    ips: List[str]
+    agent: Any
+    console_ua: str
+    human: Optional[Human] = None
+    role: Optional[Role] = None
+    tz: float = 0.0
+
+
+class Campaign:
+    """One injected attack run, materialised as a time-sorted list of labelled records (small)."""
+
+    def __init__(
+        self, org: Org, seed: int, index: int, technique_ids_: List[str], scenario: str, start: float
+    ) -> None:
+        self.org = org
+        self.rng = derive_rng(seed, "campaign", index)
+        self.id = "c%04d-%s" % (index, hexid(self.rng, 6))
+        self.techniques = technique_ids_
+        self.scenario = scenario
+        self.start = start
+        rng = self.rng
+        self.net_kind, self.ips = attacker_network(rng)
+        self.external_account = account_id(rng)
+        self.region_map: Dict[str, str] = {}
+        self.key_map: Dict[str, str] = {}
+        self.inst_map: Dict[str, str] = {}
+        self.acct_map: Dict[str, str] = {}
+        self.principals: Dict[str, Dict[str, Any]] = {}
+        self.word = rng.choice(BENIGN_WORDS)
+        lag = rng.uniform(0, 150) * DAY
+        self.agent = ToolAgent(pick_family(rng), start - lag, rng.choice(OS_PROFILES))
+        self.browser_ua = browser(rng, start)
+        self.tls = rng.randrange(2)
+        self.victim = self._victim()
+
+    # --- who is attacked -------------------------------------------------------------------------------
+    def _victim(self) -> Victim:
+        org, rng, sc, t = self.org, self.rng, self.scenario, self.start
+        humans = [h for h in org.humans if h.start_day * DAY + org.start < t]
+        if sc == "stolen-instance-credentials":
+            roles = [
+                r for r in org.roles if r.kind in ("instance", "lambda") and r.start_day * DAY + org.start < t
+            ]
+            r = rng.choice(roles) if roles else rng.choice(org.roles)
+            sess = r.sessions[0] if r.sessions else instance_id(rng)
+            ui = _ar_ui(
+                r.account.id,
+                r.name,
+                r.pid,
+                sess,
+                key_id(rng, "ASIA"),
+                t - rng.uniform(600, 5 * 3600),
+                ec2=r.kind == "instance",
+            )
+            return Victim(
+                "instance" if r.kind == "instance" else "lambda",
+                r.account.id,
+                ui,
+                self.ips,
+                self.agent,
+                "",
+                role=r,
+            )
+        if sc == "external-probe":
+            acct = rng.choice(org.accounts).id
+            return Victim(
+                "anonymous",
+                acct,
+                {"type": "AWSAccount", "principalId": "", "accountId": "ANONYMOUS_PRINCIPAL"},
+                self.ips,
+                self.agent,
+                "",
+            )
+        if sc == "insider":
+            h = rng.choice(humans)
+            return Victim(
+                "sso-user" if h.sso else "iam-user",
+                h.account.id,
+                _human_ui(h, t, rng, console=False),
+                [h.home_ip_at(t), h.office_ip, h.vpn_ip],
+                h.agent_at(t),
+                browser(rng, t, h.browser),
+                human=h,
+                tz=h.tz,
+            )
+        if sc == "compromised-console":
+            h = rng.choice(humans)
+            return Victim(
+                "sso-user" if h.sso else "iam-user",
+                h.account.id,
+                _human_ui(h, t, rng, console=True),
+                self.ips,
+                self.agent,
+                self.browser_ua,
+                human=h,
+                tz=h.tz,
+            )
+        # leaked key (recon burst and slow attacks also start from a leaked long-term key)
+        iam = [h for h in humans if not h.sso]
+        if iam and rng.random() < 0.75:
+            h = rng.choice(iam)
+            ui = {
+                "type": "IAMUser",
+                "principalId": h.user_pid,
+                "arn": f"arn:aws:iam::{h.account.id}:user/{h.name}",
+                "accountId": h.account.id,
+                "accessKeyId": h.key_at(t),
+                "userName": h.name,
+            }
+            return Victim("iam-user", h.account.id, ui, self.ips, self.agent, "", human=h, tz=h.tz)
+        acct = rng.choice(org.accounts)
+        user = rng.choice([u for u in acct.res.users if u.startswith("svc-")] or acct.res.users)
+        ui = {
+            "type": "IAMUser",
+            "principalId": principal_id(derive_rng(org.seed, "dormant", acct.id, user), "AIDA"),
+            "arn": f"arn:aws:iam::{acct.id}:user/{user}",
+            "accountId": acct.id,
+            "accessKeyId": key_id(derive_rng(org.seed, "dormant-key", acct.id, user), "AKIA"),
+            "userName": user,
+        }
+        return Victim("dormant-user", acct.id, ui, self.ips, self.agent, "")
+
+    # --- timeline -------------------------------------------------------------------------------------
+    def records(self, allowed: set) -> List[Tuple[float, Dict[str, Any]]]:
+        """Labelled, re-identified records of this campaign in time order (techniques not in `allowed` dropped)."""
+        events = _catalog()[1]
+        rng = self.rng
+        t = self.start
+        out: List[Tuple[float, Dict[str, Any]]] = []
+        primary = self.techniques[0]
+        if self.scenario == "compromised-console":
+            out.append((t, self._login(t, primary)))
+            t += rng.uniform(5, 60)
+        elif (
+            self.scenario in ("leaked-key", "recon-burst", "slow-attack", "stolen-instance-credentials")
+            and rng.random() < 0.7
+        ):
+            src = {
+                "eventSource": "sts.amazonaws.com",
+                "eventName": "GetCallerIdentity",
+                "requestParameters": None,
+            }
+            out.append((t, self._replay(src, t, primary)))
+            t += rng.uniform(2, 90)
+        for n, tid in enumerate(self.techniques):
+            if tid not in allowed:
+                continue
+            srcs = events[tid]
+            if self.scenario == "external-probe" or len(srcs) > 60:
+                k = rng.randint(5, min(40, len(srcs)))
+                first = rng.randrange(0, len(srcs) - k + 1)
+                srcs = srcs[first : first + k]
+            prev = None
+            for e in srcs:
+                et = _epoch(e.get("eventTime"))
+                if prev is not None and et is not None:
+                    gap = min(max(et - prev, 0.2), 900.0) * rng.uniform(0.6, 2.5)
+                else:
+                    gap = rng.uniform(0.5, 20) if prev is not None else 0.0
+                prev = et if et is not None else prev
+                if self.scenario == "external-probe":
+                    gap = rng.uniform(60, 6 * 3600)
+                t += gap
+                out.append((t, self._replay(e, t, tid)))
+                if (
+                    self.scenario == "recon-burst"
+                    and rng.random() < 0.4
+                    and e["eventSource"] not in GLOBAL_SOURCES
+                ):
+                    for reg in rng.sample(_ALL_REGIONS, rng.randint(1, 5)):
+                        t += rng.uniform(0.1, 1.5)
+                        out.append((t, self._replay(e, t, tid, region_override=reg)))
+            if self.scenario == "slow-attack":
+                t += rng.uniform(0.4, 2.5) * DAY
+            else:
+                t += rng.uniform(10, 1800) if n else rng.uniform(5, 300)
+        if self.scenario == "recon-burst":
+            out = self._deny_most(out)
+        out.sort(key=lambda x: x[0])
+        return out
+
+    def _deny_most(self, recs: List[Tuple[float, Dict[str, Any]]]) -> List[Tuple[float, Dict[str, Any]]]:
+        rng = self.rng
+        p = rng.uniform(0.4, 0.9)
+        for _t, rec in recs:
+            if rec["eventName"] != "GetCallerIdentity" and rng.random() < p and "errorCode" not in rec:
+                code, msg = access_denied(
+                    rec["eventSource"],
+                    rec["eventName"],
+                    rec["userIdentity"].get("arn", ""),
+                    rec["recipientAccountId"],
+                    rec["awsRegion"],
+                    rng,
+                )
+                _set_error(rec, code, msg)
+        return recs
+
+    def _labels(self, tid: str) -> Dict[str, Any]:
+        tech = _catalog()[0].get(tid)
+        return {
+            "_label": 1,
+            "_technique": tid,
+            "_scenario": self.scenario,
+            "_campaign": self.id,
+            "_tactic": tech.tactic if tech else "",
+        }
+
+    def _login(self, t: float, tid: str) -> Dict[str, Any]:
+        """ConsoleLogin built by the same code as benign sign-ins (no shape differences to learn)."""
+        v, rng = self.victim, self.rng
+        ui = {k: val for k, val in v.ui.items() if k != "accessKeyId"}
+        if ui.get("type") == "IAMUser":
+            ui.pop("sessionContext", None)
+        mfa = bool(v.human and v.human.mfa and not v.human.sso and rng.random() < 0.3)
+        c = Caller(ui, v.account, self.ips[0], rng, labels=self._labels(tid))
+        return c.console_login(t, self.browser_ua, mfa)
+
+    # --- re-identification -------------------------------------------------------------------------------
+    def _region(self, src_region: Optional[str]) -> str:
+        v = self.victim
+        home = self._home_region()
+        if not src_region:
+            return home
+        got = self.region_map.get(src_region)
+        if got is None:
+            acct = next((a for a in self.org.accounts if a.id == v.account), self.org.accounts[0])
+            if not self.region_map or self.rng.random() < 0.7:
+                got = home
+            else:
+                got = self.rng.choice(acct.regions + ["us-east-1", "ap-south-1", "sa-east-1"])
+            self.region_map[src_region] = got
+        return got
+
+    def _home_region(self) -> str:
+        acct = next((a for a in self.org.accounts if a.id == self.victim.account), self.org.accounts[0])
+        return acct.home
+
+    def _principal(self, src_ui: Dict[str, Any], t: float) -> Dict[str, Any]:
+        """Map each distinct source principal to a campaign principal: the first to the victim, later assumed
+        roles to pivot sessions of roles in the victim's account."""
+        v, rng = self.victim, self.rng
+        typ = (src_ui or {}).get("type") or ""
+        if typ in ("AWSService",):
+            return copy.deepcopy(src_ui)
+        if v.kind == "anonymous" or typ == "AWSAccount":
+            if typ == "AWSAccount" and src_ui.get("accountId") not in ("ANONYMOUS_PRINCIPAL", "", None):
+                acct = self.external_account
+                return {"type": "AWSAccount", "principalId": acct, "accountId": acct}
+            return {"type": "AWSAccount", "principalId": "", "accountId": "ANONYMOUS_PRINCIPAL"}
+        key = (src_ui or {}).get("arn") or typ or "?"
+        got = self.principals.get(key)
+        if got is not None:
+            return got
+        if typ == "Root":
+            got = {
+                "type": "Root",
+                "principalId": v.account,
+                "arn": f"arn:aws:iam::{v.account}:root",
+                "accountId": v.account,
+                "accessKeyId": key_id(rng, "ASIA"),
+            }
+        elif not self.principals or typ not in ("AssumedRole", "FederatedUser"):
+            got = v.ui
+        elif typ == "FederatedUser":
+            name = self.word + "-" + hexid(rng, 4)
+            got = {
+                "type": "FederatedUser",
+                "principalId": f"{v.account}:{name}",
+                "arn": f"arn:aws:sts::{v.account}:federated-user/{name}",
+                "accountId": v.account,
+                "accessKeyId": key_id(rng, "ASIA"),
+                "sessionContext": {
+                    "sessionIssuer": {
+                        "type": "IAMUser",
+                        "principalId": v.ui.get("principalId", ""),
+                        "arn": v.ui.get("arn", ""),
+                        "accountId": v.account,
+                        "userName": v.ui.get("userName", ""),
+                    },
+                    "attributes": {"creationDate": iso(t), "mfaAuthenticated": "false"},
+                },
+            }
+        else:
+            acct = next((a for a in self.org.accounts if a.id == v.account), self.org.accounts[0])
+            role = rng.choice(acct.res.roles)
+            session = _TIME_IN_SESSION.sub(
+                lambda m: m.group(1) + str(int(t * 1e9)), str(src_ui.get("arn") or "").rsplit("/", 1)[-1]
+            )
+            if _GIVEAWAY.search(session) or "@" in session or not session:
+                session = "botocore-session-%d" % int(t)
+            got = _ar_ui(
+                v.account,
+                role,
+                principal_id(derive_rng(self.org.seed, "role", v.account, role), "AROA"),
+                session,
+                key_id(rng, "ASIA"),
+                t,
+            )
+        self.principals[key] = got
+        return got
+
+    def _subst_text(self, text: str, src_accounts: set, arn_map: Dict[str, str]) -> str:
+        for old, new in arn_map.items():
+            if old and old in text:
+                text = text.replace(old, new)
+        v = self.victim
+
+        def acct(m: re.Match[str]) -> str:
+            a = m.group(1)
+            if a in src_accounts or a in _PLACEHOLDER_ACCOUNTS:
+                return v.account
+            if any(x.id == a for x in self.org.accounts):
+                return a
+            return self.acct_map.setdefault(a, self.external_account)
+
+        text = _ACCOUNT_IN_TEXT.sub(acct, text)
+        text = _KEY.sub(self._key, text)
+        acct_obj = next((a for a in self.org.accounts if a.id == v.account), self.org.accounts[0])
+        text = _INSTANCE.sub(
+            lambda m: self.inst_map.setdefault(m.group(0), self.rng.choice(acct_obj.res.instances)), text
+        )
+        text = _GIVEAWAY.sub(self.word, text)
+        text = text.replace("BUCKET", acct_obj.res.buckets[len(self.id) % len(acct_obj.res.buckets)])
+        text = text.replace("EXTERNAL", self.external_account)
+        for old, new in self.region_map.items():
+            text = text.replace(old, new)
+        return text
+
+    _src_key = ""
+
+    def _key(self, m: re.Match[str]) -> str:
+        old = m.group(0)
+        got = self.key_map.get(old)
+        if got is None:
+            mine = self.victim.ui.get("accessKeyId")
+            got = mine if old == self._src_key and mine else key_id(self.rng, m.group(1))
+            self.key_map[old] = got
+        return got
+
+    def _replay(self, src: Dict[str, Any], t: float, tid: str, region_override: str = "") -> Dict[str, Any]:
+        rng, v = self.rng, self.victim
+        src_ui = src.get("userIdentity") or {}
+        self._src_key = src_ui.get("accessKeyId") or ""
+        src_accounts = {
+            a
+            for a in (
+                src_ui.get("accountId"),
+                src.get("recipientAccountId"),
+                (src_ui.get("sessionContext") or {}).get("sessionIssuer", {}).get("accountId"),
+            )
+            if isinstance(a, str) and a.isdigit()
+        }
+        ui = self._principal(src_ui, t)
+        arn_map: Dict[str, str] = {}
+        if src_ui.get("arn") and ui.get("arn"):
+            arn_map[src_ui["arn"]] = ui["arn"]
+        issuer = (src_ui.get("sessionContext") or {}).get("sessionIssuer") or {}
+        new_issuer = (ui.get("sessionContext") or {}).get("sessionIssuer") or {}
+        if issuer.get("arn") and new_issuer.get("arn"):
+            arn_map[issuer["arn"]] = new_issuer["arn"]
+        if src_ui.get("userName") and ui.get("userName") and len(src_ui["userName"]) > 3:
+            arn_map["user/" + src_ui["userName"]] = "user/" + ui["userName"]
+        source = src["eventSource"]
+        name = src["eventName"]
+        region = service_region(source, region_override or self._region(src.get("awsRegion")))
+        if src.get("awsRegion") and src["awsRegion"] not in self.region_map:
+            self.region_map[src["awsRegion"]] = region
+        body: Dict[str, Any] = {}
+        for k in (
+            "requestParameters",
+            "responseElements",
+            "additionalEventData",
+            "resources",
+            "errorMessage",
+            "serviceEventDetails",
+        ):
+            if src.get(k) is not None:
+                body[k] = src[k]
+        if body:
+            body = json.loads(self._subst_text(json.dumps(body), src_accounts, arn_map))
+        src_ip = str(src.get("sourceIPAddress") or "")
+        if _SERVICE_VALUE.match(src_ip):
+            ip = src_ip
+        elif v.kind in ("iam-user", "sso-user") and self.scenario == "insider":
+            ip = v.ips[0] if rng.random() < 0.8 else rng.choice(v.ips)
+        else:
+            ip = self.ips[0] if len(self.ips) == 1 or rng.random() < 0.7 else rng.choice(self.ips)
+        src_ua = str(src.get("userAgent") or "")
+        console = self.scenario == "compromised-console"
+        if _SERVICE_VALUE.match(src_ua) and not src_ua.startswith("console."):
+            ua = src_ua
+        elif console:
+            ua = (
+                self.browser_ua
+                if not src_ua.startswith(("console.", "AWS Internal", "[S3Console"))
+                else src_ua
+            )
+        elif self.scenario == "external-probe" and src_ua and not _GIVEAWAY.search(src_ua):
+            ua = src_ua
+        elif self.scenario == "insider":
+            ua = v.agent.ua(source, name)
+        else:
+            ua = self.agent.ua(source, name)
+        rec: Dict[str, Any] = {
+            "eventVersion": "",
+            "userIdentity": ui,
+            "eventTime": iso(t),
+            "eventSource": source,
+            "eventName": name,
+            "awsRegion": region,
+            "sourceIPAddress": ip,
+            "userAgent": ua,
+        }
+        keep_error = bool(src.get("errorCode")) and (
+            self.scenario == "recon-burst"
+            or not str(src.get("scenario", "")).startswith("traildiscover:")
+            or rng.random() < 0.3
+        )
+        if keep_error:
+            # TrailDiscover recorded most calls failing in its test account; replays mostly succeed instead so
+            # "AccessDenied" stays a behaviour signal, not a property of the attack data set.
+            rec["errorCode"] = src["errorCode"]
+            if body.get("errorMessage"):
+                rec["errorMessage"] = body["errorMessage"]
+        rec["requestParameters"] = body.get("requestParameters")
+        rec["responseElements"] = (
+            body.get("responseElements") if keep_error or not src.get("errorCode") else None
+        )
+        if "additionalEventData" in body:
+            rec["additionalEventData"] = body["additionalEventData"]
+        rec["requestID"] = s3_request_id(rng) if source == "s3.amazonaws.com" else uuid4(rng)
+        rec["eventID"] = uuid4(rng)
+        ro = src.get("readOnly")
+        rec["readOnly"] = ro if isinstance(ro, bool) else read_only(name)
+        if "resources" in body:
+            rec["resources"] = body["resources"]
+        data = name in DATA_EVENT_NAMES or src.get("eventCategory") == "Data"
+        rec["eventType"] = src.get("eventType") or "AwsApiCall"
+        if "serviceEventDetails" in body:
+            rec["serviceEventDetails"] = body["serviceEventDetails"]
+        rec["managementEvent"] = not data
+        rec["recipientAccountId"] = v.account
+        if src.get("sharedEventID"):
+            rec["sharedEventID"] = uuid4(rng)
+        rec["eventVersion"] = event_version(source, data)
+        rec["eventCategory"] = "Data" if data else "Management"
+        if not _SERVICE_VALUE.match(ip):
+            rec["tlsDetails"] = tls_details(source, region, self.tls)
+        if console and ui.get("type") in ("IAMUser", "AssumedRole"):
+            rec["sessionCredentialFromConsole"] = "true"
+        rec.update(self._labels(tid))
+        return rec
+
+
+def _set_error(rec: Dict[str, Any], code: str, msg: str) -> None:
+    """Insert errorCode/errorMessage where AWS puts them (after userAgent) keeping key order."""
+    items = list(rec.items())
+    rec.clear()
+    for k, val in items:
+        rec[k] = val
+        if k == "userAgent":
+            rec["errorCode"] = code
+            rec["errorMessage"] = msg
+    rec["responseElements"] = None
+
+
+def _epoch(text: Any) -> Optional[float]:
+    if not isinstance(text, str) or len(text) < 19:
+        return None
+    import calendar
+    import time as _t
+
+    try:
+        return float(calendar.timegm(_t.strptime(text[:19], "%Y-%m-%dT%H:%M:%S")))
+    except ValueError:
+        return None
+
+
+def _ar_ui(
+    account: str, role: str, pid: str, session: str, key: str, since: float, ec2: bool = False
+) -> Dict[str, Any]:
+    path = ""
+    if "/" in role:
+        path, role = role.rsplit("/", 1)
+        path += "/"
+    ctx: Dict[str, Any] = {
+        "sessionIssuer": {
+            "type": "Role",
+            "principalId": pid,
+            "arn": f"arn:aws:iam::{account}:role/{path}{role}",
+            "accountId": account,
+            "userName": role,
+        },
+        "webIdFederationData": {},
+        "attributes": {"creationDate": iso(since), "mfaAuthenticated": "false"},
+    }
+    if ec2:
+        ctx["ec2RoleDelivery"] = "2.0"
+    return {
+        "type": "AssumedRole",
+        "principalId": f"{pid}:{session}",
+        "arn": f"arn:aws:sts::{account}:assumed-role/{role}/{session}",
+        "accountId": account,
+        "accessKeyId": key,
+        "sessionContext": ctx,
+    }
+
+
+def _human_ui(h: Human, t: float, rng: random.Random, console: bool) -> Dict[str, Any]:
+    if h.sso:
+        return _ar_ui(h.account.id, h.sso_role, h.sso_role_pid, h.email, key_id(rng, "ASIA"), t)
+    ui: Dict[str, Any] = {
+        "type": "IAMUser",
+        "principalId": h.user_pid,
+        "arn": f"arn:aws:iam::{h.account.id}:user/{h.name}",
+        "accountId": h.account.id,
+        "accessKeyId": key_id(rng, "ASIA") if console else h.key_at(t),
+        "userName": h.name,
+    }
+    if console:
+        ui["sessionContext"] = {
+            "sessionIssuer": {},
+            "webIdFederationData": {},
+            "attributes": {"creationDate": iso(t), "mfaAuthenticated": "false"},
+        }
+    return ui
+
+
+def plan_campaigns(org: Org, seed: int, n: int, allowed: List[str]) -> List[Campaign]:
+    """Spread `n` campaigns over the period (after a warm-up so identities have a history), cycling through the
+    allowed techniques so every technique is used before any repeats."""
+    if n <= 0 or not allowed:
+        return []
+    techs = _catalog()[0]
+    rng = derive_rng(seed, "campaign-plan")
+    order = list(allowed)
+    rng.shuffle(order)
+    span_start = org.start + min(org.days * 0.25, 3.0) * DAY
+    span_end = org.start + org.days * DAY - 0.25 * DAY
+    out: List[Campaign] = []
+    for i in range(n):
+        primary = order[i % len(order)]
+        if (i + 1) % len(order) == 0:
+            rng.shuffle(order)
+        scenario = rng.choice(scenarios_for(techs[primary]))
+        chosen = [primary]
+        if scenario in ("leaked-key", "stolen-instance-credentials", "insider", "slow-attack", "recon-burst"):
+            extra = {"slow-attack": 2, "recon-burst": rng.randint(8, 30)}.get(
+                scenario, 1 if rng.random() < 0.5 else 0
+            )
+            for _ in range(extra):
+                cand = [
+                    t
+                    for t in allowed
+                    if scenario in scenarios_for(techs[t])
+                    and t not in chosen
+                    and (scenario != "recon-burst" or techs[t].tactic == "TA0007")
+                ]
+                if cand:
+                    chosen.append(rng.choice(cand))
+        start = rng.uniform(
+            span_start, max(span_start + 1, span_end - (3 * DAY if scenario == "slow-attack" else 0))
+        )
+        c = Campaign(org, seed, i, chosen, scenario, start)
+        if scenario == "insider" and c.victim.human is not None and rng.random() < 0.6:
+            # insiders prefer evenings and weekends in their own time zone
+            day0 = start - (start % DAY)
+            c.start = day0 + ((rng.uniform(20, 26)) - c.victim.tz) * 3600
+            c.start = min(max(c.start, span_start), span_end)
+        out.append(c)
+    return out

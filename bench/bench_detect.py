@@ -1,0 +1,101 @@
+"""Benchmark `ctad detect` end to end: simulated S3 `.json.gz` files in, enriched JSON lines out.
+
+Measures events/s and peak RSS for the pure-Python and numpy model paths, and peak RSS at several input sizes
+to show memory stays flat. Run from the repo root:
+
+    .venv/bin/python bench/bench_detect.py --events 1000000
+
+The simulated input is cached under --cache (default /tmp/ctad-bench) so reruns skip the simulation.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+
+def simulate(n: int, out: Path, seed: int = 11) -> Path:
+    target = out / f"s3-{n}"
+    if (target / ".done").exists():
+        return target
+    target.mkdir(parents=True, exist_ok=True)
+    days = max(3, min(60, n // 40_000))
+    cmd = [sys.executable, "-m", "ctad", "simulate", "--out", str(target), "--format", "s3", "--events", str(n),
+           "--days", str(days), "--seed", str(seed)]  # fmt: skip
+    print("+", " ".join(cmd), file=sys.stderr)
+    subprocess.run(cmd, check=True)
+    (target / ".done").write_text("ok")
+    return target
+
+
+def run_detect(src: Path, engine: str, extra: list) -> dict:
+    out = Path("/tmp/ctad-bench-out.jsonl")
+    summary = Path("/tmp/ctad-bench-summary.json")
+    cmd = [sys.executable, "-m", "ctad", "detect", str(src), "-o", str(out), "-q", "--engine", engine,
+           "--summary-json", str(summary)] + extra  # fmt: skip
+    import psutil
+
+    started = time.perf_counter()
+    proc = subprocess.Popen(cmd)
+    ps = psutil.Process(proc.pid)
+    peak = 0
+    cpu = 0.0
+    while proc.poll() is None:
+        try:
+            peak = max(peak, ps.memory_info().rss)
+            t = ps.cpu_times()
+            cpu = t.user + t.system
+        except psutil.Error:
+            pass
+        time.sleep(0.05)
+    wall = time.perf_counter() - started
+    if proc.returncode:
+        raise SystemExit(f"ctad detect failed ({proc.returncode})")
+    s = json.loads(summary.read_text())
+    out.unlink(missing_ok=True)
+    return {
+        "engine": engine,
+        "rows": s["rows"],
+        "anomalies": s["anomalies"],
+        "wall_s": round(wall, 1),
+        "events_per_s": round(s["rows"] / wall),
+        "cpu_s": round(cpu, 1),
+        "peak_rss_mb": round(peak / 2**20),
+        "command": " ".join(cmd),
+    }
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--events", type=int, default=1_000_000)
+    ap.add_argument("--cache", default="/tmp/ctad-bench")
+    ap.add_argument("--engines", default="numpy,python")
+    ap.add_argument("--flat", default="250000,500000", help="smaller sizes for the memory-flatness check")
+    args = ap.parse_args()
+    cache = Path(args.cache)
+    results = []
+    sizes = [int(x) for x in args.flat.split(",") if x] + [args.events]
+    for n in sizes:
+        src = simulate(n, cache)
+        engines = args.engines.split(",") if n == args.events else ["numpy"]
+        for engine in engines:
+            r = run_detect(src, engine, [])
+            r["input_events"] = n
+            results.append(r)
+            print(json.dumps(r), flush=True)
+    print("\n| input events | engine | events/s | wall s | CPU s | peak RSS MB |")
+    print("|---|---|---|---|---|---|")
+    for r in results:
+        print(f"| {r['input_events']:,} | {r['engine']} | {r['events_per_s']:,} | {r['wall_s']} | {r['cpu_s']} | "
+              f"{r['peak_rss_mb']} |")  # fmt: skip
+    print(f"\nmachine: {os.cpu_count()} cores; python {sys.version.split()[0]}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
