@@ -88,6 +88,8 @@ def register(subparsers: Any) -> None:
     g.add_argument(
         "--spill-dir", default=None, help="directory for temporary spill files (default: system temp)"
     )
+    g.add_argument("--engine", choices=("auto", "python", "numpy"), default="auto",
+                   help="model evaluation: auto (numpy when importable), python or numpy")  # fmt: skip
     g = d.add_argument_group("output")
     g.add_argument(
         "--write",
@@ -198,6 +200,7 @@ def cmd_detect(args: argparse.Namespace) -> int:
             explain=not args.no_explain,
             spill_dir=args.spill_dir,
             max_memory_rows=args.max_memory_rows,
+            engine=args.engine,
         )
     except (ModelError, ValueError, OSError) as exc:  # bad baseline file or model: say which, no traceback
         _err(f"cannot start the detector: {exc}")
