@@ -177,9 +177,19 @@ def _paired(
         raise RuntimeError(f"detector returned more results than the {n} rows added")
 
 
+def _check_output_paths(*paths: Optional[str]) -> None:
+    """Fail before a long read, not after it, when an output file cannot be created."""
+    for path in paths:
+        if path and path != "-":
+            parent = Path(path).expanduser().resolve().parent
+            if not parent.is_dir():
+                raise ValueError(f"cannot write {path}: directory {parent} does not exist")
+
+
 def cmd_detect(args: argparse.Namespace) -> int:
     try:
         target = parse_write_target(args.write)
+        _check_output_paths(args.out, args.failed_out, args.summary_json, args.baseline)
         read_kwargs = _read_kwargs(args)
         client = make_client(args)
     except (ValueError, ConnectionSetupError) as exc:
@@ -214,9 +224,10 @@ def cmd_detect(args: argparse.Namespace) -> int:
     with tempfile.TemporaryFile("w+", encoding="utf-8", dir=args.spill_dir) as spool:
         # Row metadata goes to disk, not a list: the detector's memory is bounded, so ours must be too.
         try:
-            for doc in read_documents(client, stats=stats, **read_kwargs):
-                run.add(doc)
-                spool.write(json.dumps(row_meta(doc, with_key), default=str) + "\n")
+            with contextlib.closing(read_documents(client, stats=stats, **read_kwargs)) as docs:
+                for doc in docs:
+                    run.add(doc)
+                    spool.write(json.dumps(row_meta(doc, with_key), default=str) + "\n")
         except _es_errors() as exc:
             _err(f"read failed after {stats.documents} documents, nothing written: {_describe_es_error(exc)}")
             summary["read"] = stats.as_dict()
@@ -300,6 +311,7 @@ def _emit_summary(args: argparse.Namespace, summary: Dict[str, Any]) -> None:
 
 def cmd_export(args: argparse.Namespace) -> int:
     try:
+        _check_output_paths(args.out)
         read_kwargs = _read_kwargs(args)
         client = make_client(args)
     except (ValueError, ConnectionSetupError) as exc:
@@ -309,8 +321,10 @@ def cmd_export(args: argparse.Namespace) -> int:
     ex = ExportStats()
     fh, close = open_output(args.out)
     try:
-        for doc in read_documents(client, stats=stats, **read_kwargs):
-            fh.write(export_line(doc, args.format, ex))
+        # closing(): the PIT is released at once even if writing the output fails (disk full, broken pipe)
+        with contextlib.closing(read_documents(client, stats=stats, **read_kwargs)) as docs:
+            for doc in docs:
+                fh.write(export_line(doc, args.format, ex))
     except _es_errors() as exc:
         _err(f"read failed after {stats.documents} documents: {_describe_es_error(exc)}")
         return 3

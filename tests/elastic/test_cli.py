@@ -185,6 +185,10 @@ def test_option_and_connection_errors_are_messages_not_tracebacks(tmp_path, caps
     assert main(["elastic", "detect", "--url", "http://127.0.0.1:9", "--write", "upsert"]) == 2
     assert "--write must be" in capsys.readouterr().err
     assert main(["elastic", "export", "--url", "http://127.0.0.1:9", "--slice", "x", "--out", "-"]) == 2
+    assert (
+        main(["elastic", "detect", "--url", "http://127.0.0.1:9", "--out", str(tmp_path / "no" / "x")]) == 2
+    )
+    assert "does not exist" in capsys.readouterr().err
     # nothing listens on port 9: the read fails with a one-line reason
     code = main(["elastic", "export", "--url", "http://127.0.0.1:9", "--out", str(tmp_path / "x.jsonl"),
                  "--request-timeout", "2"])  # fmt: skip
