@@ -252,7 +252,10 @@ def _read_parallel(
             if not stop.is_set():
                 put(_DONE)
 
-    threads = [threading.Thread(target=worker, args=(n,), daemon=True) for n in range(slices)]
+    threads = [
+        threading.Thread(target=worker, args=(n,), name=f"ctad-es-slice-{n}", daemon=True)
+        for n in range(slices)
+    ]
     for t in threads:
         t.start()
     finished = 0

@@ -153,3 +153,18 @@ def test_query_building_and_validation():
         next(read_documents(None, INDEX, page_size=0))
     with pytest.raises(ValueError):
         next(read_documents(None, INDEX, slice_id=3, slice_max=3))
+
+
+def test_parallel_read_stopped_early_stops_the_threads_and_closes_the_pit(fake_es, es_client, make_ecs):
+    import threading
+
+    _load(fake_es, make_ecs, 3000)  # more than the queue holds: readers must block
+
+    def readers():
+        return [t for t in threading.enumerate() if t.name.startswith("ctad-es-slice-")]
+
+    gen = read_documents(es_client, INDEX, page_size=50, slices=3)
+    assert len([next(gen) for _ in range(120)]) == 120
+    assert len(readers()) >= 1
+    gen.close()
+    assert fake_es.open_pits() == [] and readers() == []
