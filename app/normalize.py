@@ -201,6 +201,7 @@ _LOGGING_OFF = {
     ("macie2.amazonaws.com", "DisableMacie"),
 }
 _PUBLIC_GRANTEES = ("AllUsers", "AuthenticatedUsers")
+_PUBLIC_BY_NAME = ("DeletePublicAccessBlock", "DeleteBucketPublicAccessBlock", "DeleteAccountPublicAccessBlock")
 
 
 def _json_obj(value: Any) -> Any:
@@ -283,6 +284,8 @@ def risk_flags(source: str, name: str, params: Any, own_account: str) -> Tuple[s
     flags: List[str] = []
     if (source, name) in _LOGGING_OFF:
         flags.append("logging_off")
+    if name in _PUBLIC_BY_NAME:
+        flags.append("public")  # needs no parameters: Elastic's integration drops an empty requestParameters
     params = _json_obj(params)
     if not isinstance(params, dict):
         return tuple(flags)
@@ -320,12 +323,6 @@ def risk_flags(source: str, name: str, params: Any, own_account: str) -> Tuple[s
         acl = str(params.get("x-amz-acl", "")) + json.dumps(params.get("AccessControlPolicy", ""))
         if "public-read" in acl or any(g in acl for g in _PUBLIC_GRANTEES):
             public = True
-    elif name in (
-        "DeletePublicAccessBlock",
-        "DeleteBucketPublicAccessBlock",
-        "DeleteAccountPublicAccessBlock",
-    ):
-        public = True
     elif name in ("PutPublicAccessBlock", "PutAccountPublicAccessBlock"):
         conf = params.get("PublicAccessBlockConfiguration") or {}
         if isinstance(conf, dict) and conf and not all(v in (True, "true") for v in conf.values()):
@@ -367,7 +364,7 @@ def risk_flags(source: str, name: str, params: Any, own_account: str) -> Tuple[s
                 public = True
             elif _foreign_account(principal, own_account):
                 cross = True
-    if public:
+    if public and "public" not in flags:
         flags.append("public")
     if cross:
         flags.append("cross_account")
@@ -623,6 +620,13 @@ class Normalizer:
         if params is None:
             params = get("aws.cloudtrail.request_parameters")
         provider = _s(get("event.provider"))
+        mfa = _bool(get(ui + "session_context.mfa_authenticated"))
+        if _s(get("event.action")) == "ConsoleLogin":
+            used = get("aws.cloudtrail.flattened.additional_eventdata.MFAUsed")
+            if used is None:
+                used = get("aws.cloudtrail.console_login.additional_eventdata.mfa_used")
+            if used is not None:
+                mfa = used is True or _s(used).lower() in ("yes", "true")
         return self._build(
             event_id=_s(get("event.id")) or _s(get("aws.cloudtrail.event_id")),
             time_value=get("@timestamp") or get("event.created"),
@@ -642,7 +646,7 @@ class Normalizer:
             principal_id=_s(get(ui + "principal_id")) or _s(get("user.id")),
             user_name=_s(get("user.name")),
             console=False,
-            mfa=_bool(get(ui + "session_context.mfa_authenticated")),
+            mfa=mfa,
             params=params,
             request_id=_s(get("aws.cloudtrail.request_id")),
         )
