@@ -73,7 +73,7 @@ def _subsample(idx: np.ndarray, cap: int, seed: int) -> np.ndarray:
 
 
 def split_indices(arrays: Dict[str, Any], split: str, k: int = 5, seed: int = 7,
-                  max_benign_train: int = 400_000) -> List[Tuple[str, np.ndarray, np.ndarray]]:  # fmt: skip
+                  max_benign_train: int = 250_000) -> List[Tuple[str, np.ndarray, np.ndarray]]:  # fmt: skip
     """(fold name, train index, test index) for a named split."""
     y = arrays["y"]
     t = arrays["time"]

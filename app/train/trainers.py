@@ -36,7 +36,8 @@ DEFAULT_PARAMS: Dict[str, Dict[str, Any]] = {
         "subsample": 0.8,
         "subsample_freq": 1,
         "colsample_bytree": 0.8,
-        "min_child_samples": 20,
+        "min_child_samples": 5,
+        "min_sum_hessian_in_leaf": 1e-3,
     },  # fmt: skip
     "catboost": {"iterations": 200, "depth": 6, "learning_rate": 0.1},
 }
