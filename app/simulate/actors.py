@@ -761,7 +761,9 @@ class RoleActor:
         return self._service_linked(
             "ssm.amazonaws.com",
             "maintenance-window",
-            apis.ops("ssm:SendCommand,GetCommandInvocation,ListCommandInvocations,DescribeInstanceInformation"),
+            apis.ops(
+                "ssm:SendCommand,GetCommandInvocation,ListCommandInvocations,DescribeInstanceInformation"
+            ),
             (4, 16),
             start_hour=2.0,
         )
