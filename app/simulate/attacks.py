@@ -28,7 +28,7 @@ from typing import Any, Dict, Iterable, List, Optional, Sequence, Tuple
 
 from .agents import OS_PROFILES, ToolAgent, browser, pick_family
 from .apis import DATA_EVENT_NAMES, GLOBAL_SOURCES, access_denied, read_only
-from .events import Caller, event_version, service_region, tls_details
+from .events import Caller, event_version, s3_additional, service_region, tls_details
 from .ids import account_id, derive_rng, hexid, instance_id, iso, key_id, principal_id, s3_request_id, uuid4
 from .networks import attacker_network
 from .org import DAY, Human, Org, Role
@@ -465,25 +465,42 @@ class Campaign:
                 human=h,
                 tz=h.tz,
             )
-        # leaked key (recon burst and slow attacks also start from a leaked long-term key)
+        # leaked key (recon burst and slow attacks also start from a leaked long-term key): a person's key, an
+        # integration's key (most leaked keys in the wild), or a forgotten user's key
         iam = [h for h in humans if not h.sso]
-        if iam and rng.random() < 0.75:
+        svc = [r for r in org.roles if r.kind == "svc-user"]
+        x = rng.random()
+        if iam and x < 0.5:
             h = rng.choice(iam)
             ui = {
                 "type": "IAMUser",
                 "principalId": h.user_pid,
-                "arn": f"arn:aws:iam::{h.account.id}:user/{h.name}",
+                "arn": "arn:aws:iam::%s:user/%s" % (h.account.id, h.name),
                 "accountId": h.account.id,
                 "accessKeyId": h.key_at(t),
                 "userName": h.name,
             }
             return Victim("iam-user", h.account.id, ui, self.ips, self.agent, "", human=h, tz=h.tz)
+        if svc and x < 0.9:
+            r = rng.choice(svc)
+            ui = {
+                "type": "IAMUser",
+                "principalId": r.pid,
+                "arn": "arn:aws:iam::%s:user/%s" % (r.account.id, r.name),
+                "accountId": r.account.id,
+                "accessKeyId": str(r.extra["key"]),
+                "userName": r.name,
+            }
+            return Victim("service-user", r.account.id, ui, self.ips, self.agent, "", role=r)
         acct = rng.choice(org.accounts)
-        user = rng.choice([u for u in acct.res.users if u.startswith("svc-")] or acct.res.users)
+        active = {r.name for r in svc if r.account is acct}
+        user = rng.choice(
+            [u for u in acct.res.users if u.startswith("svc-") and u not in active] or ["svc-legacy"]
+        )
         ui = {
             "type": "IAMUser",
             "principalId": principal_id(derive_rng(org.seed, "dormant", acct.id, user), "AIDA"),
-            "arn": f"arn:aws:iam::{acct.id}:user/{user}",
+            "arn": "arn:aws:iam::%s:user/%s" % (acct.id, user),
             "accountId": acct.id,
             "accessKeyId": key_id(derive_rng(org.seed, "dormant-key", acct.id, user), "AKIA"),
             "userName": user,
@@ -796,8 +813,10 @@ class Campaign:
         rec["responseElements"] = (
             body.get("responseElements") if keep_error or not src.get("errorCode") else None
         )
-        if "additionalEventData" in body:
+        if "additionalEventData" in body and source in ("s3.amazonaws.com", "signin.amazonaws.com"):
             rec["additionalEventData"] = body["additionalEventData"]
+        elif source == "s3.amazonaws.com":
+            rec["additionalEventData"] = s3_additional(rng)
         rec["requestID"] = s3_request_id(rng) if source == "s3.amazonaws.com" else uuid4(rng)
         rec["eventID"] = uuid4(rng)
         ro = src.get("readOnly")
