@@ -810,11 +810,11 @@ class Campaign:
             if body.get("errorMessage"):
                 rec["errorMessage"] = body["errorMessage"]
         rec["requestParameters"] = body.get("requestParameters")
-        rec["responseElements"] = (
-            body.get("responseElements") if keep_error or not src.get("errorCode") else None
-        )
+        rec["responseElements"] = None if src.get("errorCode") else body.get("responseElements")
         if "additionalEventData" in body and source in ("s3.amazonaws.com", "signin.amazonaws.com"):
             rec["additionalEventData"] = body["additionalEventData"]
+            if isinstance(rec["additionalEventData"], dict) and "x-amz-id-2" in rec["additionalEventData"]:
+                rec["additionalEventData"]["x-amz-id-2"] = "%x" % rng.getrandbits(200)
         elif source == "s3.amazonaws.com":
             rec["additionalEventData"] = s3_additional(rng)
         rec["requestID"] = s3_request_id(rng) if source == "s3.amazonaws.com" else uuid4(rng)
@@ -922,16 +922,34 @@ def plan_campaigns(org: Org, seed: int, n: int, allowed: List[str]) -> List[Camp
         return []
     techs = _catalog()[0]
     rng = derive_rng(seed, "campaign-plan")
-    order = list(allowed)
-    rng.shuffle(order)
+    # Scenario first (so every kind of attack story shows up), then that scenario's next technique from a
+    # shuffled queue, so techniques are used evenly; external probes are rarer, as in practice.
+    queues: Dict[str, List[str]] = {}
+    for tid in allowed:
+        for sc in scenarios_for(techs[tid]):
+            queues.setdefault(sc, []).append(tid)
+    used: Dict[str, int] = {}
+    weights = {"external-probe": 0.4, "recon-burst": 0.8}
+    scen = [sc for sc in SCENARIOS if sc in queues]
+    scen_w = [weights.get(sc, 1.0) for sc in scen]
     span_start = org.start + min(org.days * 0.25, 3.0) * DAY
     span_end = org.start + org.days * DAY - 0.25 * DAY
     out: List[Campaign] = []
+    cycle: List[str] = []
     for i in range(n):
-        primary = order[i % len(order)]
-        if (i + 1) % len(order) == 0:
-            rng.shuffle(order)
-        scenario = rng.choice(scenarios_for(techs[primary]))
+        if not cycle:
+            cycle = list(scen)
+            rng.shuffle(cycle)
+            # weighted thinning: low-weight scenarios sit out some rounds
+            cycle = [
+                sc for sc, w in zip(cycle, [scen_w[scen.index(c)] for c in cycle]) if rng.random() < w
+            ] or cycle
+        scenario = cycle.pop()
+        # the least-used compatible technique (random among ties): every technique gets its turn
+        cands = queues[scenario]
+        low = min(used.get(t, 0) for t in cands)
+        primary = rng.choice([t for t in cands if used.get(t, 0) == low])
+        used[primary] = used.get(primary, 0) + 1
         chosen = [primary]
         if scenario in ("leaked-key", "stolen-instance-credentials", "insider", "slow-attack", "recon-burst"):
             extra = {"slow-attack": 2, "recon-burst": rng.randint(8, 30)}.get(
@@ -946,7 +964,9 @@ def plan_campaigns(org: Org, seed: int, n: int, allowed: List[str]) -> List[Camp
                     and (scenario != "recon-burst" or techs[t].tactic == "TA0007")
                 ]
                 if cand:
-                    chosen.append(rng.choice(cand))
+                    pick_ = rng.choice(cand)
+                    chosen.append(pick_)
+                    used[pick_] = used.get(pick_, 0) + 1
         start = rng.uniform(
             span_start, max(span_start + 1, span_end - (3 * DAY if scenario == "slow-attack" else 0))
         )

@@ -108,7 +108,7 @@ def test_iam_users_and_keys(small_run) -> None:
 
 def test_no_replay_giveaways(small_run) -> None:
     bad = re.compile(r"stratus|grimoire|traildiscover|mordor|apiso-|megov-|cniso-|exec-env/grimoire", re.I)
-    placeholder = re.compile(r"123456789012|111111111111|111122223333")
+    placeholder = re.compile(r"(?<![0-9])(123456789012|111111111111|111122223333)(?![0-9])|abcdefghijklmnop")
     for r in small_run:
         if r["_label"] != 1:
             continue
