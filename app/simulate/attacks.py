@@ -386,6 +386,7 @@ class Campaign:
         self.rng = derive_rng(seed, "campaign", index)
         self.id = "c%04d-%s" % (index, hexid(self.rng, 6))
         self.techniques = technique_ids_
+        self.primary = ""  # the technique the campaign is about (labels its prelude); set by plan_campaigns
         self.scenario = scenario
         self.start = start
         rng = self.rng
@@ -514,7 +515,7 @@ class Campaign:
         rng = self.rng
         t = self.start
         out: List[Tuple[float, Dict[str, Any]]] = []
-        primary = self.techniques[0]
+        primary = self.primary or self.techniques[0]
         if self.scenario == "compromised-console":
             out.append((t, self._login(t, primary)))
             t += rng.uniform(5, 60)
@@ -946,9 +947,11 @@ def plan_campaigns(org: Org, seed: int, n: int, allowed: List[str]) -> List[Camp
             ] or cycle
         scenario = cycle.pop()
         # the least-used compatible technique (random among ties): every technique gets its turn
+        # (real multi-event detonations first among equally used ones: Stratus and OTRF runs tell whole stories)
         cands = queues[scenario]
-        low = min(used.get(t, 0) for t in cands)
-        primary = rng.choice([t for t in cands if used.get(t, 0) == low])
+        key = {t: (used.get(t, 0), 0 if techs[t].source in ("stratus", "otrf") else 1) for t in cands}
+        low = min(key.values())
+        primary = rng.choice([t for t in cands if key[t] == low])
         used[primary] = used.get(primary, 0) + 1
         chosen = [primary]
         if scenario in ("leaked-key", "stolen-instance-credentials", "insider", "slow-attack", "recon-burst"):
@@ -967,10 +970,26 @@ def plan_campaigns(org: Org, seed: int, n: int, allowed: List[str]) -> List[Camp
                     pick_ = rng.choice(cand)
                     chosen.append(pick_)
                     used[pick_] = used.get(pick_, 0) + 1
+        if scenario in (
+            "leaked-key",
+            "stolen-instance-credentials",
+            "compromised-console",
+            "slow-attack",
+        ) and (rng.random() < 0.6):
+            # look around first: a few discovery calls before acting
+            disc = [
+                t
+                for t in allowed
+                if techs[t].tactic == "TA0007" and t not in chosen and scenario in scenarios_for(techs[t])
+            ]
+            for t in rng.sample(disc, min(len(disc), rng.randint(2, 5))):
+                chosen.insert(0, t)
+                used[t] = used.get(t, 0) + 1
         start = rng.uniform(
             span_start, max(span_start + 1, span_end - (3 * DAY if scenario == "slow-attack" else 0))
         )
         c = Campaign(org, seed, i, chosen, scenario, start)
+        c.primary = primary
         if scenario == "insider" and c.victim.human is not None and rng.random() < 0.6:
             # insiders prefer evenings and weekends in their own time zone
             day0 = start - (start % DAY)
