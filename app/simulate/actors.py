@@ -17,9 +17,9 @@ from . import apis
 from .agents import CONSOLE_FRONTENDS, ToolAgent, browser, versions
 from .apis import Resources, access_denied, params_for, pick, throttle_error, typo_error
 from .events import Caller, assumed_role_identity, iam_user_identity, service_identity
-from .ids import derive_rng, hexid, iso, key_id, uuid4
+from .ids import derive_rng, hexid, iso, key_id, principal_id, uuid4
 from .networks import ip_from
-from .org import DAY, Human, Org, Role
+from .org import DAY, Account, Human, Org, Role
 
 Stream = Iterator[Tuple[float, Dict[str, Any]]]
 GITHUB_UA_SUFFIX = " configure-aws-credentials-for-github-actions"
@@ -266,7 +266,11 @@ class HumanActor:
             ui = iam_user_identity(acct.id, h.name, h.user_pid, h.key_at(ts - 1 if rotate else ts))
         agent = h.agent_at(ts)
         caller = Caller(ui, acct.id, ip, rng, agent=agent, console=console, tls=tls)
-        deny = 0.012 if h.kind != "analyst" else 0.03
+        deny = {"engineer": 0.025, "admin": 0.01, "analyst": 0.06, "data": 0.03}[h.kind]
+        if ts < self.org.start + (h.start_day + 10) * DAY and h.start_day > 0:
+            deny = 0.2  # a new joiner finding out what they may not do
+        elif rng.random() < 0.03:
+            deny = 0.35  # "why can't I see this?": exploring outside one's permissions
         sess = Session(caller, acct.res, region, console_ua=bua if console else "", deny=deny)
         t = ts
         if console:
@@ -320,39 +324,117 @@ class HumanActor:
 
 
 # --------------------------------------------------------------------------------------------- onboarding etc.
-def org_admin_stream(org: Org, seed: int) -> Stream:
-    """Admin work tied to the calendar: onboarding new employees (CreateUser, CreateLoginProfile,
-    AttachUserPolicy, CreateAccessKey) and rare break-glass root sign-ins."""
-    rng = derive_rng(seed, "org-admin")
-    admins = [h for h in org.humans if h.kind == "admin"]
-    joiners = sorted((h for h in org.humans if h.start_day > 0 and not h.sso), key=lambda h: h.start_day)
-    for h in joiners:
-        if not admins:
-            break
-        adm = rng.choice(admins)
-        t = org.start + (h.start_day - 1) * DAY + (9.5 - adm.tz) * 3600 + rng.uniform(0, 6 * 3600)
-        acct = h.account
-        ip = adm.office_ip if rng.random() < 0.5 else adm.home_ip_at(t)
+CHANGE_TICKETS = (  # (weight, ops) routine admin changes that use the same APIs as attacks
+    (3, ("s3:GetBucketPolicy", "s3:PutBucketPolicy")),
+    (3, ("ec2:DescribeSecurityGroups", "ec2:AuthorizeSecurityGroupIngress")),
+    (
+        2,
+        (
+            "iam:ListAccessKeys",
+            "iam:UpdateAccessKey",
+            "iam:DeleteAccessKey",
+            "iam:DeleteLoginProfile",
+            "iam:DetachUserPolicy",
+        ),
+    ),
+    (2, ("iam:GetRole", "iam:UpdateAssumeRolePolicy")),
+    (2, ("iam:GetUser", "iam:UpdateLoginProfile")),
+    (2, ("ec2:DescribeSnapshots", "ec2:ModifySnapshotAttribute", "ec2:ModifyImageAttribute")),
+    (1, ("ec2:DescribeInstances", "ec2:GetPasswordData")),
+    (
+        2,
+        (
+            "s3:GetBucketLifecycle",
+            "s3:PutBucketLifecycle",
+            "ec2:DescribeFlowLogs",
+            "ec2:DeleteFlowLogs",
+            "ec2:CreateFlowLogs",
+        ),
+    ),
+    (2, ("iam:ListAccessKeys", "iam:CreateAccessKey", "iam:UpdateAccessKey")),
+    (1, ("sts:GetFederationToken",)),
+    (2, ("iam:CreateRole", "iam:AttachRolePolicy", "iam:PutRolePolicy")),
+    (1, ("cloudtrail:GetTrailStatus", "cloudtrail:StopLogging", "cloudtrail:StartLogging")),
+    (1, ("cloudtrail:GetEventSelectors", "cloudtrail:PutEventSelectors")),
+    (1, ("secretsmanager:ListSecrets", "secretsmanager:GetSecretValue", "secretsmanager:PutSecretValue")),
+    (1, ("ssm:DescribeInstanceInformation", "ssm:SendCommand", "ssm:GetCommandInvocation")),
+)
+
+
+def _admin_caller(adm: Human, acct: Account, t: float, rng: random.Random) -> Caller:
+    """The admin's own identity in their account; elsewhere the org-access role session named after them."""
+    ip = adm.office_ip if rng.random() < 0.5 else (adm.vpn_ip if adm.uses_vpn else adm.home_ip_at(t))
+    if acct is adm.account:
         if adm.sso:
             ui = assumed_role_identity(
-                adm.account.id, adm.sso_role, adm.sso_role_pid, adm.email, key_id(rng, "ASIA"), t
+                acct.id, adm.sso_role, adm.sso_role_pid, adm.email, key_id(rng, "ASIA"), t
             )
         else:
-            ui = iam_user_identity(adm.account.id, adm.name, adm.user_pid, adm.key_at(t))
-        caller = Caller(ui, adm.account.id, ip, rng, agent=adm.agent_at(t))
-        if acct.id != adm.account.id:
-            continue  # cross-account onboarding goes through the admin's own account only
-        sess = Session(caller, acct.res, acct.home, deny=0, typo=0, throttle=0)
-        u = {"userName": h.name}
-        for op, p in (
-            ("CreateUser", u),
-            ("CreateLoginProfile", dict(u, passwordResetRequired=True)),
-            ("AddUserToGroup", dict(u, groupName="developers")),
-            ("AttachUserPolicy", dict(u, policyArn="arn:aws:iam::aws:policy/ReadOnlyAccess")),
-            ("CreateAccessKey", u),
-        ):
-            yield t, sess.call(t, ("iam.amazonaws.com", op), params=p)
-            t += rng.uniform(3, 60)
+            ui = iam_user_identity(acct.id, adm.name, adm.user_pid, adm.key_at(t))
+    else:
+        pid = principal_id(derive_rng(adm.upgrade_days, "org-access", acct.id), "AROA")
+        ui = assumed_role_identity(
+            acct.id, "OrganizationAccountAccessRole", pid, adm.name, key_id(rng, "ASIA"), t
+        )
+    return Caller(ui, acct.id, ip, rng, agent=adm.agent_at(t))
+
+
+def org_admin_stream(org: Org, seed: int) -> Stream:
+    """Admin work tied to the calendar: onboarding new employees (CreateUser, CreateLoginProfile,
+    AttachUserPolicy, CreateAccessKey) and change tickets that touch the same APIs attackers use
+    (bucket policies, security groups, access keys, trust policies, snapshot sharing, trail maintenance)."""
+    rng = derive_rng(seed, "org-admin")
+    admins = [h for h in org.humans if h.kind == "admin"]
+    if not admins:
+        return
+    tasks: List[Tuple[float, int, Any]] = []
+    for h in org.humans:
+        if h.start_day > 0 and not h.sso:
+            adm = rng.choice(admins)
+            t = org.start + (h.start_day - 1) * DAY + (9.5 - adm.tz) * 3600 + rng.uniform(0, 6 * 3600)
+            tasks.append((t, len(tasks), ("onboard", adm, h)))
+    weights = [w for w, _ in CHANGE_TICKETS]
+    for d in range(org.days):
+        day0 = org.start + d * DAY
+        if weekday(day0) >= 5 or d in org.holidays:
+            continue
+        for _ in range(poisson(rng, 0.6 * len(org.accounts))):
+            adm = rng.choice(admins)
+            ops = rng.choices(CHANGE_TICKETS, weights=weights)[0][1]
+            t = day0 + (rng.gauss(13.5, 2.5) - adm.tz) * 3600
+            tasks.append((t, len(tasks), ("change", adm, (rng.choice(org.accounts), ops))))
+    tasks.sort(key=lambda x: (x[0], x[1]))
+    last = org.start
+    for t, _n, (kind, adm, what) in tasks:
+        t = max(t, last + rng.uniform(30, 300))
+        if kind == "onboard":
+            h = what
+            caller = _admin_caller(adm, h.account, t, rng)
+            sess = Session(caller, h.account.res, h.account.home, deny=0, typo=0, throttle=0)
+            u = {"userName": h.name}
+            steps = (
+                ("CreateUser", u),
+                ("CreateLoginProfile", dict(u, passwordResetRequired=True)),
+                ("AddUserToGroup", dict(u, groupName="developers")),
+                ("AttachUserPolicy", dict(u, policyArn="arn:aws:iam::aws:policy/ReadOnlyAccess")),
+                ("CreateAccessKey", u),
+            )
+            for op, p in steps:
+                yield t, sess.call(t, ("iam.amazonaws.com", op), params=p)
+                t += rng.uniform(3, 60)
+        else:
+            acct, ops = what
+            caller = _admin_caller(adm, acct, t, rng)
+            sess = Session(caller, acct.res, acct.home, deny=0.02, typo=0.01, throttle=0)
+            for spec in ops:
+                op = apis.ops(spec)[0]
+                if op[1] == "StopLogging":
+                    yield t, sess.call(t, op, error=())
+                    t += rng.uniform(600, 3600)  # maintenance window
+                    continue
+                yield t, sess.call(t, op)
+                t += rng.uniform(5, 120)
+        last = t
 
 
 def root_stream(org: Org, seed: int) -> Stream:
@@ -432,7 +514,15 @@ class RoleActor:
         if k == "ecs":
             return 86400.0 / r.period * 0.95 * live + 5.0
         if k == "scanner":
-            return 86400.0 / r.period * 75.0
+            if r.sessions and r.sessions[0] == "datadog":
+                per_sweep = 6 * 1.3
+            else:
+                n_global = sum(
+                    1 for op in apis.SCANNER if op[0] in apis.GLOBAL_SOURCES or op[0] == "s3.amazonaws.com"
+                )
+                regions = len(set(r.account.regions + apis.ALL_REGIONS))
+                per_sweep = n_global + (len(apis.SCANNER) - n_global) * regions
+            return 86400.0 / r.period * per_sweep
         if k == "config":
             return 86400.0 / r.period * 6.0
         if k == "backup":
@@ -440,7 +530,9 @@ class RoleActor:
         if k == "dr-share":
             return 8.0
         if k == "patch":
-            return 10.0
+            return 18.0
+        if k == "svc-user":
+            return 86400.0 / r.period * 3.5 * live
         return 86400.0 / r.period * 6.0
 
     def stream(self) -> Stream:
@@ -518,7 +610,9 @@ class RoleActor:
                 rng,
                 agent=ToolAgent("terraform", start - 3 * DAY, ("linux", "", "", "x86_64", "")),
             )
-            sess = Session(caller, r.account.res, r.region, deny=0.003, typo=0.002, throttle=0.004)
+            # now and then a policy change leaves the pipeline short of permissions for a run (deny storm)
+            deny = 0.25 if rng.random() < 0.03 else 0.003
+            sess = Session(caller, r.account.res, r.region, deny=deny, typo=0.002, throttle=0.004)
             t = start + rng.uniform(8, 40)
             for _ in range(int(rng.uniform(60, 240))):
                 yield t, sess.call(t, pick(rng, apis.TERRAFORM_READS))
@@ -571,6 +665,8 @@ class RoleActor:
         mix = [op for op in self.rng.sample(apis.LAMBDA_OPS, 3) for _ in range(self.rng.randint(1, 4))]
         if r.extra.get("bedrock"):
             mix += [("bedrock.amazonaws.com", "InvokeModel")] * 3
+        # some functions are misconfigured: one call in their repertoire is denied every time, for days
+        broken = mix[0] if self.rng.random() < 0.2 else None
         for t in self._periodic(r.period):
             fresh = t >= expires
             if fresh:  # cold start: Lambda assumes the execution role, function reads its config
@@ -602,6 +698,10 @@ class RoleActor:
                 )
                 t += 0.05
             op = pick(rng, mix)
+            if broken is not None and op == broken:
+                err = access_denied(op[0], op[1], caller.arn, acct.id, r.region, rng)
+                yield t, sess.call(t, op, error=err)
+                continue
             yield t, sess.call(t, op, params=None if op[1] == "PutEvents" else "auto")
 
     def _ecs(self) -> Stream:
@@ -687,7 +787,7 @@ class RoleActor:
                 ops = rng.sample(apis.SCANNER, 6)
             else:
                 ops = list(apis.SCANNER)
-            regions = acct.regions if sess_name == "datadog" else acct.regions + ["us-east-1"]
+            regions = acct.regions if sess_name == "datadog" else acct.regions + apis.ALL_REGIONS
             for i, op in enumerate(ops):
                 regs = (
                     ["us-east-1"] if op[0] in apis.GLOBAL_SOURCES or op[0] == "s3.amazonaws.com" else regions
@@ -756,12 +856,43 @@ class RoleActor:
             start_hour=3.0,
         )
 
+    def _svc_user(self) -> Stream:
+        """A long-lived IAM user with an access key used by an integration (on-prem job, SaaS vendor, legacy CI):
+        machine rhythm, fixed egress IPs, one tool, a narrow repertoire."""
+        r, rng = self.role, self.rng
+        acct = r.account
+        user = r.name
+        ui = {
+            "type": "IAMUser",
+            "principalId": r.pid,
+            "arn": "arn:aws:iam::%s:user/%s" % (acct.id, user),
+            "accountId": acct.id,
+            "accessKeyId": str(r.extra["key"]),
+            "userName": user,
+        }
+        agent = ToolAgent(
+            r.family,
+            self.t0 - 60 * DAY,
+            ("linux", "os/linux#5.15.0-1057-azure", "Linux/5.15.0-1057-azure", "x86_64", "ubuntu.22"),
+        )
+        caller = Caller(ui, acct.id, r.ips[0], rng, agent=agent, tls=rng.randrange(2))
+        sess = Session(caller, acct.res, r.region, deny=0.01, typo=0.004, throttle=0.002)
+        mix = [op for op in rng.sample(apis.SVC_USER_OPS, 4) for _ in range(rng.randint(1, 3))]
+        for start in self._periodic(r.period, tz=0):
+            caller.ip = rng.choice(r.ips)
+            t = start
+            for _ in range(rng.randint(1, 6)):
+                yield t, sess.call(t, pick(rng, mix))
+                t += rng.expovariate(1 / 1.5)
+
     def _patch(self) -> Stream:
         """Nightly SSM maintenance window: Run Command patching (benign SendCommand at scale)."""
         return self._service_linked(
             "ssm.amazonaws.com",
             "maintenance-window",
-            apis.ops("ssm:SendCommand,GetCommandInvocation,ListCommandInvocations,DescribeInstanceInformation"),
+            apis.ops(
+                "ssm:SendCommand,GetCommandInvocation,ListCommandInvocations,DescribeInstanceInformation"
+            ),
             (4, 16),
             start_hour=2.0,
         )

@@ -168,6 +168,28 @@ DEPLOY = ops(
     "DescribeServices secretsmanager:GetSecretValue lambda:UpdateFunctionCode20150331v2,"
     "GetFunction20150331v2,PublishVersion20150331,UpdateAlias20150331 sts:GetCallerIdentity"
 )
+ALL_REGIONS = [
+    "us-east-1",
+    "us-east-2",
+    "us-west-1",
+    "us-west-2",
+    "eu-west-1",
+    "eu-west-2",
+    "eu-central-1",
+    "eu-north-1",
+    "ap-south-1",
+    "ap-southeast-1",
+    "ap-southeast-2",
+    "ap-northeast-1",
+    "sa-east-1",
+    "ca-central-1",
+]
+SVC_USER_OPS = ops(
+    "s3:ListBuckets,GetObject,PutObject,ListObjects,GetBucketLocation sts:GetCallerIdentity "
+    "ec2:DescribeInstances,DescribeRegions,DescribeSnapshots ecr:GetAuthorizationToken,BatchGetImage "
+    "cloudwatch:GetMetricData,ListMetrics logs:FilterLogEvents iam:ListUsers,ListAccessKeys "
+    "secretsmanager:GetSecretValue ssm:GetParameter route53:ListHostedZones,ChangeResourceRecordSets"
+)
 LAMBDA_OPS = ops(
     "kms:Decrypt,GenerateDataKey ssm:GetParameter,GetParameters secretsmanager:GetSecretValue events:PutEvents "
     "s3:GetObject,PutObject,ListObjects sts:AssumeRole,GetCallerIdentity ec2:DescribeInstances,DescribeSnapshots "

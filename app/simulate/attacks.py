@@ -28,7 +28,7 @@ from typing import Any, Dict, Iterable, List, Optional, Sequence, Tuple
 
 from .agents import OS_PROFILES, ToolAgent, browser, pick_family
 from .apis import DATA_EVENT_NAMES, GLOBAL_SOURCES, access_denied, read_only
-from .events import Caller, event_version, service_region, tls_details
+from .events import Caller, event_version, s3_additional, service_region, tls_details
 from .ids import account_id, derive_rng, hexid, instance_id, iso, key_id, principal_id, s3_request_id, uuid4
 from .networks import attacker_network
 from .org import DAY, Human, Org, Role
@@ -386,6 +386,7 @@ class Campaign:
         self.rng = derive_rng(seed, "campaign", index)
         self.id = "c%04d-%s" % (index, hexid(self.rng, 6))
         self.techniques = technique_ids_
+        self.primary = ""  # the technique the campaign is about (labels its prelude); set by plan_campaigns
         self.scenario = scenario
         self.start = start
         rng = self.rng
@@ -465,25 +466,42 @@ class Campaign:
                 human=h,
                 tz=h.tz,
             )
-        # leaked key (recon burst and slow attacks also start from a leaked long-term key)
+        # leaked key (recon burst and slow attacks also start from a leaked long-term key): a person's key, an
+        # integration's key (most leaked keys in the wild), or a forgotten user's key
         iam = [h for h in humans if not h.sso]
-        if iam and rng.random() < 0.75:
+        svc = [r for r in org.roles if r.kind == "svc-user"]
+        x = rng.random()
+        if iam and x < 0.5:
             h = rng.choice(iam)
             ui = {
                 "type": "IAMUser",
                 "principalId": h.user_pid,
-                "arn": f"arn:aws:iam::{h.account.id}:user/{h.name}",
+                "arn": "arn:aws:iam::%s:user/%s" % (h.account.id, h.name),
                 "accountId": h.account.id,
                 "accessKeyId": h.key_at(t),
                 "userName": h.name,
             }
             return Victim("iam-user", h.account.id, ui, self.ips, self.agent, "", human=h, tz=h.tz)
+        if svc and x < 0.9:
+            r = rng.choice(svc)
+            ui = {
+                "type": "IAMUser",
+                "principalId": r.pid,
+                "arn": "arn:aws:iam::%s:user/%s" % (r.account.id, r.name),
+                "accountId": r.account.id,
+                "accessKeyId": str(r.extra["key"]),
+                "userName": r.name,
+            }
+            return Victim("service-user", r.account.id, ui, self.ips, self.agent, "", role=r)
         acct = rng.choice(org.accounts)
-        user = rng.choice([u for u in acct.res.users if u.startswith("svc-")] or acct.res.users)
+        active = {r.name for r in svc if r.account is acct}
+        user = rng.choice(
+            [u for u in acct.res.users if u.startswith("svc-") and u not in active] or ["svc-legacy"]
+        )
         ui = {
             "type": "IAMUser",
             "principalId": principal_id(derive_rng(org.seed, "dormant", acct.id, user), "AIDA"),
-            "arn": f"arn:aws:iam::{acct.id}:user/{user}",
+            "arn": "arn:aws:iam::%s:user/%s" % (acct.id, user),
             "accountId": acct.id,
             "accessKeyId": key_id(derive_rng(org.seed, "dormant-key", acct.id, user), "AKIA"),
             "userName": user,
@@ -497,7 +515,7 @@ class Campaign:
         rng = self.rng
         t = self.start
         out: List[Tuple[float, Dict[str, Any]]] = []
-        primary = self.techniques[0]
+        primary = self.primary or self.techniques[0]
         if self.scenario == "compromised-console":
             out.append((t, self._login(t, primary)))
             t += rng.uniform(5, 60)
@@ -793,11 +811,13 @@ class Campaign:
             if body.get("errorMessage"):
                 rec["errorMessage"] = body["errorMessage"]
         rec["requestParameters"] = body.get("requestParameters")
-        rec["responseElements"] = (
-            body.get("responseElements") if keep_error or not src.get("errorCode") else None
-        )
-        if "additionalEventData" in body:
+        rec["responseElements"] = None if src.get("errorCode") else body.get("responseElements")
+        if "additionalEventData" in body and source in ("s3.amazonaws.com", "signin.amazonaws.com"):
             rec["additionalEventData"] = body["additionalEventData"]
+            if isinstance(rec["additionalEventData"], dict) and "x-amz-id-2" in rec["additionalEventData"]:
+                rec["additionalEventData"]["x-amz-id-2"] = "%x" % rng.getrandbits(200)
+        elif source == "s3.amazonaws.com":
+            rec["additionalEventData"] = s3_additional(rng)
         rec["requestID"] = s3_request_id(rng) if source == "s3.amazonaws.com" else uuid4(rng)
         rec["eventID"] = uuid4(rng)
         ro = src.get("readOnly")
@@ -903,16 +923,36 @@ def plan_campaigns(org: Org, seed: int, n: int, allowed: List[str]) -> List[Camp
         return []
     techs = _catalog()[0]
     rng = derive_rng(seed, "campaign-plan")
-    order = list(allowed)
-    rng.shuffle(order)
+    # Scenario first (so every kind of attack story shows up), then that scenario's next technique from a
+    # shuffled queue, so techniques are used evenly; external probes are rarer, as in practice.
+    queues: Dict[str, List[str]] = {}
+    for tid in allowed:
+        for sc in scenarios_for(techs[tid]):
+            queues.setdefault(sc, []).append(tid)
+    used: Dict[str, int] = {}
+    weights = {"external-probe": 0.4, "recon-burst": 0.8}
+    scen = [sc for sc in SCENARIOS if sc in queues]
+    scen_w = [weights.get(sc, 1.0) for sc in scen]
     span_start = org.start + min(org.days * 0.25, 3.0) * DAY
     span_end = org.start + org.days * DAY - 0.25 * DAY
     out: List[Campaign] = []
+    cycle: List[str] = []
     for i in range(n):
-        primary = order[i % len(order)]
-        if (i + 1) % len(order) == 0:
-            rng.shuffle(order)
-        scenario = rng.choice(scenarios_for(techs[primary]))
+        if not cycle:
+            cycle = list(scen)
+            rng.shuffle(cycle)
+            # weighted thinning: low-weight scenarios sit out some rounds
+            cycle = [
+                sc for sc, w in zip(cycle, [scen_w[scen.index(c)] for c in cycle]) if rng.random() < w
+            ] or cycle
+        scenario = cycle.pop()
+        # the least-used compatible technique (random among ties): every technique gets its turn
+        # (real multi-event detonations first among equally used ones: Stratus and OTRF runs tell whole stories)
+        cands = queues[scenario]
+        key = {t: (used.get(t, 0), 0 if techs[t].source in ("stratus", "otrf") else 1) for t in cands}
+        low = min(key.values())
+        primary = rng.choice([t for t in cands if key[t] == low])
+        used[primary] = used.get(primary, 0) + 1
         chosen = [primary]
         if scenario in ("leaked-key", "stolen-instance-credentials", "insider", "slow-attack", "recon-burst"):
             extra = {"slow-attack": 2, "recon-burst": rng.randint(8, 30)}.get(
@@ -927,11 +967,29 @@ def plan_campaigns(org: Org, seed: int, n: int, allowed: List[str]) -> List[Camp
                     and (scenario != "recon-burst" or techs[t].tactic == "TA0007")
                 ]
                 if cand:
-                    chosen.append(rng.choice(cand))
+                    pick_ = rng.choice(cand)
+                    chosen.append(pick_)
+                    used[pick_] = used.get(pick_, 0) + 1
+        if scenario in (
+            "leaked-key",
+            "stolen-instance-credentials",
+            "compromised-console",
+            "slow-attack",
+        ) and (rng.random() < 0.6):
+            # look around first: a few discovery calls before acting
+            disc = [
+                t
+                for t in allowed
+                if techs[t].tactic == "TA0007" and t not in chosen and scenario in scenarios_for(techs[t])
+            ]
+            for t in rng.sample(disc, min(len(disc), rng.randint(2, 5))):
+                chosen.insert(0, t)
+                used[t] = used.get(t, 0) + 1
         start = rng.uniform(
             span_start, max(span_start + 1, span_end - (3 * DAY if scenario == "slow-attack" else 0))
         )
         c = Campaign(org, seed, i, chosen, scenario, start)
+        c.primary = primary
         if scenario == "insider" and c.victim.human is not None and rng.random() < 0.6:
             # insiders prefer evenings and weekends in their own time zone
             day0 = start - (start % DAY)

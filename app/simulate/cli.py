@@ -61,6 +61,14 @@ def register(subparsers: Any) -> None:
         metavar="ID",
         help="never inject these techniques (repeatable; 'prefix*' allowed)",
     )
+    p.add_argument(
+        "--compress-level",
+        type=int,
+        default=6,
+        choices=range(1, 10),
+        metavar="1-9",
+        help="gzip level (1 = fastest, 9 = smallest)",
+    )
     p.add_argument("--no-labels", action="store_true", help="drop the _label/_technique/... keys")
     p.add_argument(
         "--list-techniques", action="store_true", help="print technique id, source, tactic and exit"
@@ -125,9 +133,18 @@ def run(args: argparse.Namespace) -> int:
     records = generate(cfg, pl)
     hook = progress if bar is not None else None
     if fmt == "jsonl":
-        summary = write_jsonl(records, args.out, labels=not args.no_labels, on_record=hook)
+        summary = write_jsonl(
+            records, args.out, labels=not args.no_labels, level=args.compress_level, on_record=hook
+        )
     else:
-        summary = write_s3_tree(records, args.out, seed=args.seed, labels=not args.no_labels, on_record=hook)
+        summary = write_s3_tree(
+            records,
+            args.out,
+            seed=args.seed,
+            labels=not args.no_labels,
+            level=args.compress_level,
+            on_record=hook,
+        )
     if bar is not None:
         bar.update(tick["n"])
         bar.close()

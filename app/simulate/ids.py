@@ -14,7 +14,6 @@ from typing import Dict
 
 _B32 = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567"
 _ALNUM = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
-_VARIANT = "89ab"
 
 
 def derive_rng(seed: int, *names: object) -> random.Random:
@@ -23,10 +22,14 @@ def derive_rng(seed: int, *names: object) -> random.Random:
     return random.Random(int.from_bytes(h, "big"))
 
 
+_UUID_CLEAR = ~((0xF << 76) | (0x3 << 62))
+_UUID_SET = (0x4 << 76) | (0x2 << 62)
+
+
 def uuid4(rng: random.Random) -> str:
-    """A version-4 shaped UUID drawn from `rng` (CloudTrail eventID / requestID)."""
-    h = f"{rng.getrandbits(128):032x}"
-    return f"{h[:8]}-{h[8:12]}-4{h[13:16]}-{_VARIANT[int(h[16], 16) & 3]}{h[17:20]}-{h[20:32]}"
+    """A version-4 UUID drawn from `rng` (CloudTrail eventID / requestID); bit-twiddled for speed."""
+    h = "%032x" % ((rng.getrandbits(128) & _UUID_CLEAR) | _UUID_SET)
+    return h[:8] + "-" + h[8:12] + "-" + h[12:16] + "-" + h[16:20] + "-" + h[20:]
 
 
 def s3_request_id(rng: random.Random) -> str:

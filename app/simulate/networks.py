@@ -90,7 +90,8 @@ def aws_pool(region: str) -> str:
 
 
 COUNTRIES = ["us", "gb", "de", "fr", "in", "sg"]
-ATTACKER_KINDS = [("hosting", 0.35), ("vpn", 0.25), ("tor", 0.12), ("res", 0.28)]
+# "aws": an attacker's own EC2 instance (GuardDuty's InstanceCredentialExfiltration.InsideAWS case)
+ATTACKER_KINDS = [("hosting", 0.32), ("vpn", 0.23), ("tor", 0.1), ("res", 0.25), ("aws", 0.1)]
 ATTACKER_RES = ["res:br", "res:vn", "res:id", "res:ru", "res:cn", "res:us", "res:de"]
 
 
@@ -103,6 +104,11 @@ def attacker_network(rng: random.Random) -> Tuple[str, List[str]]:
         if r < acc:
             kind = k
             break
-    pool = rng.choice(ATTACKER_RES) if kind == "res" else kind
-    n = 1 if kind == "hosting" else rng.randint(1, 4)
+    if kind == "res":
+        pool = rng.choice(ATTACKER_RES)
+    elif kind == "aws":
+        pool = rng.choice([k for k in POOLS if k.startswith("aws:")])
+    else:
+        pool = kind
+    n = 1 if kind in ("hosting", "aws") else rng.randint(1, 4)
     return kind, [ip_from(rng, pool) for _ in range(n)]

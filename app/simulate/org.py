@@ -490,6 +490,30 @@ def build_org(
         role("backup", "service-role/AWSBackupDefaultServiceRole", acct, period=DAY)
         role("service", "AWSServiceRoleForTrustedAdvisor", acct, period=6 * 3600.0)
         role("patch", "ssm-maintenance-window-role", acct, period=DAY)
+    # long-lived IAM users with access keys used by integrations (the usual source of leaked keys)
+    integrations = [
+        ("svc-jenkins", "java", "office", 900.0),
+        ("svc-backup-onprem", "boto3", "office", 3600.0),
+        ("svc-monitoring", "go-v2", "aws:us-east-1", 300.0),
+        ("svc-dns-sync", "boto3", "hosting", 1800.0),
+        ("svc-reporting", "js", "hosting", 3 * 3600.0),
+        ("svc-legacy-etl", "aws-cli", "office", 2 * 3600.0),
+    ]
+    for i, acct in enumerate(accounts):
+        for j in range(2 if len(accounts) < 6 else 1):
+            name, fam, pool, period = integrations[(2 * i + j) % len(integrations)]
+            r = role(
+                "svc-user",
+                name,
+                acct,
+                family=fam,
+                period=period,
+                ips=[ip_from(rng, pool) for _ in range(rng.randint(1, 2))],
+                extra={"key": key_id(derive_rng(seed, "svc-key", acct.id, name), "AKIA")},
+            )
+            r.pid = principal_id(derive_rng(seed, "svc-pid", acct.id, name), "AIDA")
+            if name not in acct.res.users:
+                acct.res.users.append(name)
     for acct in accounts[: max(1, len(accounts) // 2)]:
         role(
             "dr-share",

@@ -7,9 +7,9 @@ gzip headers carry no timestamp or file name (mtime=0) so the same seed gives by
 from __future__ import annotations
 
 import gzip
-import io
 import json
-import os
+import queue
+import threading
 from collections import Counter
 from pathlib import Path
 from typing import IO, Any, Callable, Dict, Iterable, List, Optional, Tuple
@@ -69,6 +69,46 @@ class Summary:
         }
 
 
+class _Background:
+    """Runs writes/compression on worker threads (zlib and file I/O release the GIL), so generation and
+    compression overlap on a 2-core machine. With one worker, order is preserved (a stream); with several, items
+    must be independent (one file each). A worker error is re-raised on put()/close()."""
+
+    def __init__(self, fn: Callable[[Any], None], workers: int = 1, depth: int = 8) -> None:
+        self.fn = fn
+        self.q: queue.Queue[Any] = queue.Queue(maxsize=depth * workers)
+        self.error: Optional[BaseException] = None
+        self.threads = [
+            threading.Thread(target=self._run, name="ctad-sim-writer", daemon=True) for _ in range(workers)
+        ]
+        for t in self.threads:
+            t.start()
+
+    def _run(self) -> None:
+        while True:
+            item = self.q.get()
+            if item is None:
+                return
+            if self.error is None:
+                try:
+                    self.fn(item)
+                except BaseException as exc:  # surfaced in put()/close()
+                    self.error = exc
+
+    def put(self, item: Any) -> None:
+        if self.error is not None:
+            raise self.error
+        self.q.put(item)
+
+    def close(self) -> None:
+        for _ in self.threads:
+            self.q.put(None)
+        for t in self.threads:
+            t.join()
+        if self.error is not None:
+            raise self.error
+
+
 def _strip(rec: Dict[str, Any]) -> Dict[str, Any]:
     return {k: v for k, v in rec.items() if k not in LABEL_KEYS}
 
@@ -93,6 +133,7 @@ def write_jsonl(
     summary = Summary()
     raw = open(p, "wb")  # noqa: SIM115 - closed in the finally below, with the gzip layer
     fh = _open_out(raw, p, level)
+    sink = _Background(fh.write)
     buf: List[bytes] = []
     try:
         for rec in records:
@@ -102,14 +143,17 @@ def write_jsonl(
             buf.append(dumps(rec if labels else _strip(rec)))
             if len(buf) >= 2000:
                 buf.append(b"")
-                fh.write(b"\n".join(buf))
+                sink.put(b"\n".join(buf))
                 buf = []
         if buf:
             buf.append(b"")
-            fh.write(b"\n".join(buf))
+            sink.put(b"\n".join(buf))
     finally:
-        fh.close()
-        raw.close()
+        try:
+            sink.close()
+        finally:
+            fh.close()
+            raw.close()
     summary.files = 1
     return summary
 
@@ -126,6 +170,9 @@ class S3TreeWriter:
         self.window = ""
         self.buffers: Dict[Tuple[str, str], List[bytes]] = {}
         self.files = 0
+        self._dirs: set = set()
+        self._lock = threading.Lock()
+        self.sink = _Background(self._write_file, workers=4)
 
     @staticmethod
     def _window(event_time: str) -> str:
@@ -147,17 +194,26 @@ class S3TreeWriter:
         w = self.window
         for (acct, region), recs in sorted(self.buffers.items()):
             d = self.root / "AWSLogs" / acct / "CloudTrail" / region / w[0:4] / w[4:6] / w[6:8]
-            d.mkdir(parents=True, exist_ok=True)
             name = f"{acct}_CloudTrail_{region}_{w}_{alnum(self.rng, 16)}.json.gz"
-            body = b'{"Records":[' + b",".join(recs) + b"]}"
-            bio = io.BytesIO()
-            with gzip.GzipFile(filename="", fileobj=bio, mode="wb", mtime=0, compresslevel=self.level) as gz:
-                gz.write(body)
-            tmp = d / (name + ".part")
-            tmp.write_bytes(bio.getvalue())
-            os.replace(tmp, d / name)
+            self.sink.put((d / name, recs))
             self.files += 1
         self.buffers = {}
+
+    def _write_file(self, item: Tuple[Path, List[bytes]]) -> None:
+        path, recs = item
+        body = b'{"Records":[' + b",".join(recs) + b"]}"
+        parent = path.parent
+        if parent not in self._dirs:
+            parent.mkdir(parents=True, exist_ok=True)
+            with self._lock:
+                self._dirs.add(parent)
+        with open(path, "wb") as fh:
+            fh.write(gzip.compress(body, compresslevel=self.level, mtime=0))
+
+    def close(self) -> None:
+        """Flush the last window and wait for the background writer."""
+        self.flush()
+        self.sink.close()
 
 
 def write_s3_tree(
@@ -170,11 +226,13 @@ def write_s3_tree(
 ) -> Summary:
     w = S3TreeWriter(out_dir, seed=seed, labels=labels, level=level)
     summary = Summary()
-    for rec in records:
-        summary.add(rec)
-        if on_record is not None:
-            on_record(rec)
-        w.add(rec)
-    w.flush()
+    try:
+        for rec in records:
+            summary.add(rec)
+            if on_record is not None:
+                on_record(rec)
+            w.add(rec)
+    finally:
+        w.close()
     summary.files = w.files
     return summary
