@@ -44,7 +44,21 @@ def cmd_demo(args: argparse.Namespace) -> int:
     if not src.exists():
         print(f"ctad demo: {src} is missing; simulating a small account instead", file=sys.stderr)
         src = out / "sample_account.jsonl.gz"
-        _run(["simulate", "--out", str(src), "--format", "jsonl", "--days", "14", "--events", "60000", "--seed", "7"])
+        _run(
+            [
+                "simulate",
+                "--out",
+                str(src),
+                "--format",
+                "jsonl",
+                "--days",
+                "14",
+                "--events",
+                "60000",
+                "--seed",
+                "7",
+            ]
+        )
     detections = out / "detections.jsonl"
     triaged = out / "triaged.jsonl"
     report = out / "report.html"

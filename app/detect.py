@@ -112,12 +112,6 @@ class Summary:
         }
 
 
-def _reason_kind(reason: str) -> str:
-    """Group reasons for the summary by their wording, without the identity-specific parts."""
-    words = reason.split()
-    return " ".join(w for w in words if not any(ch.isdigit() for ch in w) and ":" not in w)[:80]
-
-
 class Detector:
     """Loads the model, catalogue and profile once; `start()` gives a fresh run over a set of events."""
 
@@ -236,7 +230,10 @@ class Run:
         reasons: List[str] = []
         if anomaly and det.explain:
             contributions = det.bundle.model.contributions(row)
-            reasons = det.explainer.reasons(ev, row, contributions, info)
+            for sentence, template in det.explainer.explain(ev, row, contributions, info)[:5]:
+                reasons.append(sentence)
+                if len(reasons) <= 3:
+                    self.summary.top_reasons[template] += 1
         return {
             "ct_score": round(score, 6) if math.isfinite(score) else None,
             "ct_anomaly": 1 if anomaly else 0,
@@ -289,8 +286,6 @@ class Run:
                 if res["ct_anomaly"]:
                     summary.anomalies += 1
                     summary.top_identities[res["ct_identity"]] += 1
-                    for reason in res["ct_reasons"][:3]:
-                        summary.top_reasons[_reason_kind(reason)] += 1
                 summary.severities[res["ct_severity"]] += 1
             yield res
 

@@ -201,7 +201,11 @@ _LOGGING_OFF = {
     ("macie2.amazonaws.com", "DisableMacie"),
 }
 _PUBLIC_GRANTEES = ("AllUsers", "AuthenticatedUsers")
-_PUBLIC_BY_NAME = ("DeletePublicAccessBlock", "DeleteBucketPublicAccessBlock", "DeleteAccountPublicAccessBlock")
+_PUBLIC_BY_NAME = (
+    "DeletePublicAccessBlock",
+    "DeleteBucketPublicAccessBlock",
+    "DeleteAccountPublicAccessBlock",
+)
 
 
 def _json_obj(value: Any) -> Any:

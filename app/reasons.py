@@ -95,14 +95,18 @@ class Explainer:
         for t in self.templates:
             self.by_feature.setdefault(t.feature, []).append(t)
 
-    def reasons(
+    def reasons(self, *args: Any, **kwargs: Any) -> List[str]:
+        return [sentence for sentence, _ in self.explain(*args, **kwargs)]
+
+    def explain(
         self,
         event: Event,
         row: Sequence[float],
         contributions: Optional[Sequence[float]],
         api_info: Tuple[Any, ...],
         limit: int = MAX_REASONS,
-    ) -> List[str]:
+    ) -> List[Tuple[str, str]]:
+        """(sentence, template) pairs, strongest first; the template groups reasons across events."""
         risk, cat, technique = api_info[0], api_info[1], api_info[4]
         hour = int(event.time // 3600) % 24
         values: Dict[str, Any] = {
@@ -126,7 +130,8 @@ class Explainer:
         else:
             weights = list(contributions[: len(row)])
             order = sorted(range(len(row)), key=lambda i: -weights[i])
-        out: List[str] = []
+        out: List[Tuple[str, str]] = []
+        said = set()
         names = list(FEATURE_INDEX)
         for i in order:
             if weights[i] <= 0 or len(out) >= limit:
@@ -139,8 +144,9 @@ class Explainer:
                     values["pct"] = f"{100.0 * x:.1f}" if x == x else "?"
                     values["gap"] = _duration(math.expm1(x)) if x == x else "a long time"
                     sentence = _FORMAT.format(template.text, **values)
-                    if sentence not in out:
-                        out.append(sentence)
+                    if sentence not in said:
+                        said.add(sentence)
+                        out.append((sentence, template.text))
                     break
         # Request details that change risk are always worth saying, whatever their share of the score.
         for feature in ("req_logging_off", "req_public", "req_cross_account", "req_open_ingress"):
@@ -149,8 +155,10 @@ class Explainer:
             if row[FEATURE_INDEX[feature]] == 1.0:
                 for template in self.by_feature.get(feature, ()):
                     sentence = _FORMAT.format(template.text, **values)
-                    if sentence not in out:
-                        out.append(sentence)
+                    if sentence not in said:
+                        said.add(sentence)
+                        out.append((sentence, template.text))
         if not out and risk >= 3:
-            out.append(_FORMAT.format("{api} is a sensitive API ({category}{technique_part})", **values))
+            text = "{api} is a sensitive API ({category}{technique_part})"
+            out.append((_FORMAT.format(text, **values), text))
         return out

@@ -18,7 +18,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--simulate-events", type=int, default=0, help="also simulate this many events in-process")
     p.add_argument("--days", type=int, default=30, help="simulated days")
     p.add_argument("--seed", type=int, default=7)
-    p.add_argument("--campaigns", type=int, default=None, help="attack campaigns to inject (default: 8 per simulated day)")
+    p.add_argument(
+        "--campaigns",
+        type=int,
+        default=None,
+        help="attack campaigns to inject (default: 8 per simulated day)",
+    )
     p.add_argument("--feedback", help="analyst verdicts (knowledge store .db or JSON lines) used as labels")
     p.add_argument("--algorithms", default="xgboost,lightgbm", help="comma list: xgboost,lightgbm,catboost")
     p.add_argument("--ship", default="auto", help="algorithm to ship (default: best on the technique split)")

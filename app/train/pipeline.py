@@ -64,7 +64,9 @@ def simulated_records(
     """The simulator's organisation with attack campaigns injected (labels ride along as `_label` etc.)."""
     from ..simulate import SimConfig, generate
 
-    config = SimConfig(seed=seed, days=days, events=events, campaigns=campaigns, exclude_techniques=list(exclude))
+    config = SimConfig(
+        seed=seed, days=days, events=events, campaigns=campaigns, exclude_techniques=list(exclude)
+    )
     return generate(config)
 
 
