@@ -66,7 +66,6 @@ def cmd_demo(args: argparse.Namespace) -> int:
     _run(["triage", str(detections), "--output", str(triaged), "--backend", args.backend,
           "--cache", str(out / "triage-cache.sqlite"), "--kb", str(out / "knowledge.sqlite")])  # fmt: skip
     _run(["report", str(triaged), "--output", str(report), "--title", "ctad demo: simulated account"])
-    shown = 0
     print("\nTop anomalies (score, severity, identity, API, first reasons, triage verdict):", file=sys.stderr)
     rows = []
     with open(triaged, encoding="utf-8") as fh:
@@ -76,7 +75,6 @@ def cmd_demo(args: argparse.Namespace) -> int:
                 rows.append(row)
     rows.sort(key=lambda r: -(r.get("ct_score") or 0))
     for row in rows[:8]:
-        shown += 1
         reasons = "; ".join(row.get("ct_reasons") or [])[:160]
         print(
             f"  {row['ct_score']:.3f} {row['ct_severity']:<8} {row['ct_identity'][:60]:<60} "
