@@ -190,8 +190,6 @@ class TreeModel:
 
     def _numpy_engine(self) -> Any:
         if self._numpy is None:
-            if _np_engine is None:
-                raise RuntimeError("engine='numpy' requested but numpy is not importable")
             self._numpy = _np_engine.NumpyForest(self._forest)
         return self._numpy
 
@@ -228,6 +226,8 @@ class TreeModel:
     def _pick(self, rows: Any, engine: str) -> str:
         if engine not in ("auto", "python", "numpy"):
             raise ValueError(f"engine must be 'auto', 'python' or 'numpy', not {engine!r}")
+        if engine == "numpy" and _np_engine is None:
+            raise RuntimeError("engine='numpy' requested but numpy is not importable")
         if engine != "auto":
             return engine
         if _np_engine is None:
