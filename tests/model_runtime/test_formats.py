@@ -135,3 +135,22 @@ def test_float32_boundary_is_exact():
         probes += list(np.nextafter(np.float32(t32), np.float32([-np.inf, np.inf])).astype(float))
         for x in probes:
             assert (np.float32(x) < np.float32(t32)) == (x <= thr), (t32, x)
+
+
+def test_compiled_code_cache(models, tmp_path):
+    """A second process reuses the compiled scoring code; a corrupt cache entry is ignored and replaced."""
+    path = models[0]["lgb_cat"].path
+    rows = models[1][:300].tolist()
+    cache = tmp_path / "cache"
+    fresh = mr.load_model(path).predict(rows, engine="python")
+    assert mr.load_model(path, cache_dir=str(cache)).predict(rows, engine="python") == fresh
+    (entry,) = cache.iterdir()
+    assert mr.load_model(path, cache_dir=str(cache)).predict(rows, engine="python") == fresh
+    entry.write_bytes(b"\x00garbage")
+    assert mr.load_model(path, cache_dir=str(cache)).predict(rows, engine="python") == fresh
+    assert entry.stat().st_size > 1000  # rewritten
+    other = models[0]["lgb"].path
+    assert mr.load_model(other, cache_dir=str(cache)).predict(rows, engine="python") == mr.load_model(
+        other
+    ).predict(rows, engine="python")
+    assert len(list(cache.iterdir())) == 2
