@@ -23,7 +23,10 @@ ZEROISH = 7  # a feature that is often exactly 0 (LightGBM zero_as_missing in on
 NAMES = [f"feat_{i:02d}" for i in range(N_FEATURES)]
 
 
-def _features(rng: np.random.Generator, n: int) -> np.ndarray:
+NAN_FREE = [9, 10]  # never missing in training: LightGBM marks them missing_type None (NaN -> 0.0)
+
+
+def _features(rng: np.random.Generator, n: int, training: bool = False) -> np.ndarray:
     X = rng.normal(size=(n, N_FEATURES))
     X[:, 1] = rng.exponential(3.0, n)
     X[:, CAT] = rng.integers(0, 9, n)
@@ -31,6 +34,8 @@ def _features(rng: np.random.Generator, n: int) -> np.ndarray:
     X[:, 8] = np.round(rng.normal(size=n) * 4)  # many ties on integer values
     X[rng.random(X.shape) < 0.15] = np.nan
     X[:, 3] = np.where(rng.random(n) < 0.3, np.nan, X[:, 3])
+    if training:
+        X[:, NAN_FREE] = rng.normal(size=(n, len(NAN_FREE)))
     return X
 
 
@@ -42,6 +47,7 @@ def _labels(rng: np.random.Generator, X: np.ndarray) -> np.ndarray:
         + np.isin(X[:, CAT], [2, 5, 6])
         - 1.5 * (np.nan_to_num(X[:, ZEROISH]) == 0)
         + 0.3 * np.nan_to_num(X[:, 8])
+        + 0.7 * np.nan_to_num(X[:, 9])
         + rng.normal(size=len(X))
     )
     return (z > 1.0).astype(int)
@@ -137,7 +143,7 @@ def models(tmp_path_factory: pytest.TempPathFactory) -> Tuple[Dict[str, Trained]
     """Several real models (XGBoost gbtree/dart, LightGBM plain/zero-as-missing/categorical/rf)."""
     tmp = tmp_path_factory.mktemp("models")
     rng = np.random.default_rng(20240611)
-    X = _features(rng, 3000)
+    X = _features(rng, 3000, training=True)
     y = _labels(rng, X)
     made: Dict[str, Tuple[Path, object]] = {}
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import re
 
 import pytest
 
@@ -125,3 +126,24 @@ def test_metadata(models):
     assert "def _margin(r):" in model.python_source()
     lgb_model = _load(models, "lgb")[1]
     assert lgb_model.format == "lightgbm" and lgb_model.n_trees == 120
+
+
+def test_fixture_models_exercise_every_missing_rule(models):
+    """Guard on the fixtures: the parity tests above must cover every split rule the runtime implements."""
+
+    def kinds(name):
+        text = models[0][name].path.read_text()
+        return {
+            (int(v) & 1, (int(v) >> 2) & 3)
+            for line in re.findall(r"^decision_type=(.*)$", text, re.M)
+            for v in line.split()
+        }
+
+    assert {(0, 0), (0, 2)} <= kinds("lgb")  # missing type None (NaN -> 0.0) and NaN
+    assert (0, 1) in kinds("lgb_zero")  # zero-as-missing
+    assert any(cat for cat, _ in kinds("lgb_cat"))  # categorical bitsets
+    model = mr.load_model(models[0]["xgb"].path)
+    defaults = {
+        t.nan_left[n] for t in model._forest.trees for n in range(len(t.feature)) if t.feature[n] >= 0
+    }
+    assert defaults == {True, False}
