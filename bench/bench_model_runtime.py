@@ -46,10 +46,13 @@ res = {}
 for name, path in job["models"].items():
     t = time.perf_counter(); m = mr.load_model(path); load = time.perf_counter() - t
     t = time.perf_counter(); m.prepare('python'); comp = time.perf_counter() - t
+    mr.load_model(path, cache_dir=sys.argv[3]).prepare('python')
+    t = time.perf_counter(); mr.load_model(path, cache_dir=sys.argv[3]).prepare('python')
+    cached = time.perf_counter() - t
     rows = job["rows"]; best = 1e9
     for _ in range(job["repeat"]):
         t = time.perf_counter(); m.predict(rows, engine="python"); best = min(best, time.perf_counter() - t)
-    res[name] = {"load_s": load, "compile_s": comp, "rows_per_s": len(rows) / best, "numpy": mr.HAVE_NUMPY}
+    res[name] = {"load_s": load, "compile_s": comp, "cached_s": cached, "rows_per_s": len(rows) / best, "numpy": mr.HAVE_NUMPY}
 print(json.dumps(res))
 """
 
@@ -144,8 +147,11 @@ def main() -> int:
         t = time.perf_counter()
         model.prepare("python")
         compile_s = time.perf_counter() - t
+        mr.load_model(path, cache_dir=str(tmp / "cache")).prepare("python")
+        cached = best_of(lambda p=path: mr.load_model(p, cache_dir=str(tmp / "cache")).prepare("python"), 3)
         print(f"  {model}")
         print(f"  load (parse+validate)      {load * 1e3:8.1f} ms")
+        print(f"  load+compile from cache    {cached * 1e3:8.1f} ms   (load_model(..., cache_dir=...))")
         print(
             f"  codegen+compile (lazy)     {compile_s * 1e3:8.1f} ms   source "
             f"{len(model.python_source()) / 1e6:.2f} MB"
@@ -188,7 +194,7 @@ def main() -> int:
                 print(f"  python {version}: not installed")
                 continue
             proc = subprocess.run(
-                [python, "-I", "-c", SUB, str(pkg.parent), str(job)],
+                [python, "-I", "-c", SUB, str(pkg.parent), str(job), str(tmp / f"cache{version}")],
                 capture_output=True,
                 text=True,
                 timeout=600,
@@ -199,7 +205,8 @@ def main() -> int:
             for name, r in json.loads(proc.stdout).items():
                 print(
                     f"  python {version} {name:8s} load {r['load_s'] * 1e3:6.0f} ms  compile "
-                    f"{r['compile_s'] * 1e3:6.0f} ms  {r['rows_per_s']:8.0f} rows/s  (numpy={r['numpy']})"
+                    f"{r['compile_s'] * 1e3:6.0f} ms  cached load+compile {r['cached_s'] * 1e3:5.0f} ms  "
+                    f"{r['rows_per_s']:8.0f} rows/s  (numpy={r['numpy']})"
                 )
     shutil.rmtree(tmp, ignore_errors=True)
     return 0

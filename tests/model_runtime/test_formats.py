@@ -137,20 +137,30 @@ def test_float32_boundary_is_exact():
             assert (np.float32(x) < np.float32(t32)) == (x <= thr), (t32, x)
 
 
-def test_compiled_code_cache(models, tmp_path):
-    """A second process reuses the compiled scoring code; a corrupt cache entry is ignored and replaced."""
+def test_model_cache(models, tmp_path, monkeypatch):
+    """A later process reuses the parsed model and compiled code; corrupt entries are ignored and replaced."""
     path = models[0]["lgb_cat"].path
     rows = models[1][:300].tolist()
     cache = tmp_path / "cache"
     fresh = mr.load_model(path).predict(rows, engine="python")
-    assert mr.load_model(path, cache_dir=str(cache)).predict(rows, engine="python") == fresh
+    first = mr.load_model(path, cache_dir=str(cache))
+    assert first.predict(rows, engine="python") == fresh
     (entry,) = cache.iterdir()
-    assert mr.load_model(path, cache_dir=str(cache)).predict(rows, engine="python") == fresh
+
+    def no_parsing(*args, **kwargs):
+        raise AssertionError("parsed although cached")
+
+    with monkeypatch.context() as patch:
+        patch.setattr(mr, "parse_model_text", no_parsing)
+        hit = mr.load_model(path, cache_dir=str(cache))
+        assert hit.predict(rows, engine="python") == fresh
+        assert hit.predict(rows, engine="numpy") == fresh
+        assert hit.contributions(rows[7]) == first.contributions(rows[7])
+        assert hit.feature_names == first.feature_names and hit.n_trees == first.n_trees
     entry.write_bytes(b"\x00garbage")
     assert mr.load_model(path, cache_dir=str(cache)).predict(rows, engine="python") == fresh
     assert entry.stat().st_size > 1000  # rewritten
     other = models[0]["lgb"].path
-    assert mr.load_model(other, cache_dir=str(cache)).predict(rows, engine="python") == mr.load_model(
-        other
-    ).predict(rows, engine="python")
+    got = mr.load_model(other, cache_dir=str(cache)).predict(rows, engine="python")
+    assert got == mr.load_model(other).predict(rows, engine="python")
     assert len(list(cache.iterdir())) == 2
