@@ -19,8 +19,10 @@ from __future__ import annotations
 import hashlib
 import math
 import os
+import types
 from typing import Any, Callable, Iterable, List, Optional, Sequence
 
+from . import model_runtime_cache as _cache
 from .model_runtime_parse import LGB_ZERO, Forest, ModelFormatError, Tree, parse_model_text
 
 try:  # optional accelerator
@@ -139,19 +141,23 @@ def _generate_source(forest: Forest) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _compile_forest(forest: Forest) -> Callable[[Sequence[Any]], float]:
-    """Compile the generated source. Safe: it contains only our float/int literals and fixed names."""
-    source = _generate_source(forest)
+def _compile_forest(
+    forest: Forest, code: Optional[types.CodeType] = None
+) -> Callable[[Sequence[Any]], float]:
+    """Generated margin function. Safe to exec: the source holds only our float/int literals and fixed names."""
     trees = forest.trees
 
     def deep(k: int, row: Sequence[Any]) -> float:
         tree = trees[k]
         return tree.value[_leaf(tree, row)]
 
+    if code is None:
+        code = compile(_generate_source(forest), "<ctad-model>", "exec")
     namespace = {"_INF": math.inf, "_ZERO": LGB_ZERO, "_deep": deep, "__builtins__": {"int": int}}
-    code = compile(source, "<ctad-model>", "exec")
-    exec(code, namespace)  # noqa: S102 - generated from validated numbers only
-    return namespace["_margin"]  # type: ignore[return-value]
+    exec(code, namespace)  # noqa: S102 - validated numbers only
+    fn = namespace["_margin"]
+    fn.code = code  # type: ignore[attr-defined]
+    return fn  # type: ignore[return-value]
 
 
 # ------------------------------------------------------------------------------------- public model
@@ -160,7 +166,14 @@ def _compile_forest(forest: Forest) -> Callable[[Sequence[Any]], float]:
 class TreeModel:
     """A loaded binary classifier; ``predict`` returns probabilities, ``predict_margin`` log-odds."""
 
-    def __init__(self, forest: Forest, source: str = "", digest: str = "") -> None:
+    def __init__(
+        self,
+        forest: Forest,
+        source: str = "",
+        digest: str = "",
+        cache_dir: Optional[str] = None,
+        code: Optional[types.CodeType] = None,
+    ) -> None:
         self._forest = forest
         self.feature_names: List[str] = list(forest.feature_names)
         self.n_features = len(self.feature_names)
@@ -170,6 +183,8 @@ class TreeModel:
         self.max_depth = max(t.depth for t in forest.trees)
         self.source = source
         self.sha256 = digest
+        self.cache_dir = cache_dir
+        self._code = code
         self._compiled: Optional[Callable[[Sequence[Any]], float]] = None
         self._numpy: Any = None
 
@@ -185,13 +200,22 @@ class TreeModel:
     def compiled(self) -> Callable[[Sequence[Any]], float]:
         """The generated margin function (compiled lazily: numpy-only callers never pay for it)."""
         if self._compiled is None:
-            self._compiled = _compile_forest(self._forest)
+            self._compiled = _compile_forest(self._forest, self._code)
+            if self._code is None and self.cache_dir and self.sha256:
+                _cache.store(self.cache_dir, self.sha256, self._forest, self._compiled.code)  # type: ignore
+            self._code = self._compiled.code  # type: ignore[attr-defined]
         return self._compiled
+
+    def prepare(self, engine: str = "auto") -> TreeModel:
+        """Build the engine(s) now rather than on the first call (generated code; numpy arrays if asked)."""
+        if engine in ("auto", "python"):
+            _ = self.compiled
+        if engine == "numpy" or (engine == "auto" and _np_engine is not None):
+            self._numpy_engine()
+        return self
 
     def _numpy_engine(self) -> Any:
         if self._numpy is None:
-            if _np_engine is None:
-                raise RuntimeError("engine='numpy' requested but numpy is not importable")
             self._numpy = _np_engine.NumpyForest(self._forest)
         return self._numpy
 
@@ -228,6 +252,8 @@ class TreeModel:
     def _pick(self, rows: Any, engine: str) -> str:
         if engine not in ("auto", "python", "numpy"):
             raise ValueError(f"engine must be 'auto', 'python' or 'numpy', not {engine!r}")
+        if engine == "numpy" and _np_engine is None:
+            raise RuntimeError("engine='numpy' requested but numpy is not importable")
         if engine != "auto":
             return engine
         if _np_engine is None:
@@ -297,8 +323,12 @@ class TreeModel:
         return _generate_source(self._forest)
 
 
-def load_model(path: str | os.PathLike[str]) -> TreeModel:
+def load_model(path: str | os.PathLike[str], cache_dir: Optional[str] = None) -> TreeModel:
     """Read an XGBoost JSON (``Booster.save_model('m.json')``) or LightGBM text model, detected by content.
+
+    ``cache_dir``: optional trusted directory (writable only by us) where the parsed model and its compiled
+    scoring code are kept between processes (see ``model_runtime_cache``); it makes a search start in
+    milliseconds instead of ~0.3-2 s.
 
     Raises ``ModelFormatError`` (a ``ValueError``) naming the file and the problem for anything that is not a
     well-formed binary classifier we can evaluate exactly, and ``OSError`` if the file cannot be read.
@@ -315,12 +345,17 @@ def load_model(path: str | os.PathLike[str]) -> TreeModel:
         raise ModelFormatError(
             f"{path}: not a text model (binary/UBJSON? re-save with save_model('model.json') or '.txt')"
         ) from None
+    digest = hashlib.sha256(data).hexdigest()
+    if cache_dir:
+        hit = _cache.load(cache_dir, digest)
+        if hit is not None:
+            return TreeModel(hit[0], source=path, digest=digest, cache_dir=cache_dir, code=hit[1])
     try:
         forest = parse_model_text(text, source=path)
     except ModelFormatError as exc:
         msg = str(exc)
         raise ModelFormatError(msg if msg.startswith(path) else f"{path}: {msg}") from None
-    return TreeModel(forest, source=path, digest=hashlib.sha256(data).hexdigest())
+    return TreeModel(forest, source=path, digest=digest, cache_dir=cache_dir)
 
 
 def load_model_text(text: str, source: str = "<text>") -> TreeModel:

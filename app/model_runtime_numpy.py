@@ -51,7 +51,7 @@ def _encode(tree: Any, old: int) -> Tuple[int, float, bool]:
 class NumpyForest:
     """Flattened node arrays of a forest plus the batch walker."""
 
-    def __init__(self, forest: Forest, chunk_rows: int = 1024) -> None:
+    def __init__(self, forest: Forest, chunk_rows: int = 512) -> None:
         self.n_features = len(forest.feature_names)
         self.base = forest.base
         self.divisor = forest.divisor
@@ -109,10 +109,15 @@ class NumpyForest:
         self.variants = used
         self.width = len(used) * self.n_features
         n_f = self.n_features
-        self.roots = np.asarray(roots, dtype=np.intp)
-        self.col = np.asarray([slot[v] * n_f + f for v, f in zip(variants, feats)], dtype=np.intp)
-        self.thr = np.asarray(thrs, dtype=np.float64)
-        self.first = np.asarray(firsts, dtype=np.intp)
+        if len(values) >= 2**31 or self.width * chunk_rows >= 2**31:
+            raise ValueError("model too large for the numpy engine")
+        self.roots = np.asarray(roots, dtype=np.int32)
+        # One record per node so a level needs a single gather for threshold, column and first child.
+        rec = np.zeros(len(values), dtype=[("thr", "f8"), ("col", "i4"), ("first", "i4")])
+        rec["thr"] = thrs
+        rec["col"] = [slot[v] * n_f + f for v, f in zip(variants, feats)]
+        rec["first"] = firsts
+        self.rec = rec
         self.value = np.asarray(values, dtype=np.float64)
         self.has_cat = bool(cat_sets)
         if self.has_cat:
@@ -165,30 +170,27 @@ class NumpyForest:
     def _margins_chunk(self, X: np.ndarray) -> np.ndarray:
         n = X.shape[0]
         flat = self._widen(X).ravel()
-        row_base = (np.arange(n, dtype=np.intp) * self.width)[None, :]
+        row_base = (np.arange(n, dtype=np.int32) * self.width)[None, :]
         node = np.repeat(self.roots[:, None], n, axis=1)  # (trees, rows)
-        idx = np.empty_like(node)
+        rec = np.empty(node.shape, dtype=self.rec.dtype)
+        idx = np.empty(node.shape, dtype=np.int32)
         x = np.empty(node.shape, dtype=np.float64)
-        t = np.empty(node.shape, dtype=np.float64)
         second = np.empty(node.shape, dtype=bool)
         # Indices are valid by construction, so mode="clip" (no bounds-check buffering) is safe and faster.
         for _ in range(self.depth):
-            np.take(self.col, node, out=idx, mode="clip")
-            idx += row_base
+            np.take(self.rec, node, out=rec, mode="clip")
+            np.add(rec["col"], row_base, out=idx)
             np.take(flat, idx, out=x, mode="clip")
-            np.take(self.thr, node, out=t, mode="clip")
-            np.greater(x, t, out=second)
+            np.greater(x, rec["thr"], out=second)
             if self.has_cat:
                 cid = self.catid[node]
                 sel = cid >= 0
                 if sel.any():
                     second[sel] = self.cat_table[cid[sel], x[sel].astype(np.intp)]
-            np.take(self.first, node, out=idx, mode="clip")
-            np.add(idx, second, out=node)
+            np.add(rec["first"], second, out=node)
         leaf = np.take(self.value, node, mode="clip")
-        m = np.full(n, self.base, dtype=np.float64)
-        for row in leaf:  # tree by tree: the same summation order as the pure-Python path
-            m += row
+        # Reducing over the outer axis adds tree after tree: the pure-Python summation order, bit for bit.
+        m = np.add.reduce(leaf, axis=0, initial=self.base)
         if self.divisor != 1.0:
             m /= self.divisor
         return m

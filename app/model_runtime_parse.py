@@ -349,8 +349,9 @@ def _lgb_sections(text: str) -> Tuple[Dict[str, str], List[Dict[str, str]]]:
         key, sep, value = line.partition("=")
         if sep:
             current[key] = value
-        elif current is header and line in ("tree",):
-            header["_magic"] = line
+        elif current is header:  # bare flags: the "tree" magic line, "average_output"
+            header.setdefault("_magic", line)
+            header[line] = ""
     else:
         raise ModelFormatError("LightGBM model text is truncated (no 'end of trees' line)")
     return header, trees
@@ -367,6 +368,19 @@ def _split(fields: Dict[str, str], key: str, n: int, where: str, conv: Any) -> L
         return [conv(p) for p in parts]
     except ValueError:
         raise ModelFormatError(f"{where}: '{key}' holds a malformed number") from None
+
+
+def _lgb_effective_threshold(thr: float) -> float:
+    """Fold LightGBM's input filter into the threshold.
+
+    LightGBM's predictor drops inputs with ``|x| <= 1e-35f`` (they become 0.0) before any split sees them.
+    That only matters for thresholds inside [-Z, Z) -- which LightGBM does emit (``+-1.0000000180025095e-35``
+    separate "zero" from "non-zero"): move them so that every near-zero input lands where 0.0 would.
+    The NaN default (``0.0 <= thr``) is unchanged by the move.
+    """
+    if -LGB_ZERO <= thr < LGB_ZERO:
+        return LGB_ZERO if thr >= 0.0 else math.nextafter(-LGB_ZERO, -math.inf)
+    return thr
 
 
 def _lgb_tree(fields: Dict[str, str], n_features: int, where: str) -> Tree:
@@ -424,8 +438,11 @@ def _lgb_tree(fields: Dict[str, str], n_features: int, where: str) -> Tree:
                 if (word >> b) & 1
             )
             tree.add(feat[i], math.nan, False, l_ref, r_ref, internal[i], cats=cats)
-        elif missing == 0:  # None: NaN is replaced by 0.0 and compared
-            tree.add(feat[i], thr[i], thr[i] >= 0.0, l_ref, r_ref, internal[i])
+            continue
+        nan_left = thr[i] >= 0.0
+        thr[i] = _lgb_effective_threshold(thr[i])
+        if missing == 0:  # None: NaN is replaced by 0.0 and compared
+            tree.add(feat[i], thr[i], nan_left, l_ref, r_ref, internal[i])
         elif missing == 1:  # Zero: NaN and |x| <= 1e-35f take the default side
             tree.add(feat[i], thr[i], default_left, l_ref, r_ref, internal[i], zero_left=default_left)
         elif missing == 2:  # NaN: NaN takes the default side
