@@ -27,8 +27,8 @@ from pathlib import Path
 from typing import Any, Dict, Iterable, List, Optional, Sequence, Tuple
 
 from .agents import OS_PROFILES, ToolAgent, browser, pick_family
-from .apis import DATA_EVENT_NAMES, GLOBAL_SOURCES, access_denied, read_only
-from .events import Caller, event_version, s3_additional, service_region, tls_details
+from .apis import ALL_REGIONS, DATA_EVENT_NAMES, GLOBAL_SOURCES, access_denied, read_only
+from .events import Caller, event_version, iam_user_identity, s3_additional, service_region, tls_details
 from .ids import account_id, derive_rng, hexid, instance_id, iso, key_id, principal_id, s3_request_id, uuid4
 from .networks import attacker_network
 from .org import DAY, Human, Org, Role
@@ -124,22 +124,7 @@ _PLACEHOLDER_ACCOUNTS = {
     "000000000000",
     "999999999999",
 }
-_ALL_REGIONS = [
-    "us-east-1",
-    "us-east-2",
-    "us-west-1",
-    "us-west-2",
-    "eu-west-1",
-    "eu-west-2",
-    "eu-central-1",
-    "eu-north-1",
-    "ap-south-1",
-    "ap-southeast-1",
-    "ap-southeast-2",
-    "ap-northeast-1",
-    "sa-east-1",
-    "ca-central-1",
-]
+_ALL_REGIONS = ALL_REGIONS
 BENIGN_WORDS = [
     "ops",
     "maint",
@@ -473,25 +458,11 @@ class Campaign:
         x = rng.random()
         if iam and x < 0.5:
             h = rng.choice(iam)
-            ui = {
-                "type": "IAMUser",
-                "principalId": h.user_pid,
-                "arn": "arn:aws:iam::%s:user/%s" % (h.account.id, h.name),
-                "accountId": h.account.id,
-                "accessKeyId": h.key_at(t),
-                "userName": h.name,
-            }
+            ui = iam_user_identity(h.account.id, h.name, h.user_pid, h.key_at(t))
             return Victim("iam-user", h.account.id, ui, self.ips, self.agent, "", human=h, tz=h.tz)
         if svc and x < 0.9:
             r = rng.choice(svc)
-            ui = {
-                "type": "IAMUser",
-                "principalId": r.pid,
-                "arn": "arn:aws:iam::%s:user/%s" % (r.account.id, r.name),
-                "accountId": r.account.id,
-                "accessKeyId": str(r.extra["key"]),
-                "userName": r.name,
-            }
+            ui = iam_user_identity(r.account.id, r.name, r.pid, str(r.extra["key"]))
             return Victim("service-user", r.account.id, ui, self.ips, self.agent, "", role=r)
         acct = rng.choice(org.accounts)
         active = {r.name for r in svc if r.account is acct}

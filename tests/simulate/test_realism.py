@@ -7,6 +7,7 @@ import json
 import re
 from collections import Counter
 
+from ctad.simulate.apis import ALL_REGIONS
 from ctad.simulate.attacks import techniques
 
 REQUIRED = (
@@ -28,22 +29,7 @@ REQUIRED = (
     "eventCategory",
 )
 TIME = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$")
-REAL_REGIONS = {
-    "us-east-1",
-    "us-east-2",
-    "us-west-1",
-    "us-west-2",
-    "eu-west-1",
-    "eu-west-2",
-    "eu-central-1",
-    "eu-north-1",
-    "ap-south-1",
-    "ap-southeast-1",
-    "ap-southeast-2",
-    "ap-northeast-1",
-    "sa-east-1",
-    "ca-central-1",
-}
+REAL_REGIONS = set(ALL_REGIONS)
 IDENTITY_TYPES = {
     "IAMUser",
     "AssumedRole",
