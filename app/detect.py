@@ -43,7 +43,10 @@ class ModelBundle:
     spec: Dict[str, Any]
 
     @classmethod
-    def load(cls, model_dir: Optional[Union[str, Path]] = None) -> ModelBundle:
+    def load(
+        cls, model_dir: Optional[Union[str, Path]] = None, cache_dir: Optional[str] = None
+    ) -> ModelBundle:
+        """`cache_dir`: optional trusted directory for the parsed-model cache (see `load_model`)."""
         from .model_runtime import load_model
 
         directory = Path(model_dir) if model_dir else find_dir("model")
@@ -66,7 +69,7 @@ class ModelBundle:
             )
         model_path = directory / spec.get("file", "model.json")
         try:
-            model = load_model(model_path)
+            model = load_model(model_path, cache_dir=cache_dir)
         except (OSError, ValueError) as exc:
             raise ModelError(f"cannot load {model_path}: {exc}") from None
         cuts = spec.get("severity_cuts") or {"medium": 0.6, "high": 0.85, "critical": 0.97}
@@ -126,9 +129,10 @@ class Detector:
         catalog: Optional[Catalog] = None,
         bundle: Optional[ModelBundle] = None,
         engine: str = "auto",
+        model_cache_dir: Optional[str] = None,
     ) -> None:
         self.catalog = catalog or Catalog.load()
-        self.bundle = bundle or ModelBundle.load(model_dir)
+        self.bundle = bundle or ModelBundle.load(model_dir, cache_dir=model_cache_dir)
         self.threshold = float(threshold) if threshold is not None else self.bundle.threshold
         self.profile = profile
         self.explain = explain
@@ -176,6 +180,13 @@ class Run:
         except Exception as exc:  # a shape we did not foresee must still not lose the row
             self.add_error(seq, f"could not read the event: {type(exc).__name__}: {str(exc)[:160]}")
             return seq
+        self._events.add((ev.time, ev.event_id, seq, ev))
+        return seq
+
+    def add_event(self, ev: Event) -> int:
+        """Queue an event the caller already normalised with `det.normalizer` (adapters with a fast path)."""
+        seq = self._n
+        self._n += 1
         self._events.add((ev.time, ev.event_id, seq, ev))
         return seq
 

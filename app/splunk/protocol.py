@@ -1,0 +1,440 @@
+"""A lean implementation of splunkd's chunked custom search command protocol (v2), stdlib only.
+
+Wire format (both directions): ``chunked 1.0,<meta_len>,<body_len>\\n`` + JSON metadata + body. splunkd sends a
+``getinfo`` chunk (``searchinfo``: args, dispatch_dir, session_key, splunkd_uri, maxresultrows...), then
+``execute`` chunks whose body is CSV (every field with an ``__mv_<field>`` twin column holding the multivalue
+encoding ``$a$;$b$`` with ``$`` doubled; rows end in CRLF; newest events first; 1 to 50,000 rows a chunk), the
+last one with ``finished: true``. We answer exactly one chunk per request, as splunklib's RecordWriterV2 does (the
+splunk-sdk 2.x writer never sends ``partial: true`` chunks: "the SCP v2 protocol does not provide a way to send
+partial chunks yet"), so a stateful command answers earlier execute chunks with an empty body and the whole result
+set in its reply to the ``finished`` chunk.
+
+Why not splunklib: its per-record dict reading and writing is the measured bottleneck (FIELD-NOTES: ~27k rows/s
+pass-through, ~14k rows/s with a 1.3 KB ``_raw``). Here CSV goes through the C ``csv`` module in whole chunks, and
+output rows can be written from the input's own record bytes (``split_records``) with the new cells appended.
+
+Messages (info/warning/error) go into the reply metadata as ``inspector.messages`` ([[level, text], ...]); a fatal
+error is a reply with ``finished: true`` and ``error`` set, never a traceback on the user's screen.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import re
+import sys
+from typing import IO, Any, Callable, Dict, Iterable, Iterator, List, Optional, Sequence, Tuple, Union
+
+MV = "__mv_"
+_HEADER = re.compile(rb"chunked\s+1\.0\s*,\s*(\d+)\s*,\s*(\d+)\s*\n")
+_MV_ITEM = re.compile(r"\$((?:\$\$|[^$])*)\$(?:;|$)")
+_NEEDS_QUOTE = re.compile(r'[",\r\n]')
+MAX_META_BYTES = 64 * 1024 * 1024
+
+
+def raise_field_limit() -> None:
+    """Python's csv refuses fields over 131072 characters; a CloudTrail `_raw` can be 256 KB or more."""
+    limit = sys.maxsize
+    while True:
+        try:
+            csv.field_size_limit(limit)
+            return
+        except OverflowError:  # C long is 32-bit on some platforms
+            limit //= 2
+
+
+raise_field_limit()
+
+
+class ProtocolError(RuntimeError):
+    """splunkd sent something this protocol does not allow (bad transport header, truncated chunk...)."""
+
+
+class CommandError(Exception):
+    """A problem meant for the user (bad option value, unusable baseline...): shown as a search error."""
+
+
+# ------------------------------------------------------------------------------------------- multivalue
+def decode_mv(text: str) -> List[str]:
+    """``$a$;$b$`` -> ["a", "b"] (``$$`` is a literal ``$``)."""
+    return [m.replace("$$", "$") for m in _MV_ITEM.findall(text)]
+
+
+def encode_mv(values: Sequence[Any]) -> Tuple[str, str]:
+    """A list -> (single-value cell, ``__mv_`` cell) the way splunklib writes them."""
+    items = ["" if v is None else str(v) for v in values]
+    if len(items) == 1:
+        return items[0], ""
+    if not items:
+        return "", ""
+    return "\n".join(items), "$" + "$;$".join(v.replace("$", "$$") for v in items) + "$"
+
+
+def csv_cell(value: str) -> str:
+    """One cell in Splunk's CSV dialect (QUOTE_MINIMAL, doubled quotes)."""
+    if _NEEDS_QUOTE.search(value) is None:
+        return value
+    return '"' + value.replace('"', '""') + '"'
+
+
+# ------------------------------------------------------------------------------------------ chunk I/O
+class Channel:
+    """Reads request chunks from splunkd and writes exactly one reply per request."""
+
+    def __init__(self, infile: IO[bytes], outfile: IO[bytes]) -> None:
+        self.infile = infile
+        self.outfile = outfile
+
+    def read(self) -> Optional[Tuple[Dict[str, Any], bytes]]:
+        """(metadata, body) of the next chunk, or None at end of input."""
+        line = self.infile.readline()
+        while line in (b"\n", b"\r\n"):  # tolerate blank lines between chunks
+            line = self.infile.readline()
+        if not line:
+            return None
+        m = _HEADER.match(line)
+        if m is None:
+            raise ProtocolError(f"bad transport header: {line[:80]!r}")
+        meta_len, body_len = int(m.group(1)), int(m.group(2))
+        if meta_len > MAX_META_BYTES:
+            raise ProtocolError(f"metadata of {meta_len} bytes is too large")
+        meta_bytes = self._read_exact(meta_len)
+        body = self._read_exact(body_len)
+        try:
+            meta = json.loads(meta_bytes.decode("utf-8", "replace")) if meta_len else {}
+        except ValueError as exc:
+            raise ProtocolError(f"metadata is not JSON: {exc}") from None
+        if not isinstance(meta, dict):
+            raise ProtocolError("metadata is not a JSON object")
+        return meta, body
+
+    def _read_exact(self, n: int) -> bytes:
+        if n <= 0:
+            return b""
+        data = self.infile.read(n)
+        if len(data) < n:  # a pipe may return short reads
+            parts = [data]
+            got = len(data)
+            while got < n:
+                more = self.infile.read(n - got)
+                if not more:
+                    raise ProtocolError(f"chunk truncated: expected {n} bytes, got {got}")
+                parts.append(more)
+                got += len(more)
+            data = b"".join(parts)
+        return data
+
+    def write(self, meta: Dict[str, Any], body: Union[bytes, "Body", None] = None) -> None:
+        m = json.dumps(meta, separators=(",", ":"), ensure_ascii=False, default=str).encode("utf-8")
+        if body is None:
+            body = b""
+        if isinstance(body, (bytes, bytearray)):
+            self.outfile.write(b"chunked 1.0,%d,%d\n" % (len(m), len(body)))
+            self.outfile.write(m)
+            self.outfile.write(body)
+        else:
+            self.outfile.write(b"chunked 1.0,%d,%d\n" % (len(m), body.size))
+            self.outfile.write(m)
+            body.copy_to(self.outfile)
+        self.outfile.flush()
+
+
+class Body:
+    """A reply body too big to hold twice: built in a spooled temp file, then copied out with its length."""
+
+    def __init__(self, directory: Optional[str] = None, max_memory: int = 8 * 1024 * 1024) -> None:
+        import tempfile
+
+        self._fh = tempfile.SpooledTemporaryFile(max_size=max_memory, dir=directory)  # noqa: SIM115
+        self.size = 0
+
+    def write(self, data: bytes) -> None:
+        self._fh.write(data)
+        self.size += len(data)
+
+    def copy_to(self, out: IO[bytes]) -> None:
+        self._fh.seek(0)
+        while True:
+            block = self._fh.read(1 << 20)
+            if not block:
+                break
+            out.write(block)
+        self._fh.close()
+
+
+# ------------------------------------------------------------------------------------------------ CSV
+def parse_csv(body: bytes) -> Tuple[List[str], Iterator[List[str]]]:
+    """(header, iterator of cell lists) of one execute body; CRLF or LF rows, quoted newlines kept."""
+    text = body.decode("utf-8", "replace")
+    reader = csv.reader(io.StringIO(text, newline=""), strict=False)
+    try:
+        header = next(reader)
+    except StopIteration:
+        return [], iter(())
+    return header, reader
+
+
+def split_records(body: bytes) -> List[bytes]:
+    """The body's records as raw bytes (header first), line terminators removed, quoted newlines kept.
+
+    A record ends at a newline outside quotes: splitting on ``\\n`` and joining lines while the running count
+    of ``"`` is odd gives exactly the records ``csv.reader`` sees, without building any cell.
+    """
+    lines = body.split(b"\n")
+    if lines and lines[-1] == b"":
+        lines.pop()
+    out: List[bytes] = []
+    append = out.append
+    pending: List[bytes] = []
+    odd = False
+    for line in lines:
+        if pending:
+            pending.append(line)
+            if line.count(b'"') & 1:
+                odd = not odd
+            if not odd:
+                rec = b"\n".join(pending)
+                pending = []
+                append(rec[:-1] if rec.endswith(b"\r") else rec)
+            continue
+        if line.count(b'"') & 1:
+            pending = [line]
+            odd = True
+            continue
+        append(line[:-1] if line.endswith(b"\r") else line)
+    if pending:  # unbalanced quote at the end: keep what is there as one record
+        append(b"\n".join(pending))
+    return out
+
+
+def row_dict(header: Sequence[str], cells: Sequence[str], mv_pairs: Sequence[Tuple[int, int, str]]) -> Dict[str, Any]:
+    """A record as {field: value}: empty cells dropped (Splunk's null), multivalue cells as lists."""
+    row = {k: v for k, v in zip(header, cells) if v}
+    n = len(cells)
+    for _, mi, name in mv_pairs:
+        if mi < n:
+            mv = cells[mi]
+            if mv:
+                row[name] = decode_mv(mv)
+    return row
+
+
+def mv_pairs(header: Sequence[str]) -> List[Tuple[int, int, str]]:
+    """(value column, ``__mv_`` column, name) for every field that has a twin."""
+    index = {name: i for i, name in enumerate(header)}
+    out = []
+    for i, name in enumerate(header):
+        if name.startswith(MV):
+            base = name[len(MV) :]
+            if base in index:
+                out.append((index[base], i, base))
+    return out
+
+
+def strip_mv(header: Sequence[str]) -> List[str]:
+    """The header without ``__mv_`` twin columns (these are dropped from row dicts)."""
+    return [h if not h.startswith(MV) else "" for h in header]
+
+
+# -------------------------------------------------------------------------------------------- options
+class Option:
+    """One ``name=value`` argument: a parser that raises ValueError with a user-facing message."""
+
+    def __init__(self, parse: Callable[[str], Any], default: Any, help: str = "") -> None:
+        self.parse = parse
+        self.default = default
+        self.help = help
+
+
+def boolean(text: str) -> bool:
+    low = text.strip().lower()
+    if low in ("1", "t", "true", "y", "yes", "on"):
+        return True
+    if low in ("0", "f", "false", "n", "no", "off"):
+        return False
+    raise ValueError("expected true or false")
+
+
+def number(lo: Optional[float] = None, hi: Optional[float] = None, integer: bool = False) -> Callable[[str], Any]:
+    def parse(text: str) -> Any:
+        try:
+            value: Any = int(text) if integer else float(text)
+        except ValueError:
+            raise ValueError("expected " + ("an integer" if integer else "a number")) from None
+        if value != value or (lo is not None and value < lo) or (hi is not None and value > hi):
+            raise ValueError(f"expected a value in [{lo if lo is not None else '-inf'}, {hi if hi is not None else 'inf'}]")
+        return value
+
+    return parse
+
+
+def choice(*values: str) -> Callable[[str], str]:
+    def parse(text: str) -> str:
+        if text not in values:
+            raise ValueError("expected one of " + ", ".join(values))
+        return text
+
+    return parse
+
+
+def name(text: str) -> str:
+    if not text or not re.fullmatch(r"[A-Za-z0-9_.\-]+", text):
+        raise ValueError("expected a name made of letters, digits, '_', '-', '.'")
+    return text
+
+
+def parse_options(args: Iterable[str], spec: Dict[str, Option], command: str) -> Dict[str, Any]:
+    """``searchinfo.args`` -> {option: value}; CommandError listing every bad or unknown argument."""
+    values = {k: o.default for k, o in spec.items()}
+    problems: List[str] = []
+    for arg in args:
+        if not isinstance(arg, str):
+            continue
+        if "=" not in arg:
+            problems.append(f"unexpected argument {arg!r} (use name=value)")
+            continue
+        key, value = arg.split("=", 1)
+        key = key.strip()
+        value = value.strip()
+        if len(value) >= 2 and value[0] == value[-1] == '"':
+            value = value[1:-1]
+        opt = spec.get(key)
+        if opt is None:
+            problems.append(f"unknown option {key!r} (valid: {', '.join(sorted(spec))})")
+            continue
+        try:
+            values[key] = opt.parse(value)
+        except ValueError as exc:
+            problems.append(f"{key}={value!r}: {exc}")
+    if problems:
+        raise CommandError(f"{command}: " + "; ".join(problems))
+    return values
+
+
+# -------------------------------------------------------------------------------------------- command
+class Messages:
+    """info/warning/error messages for the next reply's ``inspector.messages``."""
+
+    def __init__(self) -> None:
+        self.items: List[List[str]] = []
+        self._seen: set = set()
+
+    def add(self, level: str, text: str) -> None:
+        key = (level, text)
+        if key in self._seen:
+            return
+        self._seen.add(key)
+        self.items.append([level.upper(), text])
+
+    def info(self, text: str) -> None:
+        self.add("INFO", text)
+
+    def warn(self, text: str) -> None:
+        self.add("WARN", text)
+
+    def error(self, text: str) -> None:
+        self.add("ERROR", text)
+
+    def take(self) -> Optional[Dict[str, Any]]:
+        if not self.items:
+            return None
+        out = {"messages": self.items}
+        self.items = []
+        return out
+
+
+class Command:
+    """Base for commands on this layer: override `configure`, `execute` and (for stateful ones) `finish`."""
+
+    name = "command"
+    type = "stateful"
+    options: Dict[str, Option] = {}
+
+    def __init__(self) -> None:
+        self.messages = Messages()
+        self.info: Dict[str, Any] = {}
+        self.opts: Dict[str, Any] = {}
+
+    # hooks
+    def configure(self) -> None:
+        """After options are parsed (self.opts, self.info); raise CommandError for a user-facing failure."""
+
+    def execute(self, body: bytes, finished: bool) -> Union[bytes, Body]:
+        """One execute chunk; returns this reply's body (CSV bytes or a Body)."""
+        raise NotImplementedError
+
+    def getinfo_reply(self) -> Dict[str, Any]:
+        return {"type": self.type, "generating": False, "required_fields": ["*"]}
+
+    # driver
+    def run(self, infile: IO[bytes], outfile: IO[bytes]) -> int:
+        chan = Channel(infile, outfile)
+        try:
+            first = chan.read()
+        except ProtocolError as exc:
+            chan.write({"finished": True, "error": f"{self.name}: {exc}"})
+            return 1
+        if first is None:
+            return 0
+        meta, _ = first
+        if meta.get("action") != "getinfo":
+            chan.write({"finished": True, "error": f"{self.name}: expected getinfo, got {meta.get('action')!r}"})
+            return 1
+        self.info = meta.get("searchinfo") or {}
+        reply = self.getinfo_reply()
+        try:
+            self.opts = parse_options(self.info.get("args") or [], self.options, self.name)
+            self.configure()
+        except CommandError as exc:
+            return self._fail(chan, reply, str(exc))
+        except Exception as exc:  # never a traceback on the user's screen; the details go to search.log
+            self._log_exception()
+            return self._fail(chan, reply, f"{self.name}: cannot start: {type(exc).__name__}: {exc}")
+        inspector = self.messages.take()
+        if inspector:
+            reply["inspector"] = inspector
+        chan.write(reply)
+        while True:
+            try:
+                chunk = chan.read()
+            except ProtocolError as exc:
+                chan.write({"finished": True, "error": f"{self.name}: {exc}"})
+                return 1
+            if chunk is None:
+                return 0
+            meta, body = chunk
+            finished = bool(meta.get("finished"))
+            if meta.get("action") != "execute":
+                return self._fail(chan, {}, f"{self.name}: expected execute, got {meta.get('action')!r}")
+            try:
+                out = self.execute(body, finished)
+            except CommandError as exc:
+                return self._fail(chan, {}, str(exc))
+            except Exception as exc:
+                self._log_exception()
+                return self._fail(chan, {}, f"{self.name} failed: {type(exc).__name__}: {exc}")
+            reply = {"finished": finished}
+            inspector = self.messages.take()
+            if inspector:
+                reply["inspector"] = inspector
+            chan.write(reply, out)
+            if finished:
+                return 0
+
+    def _fail(self, chan: Channel, reply: Dict[str, Any], message: str) -> int:
+        self.messages.error(message)
+        reply = dict(reply, finished=True, error=message, inspector=self.messages.take())
+        chan.write(reply)
+        return 1
+
+    @staticmethod
+    def _log_exception() -> None:
+        import traceback
+
+        traceback.print_exc(file=sys.stderr)  # splunkd copies a command's stderr into search.log
+
+
+def dispatch(command: Command) -> None:
+    """Entry point for bin/*.py: speak the protocol on stdin/stdout and exit with the command's status."""
+    sys.exit(command.run(sys.stdin.buffer, sys.stdout.buffer))
