@@ -208,7 +208,9 @@ def split_records(body: bytes) -> List[bytes]:
     return out
 
 
-def row_dict(header: Sequence[str], cells: Sequence[str], mv_pairs: Sequence[Tuple[int, int, str]]) -> Dict[str, Any]:
+def row_dict(
+    header: Sequence[str], cells: Sequence[str], mv_pairs: Sequence[Tuple[int, int, str]]
+) -> Dict[str, Any]:
     """A record as {field: value}: empty cells dropped (Splunk's null), multivalue cells as lists."""
     row = {k: v for k, v in zip(header, cells) if v}
     n = len(cells)
@@ -256,14 +258,18 @@ def boolean(text: str) -> bool:
     raise ValueError("expected true or false")
 
 
-def number(lo: Optional[float] = None, hi: Optional[float] = None, integer: bool = False) -> Callable[[str], Any]:
+def number(
+    lo: Optional[float] = None, hi: Optional[float] = None, integer: bool = False
+) -> Callable[[str], Any]:
     def parse(text: str) -> Any:
         try:
             value: Any = int(text) if integer else float(text)
         except ValueError:
             raise ValueError("expected " + ("an integer" if integer else "a number")) from None
         if value != value or (lo is not None and value < lo) or (hi is not None and value > hi):
-            raise ValueError(f"expected a value in [{lo if lo is not None else '-inf'}, {hi if hi is not None else 'inf'}]")
+            raise ValueError(
+                f"expected a value in [{lo if lo is not None else '-inf'}, {hi if hi is not None else 'inf'}]"
+            )
         return value
 
     return parse
@@ -379,7 +385,9 @@ class Command:
             return 0
         meta, _ = first
         if meta.get("action") != "getinfo":
-            chan.write({"finished": True, "error": f"{self.name}: expected getinfo, got {meta.get('action')!r}"})
+            chan.write(
+                {"finished": True, "error": f"{self.name}: expected getinfo, got {meta.get('action')!r}"}
+            )
             return 1
         self.info = meta.get("searchinfo") or {}
         reply = self.getinfo_reply()

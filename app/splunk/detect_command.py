@@ -1,0 +1,298 @@
+"""`| cloudtraildetect`: score every CloudTrail row of a search with the ctad engine, on the search head.
+
+    ... | cloudtraildetect [threshold=<0..1>] [baseline=<lookup>] [explain=<bool>] [model=<dir>]
+                           [engine=auto|python|numpy] [retention_days=<int>]
+
+Type stateful (search head), not streaming on the indexers: an event's features depend on its identity's whole
+past (first-seen API/network/agent, rates over windows), which no single indexer holds; splunkd does not ship an
+app's lib/ to indexers; and the baseline is read from the KV store through splunkd REST with the session key.
+
+splunkd sends rows newest first, in chunks of 1..50,000. We keep each chunk's CSV body as it came (a spooled temp
+file in the dispatch dir, so memory stays bounded), feed every row to one `ctad.detect` run, answer the non-final
+chunks with empty bodies and, when `finished` arrives, write every row back in input order: its original CSV
+record bytes followed by the ct_* cells. Results therefore do not depend on chunking and equal `ctad detect` on
+the same events.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from typing import Any, Dict, List, Optional, Tuple
+
+from ..detect import Detector, ModelError
+from ..normalize import NormalizeError
+from ..profile import MIN_TRUSTED_DAYS, Profile
+from ..resources import find_dir
+from ..schema import OUTPUT_FIELDS
+from . import protocol as P
+from .lookups import BaselineSourceError, baseline_rows, clean_kv_row
+
+# Output columns: ct_reasons is multivalue, so it has its __mv_ twin right after it.
+CT_COLUMNS: Tuple[str, ...] = tuple(
+    c for name in OUTPUT_FIELDS for c in ((name, P.MV + name) if name == "ct_reasons" else (name,))
+)
+_CT_NAMES = frozenset(CT_COLUMNS) | frozenset(P.MV + n for n in OUTPUT_FIELDS)
+
+
+def _cell(value: Any) -> str:
+    if value is None:
+        return ""
+    if type(value) is str:
+        return P.csv_cell(value) if value else ""
+    return P.csv_cell(str(value))
+
+
+def ct_cells(ct: Dict[str, Any]) -> str:
+    """The ct_* cells of one row, CSV-encoded and comma-joined, in CT_COLUMNS order."""
+    reasons = ct.get("ct_reasons") or []
+    sv, mv = P.encode_mv(reasons) if reasons else ("", "")
+    score = ct.get("ct_score")
+    return ",".join(
+        (
+            "" if score is None else repr(score),
+            str(ct.get("ct_anomaly", 0)),
+            _cell(ct.get("ct_severity")),
+            _cell(sv),
+            _cell(mv),
+            _cell(ct.get("ct_tactic")),
+            _cell(ct.get("ct_technique")),
+            _cell(ct.get("ct_identity")),
+            _cell(ct.get("ct_model")),
+            _cell(ct.get("ct_error")),
+        )
+    )
+
+
+class ChunkStore:
+    """Execute bodies as received, in order, in one spooled temp file: (header, offset, length, rows, clean)."""
+
+    def __init__(self, directory: Optional[str], max_memory: int) -> None:
+        self._fh = tempfile.SpooledTemporaryFile(max_size=max_memory, dir=directory)  # noqa: SIM115
+        self._size = 0
+        self.chunks: List[Tuple[List[str], int, int, int, bool]] = []
+
+    def add(self, header: List[str], body: bytes, rows: int, clean: bool) -> None:
+        self._fh.write(body)
+        self.chunks.append((header, self._size, len(body), rows, clean))
+        self._size += len(body)
+
+    def body(self, offset: int, length: int) -> bytes:
+        self._fh.seek(offset)
+        return self._fh.read(length)
+
+    def close(self) -> None:
+        self._fh.close()
+
+
+def _writable(path: str) -> bool:
+    try:
+        os.makedirs(path, mode=0o700, exist_ok=True)
+        return os.access(path, os.W_OK)
+    except OSError:
+        return False
+
+
+class DetectCommand(P.Command):
+    name = "cloudtraildetect"
+    type = "stateful"
+    options = {
+        "threshold": P.Option(P.number(0.0, 1.0), None, "anomaly threshold (default: the model's)"),
+        "baseline": P.Option(P.name, "ctad_baseline", "KV store lookup / collection or CSV lookup file"),
+        "explain": P.Option(P.boolean, True, "add ct_reasons for anomalies"),
+        "model": P.Option(str, "", "model dir under the app's model/ or an absolute path"),
+        "engine": P.Option(P.choice("auto", "python", "numpy"), "auto", "model evaluation engine"),
+        "retention_days": P.Option(
+            P.number(1, 3650, integer=True), None, "forget baseline entries older than this"
+        ),
+        "max_memory_rows": P.Option(
+            P.number(1000, 10_000_000, integer=True), 100_000, "events held before spilling"
+        ),
+    }
+    # Chunk bodies beyond this many bytes go to the dispatch dir instead of memory.
+    body_memory = 8 * 1024 * 1024
+
+    def configure(self) -> None:
+        info = self.info
+        self.work_dir = self._work_dir()
+        profile = self._baseline()
+        model_dir = self._model_dir(self.opts["model"])
+        try:
+            self.detector = Detector(
+                model_dir=model_dir,
+                profile=profile,
+                threshold=self.opts["threshold"],
+                explain=self.opts["explain"],
+                spill_dir=self.work_dir,
+                max_memory_rows=self.opts["max_memory_rows"],
+                engine=self.opts["engine"],
+                model_cache_dir=self._model_cache_dir(),
+            )
+        except ModelError as exc:
+            raise P.CommandError(f"{self.name}: {exc}") from None
+        self.run = self.detector.start()
+        self.normalizer = self.detector.normalizer
+        self.store = ChunkStore(self.work_dir, self.body_memory)
+        self.columns: List[str] = []  # union of input columns (ct_* excluded), first-seen order
+        self._known: Dict[str, int] = {}
+        self.rows = 0
+        self.malformed = 0
+        del info
+
+    # ------------------------------------------------------------------------------------- setup
+    def _work_dir(self) -> Optional[str]:
+        d = self.info.get("dispatch_dir")
+        if d and os.path.isdir(str(d)) and os.access(str(d), os.W_OK):
+            return str(d)
+        return None
+
+    def _model_cache_dir(self) -> Optional[str]:
+        home = os.environ.get("SPLUNK_HOME")
+        if home:
+            path = os.path.join(home, "var", "run", "ctad", "model-cache")
+            if _writable(path):
+                return path
+        if self.work_dir:
+            return os.path.join(self.work_dir, "ctad-model-cache")
+        return None
+
+    def _model_dir(self, value: str) -> Optional[str]:
+        if not value:
+            return None
+        if os.path.isabs(value):
+            path = value
+        else:
+            if ".." in value.replace("\\", "/").split("/"):
+                raise P.CommandError(f"{self.name}: model={value!r}: '..' is not allowed")
+            path = str(find_dir("model") / value)
+        if not os.path.isdir(path):
+            raise P.CommandError(f"{self.name}: model={value!r}: no such model directory ({path})")
+        return path
+
+    def _baseline(self) -> Optional[Profile]:
+        name = self.opts["baseline"]
+        try:
+            rows, where = baseline_rows(self.info, name)
+        except BaselineSourceError as exc:
+            self.messages.warn(f"{self.name}: baseline {name} unavailable ({exc}): hunting mode, no history")
+            return None
+        if not rows:
+            self.messages.info(
+                f"{self.name}: baseline {name} is {'empty' if rows is not None else 'missing'} ({where}): "
+                "hunting mode, the profile comes from this search's events"
+            )
+            return None
+        profile = Profile.from_rows(clean_kv_row(r) for r in rows)
+        if self.opts["retention_days"]:
+            profile.prune(self.opts["retention_days"])
+        days = profile.span_days
+        if days < MIN_TRUSTED_DAYS:
+            self.messages.warn(
+                f"baseline has {days:.1f} days of history (<{MIN_TRUSTED_DAYS}): novelty features are weak"
+            )
+        return profile
+
+    # ------------------------------------------------------------------------------------- input
+    def execute(self, body: bytes, finished: bool) -> Any:
+        if body:
+            self._ingest(body)
+        if not finished:
+            return b""
+        try:
+            return self._output()
+        finally:
+            self.store.close()
+
+    def _ingest(self, body: bytes) -> None:
+        header, reader = P.parse_csv(body)
+        if not header:
+            return
+        for col in header:
+            if col not in self._known and col not in _CT_NAMES:
+                self._known[col] = len(self.columns)
+                self.columns.append(col)
+        width = len(header)
+        keys = P.strip_mv(header)
+        pairs = P.mv_pairs(header)
+        raw_i = header.index("_raw") if "_raw" in header else -1
+        raw_mv = header.index(P.MV + "_raw") if (P.MV + "_raw") in header else -1
+        run = self.run
+        from_splunk = self.normalizer.from_splunk
+        n = 0
+        clean = True
+        for cells in reader:
+            n += 1
+            if len(cells) != width:
+                clean = False
+                if not cells:
+                    run.skip("empty CSV record")
+                    continue
+                self.malformed += 1
+                run.skip(f"malformed CSV record: {len(cells)} cells for {width} columns")
+                continue
+            if raw_i >= 0 and cells[raw_i] and (raw_mv < 0 or not cells[raw_mv]):
+                # Fast path: a CloudTrail `_raw` alone decides the event (as in Normalizer.from_splunk).
+                try:
+                    ev = from_splunk({"_raw": cells[raw_i]})
+                except NormalizeError:
+                    pass
+                except Exception:  # odd input: the full path below records the error on the row
+                    pass
+                else:
+                    run.add_event(ev)
+                    continue
+            row = P.row_dict(keys, cells, pairs)
+            row.pop("", None)
+            run.add(row)
+        self.rows += n
+        self.store.add(header, body, n, clean)
+
+    # ------------------------------------------------------------------------------------ output
+    def _output(self) -> P.Body:
+        out = P.Body(self.work_dir, max_memory=16 * 1024 * 1024)
+        columns = self.columns
+        all_cols = columns + list(CT_COLUMNS)
+        out.write((",".join(P.csv_cell(c) for c in all_cols) + "\r\n").encode("utf-8"))
+        results = self.run.results()
+        width = len(columns)
+        for header, offset, length, n, clean in self.store.chunks:
+            body = self.store.body(offset, length)
+            parts: List[bytes] = []
+            if clean and header == columns:
+                records = P.split_records(body)
+                if len(records) == n + 1:
+                    for rec in records[1:]:
+                        parts.append(rec + b"," + ct_cells(next(results)).encode("utf-8") + b"\r\n")
+                    out.write(b"".join(parts))
+                    continue
+            # General path: other column set / order, or malformed rows: re-parse and place cells by name.
+            _, reader = P.parse_csv(body)
+            index = [self._known.get(c, -1) for c in header]
+            for cells in reader:
+                full = [""] * width
+                for i, v in zip(index, cells):
+                    if i >= 0:
+                        full[i] = v
+                line = ",".join(P.csv_cell(v) if v else "" for v in full)
+                parts.append((line + "," + ct_cells(next(results)) + "\r\n").encode("utf-8"))
+            out.write(b"".join(parts))
+        for _ in results:  # every added row was written above; drain defensively
+            pass
+        self._report()
+        return out
+
+    def _report(self) -> None:
+        s = self.run.summary
+        if s.errors:
+            top = "; ".join(f"{m} ({c})" for m, c in s.error_messages.most_common(3))
+            self.messages.warn(
+                f"{self.name}: {s.errors} of {s.rows} rows could not be scored (ct_error): {top}"
+            )
+        self.messages.info(
+            f"{self.name}: {s.rows} rows, {s.events} events scored, {s.anomalies} anomalies, "
+            f"{s.duplicates} duplicates (model {self.detector.model_version})"
+        )
+
+
+def main() -> None:
+    P.dispatch(DetectCommand())
