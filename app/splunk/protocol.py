@@ -125,7 +125,7 @@ class Channel:
             data = b"".join(parts)
         return data
 
-    def write(self, meta: Dict[str, Any], body: Union[bytes, "Body", None] = None) -> None:
+    def write(self, meta: Dict[str, Any], body: Union[bytes, Body, None] = None) -> None:
         m = json.dumps(meta, separators=(",", ":"), ensure_ascii=False, default=str).encode("utf-8")
         if body is None:
             body = b""

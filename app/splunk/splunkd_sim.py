@@ -8,11 +8,12 @@ drives a command process: getinfo, execute chunks, reading exactly one reply per
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import io
 import json
 import subprocess
-from typing import IO, Any, Dict, Iterable, List, Optional, Sequence, Tuple
+from typing import Any, Dict, Iterable, List, Optional, Sequence, Tuple
 
 from ..normalize import parse_time
 from .protocol import MV, Channel, decode_mv, encode_mv
@@ -163,10 +164,8 @@ class Session:
         return reply
 
     def close(self, timeout: float = 60) -> Tuple[int, bytes]:
-        try:
+        with contextlib.suppress(BrokenPipeError):
             self.proc.stdin.close()  # type: ignore[union-attr]
-        except BrokenPipeError:
-            pass
         rest = self.proc.stdout.read()  # type: ignore[union-attr]
         err = self.proc.stderr.read() if self.proc.stderr else b""  # type: ignore[union-attr]
         code = self.proc.wait(timeout)
