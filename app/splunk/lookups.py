@@ -18,7 +18,7 @@ from ..knowledge.splunk_rest import SplunkRest, SplunkRestError
 from ..resources import find_dir
 
 APP = "ctad_cloudtrail"
-PAGE = 10_000
+PAGE = int(os.environ.get("CTAD_KV_PAGE") or 10_000)  # tests lower it to exercise paging
 
 __all__ = ["APP", "BaselineSourceError", "SplunkRestError", "rest_client", "read_collection", "baseline_rows"]
 
