@@ -115,8 +115,8 @@ class DetectCommand(P.Command):
     def configure(self) -> None:
         info = self.info
         self.work_dir = self._work_dir()
+        model_dir = self._model_dir(self.opts["model"])  # cheap checks before the baseline read
         profile = self._baseline()
-        model_dir = self._model_dir(self.opts["model"])
         try:
             self.detector = Detector(
                 model_dir=model_dir,

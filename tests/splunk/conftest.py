@@ -14,6 +14,8 @@ from typing import Any, Dict, List
 
 import pytest
 
+sys.path.insert(0, str(Path(__file__).parent))
+
 REPO = Path(__file__).resolve().parents[2]
 DETECT = [sys.executable, str(REPO / "bin" / "cloudtraildetect.py")]
 BASELINE = [sys.executable, str(REPO / "bin" / "ctadbaseline.py")]

@@ -147,7 +147,8 @@ def read_replies(raw: bytes):
 def recording():
     if not RECORDING.is_file():
         pytest.skip("../shared/data/splunkd recording is absent in this checkout")
-    return gzip.open(RECORDING, "rb").read()
+    with gzip.open(RECORDING, "rb") as fh:
+        return fh.read()
 
 
 def test_recording_parses(recording):
