@@ -201,7 +201,7 @@ def run_search(
     assert first is not None, "no getinfo reply"
     if first[0].get("finished"):
         s.close()
-        return first[0], [], [], b""
+        return first[0], [{}], [], b""
     pieces = bodies if bodies is not None else [csv_body(list(c)) for c in chunks_of(rows, sizes)]
     pieces = pieces or [b""]
     final: Dict[str, Any] = {}
