@@ -16,6 +16,9 @@ the same events.
 
 from __future__ import annotations
 
+import csv
+import io
+import operator
 import os
 import tempfile
 from typing import Any, Dict, List, Optional, Tuple
@@ -62,6 +65,16 @@ def ct_cells(ct: Dict[str, Any]) -> str:
             _cell(ct.get("ct_error")),
         )
     )
+
+
+def ct_values(ct: Dict[str, Any]) -> Tuple[Any, ...]:
+    """The ct_* cells of one row as values for csv.writer, in CT_COLUMNS order."""
+    reasons = ct.get("ct_reasons") or []
+    sv, mv = P.encode_mv(reasons) if reasons else ("", "")
+    score = ct.get("ct_score")
+    return ("" if score is None else repr(score), ct.get("ct_anomaly", 0), ct.get("ct_severity") or "", sv, mv,
+            ct.get("ct_tactic") or "", ct.get("ct_technique") or "", ct.get("ct_identity") or "",
+            ct.get("ct_model") or "", ct.get("ct_error") or "")  # fmt: skip
 
 
 class ChunkStore:
@@ -255,27 +268,36 @@ class DetectCommand(P.Command):
         out.write((",".join(P.csv_cell(c) for c in all_cols) + "\r\n").encode("utf-8"))
         results = self.run.results()
         width = len(columns)
+        buf = io.StringIO()
+        writer = csv.writer(buf, lineterminator="\r\n")
         for header, offset, length, n, clean in self.store.chunks:
             body = self.store.body(offset, length)
             parts: List[bytes] = []
-            if clean and header == columns:
+            pad = b"," * (width - len(header))
+            if clean and header == columns[: len(header)]:
+                # Fast path: the record bytes as received, empty cells for columns other chunks added, ct_*.
                 records = P.split_records(body)
                 if len(records) == n + 1:
                     for rec in records[1:]:
-                        parts.append(rec + b"," + ct_cells(next(results)).encode("utf-8") + b"\r\n")
+                        parts.append(rec + pad + b"," + ct_cells(next(results)).encode("utf-8") + b"\r\n")
                     out.write(b"".join(parts))
                     continue
-            # General path: other column set / order, or malformed rows: re-parse and place cells by name.
+            # General path (other column order, malformed rows): re-parse, place cells by name, write in C.
             _, reader = P.parse_csv(body)
-            index = [self._known.get(c, -1) for c in header]
+            pos = {c: i for i, c in enumerate(header)}
+            sentinel = len(header)
+            pick = operator.itemgetter(*[pos.get(c, sentinel) for c in columns]) if columns else None
             for cells in reader:
-                full = [""] * width
-                for i, v in zip(index, cells):
-                    if i >= 0:
-                        full[i] = v
-                line = ",".join(P.csv_cell(v) if v else "" for v in full)
-                parts.append((line + "," + ct_cells(next(results)) + "\r\n").encode("utf-8"))
-            out.write(b"".join(parts))
+                if len(cells) != sentinel:
+                    cells = (cells + [""] * sentinel)[:sentinel]
+                cells.append("")
+                picked = pick(cells) if pick is not None else ()
+                if width == 1:
+                    picked = (picked,)
+                writer.writerow((*picked, *ct_values(next(results))))
+            out.write(buf.getvalue().encode("utf-8"))
+            buf.seek(0)
+            buf.truncate()
         for _ in results:  # every added row was written above; drain defensively
             pass
         self._report()

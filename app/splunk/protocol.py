@@ -166,8 +166,9 @@ class Body:
 # ------------------------------------------------------------------------------------------------ CSV
 def parse_csv(body: bytes) -> Tuple[List[str], Iterator[List[str]]]:
     """(header, iterator of cell lists) of one execute body; CRLF or LF rows, quoted newlines kept."""
-    text = body.decode("utf-8", "replace")
-    reader = csv.reader(io.StringIO(text, newline=""), strict=False)
+    # A text wrapper decodes lazily: io.StringIO(body.decode()) would hold the chunk twice more, once as UCS-4.
+    stream = io.TextIOWrapper(io.BytesIO(body), encoding="utf-8", errors="replace", newline="")
+    reader = csv.reader(stream, strict=False)
     try:
         header = next(reader)
     except StopIteration:
