@@ -124,15 +124,14 @@ class BaselineCommand(P.Command):
     def execute(self, body: bytes, finished: bool) -> Any:
         if body:
             header, reader = P.parse_csv(body)
-            keys = P.strip_mv(header)
-            pairs = P.mv_pairs(header)
+            to_row = P.RowReader(header)
             width = len(header)
             for cells in reader:
                 self.rows += 1
                 if len(cells) != width:
                     self._bad(f"malformed CSV record ({len(cells)} cells for {width} columns)")
                     continue
-                row = P.row_dict(keys, cells, pairs)
+                row = to_row(cells)
                 try:
                     aggregate_row(self.profile, self.normalizer, row)
                 except NormalizeError as exc:

@@ -16,20 +16,22 @@ the same events.
 
 from __future__ import annotations
 
-import csv
-import io
-import operator
+import contextlib
+import json
 import os
+import shutil
+import subprocess
+import sys
 import tempfile
-from typing import Any, Dict, List, Optional, Tuple
+from typing import Any, Dict, Iterator, List, Optional, Sequence, Tuple
 
 from ..detect import Detector, ModelError
-from ..normalize import NormalizeError
 from ..profile import MIN_TRUSTED_DAYS, Profile
 from ..resources import find_dir
 from ..schema import OUTPUT_FIELDS
 from . import protocol as P
 from .lookups import BaselineSourceError, baseline_rows, clean_kv_row
+from .rowformat import Union, reformat
 
 # Output columns: ct_reasons is multivalue, so it has its __mv_ twin right after it.
 CT_COLUMNS: Tuple[str, ...] = tuple(
@@ -78,17 +80,29 @@ def ct_values(ct: Dict[str, Any]) -> Tuple[Any, ...]:
 
 
 class ChunkStore:
-    """Execute bodies as received, in order, in one spooled temp file: (header, offset, length, rows, clean)."""
+    """Execute bodies as received, in order, in one file: (header, offset, length, rows, clean) per chunk.
 
-    def __init__(self, directory: Optional[str], max_memory: int) -> None:
-        self._fh = tempfile.SpooledTemporaryFile(max_size=max_memory, dir=directory)  # noqa: SIM115
+    A spooled temp file (memory up to `max_memory`) unless `path` is given: the formatter worker reads the
+    bodies back from that file by offset, so they cross no pipe.
+    """
+
+    def __init__(self, directory: Optional[str], max_memory: int, path: Optional[str] = None) -> None:
+        if path:
+            self._fh: Any = open(path, "w+b")  # noqa: SIM115
+        else:
+            self._fh = tempfile.SpooledTemporaryFile(max_size=max_memory, dir=directory)  # noqa: SIM115
+        self.path = path
         self._size = 0
         self.chunks: List[Tuple[List[str], int, int, int, bool]] = []
 
-    def add(self, header: List[str], body: bytes, rows: int, clean: bool) -> None:
+    def add(self, header: List[str], body: bytes, rows: int, clean: bool) -> Tuple[int, int]:
+        self._fh.seek(self._size)
         self._fh.write(body)
+        if self.path:
+            self._fh.flush()
         self.chunks.append((header, self._size, len(body), rows, clean))
         self._size += len(body)
+        return self._size - len(body), len(body)
 
     def body(self, offset: int, length: int) -> bytes:
         self._fh.seek(offset)
@@ -96,6 +110,54 @@ class ChunkStore:
 
     def close(self) -> None:
         self._fh.close()
+
+
+class Formatter:
+    """The rowformat worker process: reformats stored bodies into output column order on the other core."""
+
+    def __init__(self, work: str, store_path: str, exclude: Sequence[str]) -> None:
+        self.out_path = os.path.join(work, "formatted.csv")
+        script = os.path.join(os.path.dirname(os.path.abspath(__file__)), "rowformat.py")
+        self.proc = subprocess.Popen(
+            [sys.executable, script, store_path, self.out_path, ",".join(exclude)],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=None,  # inherits ours: splunkd's search.log
+        )
+        self.ok = True
+
+    def send(self, offset: int, length: int) -> None:
+        if not self.ok:
+            return
+        try:
+            self.proc.stdin.write(b"%d %d\n" % (offset, length))  # type: ignore[union-attr]
+            self.proc.stdin.flush()  # type: ignore[union-attr]
+        except OSError:
+            self.ok = False
+
+    def finish(self) -> Optional[List[List[int]]]:
+        """Byte ranges [start, end, rows] per chunk in `out_path`, or None if the worker failed."""
+        try:
+            if self.ok:
+                self.proc.stdin.write(b"end\n")  # type: ignore[union-attr]
+            self.proc.stdin.close()  # type: ignore[union-attr]
+            line = self.proc.stdout.readline()  # type: ignore[union-attr]
+            code = self.proc.wait(timeout=600)
+            ranges = json.loads(line) if (self.ok and code == 0 and line) else None
+        except (OSError, ValueError, subprocess.SubprocessError):
+            ranges = None
+        if ranges is None:
+            with contextlib.suppress(OSError):
+                self.proc.kill()
+        return ranges
+
+    def close(self) -> None:
+        if self.proc.poll() is None:
+            with contextlib.suppress(OSError):
+                self.proc.kill()
+            self.proc.wait()
+        with contextlib.suppress(OSError):
+            os.remove(self.out_path)
 
 
 def _writable(path: str) -> bool:
@@ -145,11 +207,21 @@ class DetectCommand(P.Command):
             raise P.CommandError(f"{self.name}: {exc}") from None
         self.run = self.detector.start()
         self.normalizer = self.detector.normalizer
-        self.store = ChunkStore(self.work_dir, self.body_memory)
-        self.columns: List[str] = []  # union of input columns (ct_* excluded), first-seen order
-        self._known: Dict[str, int] = {}
+        self.union = Union(set(_CT_NAMES))  # the output's input columns, first-seen order
         self.rows = 0
-        self.malformed = 0
+        self.formatter: Optional[Formatter] = None
+        self._tmp: Optional[str] = None
+        if self.work_dir and os.environ.get("CTAD_SPLUNK_WORKER", "1") != "0":
+            try:
+                self._tmp = tempfile.mkdtemp(prefix="ctad-", dir=self.work_dir)
+                store_path = os.path.join(self._tmp, "bodies.csv")
+                self.store = ChunkStore(self._tmp, self.body_memory, path=store_path)
+                self.formatter = Formatter(self._tmp, store_path, sorted(_CT_NAMES))
+            except OSError as exc:
+                print(f"cloudtraildetect: formatter worker unavailable: {exc}", file=sys.stderr)
+                self.formatter = None
+        if self.formatter is None:
+            self.store = ChunkStore(self.work_dir, self.body_memory)
         del info
 
     # ------------------------------------------------------------------------------------- setup
@@ -215,18 +287,22 @@ class DetectCommand(P.Command):
             return self._output()
         finally:
             self.store.close()
+            if self.formatter is not None:
+                self.formatter.close()
+            if self._tmp:
+                shutil.rmtree(self._tmp, ignore_errors=True)
 
     def _ingest(self, body: bytes) -> None:
         header, reader = P.parse_csv(body)
         if not header:
             return
-        for col in header:
-            if col not in self._known and col not in _CT_NAMES:
-                self._known[col] = len(self.columns)
-                self.columns.append(col)
+        self.union.add(header)
+        # Store first and hand the chunk to the formatter worker, which then works while we normalise.
+        offset, length = self.store.add(header, body, 0, False)
+        if self.formatter is not None:
+            self.formatter.send(offset, length)
         width = len(header)
-        keys = P.strip_mv(header)
-        pairs = P.mv_pairs(header)
+        to_row = P.RowReader(header)
         raw_i = header.index("_raw") if "_raw" in header else -1
         raw_mv = header.index(P.MV + "_raw") if (P.MV + "_raw") in header else -1
         run = self.run
@@ -237,67 +313,68 @@ class DetectCommand(P.Command):
             n += 1
             if len(cells) != width:
                 clean = False
-                if not cells:
-                    run.skip("empty CSV record")
-                    continue
-                self.malformed += 1
-                run.skip(f"malformed CSV record: {len(cells)} cells for {width} columns")
+                run.skip(
+                    "empty CSV record"
+                    if not cells
+                    else f"malformed CSV record: {len(cells)} cells for {width} columns"
+                )
                 continue
             if raw_i >= 0 and cells[raw_i] and (raw_mv < 0 or not cells[raw_mv]):
                 # Fast path: a CloudTrail `_raw` alone decides the event (as in Normalizer.from_splunk).
                 try:
                     ev = from_splunk({"_raw": cells[raw_i]})
-                except NormalizeError:
-                    pass
-                except Exception:  # odd input: the full path below records the error on the row
+                except Exception:  # not CloudTrail JSON: the full path below decides (and records any error)
                     pass
                 else:
                     run.add_event(ev)
                     continue
-            row = P.row_dict(keys, cells, pairs)
-            row.pop("", None)
-            run.add(row)
+            run.add(to_row(cells))
         self.rows += n
-        self.store.add(header, body, n, clean)
+        self.store.chunks[-1] = (header, offset, length, n, clean)
 
     # ------------------------------------------------------------------------------------ output
-    def _output(self) -> P.Body:
-        out = P.Body(self.work_dir, max_memory=16 * 1024 * 1024)
-        columns = self.columns
-        all_cols = columns + list(CT_COLUMNS)
-        out.write((",".join(P.csv_cell(c) for c in all_cols) + "\r\n").encode("utf-8"))
-        results = self.run.results()
-        width = len(columns)
-        buf = io.StringIO()
-        writer = csv.writer(buf, lineterminator="\r\n")
+    def _formatted(self) -> Iterator[Tuple[bytes, int, int]]:
+        """(rows of each chunk in union-so-far column order, union width then, row count), in chunk order."""
+        ranges = self.formatter.finish() if self.formatter is not None else None
+        if ranges is not None and len(ranges) == len(self.store.chunks):
+            union = Union(set(_CT_NAMES))
+            with open(self.formatter.out_path, "rb") as fh:  # type: ignore[union-attr]
+                for (header, _, _, n, _), (start, end, rows) in zip(self.store.chunks, ranges):
+                    union.add(header)
+                    if rows != n:
+                        raise RuntimeError(f"formatter worker returned {rows} rows for a chunk of {n}")
+                    fh.seek(start)
+                    yield fh.read(end - start), len(union.columns), n
+            return
+        if self.formatter is not None:
+            self.messages.info(f"{self.name}: formatter worker unavailable, formatting in-process")
+        union = Union(set(_CT_NAMES))
         for header, offset, length, n, clean in self.store.chunks:
             body = self.store.body(offset, length)
-            parts: List[bytes] = []
-            pad = b"," * (width - len(header))
-            if clean and header == columns[: len(header)]:
-                # Fast path: the record bytes as received, empty cells for columns other chunks added, ct_*.
-                records = P.split_records(body)
-                if len(records) == n + 1:
-                    for rec in records[1:]:
-                        parts.append(rec + pad + b"," + ct_cells(next(results)).encode("utf-8") + b"\r\n")
-                    out.write(b"".join(parts))
-                    continue
-            # General path (other column order, malformed rows): re-parse, place cells by name, write in C.
-            _, reader = P.parse_csv(body)
-            pos = {c: i for i, c in enumerate(header)}
-            sentinel = len(header)
-            pick = operator.itemgetter(*[pos.get(c, sentinel) for c in columns]) if columns else None
-            for cells in reader:
-                if len(cells) != sentinel:
-                    cells = (cells + [""] * sentinel)[:sentinel]
-                cells.append("")
-                picked = pick(cells) if pick is not None else ()
-                if width == 1:
-                    picked = (picked,)
-                writer.writerow((*picked, *ct_values(next(results))))
-            out.write(buf.getvalue().encode("utf-8"))
-            buf.seek(0)
-            buf.truncate()
+            if clean and header == union.columns[: len(header)]:
+                # The record bytes as received are already in union-so-far order (minus trailing columns).
+                yield body.partition(b"\n")[2], len(header), n
+            else:
+                data, rows = reformat(body, union)  # adds the chunk's new columns to `union`
+                yield data, len(union.columns), rows
+
+    def _output(self) -> P.Body:
+        out = P.Body(self.work_dir, max_memory=16 * 1024 * 1024)
+        columns = self.union.columns
+        final = len(columns)
+        out.write((",".join(P.csv_cell(c) for c in columns + list(CT_COLUMNS)) + "\r\n").encode("utf-8"))
+        results = self.run.results()
+        for data, width, n in self._formatted():
+            records = P.split_records(data)
+            if len(records) != n:
+                raise RuntimeError(f"output lost rows: {len(records)} records for {n} rows")
+            pad = b"," * (final - width)
+            sep = b"," if final else b""
+            parts = [
+                (rec if width else b"") + pad + sep + ct_cells(next(results)).encode("utf-8") + b"\r\n"
+                for rec in records
+            ]
+            out.write(b"".join(parts))
         for _ in results:  # every added row was written above; drain defensively
             pass
         self._report()

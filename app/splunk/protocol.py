@@ -24,6 +24,8 @@ import io
 import json
 import re
 import sys
+from itertools import compress
+from operator import itemgetter
 from typing import IO, Any, Callable, Dict, Iterable, Iterator, List, Optional, Sequence, Tuple, Union
 
 MV = "__mv_"
@@ -212,15 +214,41 @@ def split_records(body: bytes) -> List[bytes]:
 def row_dict(
     header: Sequence[str], cells: Sequence[str], mv_pairs: Sequence[Tuple[int, int, str]]
 ) -> Dict[str, Any]:
-    """A record as {field: value}: empty cells dropped (Splunk's null), multivalue cells as lists."""
-    row = {k: v for k, v in zip(header, cells) if v}
-    n = len(cells)
-    for _, mi, name in mv_pairs:
-        if mi < n:
-            mv = cells[mi]
-            if mv:
-                row[name] = decode_mv(mv)
+    """A record as {field: value}: empty cells dropped (Splunk's null), multivalue cells as lists.
+
+    `header` should come from `strip_mv` (twin columns named ""); the caller pops "" afterwards. Everything but
+    the rare multivalue cells is handled in C (zip/compress/dict).
+    """
+    row = dict(compress(zip(header, cells), cells))
+    if mv_pairs:
+        n = len(cells)
+        for _, mi, name in mv_pairs:
+            if mi < n:
+                mv = cells[mi]
+                if mv:
+                    row[name] = decode_mv(mv)
     return row
+
+
+class RowReader:
+    """Per-header helper: cells -> row dict, with a C-level test for "no multivalue cell in this row"."""
+
+    def __init__(self, header: Sequence[str]) -> None:
+        self.keys = strip_mv(header)
+        self.pairs = mv_pairs(header)
+        idx = [mi for _, mi, _ in self.pairs]
+        self.width = len(header)
+        self._mv = itemgetter(*idx) if len(idx) > 1 else (lambda c, i=idx: tuple(c[j] for j in i))
+
+    def __call__(self, cells: Sequence[str]) -> Dict[str, Any]:
+        row = dict(compress(zip(self.keys, cells), cells))
+        row.pop("", None)
+        if self.pairs and len(cells) == self.width and any(self._mv(cells)):
+            for _, mi, name in self.pairs:
+                mv = cells[mi]
+                if mv:
+                    row[name] = decode_mv(mv)
+        return row
 
 
 def mv_pairs(header: Sequence[str]) -> List[Tuple[int, int, str]]:

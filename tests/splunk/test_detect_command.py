@@ -93,7 +93,7 @@ def test_chunks_of_one_row(records, tmp_path):
     assert {r["eventID"]: ct_of(r) for r in one} == cli
 
 
-def test_every_input_field_kept_in_input_order(splunk_rows, tmp_path):
+def test_every_input_field_kept_in_input_order(splunk_rows, tmp_path, formatting):
     rows = splunk_rows[:1500]
     _, _, out, _ = search(rows, [400, 3], tmp_path)
     assert len(out) == len(rows)
@@ -116,7 +116,14 @@ def test_flat_rows_without_raw_score_like_raw(records, newest_first, tmp_path):
     assert not diff, diff[:5]
 
 
-def test_makeresults_rows_and_malformed_rows(tmp_path):
+@pytest.fixture(params=["worker", "in-process"])
+def formatting(request, monkeypatch):
+    """Run a test with the formatter worker process and with in-process formatting."""
+    monkeypatch.setenv("CTAD_SPLUNK_WORKER", "1" if request.param == "worker" else "0")
+    return request.param
+
+
+def test_makeresults_rows_and_malformed_rows(tmp_path, formatting):
     good = {
         "_time": "1714557600",
         "eventName": "ListBuckets",
@@ -154,7 +161,7 @@ def test_makeresults_rows_and_malformed_rows(tmp_path):
     assert any("could not be scored" in m[1] for m in final["inspector"]["messages"])
 
 
-def test_header_changes_between_chunks(records, tmp_path):
+def test_header_changes_between_chunks(records, tmp_path, formatting):
     recs = records[:50]
     rows = [splunk_row(r) for r in reversed(recs)]
     first = csv_body(rows[:20])
@@ -170,7 +177,7 @@ def test_header_changes_between_chunks(records, tmp_path):
         assert got["_raw"] == inp["_raw"] and got["eventID"] == inp["eventID"]
 
 
-def test_huge_raw(records, tmp_path):
+def test_huge_raw(records, tmp_path, formatting):
     rec = json.loads(json.dumps({k: v for k, v in records[10].items() if not k.startswith("_")}))
     rec["requestParameters"] = {"policyDocument": "A" * 200_000}
     rec["eventID"] = "huge-1"

@@ -1,0 +1,110 @@
+"""Reformat execute bodies into the output's column order; also runnable as a worker process (stdlib only).
+
+The output of `cloudtraildetect` has one header: the union of every chunk's columns in first-seen order (ct_*
+columns excluded, they are appended by the command). Because that union only ever grows by appending, a chunk's
+rows can be written as soon as the chunk arrives, in the order of the union *so far*; at the end they only need
+empty cells appended for the columns later chunks added, then the ct_* cells.
+
+That work does not depend on the scores, so `cloudtraildetect` hands it to this module running as a separate
+process (the search head's second core) while the main process parses and normalises the same rows:
+
+    python rowformat.py <store file> <output file> <excluded columns, comma-joined>
+    stdin: "<offset> <length>\\n" per stored body, then "end\\n"; stdout at the end: JSON list of
+    [start, end, rows] byte ranges of each chunk's rows in the output file.
+
+It imports nothing from ctad so it starts in ~20 ms with a small memory footprint.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import sys
+from operator import itemgetter
+from typing import Dict, List, Sequence, Set, Tuple
+
+
+def _raise_field_limit() -> None:
+    limit = sys.maxsize
+    while True:
+        try:
+            csv.field_size_limit(limit)
+            return
+        except OverflowError:
+            limit //= 2
+
+
+_raise_field_limit()
+
+
+class Union:
+    """The output's input columns: every chunk's columns in first-seen order, minus the excluded ones."""
+
+    def __init__(self, exclude: Set[str]) -> None:
+        self.exclude = exclude
+        self.columns: List[str] = []
+        self.index: Dict[str, int] = {}
+
+    def add(self, header: Sequence[str]) -> None:
+        for col in header:
+            if col not in self.index and col not in self.exclude:
+                self.index[col] = len(self.columns)
+                self.columns.append(col)
+
+
+def read_header_and_rows(body: bytes):
+    stream = io.TextIOWrapper(io.BytesIO(body), encoding="utf-8", errors="replace", newline="")
+    reader = csv.reader(stream, strict=False)
+    try:
+        header = next(reader)
+    except StopIteration:
+        return [], iter(())
+    return header, reader
+
+
+def reformat(body: bytes, union: Union) -> Tuple[bytes, int]:
+    """(the chunk's rows as CSV in the union-so-far column order, row count); updates the union."""
+    header, reader = read_header_and_rows(body)
+    union.add(header)
+    width = len(header)
+    pos = {c: i for i, c in enumerate(header)}
+    picks = [pos.get(c, width) for c in union.columns]  # `width` = an appended empty cell
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\r\n")
+    pick = itemgetter(*picks) if picks else (lambda cells: ())
+    single = len(picks) == 1
+    pad = [""] * width
+    n = 0
+    for cells in reader:
+        if len(cells) != width:
+            cells = (cells + pad)[:width]
+        cells.append("")
+        row = pick(cells)
+        w.writerow((row,) if single else row)
+        n += 1
+    return buf.getvalue().encode("utf-8"), n
+
+
+def worker_main(argv: Sequence[str]) -> int:
+    store_path, out_path, exclude = argv[0], argv[1], argv[2] if len(argv) > 2 else ""
+    union = Union(set(filter(None, exclude.split(","))))
+    ranges: List[List[int]] = []
+    pos = 0
+    with open(store_path, "rb") as store, open(out_path, "wb") as out:
+        for line in sys.stdin.buffer:
+            if line.strip() == b"end":
+                break
+            offset, length = (int(x) for x in line.split())
+            store.seek(offset)
+            data, n = reformat(store.read(length), union)
+            out.write(data)
+            ranges.append([pos, pos + len(data), n])
+            pos += len(data)
+    sys.stdout.write(json.dumps(ranges) + "\n")
+    sys.stdout.flush()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(worker_main(sys.argv[1:]))
