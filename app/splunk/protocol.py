@@ -475,3 +475,43 @@ class Command:
 def dispatch(command: Command) -> None:
     """Entry point for bin/*.py: speak the protocol on stdin/stdout and exit with the command's status."""
     sys.exit(command.run(sys.stdin.buffer, sys.stdout.buffer))
+
+
+# ------------------------------------------------------------------------------------- rows as dicts
+def _text(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, bool):
+        return "1" if value else "0"
+    if isinstance(value, (dict, list, tuple)):
+        return json.dumps(value, separators=(",", ":"), default=str)
+    return str(value)
+
+
+def rows_to_csv(rows: Sequence[Dict[str, Any]], columns: Optional[Sequence[str]] = None) -> bytes:
+    """Dict rows -> a reply body: the union of keys (or `columns`), an `__mv_` twin for multivalue fields."""
+    if columns is None:
+        seen: Dict[str, None] = {}
+        for r in rows:
+            for k in r:
+                if k not in seen and not k.startswith(MV):
+                    seen[k] = None
+        columns = list(seen)
+    multi = [c for c in columns if any(isinstance(r.get(c), (list, tuple)) for r in rows)]
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\r\n")
+    w.writerow(list(columns) + [MV + c for c in multi])
+    for r in rows:
+        cells = []
+        for c in columns:
+            v = r.get(c)
+            cells.append("\n".join(_text(x) for x in v) if isinstance(v, (list, tuple)) else _text(v))
+        for c in multi:
+            v = r.get(c)
+            cells.append(
+                encode_mv([_text(x) for x in v])[1] if isinstance(v, (list, tuple)) and len(v) > 1 else ""
+            )
+        w.writerow(cells)
+    return buf.getvalue().encode("utf-8")

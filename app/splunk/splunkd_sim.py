@@ -193,9 +193,14 @@ def run_search(
     sizes: Sequence[int],
     dispatch_dir: str,
     bodies: Optional[List[bytes]] = None,
+    buffered: bool = True,
     **info: Any,
 ) -> Tuple[Dict[str, Any], List[Dict[str, Any]], List[Dict[str, Any]], bytes]:
-    """getinfo + execute chunks; returns (getinfo reply, final reply meta, output rows, stderr)."""
+    """getinfo + execute chunks; returns (getinfo reply, [final reply meta], output rows, stderr).
+
+    buffered: the command answers non-final chunks with empty bodies (cloudtraildetect, ctadbaseline); otherwise
+    rows from every reply are collected (agenttriage).
+    """
     s = Session(argv)
     first = s.send(getinfo(args, dispatch_dir, **info))
     assert first is not None, "no getinfo reply"
@@ -212,10 +217,14 @@ def run_search(
         assert reply is not None, "command ended early"
         meta, rbody = reply
         if not last:
-            assert rbody == b"" and meta.get("finished") is False, (meta, rbody[:200])
+            assert meta.get("finished") is False, meta
+            if buffered:
+                assert rbody == b"", rbody[:200]
+            else:
+                out += parse_reply_body(rbody)[1]
         else:
             final = meta
-            out = parse_reply_body(rbody)[1]
+            out += parse_reply_body(rbody)[1]
     code, err = s.close()
     assert code == 0, err.decode("utf-8", "replace")[-3000:]
     return first[0], [final], out, err

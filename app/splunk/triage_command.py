@@ -1,0 +1,109 @@
+"""`| agenttriage`: stage-two triage of ctad detections on the search head (where the Anthropic key lives).
+
+    ... | cloudtraildetect | agenttriage [backend=auto|offline|anthropic] [model=...] [max_rows=200]
+                                         [concurrency=4] [timeout=60] [cache_ttl=86400] [base_url=...]
+
+Type stateful (search head, never on indexers: the key, the KV store cache and the agents live there). Each
+execute chunk is triaged as one run (rows of a burst usually arrive in the same chunk) and answered at once with
+every row: all its input fields plus every triage_* field (empty when not triaged).
+
+Key: storage/passwords realm `ctad_cloudtrail`, name `anthropic` (read with the session key from getinfo).
+Cache: KV store `ctad_triage_cache`; analyst knowledge: KV store `ctad_feedback`. Without a key: offline expert.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Dict, List
+
+from ..knowledge import KVKnowledgeBase
+from ..knowledge.splunk_rest import SplunkRest, SplunkRestError
+from ..triage.cache import KVCache
+from ..triage.engine import DEFAULT_MODEL, Triage, TriageConfig
+from ..triage.fields import empty_triage
+from . import protocol as P
+
+APP = "ctad_cloudtrail"
+
+
+class AgentTriageCommand(P.Command):
+    name = "agenttriage"
+    type = "stateful"
+    options = {
+        "backend": P.Option(P.choice("auto", "offline", "anthropic"), "auto"),
+        "model": P.Option(str, DEFAULT_MODEL),
+        "base_url": P.Option(str, ""),
+        "max_rows": P.Option(P.number(0, 10000, integer=True), 200),
+        "concurrency": P.Option(P.number(1, 16, integer=True), 4),
+        "timeout": P.Option(P.number(1, 600, integer=True), 60),
+        "cache_ttl": P.Option(P.number(0, None, integer=True), 86400),
+    }
+
+    def configure(self) -> None:
+        self._engine = None
+        self._setup_error = ""
+        info = self.info
+        opts = self.opts
+        rest = None
+        key = ""
+        try:
+            rest = SplunkRest(info["splunkd_uri"], info["session_key"], app=APP)
+            if opts["backend"] != "offline":
+                key = rest.password(APP, "anthropic") or ""
+        except (SplunkRestError, KeyError, TypeError, AttributeError, ValueError) as exc:
+            self._setup_error = f"splunkd: {exc}"
+        backend = opts["backend"]
+        if backend == "anthropic" and not key:
+            self._setup_error = (
+                "no Anthropic key in storage/passwords (realm ctad_cloudtrail, name anthropic)"
+            )
+            backend = "offline"
+        config = TriageConfig(
+            backend=backend if key else "offline",
+            model=opts["model"],
+            api_key=key,
+            base_url=opts["base_url"],
+            timeout=float(opts["timeout"]),
+            max_rows=int(opts["max_rows"]),
+            concurrency=int(opts["concurrency"]),
+            cache_ttl_s=float(opts["cache_ttl"]),
+        )
+        try:
+            self._engine = Triage(
+                config,
+                cache=KVCache(rest, float(opts["cache_ttl"])) if (rest and key) else None,
+                knowledge=KVKnowledgeBase(rest) if rest else None,
+            )
+        except Exception as exc:  # bad agents/lookups: every row still comes back, with the reason
+            self._setup_error = f"triage unavailable: {type(exc).__name__}: {exc}"
+        if self._setup_error:
+            self.messages.warn(f"{self.name}: {self._setup_error}")
+
+    def execute(self, body: bytes, finished: bool) -> bytes:
+        header, reader = P.parse_csv(body)
+        if not header:
+            return b""
+        to_row = P.RowReader(header)
+        rows: List[Dict[str, Any]] = [to_row(cells) for cells in reader]
+        out = self._triage(rows)
+        columns = [h for h in header if not h.startswith(P.MV)]
+        extra = list(empty_triage())
+        columns += [c for c in extra if c not in columns]
+        return P.rows_to_csv(out, columns)
+
+    def _triage(self, rows: List[Dict[str, Any]]) -> List[Dict[str, Any]]:
+        if self._engine is None:
+            return [dict(r, **empty_triage(self._setup_error)) for r in rows]
+        try:
+            out = self._engine.run(rows)
+        except Exception as exc:  # never lose the chunk
+            out = [dict(r, **empty_triage(f"triage failed: {type(exc).__name__}: {exc}")) for r in rows]
+        for row in out:
+            if isinstance(row.get("triage_actions"), list) and not row["triage_actions"]:
+                row["triage_actions"] = ""
+            if self._setup_error and not row.get("triage_error") and row.get("triage_verdict"):
+                row["triage_error"] = self._setup_error
+        return out
+
+
+def main() -> None:
+    P.dispatch(AgentTriageCommand())
