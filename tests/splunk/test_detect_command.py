@@ -294,3 +294,20 @@ def test_recording_through_the_real_command(tmp_path):
 
 def test_chunks_of_helper():
     assert [len(c) for c in chunks_of(list(range(10)), [3, 1])] == [3, 1, 3, 1, 2]
+
+
+def test_spilling_to_the_dispatch_dir_gives_the_same_answers(splunk_rows, tmp_path):
+    rows = splunk_rows[:2600]
+    _, _, small, _ = search(rows, [900], tmp_path, args=["max_memory_rows=1000"])
+    _, _, big, _ = search(rows, [900], tmp_path)
+    assert [ct_of(r) for r in small] == [ct_of(r) for r in big]
+    assert not any(p.name.startswith(("ctad-", "ctad-spill-")) for p in tmp_path.iterdir())  # cleaned up
+
+
+def test_threshold_and_explain_options(splunk_rows, tmp_path):
+    rows = splunk_rows[:800]
+    _, _, low, _ = search(rows, [800], tmp_path, args=["threshold=0", "explain=false"])
+    assert all(r["ct_anomaly"] == "1" for r in low if r["ct_error"] == "")
+    assert all(r["ct_reasons"] == "" for r in low)
+    _, _, default, _ = search(rows, [800], tmp_path, args=["engine=python"])
+    assert sum(r["ct_anomaly"] == "1" for r in default) < len(default)
