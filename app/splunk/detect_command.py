@@ -40,6 +40,11 @@ CT_COLUMNS: Tuple[str, ...] = tuple(
 _CT_NAMES = frozenset(CT_COLUMNS) | frozenset(P.MV + n for n in OUTPUT_FIELDS)
 
 
+def score_text(score: float) -> str:
+    """Fixed notation (the engine rounds to 6 decimals): Splunk compares and sorts "0.000024" as a number."""
+    return "%.6f" % score
+
+
 def _cell(value: Any) -> str:
     if value is None:
         return ""
@@ -55,7 +60,7 @@ def ct_cells(ct: Dict[str, Any]) -> str:
     score = ct.get("ct_score")
     return ",".join(
         (
-            "" if score is None else repr(score),
+            "" if score is None else score_text(score),
             str(ct.get("ct_anomaly", 0)),
             _cell(ct.get("ct_severity")),
             _cell(sv),
@@ -74,7 +79,7 @@ def ct_values(ct: Dict[str, Any]) -> Tuple[Any, ...]:
     reasons = ct.get("ct_reasons") or []
     sv, mv = P.encode_mv(reasons) if reasons else ("", "")
     score = ct.get("ct_score")
-    return ("" if score is None else repr(score), ct.get("ct_anomaly", 0), ct.get("ct_severity") or "", sv, mv,
+    return ("" if score is None else score_text(score), ct.get("ct_anomaly", 0), ct.get("ct_severity") or "", sv, mv,
             ct.get("ct_tactic") or "", ct.get("ct_technique") or "", ct.get("ct_identity") or "",
             ct.get("ct_model") or "", ct.get("ct_error") or "")  # fmt: skip
 

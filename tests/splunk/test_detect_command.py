@@ -45,7 +45,7 @@ def cli_results(records, tmp_path: Path, extra=()):
         obj = json.loads(line)
         reasons = obj["ct_reasons"]
         res[obj["eventID"]] = {
-            "ct_score": "" if obj["ct_score"] is None else repr(obj["ct_score"]),
+            "ct_score": "" if obj["ct_score"] is None else "%.6f" % obj["ct_score"],
             "ct_anomaly": str(obj["ct_anomaly"]),
             "ct_severity": obj["ct_severity"],
             "ct_reasons": reasons if len(reasons) > 1 else (reasons[0] if reasons else ""),
@@ -245,7 +245,7 @@ def test_baseline_from_kv_store_csv_lookup_and_in_process_agree(records, ctad_ho
     assert (
         [r["ct_score"] for r in kv]
         == [r["ct_score"] for r in lk]
-        == ["" if x["ct_score"] is None else repr(x["ct_score"]) for x in ref]
+        == ["" if x["ct_score"] is None else "%.6f" % x["ct_score"] for x in ref]
     )
     # and the baseline matters: hunting mode answers differ
     gi3, _, hunt, _ = search(
