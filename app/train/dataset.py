@@ -50,6 +50,16 @@ class Dataset:
         self.mode.append(mode)
         self.event_id.append(event_id)
 
+    def extend(self, other: Dataset) -> None:
+        """Append another organisation's rows (featurised with its own state: orgs never share history)."""
+        for name in ("X", "y", "technique", "campaign", "account", "time", "mode", "event_id"):
+            getattr(self, name).extend(getattr(other, name))
+        for key, value in other.stats.items():
+            if key == "features":
+                self.stats[key] = value
+            else:
+                self.stats[key] = round(self.stats.get(key, 0) + value, 2)
+
     def arrays(self) -> Dict[str, Any]:
         import numpy as np
 

@@ -21,7 +21,7 @@ from ctad.train.pipeline import choose_threshold, load_feedback_labels  # noqa: 
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory):
     out = tmp_path_factory.mktemp("model")
-    rc = cli.main(["train", "--out", str(out), "--simulate-events", "30000", "--days", "4", "--seed", "3",
+    rc = cli.main(["train", "--out", str(out), "--simulate-events", "20000", "--days", "4", "--seed", "3",
                    "--campaigns", "40", "--splits", "technique,time"])  # fmt: skip
     assert rc == 0
     return out
