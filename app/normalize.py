@@ -696,6 +696,10 @@ class Normalizer:
             # Without an eventID, a content hash still lets duplicates collapse and keeps order deterministic.
             basis = "|".join((repr(t), source, name, key, ip, request_id, access_key))
             event_id = "h-" + hashlib.sha1(basis.encode("utf-8", "replace")).hexdigest()[:24]
+        if mfa is not None and _mfa_at_idp(itype, issuer_arn, arn):
+            # Identity Center / SAML / OIDC sessions: MFA happens at the identity provider and CloudTrail records
+            # `mfaAuthenticated: false` / `MFAUsed: No` whatever it was, so the flag says nothing here.
+            mfa = None
         net, ip_kind = classify_source(ip)
         family, kind = self._ua(ua)
         if ua.startswith("signin.amazonaws.com") or ua.startswith("console."):
@@ -725,6 +729,14 @@ class Normalizer:
             flags=risk_flags(source, name, params, account),
             resource=_resource(params) if type(params) is dict else _resource(_json_obj(params)),
         )
+
+
+def _mfa_at_idp(itype: str, issuer_arn: str, arn: str) -> bool:
+    return (
+        itype in ("SAMLUser", "WebIdentityUser")
+        or "/AWSReservedSSO_" in issuer_arn
+        or ":assumed-role/AWSReservedSSO_" in arn
+    )
 
 
 _default: Optional[Normalizer] = None

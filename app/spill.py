@@ -45,21 +45,19 @@ class ExternalSorter:
         self._buffer.sort(key=self.key)
         path = os.path.join(self._dir, f"run{len(self._runs):05d}.pkl")
         with open(path, "wb") as fh:
-            pickler = pickle.Pickler(fh, protocol=pickle.HIGHEST_PROTOCOL)
             # Pickle in blocks: one dump per item is slow, one dump of everything needs it all in memory twice.
+            # Each block is a self-contained pickle (its own memo), so a reader never sees stale memo entries.
             for i in range(0, len(self._buffer), 4096):
-                pickler.dump(self._buffer[i : i + 4096])
-                pickler.clear_memo()
+                pickle.dump(self._buffer[i : i + 4096], fh, protocol=pickle.HIGHEST_PROTOCOL)
         self._runs.append(path)
         self._buffer = []
 
     @staticmethod
     def _read_run(path: str) -> Iterator[Any]:
         with open(path, "rb") as fh:
-            unpickler = pickle.Unpickler(fh)
             while True:
                 try:
-                    block = unpickler.load()
+                    block = pickle.load(fh)
                 except EOFError:
                     return
                 yield from block

@@ -38,6 +38,11 @@ def write_card(path: Path, report: Dict[str, Any]) -> None:
     stages = "\n".join(f"| {s['stage']} | {s['seconds']} | {s['peak_rss_mb']} |" for s in report["stages"])
     splits = "\n".join(f"- `{k}`: {v}" for k, v in SPLIT_TEXT.items())
     tech_rows = "\n".join(f"| `{t}` | {_pct(r)} |" for t, r in sorted(per_tech.items(), key=lambda kv: kv[1]))
+    by_mode = "\n".join(
+        ["| mode | precision | recall | FPR | attack rows | benign rows |", "|---|---|---|---|---|---|"]
+        + [f"| {m} | {_pct(r['precision'])} | {_pct(r['recall'])} | {_pct(r['fpr'])} | {r['positives']:,} | "
+           f"{r['negatives']:,} |" for m, r in report.get("at_threshold_heldout_techniques_by_mode", {}).items()]
+    )  # fmt: skip
     text = f"""# Model card: {report["version"]}
 
 - Date: {report["date"]}; file `{report["file"]}` ({report["size_bytes"]:,} bytes), sha256 `{report["sha256"]}`
@@ -61,6 +66,8 @@ attack rows. Benign background: the project's simulator only; attacks: public de
 ## At the shipped threshold, on techniques never seen in training (out-of-fold)
 precision {_pct(at["precision"])}, recall {_pct(at["recall"])}, specificity {_pct(at["specificity"])},
 FPR {_pct(at["fpr"])}, F1 {at["f1"]:.3f} ({at["positives"]:,} attack rows, {at["negatives"]:,} benign rows).
+
+{by_mode}
 
 Recall per held-out technique (each technique scored by a model that never saw it):
 

@@ -6,7 +6,7 @@ import argparse
 import json
 import sys
 from pathlib import Path
-from typing import Any, Dict, Iterator, List
+from typing import Any, Dict, Iterable, List
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -31,32 +31,39 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--max-fpr", type=float, default=0.01, help="cap on benign false-positive rate at the threshold"
     )
+    p.add_argument("--single-org", action="store_true",
+                   help="simulate one organisation instead of a mix of sizes (see ORG_MIX)")  # fmt: skip
     p.add_argument("--splits", default="technique,time,account,random")
     p.add_argument("--params", help="JSON of per-algorithm parameter overrides")
     p.set_defaults(func=cmd_train)
 
 
 def cmd_train(args: argparse.Namespace) -> int:
-    from .pipeline import load_feedback_labels, read_records, simulated_records, train
+    from .pipeline import load_feedback_labels, read_records, simulated_orgs, simulated_records, train
 
     if not args.events and not args.simulate_events:
         print("ctad train: give --events FILES and/or --simulate-events N", file=sys.stderr)
         return 2
 
-    def records() -> Iterator[Dict[str, Any]]:
-        if args.simulate_events:
-            # Far more campaigns than a real month would have: the model needs many attack examples per technique.
-            campaigns = args.campaigns if args.campaigns is not None else max(40, 8 * args.days)
-            yield from simulated_records(args.simulate_events, args.days, args.seed, campaigns)
-        if args.events:
-            yield from read_records(args.events)
+    record_sets: List[Iterable[Dict[str, Any]]] = []
+    if args.simulate_events:
+        # Far more campaigns than a real month would have: the model needs many attack examples per technique.
+        campaigns = args.campaigns if args.campaigns is not None else max(40, 8 * args.days)
+        if args.single_org:
+            record_sets.append(simulated_records(args.simulate_events, args.days, args.seed, campaigns))
+        else:
+            record_sets.extend(simulated_orgs(args.simulate_events, args.days, args.seed, campaigns))
+    if args.events:
+        record_sets.append(read_records(args.events))  # the user's estate: one organisation
 
     labels = load_feedback_labels(args.feedback) if args.feedback else None
     note: List[str] = []
     if args.simulate_events:
         note.append(
             f"`ctad train --simulate-events {args.simulate_events} --days {args.days} --seed {args.seed}`"
-        )
+            + ("" if args.single_org else f" ({len(record_sets) - bool(args.events)} simulated organisations of "
+               "60/25/15% of the events, each featurised on its own)")
+        )  # fmt: skip
     if args.events:
         note.append(f"events from {', '.join(args.events)}")
     if labels:
@@ -65,7 +72,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     try:
         report = train(
             Path(args.out),
-            records(),
+            record_sets,
             algorithms=args.algorithms,
             target_recall=args.target_recall,
             max_fpr=args.max_fpr,

@@ -50,6 +50,16 @@ class Dataset:
         self.mode.append(mode)
         self.event_id.append(event_id)
 
+    def extend(self, other: Dataset) -> None:
+        """Append another organisation's rows (featurised with its own state: orgs never share history)."""
+        for name in ("X", "y", "technique", "campaign", "account", "time", "mode", "event_id"):
+            getattr(self, name).extend(getattr(other, name))
+        for key, value in other.stats.items():
+            if key == "features":
+                self.stats[key] = value
+            else:
+                self.stats[key] = round(self.stats.get(key, 0) + value, 2)
+
     def arrays(self) -> Dict[str, Any]:
         import numpy as np
 
@@ -81,6 +91,7 @@ def featurize(
     started = time.perf_counter()
     bad = 0
     n = 0
+    t_min, t_max = float("inf"), float("-inf")
     for rec in records:
         n += 1
         try:
@@ -93,8 +104,13 @@ def featurize(
             label = labels[ev.event_id]
         meta = (label, str(rec.get("_technique") or ""), str(rec.get("_campaign") or ""))
         sorter.add((ev.time, ev.event_id, ev, meta))
+        t_min, t_max = min(t_min, ev.time), max(t_max, ev.time)
     read_seconds = time.perf_counter() - started
 
+    # A short export still gets a warm-up (a quarter of its span) so no row is scored against almost no history.
+    # Warm-up rows are dropped whatever their label: keeping attacks there but not benign rows would teach the
+    # model that "identity barely seen" means attack.
+    warmup = min(warmup_days * DAY, 0.25 * max(0.0, t_max - t_min))
     data = Dataset()
     scheduled = FeatureState(catalog)
     hunting: Optional[FeatureState] = None
@@ -107,10 +123,10 @@ def featurize(
         prev = (t, event_id)
         if t0 is None:
             t0 = t
-            hunt_start = t0 + warmup_days * DAY
+            hunt_start = t0 + warmup
             hunt_end = hunt_start + hunting_window_days * DAY
         row = scheduled.process(ev)
-        if t >= t0 + warmup_days * DAY or label:
+        if t >= t0 + warmup:
             data.append(row, label, technique, campaign, ev.account, t, "scheduled", event_id)
         if hunting_window_days > 0 and hunt_start is not None:
             while t >= hunt_end:  # type: ignore[operator]

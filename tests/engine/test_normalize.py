@@ -162,3 +162,25 @@ def test_all_shared_events_normalise_or_say_why(shared_data):
                 assert str(exc)
                 bad += 1
     assert ok > 1400 and bad < 30
+
+
+def test_mfa_unknown_for_identity_center_sessions():
+    """SSO sessions log MFAUsed=No / mfaAuthenticated=false whatever the IdP did: never a 'no MFA' signal."""
+    from ctad.normalize import normalize
+
+    base = {
+        "eventTime": "2026-01-05T10:00:00Z",
+        "eventSource": "signin.amazonaws.com",
+        "eventName": "ConsoleLogin",
+        "eventID": "e1",
+        "recipientAccountId": "111122223333",
+        "additionalEventData": {"MFAUsed": "No"},
+    }
+    sso = dict(base, userIdentity={
+        "type": "AssumedRole", "accountId": "111122223333",
+        "arn": "arn:aws:sts::111122223333:assumed-role/AWSReservedSSO_Admin_0123456789abcdef/ana@example.com",
+    })  # fmt: skip
+    user = dict(base, userIdentity={"type": "IAMUser", "accountId": "111122223333",
+                                    "arn": "arn:aws:iam::111122223333:user/ana", "userName": "ana"})  # fmt: skip
+    assert normalize(sso).mfa is None
+    assert normalize(user).mfa is False

@@ -132,6 +132,7 @@ def test_knowledge_base_patterns_change_the_verdict(make_row, tmp_path):
         tactic="TA0007",
         params={},
         score=0.6,
+        ip="52.94.133.9",  # not in the bundled example CTI indicators (203.0.113.0/24 is)
     )
     kb = KnowledgeBase(tmp_path / "kb.sqlite")
     t = Triage(TriageConfig(backend="offline"), knowledge=kb)
