@@ -16,10 +16,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-REPO = Path(__file__).resolve().parents[2]
-DETECT = [sys.executable, str(REPO / "bin" / "cloudtraildetect.py")]
-BASELINE = [sys.executable, str(REPO / "bin" / "ctadbaseline.py")]
-SESSION_KEY = "test-session-key-123"
+from splunk_helpers import REPO, SESSION_KEY  # noqa: E402
 
 
 @pytest.fixture(scope="session")

@@ -6,7 +6,6 @@ import math
 from typing import Any, Dict, List
 
 import pytest
-from conftest import BASELINE, SESSION_KEY
 from ctad.catalog import Catalog
 from ctad.detect import Detector
 from ctad.features import FEATURE_NAMES, WIN_LONG
@@ -14,6 +13,7 @@ from ctad.normalize import Normalizer
 from ctad.profile import Profile
 from ctad.splunk.baseline_command import BY_FIELDS, PROFILE_COLUMNS
 from ctad.splunk.splunkd_sim import run_search, splunk_row
+from splunk_helpers import BASELINE, SESSION_KEY
 
 # Features computed from the last hour's sliding windows: only an engine-built profile carries those windows.
 WINDOW_FEATURES = {

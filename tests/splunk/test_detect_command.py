@@ -10,7 +10,6 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import DETECT, SESSION_KEY
 from ctad.splunk.splunkd_sim import (
     Session,
     chunks_of,
@@ -21,6 +20,7 @@ from ctad.splunk.splunkd_sim import (
     run_search,
     splunk_row,
 )
+from splunk_helpers import DETECT, SESSION_KEY
 
 CT = ("ct_score", "ct_anomaly", "ct_severity", "ct_reasons", "ct_tactic", "ct_technique", "ct_identity", "ct_model",
       "ct_error")  # fmt: skip
@@ -269,7 +269,7 @@ def test_no_rows_at_all(tmp_path):
 
 
 def test_recording_through_the_real_command(tmp_path):
-    from test_protocol import RECORDING, read_replies
+    from splunk_helpers import RECORDING, read_replies
 
     if not RECORDING.is_file():
         pytest.skip("../shared/data/splunkd recording is absent in this checkout")

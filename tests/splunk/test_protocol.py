@@ -6,27 +6,11 @@ import csv
 import gzip
 import io
 import json
-from pathlib import Path
 
 import pytest
 from ctad.splunk import protocol as P
 from ctad.splunk.splunkd_sim import frame
-
-
-def _shared() -> Path:
-    """../shared next to the checkout; for a git worktree, next to the main checkout."""
-    repo = Path(__file__).resolve().parents[2]
-    git = repo / ".git"
-    if git.is_file():  # worktree: "gitdir: <main>/.git/worktrees/<name>"
-        text = git.read_text().strip()
-        if text.startswith("gitdir:"):
-            main = Path(text.split(":", 1)[1].strip()).parents[2]
-            if (main.parent / "shared").is_dir():
-                return main.parent / "shared"
-    return repo.parent / "shared"
-
-
-RECORDING = _shared() / "data" / "splunkd" / "splunkd_8.0.3_chunked_session.gz"
+from splunk_helpers import RECORDING, read_replies
 
 
 def test_multivalue_roundtrip_with_dollars():
@@ -131,16 +115,6 @@ class Echo(P.Command):
             assert recs[0] == header
             out += [r + b"," + self.opts["tag"].encode() for r in recs[1:]]
         return header + b",tag\r\n" + b"\r\n".join(out) + b"\r\n" if header else b""
-
-
-def read_replies(raw: bytes):
-    chan = P.Channel(io.BytesIO(raw), io.BytesIO())
-    out = []
-    while True:
-        r = chan.read()
-        if r is None:
-            return out
-        out.append(r)
 
 
 @pytest.fixture(scope="module")

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import sys
 
-from conftest import REPO
 from ctad.splunk.splunkd_sim import Session, getinfo, run_search
+from splunk_helpers import REPO
 
 TRIAGE = [sys.executable, str(REPO / "bin" / "agenttriage.py")]
 
