@@ -185,6 +185,7 @@ class DetectCommand(P.Command):
         "retention_days": P.Option(
             P.number(1, 3650, integer=True), None, "forget baseline entries older than this"
         ),
+        "worker": P.Option(P.boolean, True, "format output rows in a second process (the other core)"),
         "max_memory_rows": P.Option(
             P.number(1000, 10_000_000, integer=True), 100_000, "events held before spilling"
         ),
@@ -216,7 +217,7 @@ class DetectCommand(P.Command):
         self.rows = 0
         self.formatter: Optional[Formatter] = None
         self._tmp: Optional[str] = None
-        if self.work_dir and os.environ.get("CTAD_SPLUNK_WORKER", "1") != "0":
+        if self.work_dir and self.opts["worker"] and os.environ.get("CTAD_SPLUNK_WORKER", "1") != "0":
             try:
                 self._tmp = tempfile.mkdtemp(prefix="ctad-", dir=self.work_dir)
                 store_path = os.path.join(self._tmp, "bodies.csv")

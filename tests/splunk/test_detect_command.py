@@ -309,5 +309,29 @@ def test_threshold_and_explain_options(splunk_rows, tmp_path):
     _, _, low, _ = search(rows, [800], tmp_path, args=["threshold=0", "explain=false"])
     assert all(r["ct_anomaly"] == "1" for r in low if r["ct_error"] == "")
     assert all(r["ct_reasons"] == "" for r in low)
-    _, _, default, _ = search(rows, [800], tmp_path, args=["engine=python"])
+    _, _, default, _ = search(rows, [800], tmp_path, args=["engine=python", "worker=false"])
     assert sum(r["ct_anomaly"] == "1" for r in default) < len(default)
+
+
+def test_formatter_worker_failure_falls_back_in_process(splunk_rows, tmp_path, monkeypatch):
+    from ctad.splunk import detect_command as D
+    from ctad.splunk.splunkd_sim import chunks_of
+    from splunk_helpers import read_replies
+
+    rows = splunk_rows[:400]
+    data = frame(getinfo([], str(tmp_path))) + b"".join(
+        frame({"action": "execute", "finished": i == 2}, csv_body(list(c)))
+        for i, c in enumerate(chunks_of(rows, [150, 150, 100]))
+    )
+
+    def run_once():
+        out = io.BytesIO()
+        assert D.DetectCommand().run(io.BytesIO(data), out) == 0
+        return read_replies(out.getvalue())[-1]
+
+    good_meta, good = run_once()
+    monkeypatch.setattr(D.Formatter, "finish", lambda self: None)  # the worker died / answered nonsense
+    bad_meta, fallback = run_once()
+    assert fallback == good
+    assert any("formatting in-process" in m[1] for m in bad_meta["inspector"]["messages"])
+    assert not any("formatting in-process" in m[1] for m in good_meta["inspector"]["messages"])
