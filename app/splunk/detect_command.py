@@ -74,16 +74,6 @@ def ct_cells(ct: Dict[str, Any]) -> str:
     )
 
 
-def ct_values(ct: Dict[str, Any]) -> Tuple[Any, ...]:
-    """The ct_* cells of one row as values for csv.writer, in CT_COLUMNS order."""
-    reasons = ct.get("ct_reasons") or []
-    sv, mv = P.encode_mv(reasons) if reasons else ("", "")
-    score = ct.get("ct_score")
-    return ("" if score is None else score_text(score), ct.get("ct_anomaly", 0), ct.get("ct_severity") or "", sv, mv,
-            ct.get("ct_tactic") or "", ct.get("ct_technique") or "", ct.get("ct_identity") or "",
-            ct.get("ct_model") or "", ct.get("ct_error") or "")  # fmt: skip
-
-
 class ChunkStore:
     """Execute bodies as received, in order, in one file: (header, offset, length, rows, clean) per chunk.
 
