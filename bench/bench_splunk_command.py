@@ -156,13 +156,15 @@ def main() -> int:
     commands = {
         "splunklib pass-through": [sys.executable, str(passthrough)],
         "cloudtraildetect": [sys.executable, str(REPO / "bin" / "cloudtraildetect.py")],
+        "cloudtraildetect, no worker": [sys.executable, str(REPO / "bin" / "cloudtraildetect.py")],
     }
     results = []
     for with_raw in (True, False):
         req = build_requests(args.rows, with_raw, cache)
         for name, argv in commands.items():
-            drive(argv, req, env)  # warm-up: page cache, model cache
-            runs = [drive(argv, req, env) for _ in range(args.repeat)]
+            run_env = dict(env, CTAD_SPLUNK_WORKER="0" if name.endswith("no worker") else "1")
+            drive(argv, req, run_env)  # warm-up: page cache, model cache
+            runs = [drive(argv, req, run_env) for _ in range(args.repeat)]
             wall = statistics.median(r["wall_s"] for r in runs)
             r = {
                 "command": name,
