@@ -18,7 +18,7 @@ from ..knowledge.splunk_rest import SplunkRest, SplunkRestError
 from ..resources import find_dir
 
 APP = "ctad_cloudtrail"
-PAGE = int(os.environ.get("CTAD_KV_PAGE") or 10_000)  # tests lower it to exercise paging
+PAGE = 10_000  # records per KV store request (CTAD_KV_PAGE overrides it; tests lower it to exercise paging)
 
 __all__ = ["APP", "BaselineSourceError", "SplunkRestError", "rest_client", "read_collection", "baseline_rows"]
 
@@ -34,8 +34,11 @@ def rest_client(info: Dict[str, Any], app: str = APP) -> Optional[SplunkRest]:
     return SplunkRest(str(uri), str(key), app=app, owner="nobody", timeout=30.0)
 
 
-def read_collection(rest: SplunkRest, collection: str, page: int = PAGE) -> Optional[List[Dict[str, Any]]]:
+def read_collection(
+    rest: SplunkRest, collection: str, page: Optional[int] = None
+) -> Optional[List[Dict[str, Any]]]:
     """Every record of a KV store collection (None if it does not exist)."""
+    page = page or int(os.environ.get("CTAD_KV_PAGE") or PAGE)
     path = f"storage/collections/data/{urllib.parse.quote(collection, safe='')}"
     out: List[Dict[str, Any]] = []
     skip = 0
