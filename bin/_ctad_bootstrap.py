@@ -14,8 +14,9 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 
 
 def setup() -> None:
-    if HERE not in sys.path:
-        sys.path.insert(0, HERE)
+    for path in (os.path.join(HERE, "lib"), HERE):  # bin/lib: vendored pure-Python dependencies, if any
+        if path not in sys.path:
+            sys.path.insert(0, path)
     if os.path.isfile(os.path.join(HERE, "ctad", "__init__.py")) or "ctad" in sys.modules:
         return
     app = os.path.join(os.path.dirname(HERE), "app")

@@ -203,7 +203,9 @@ def run_search(
     """
     s = Session(argv)
     first = s.send(getinfo(args, dispatch_dir, **info))
-    assert first is not None, "no getinfo reply"
+    if first is None:
+        code, err = s.close()
+        raise AssertionError(f"no getinfo reply (exit {code}): {err.decode('utf-8', 'replace')[-2000:]}")
     if first[0].get("finished"):
         s.close()
         return first[0], [{}], [], b""
