@@ -7,11 +7,12 @@ Type stateful (search head), not streaming on the indexers: an event's features 
 past (first-seen API/network/agent, rates over windows), which no single indexer holds; splunkd does not ship an
 app's lib/ to indexers; and the baseline is read from the KV store through splunkd REST with the session key.
 
-splunkd sends rows newest first, in chunks of 1..50,000. We keep each chunk's CSV body as it came (a spooled temp
-file in the dispatch dir, so memory stays bounded), feed every row to one `ctad.detect` run, answer the non-final
-chunks with empty bodies and, when `finished` arrives, write every row back in input order: its original CSV
-record bytes followed by the ct_* cells. Results therefore do not depend on chunking and equal `ctad detect` on
-the same events.
+splunkd sends rows newest first, in chunks of 1..50,000. We keep each chunk's CSV body as it came (a file in the
+dispatch dir, so memory stays bounded), hand it to the `rowformat` worker process (output column order, on the
+other core) and feed every row to one `ctad.detect` run; earlier chunks are answered with empty bodies and, when
+`finished` arrives, every row is written back in input order: its input cells followed by the ct_* cells. Results
+therefore do not depend on chunking and equal `ctad detect` on the same events. docs/splunk-commands.md has the
+details, the failure behaviour and benchmark figures.
 """
 
 from __future__ import annotations
