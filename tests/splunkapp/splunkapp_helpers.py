@@ -66,18 +66,7 @@ def conf(name: str) -> Dict[str, Dict[str, str]]:
 
 # Splunk built-in search commands (Search Reference), the ones an app may use without defining them.
 BUILTIN_COMMANDS: Set[str] = set(
-    """abstract accum addcoltotals addinfo addtotals analyzefields anomalies anomalousvalue anomalydetection append
-    appendcols appendpipe arules associate audit autoregress bin bucket bucketdir chart cluster cofilter collect
-    concurrency contingency convert correlate datamodel dbinspect dedup delete delta diff erex eval eventcount
-    eventstats extract kv fieldformat fields fieldsummary filldown fillnull findtypes folderize foreach format from
-    gauge gentimes geom geomfilter geostats head highlight history iconify inputcsv inputlookup iplocation join
-    kmeans kvform loadjob localize localop lookup makecontinuous makemv makeresults map mcollect metadata
-    metasearch meventcollect mpreview msearch mstats multikv multisearch mvcombine mvexpand nomv outlier outputcsv
-    outputlookup outputtext overlap pivot predict rangemap rare redistribute regex reltime rename replace require rest
-    return reverse rex rtorder savedsearch script run scrub search searchtxn selfjoin sendemail set setfields sichart
-    sirare sistats sitimechart sitop sort spath stats strcat streamstats table tags tail timechart timewrap
-    tojson top transaction transpose trendline tscollect tstats typeahead typelearner typer union uniq untable walklex
-    where x11 xmlkv xmlunescape xpath xyseries""".split()
+    ["abstract", "accum", "addcoltotals", "addinfo", "addtotals", "analyzefields", "anomalies", "anomalousvalue", "anomalydetection", "append", "appendcols", "appendpipe", "arules", "associate", "audit", "autoregress", "bin", "bucket", "bucketdir", "chart", "cluster", "cofilter", "collect", "concurrency", "contingency", "convert", "correlate", "datamodel", "dbinspect", "dedup", "delete", "delta", "diff", "erex", "eval", "eventcount", "eventstats", "extract", "kv", "fieldformat", "fields", "fieldsummary", "filldown", "fillnull", "findtypes", "folderize", "foreach", "format", "from", "gauge", "gentimes", "geom", "geomfilter", "geostats", "head", "highlight", "history", "iconify", "inputcsv", "inputlookup", "iplocation", "join", "kmeans", "kvform", "loadjob", "localize", "localop", "lookup", "makecontinuous", "makemv", "makeresults", "map", "mcollect", "metadata", "metasearch", "meventcollect", "mpreview", "msearch", "mstats", "multikv", "multisearch", "mvcombine", "mvexpand", "nomv", "outlier", "outputcsv", "outputlookup", "outputtext", "overlap", "pivot", "predict", "rangemap", "rare", "redistribute", "regex", "reltime", "rename", "replace", "require", "rest", "return", "reverse", "rex", "rtorder", "savedsearch", "script", "run", "scrub", "search", "searchtxn", "selfjoin", "sendemail", "set", "setfields", "sichart", "sirare", "sistats", "sitimechart", "sitop", "sort", "spath", "stats", "strcat", "streamstats", "table", "tags", "tail", "timechart", "timewrap", "tojson", "top", "transaction", "transpose", "trendline", "tscollect", "tstats", "typeahead", "typelearner", "typer", "union", "uniq", "untable", "walklex", "where", "x11", "xmlkv", "xmlunescape", "xpath", "xyseries"]
 )
 
 
@@ -86,7 +75,7 @@ def expand_macros(spl: str, macros: Dict[str, Dict[str, str]], depth: int = 0) -
     if depth > 10:
         raise RecursionError("macro expansion too deep")
 
-    def sub(m: "re.Match[str]") -> str:
+    def sub(m: re.Match[str]) -> str:
         name = m.group(1)
         if name not in macros or "definition" not in macros[name]:
             raise KeyError(f"undefined macro `{name}`")
@@ -113,9 +102,8 @@ def check_balanced(spl: str) -> None:
             quote = c
         elif c in "([{":
             stack.append(c)
-        elif c in ")]}":
-            if not stack or stack.pop() != pairs[c]:
-                raise ValueError(f"unbalanced {c!r} at {i}: {spl[max(0, i - 40):i + 40]!r}")
+        elif c in ")]}" and (not stack or stack.pop() != pairs[c]):
+            raise ValueError(f"unbalanced {c!r} at {i}: {spl[max(0, i - 40):i + 40]!r}")
         i += 1
     if quote:
         raise ValueError(f"unterminated {quote} quote")
@@ -286,7 +274,7 @@ def studio_dashboards() -> Dict[str, dict]:
 
 
 def substitute_tokens(query: str, values: Dict[str, str]) -> str:
-    def sub(m: "re.Match[str]") -> str:
+    def sub(m: re.Match[str]) -> str:
         name = m.group(1)
         if name not in values:
             raise KeyError(f"undefined token ${name}$")
@@ -314,9 +302,9 @@ def options_in_source(source: str) -> Set[str]:
             for stmt in node.body:
                 if isinstance(stmt, ast.Assign) and _option_call(stmt.value):
                     names |= {t.id for t in stmt.targets if isinstance(t, ast.Name)}
-                elif isinstance(stmt, ast.AnnAssign) and stmt.value is not None and _option_call(stmt.value):
-                    if isinstance(stmt.target, ast.Name):
-                        names.add(stmt.target.id)
+                elif (isinstance(stmt, ast.AnnAssign) and stmt.value is not None and _option_call(stmt.value)
+                      and isinstance(stmt.target, ast.Name)):
+                    names.add(stmt.target.id)
         if isinstance(node, ast.Dict):
             for k, v in zip(node.keys, node.values):
                 if isinstance(k, ast.Constant) and isinstance(k.value, str) and _option_call(v):

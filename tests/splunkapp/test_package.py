@@ -73,9 +73,7 @@ def test_permissions(members):
     for name, m in members.items():
         mode = stat.S_IMODE(m.mode)
         rel = name.split("/", 1)[-1]
-        if m.isdir():
-            assert mode == 0o755, (name, oct(mode))
-        elif rel.startswith("bin/") and rel.count("/") == 1 and rel.endswith(".py"):
+        if m.isdir() or rel.startswith("bin/") and rel.count("/") == 1 and rel.endswith(".py"):
             assert mode == 0o755, (name, oct(mode))
         else:
             assert m.isfile(), f"{name}: links and special files are not allowed"
@@ -166,4 +164,4 @@ def test_appinspect_cloud_and_future_zero_failures(tgz):
     for line in lines:
         counts = dict(kv.split("=") for kv in line.split(": ", 1)[1].split(", "))
         assert counts["failure"] == "0" and counts["error"] == "0", line
-        assert int(counts["success"]) > 50, line
+        assert int(counts["success"]) > (50 if "cloud" in line else 5), f"too few checks ran: {line}"
