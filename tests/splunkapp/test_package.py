@@ -139,6 +139,34 @@ print(res["ct_identity"], res["ct_model"])
     assert "arn:aws:iam::123456789012:user/alice" in out.stdout
 
 
+def test_packaged_triage_runs_offline(tgz, tmp_path):
+    """Triage from the app folder alone: agents/ found, vendored jinja2/fastjsonschema work, no anthropic SDK."""
+    with tarfile.open(tgz) as tar:
+        tar.extractall(tmp_path)
+    bin_dir = tmp_path / h.APP / "bin"
+    code = r"""
+import sys
+sys.path.insert(0, sys.argv[1])
+from ctad.triage.engine import Triage, TriageConfig
+row = {"eventID": "e1", "eventTime": "2026-01-05T10:00:00Z", "_time": "1767607200", "eventSource": "iam.amazonaws.com",
+       "eventName": "CreateAccessKey", "awsRegion": "us-east-1", "sourceIPAddress": "203.0.113.9",
+       "userAgent": "aws-cli/2.15.0", "recipientAccountId": "123456789012",
+       "userIdentity.type": "IAMUser", "userIdentity.arn": "arn:aws:iam::123456789012:user/alice",
+       "ct_score": "0.93", "ct_anomaly": "1", "ct_severity": "high", "ct_reasons": ["first CreateAccessKey"],
+       "ct_tactic": "TA0003", "ct_technique": "T1098.001", "ct_identity": "arn:aws:iam::123456789012:user/alice",
+       "ct_model": "m", "ct_error": ""}
+(out,) = Triage(TriageConfig(backend="offline")).run([row])
+assert "anthropic" not in sys.modules
+assert out["triage_verdict"] in ("true_positive", "false_positive", "needs_review"), out
+assert out["triage_backend"] == "offline", out
+print(out["triage_verdict"])
+"""
+    python = shutil.which("python3") or sys.executable
+    out = subprocess.run([python, "-S", "-E", "-B", "-c", code, str(bin_dir)], capture_output=True, text=True,
+                         timeout=300)
+    assert out.returncode == 0, out.stderr[-3000:]
+
+
 def test_readme_and_license(tgz):
     with tarfile.open(tgz) as tar:
         readme = tar.extractfile(f"{h.APP}/README.md").read().decode()
