@@ -58,13 +58,14 @@ import shutil, sys
 src, dst = sys.argv[1], sys.argv[2]
 skip_dirs = {"simulate", "train", "elastic", "report", "__pycache__"}
 skip_files = {"demo.py", "__main__.py", "cli.py"}  # the top-level CLI (rich/tqdm); subpackage cli.py files stay
+test_only = {"splunkd_sim.py"}  # ctad.splunk's splunkd simulator for tests (spawns processes)
 def ignore(folder, names):
     top = folder.rstrip("/") == src.rstrip("/")
     out = set()
     for n in names:
         if n in skip_dirs and top or n == "__pycache__":
             out.add(n)
-        elif top and n in skip_files:
+        elif top and n in skip_files or n in test_only:
             out.add(n)
         elif n.endswith((".pyc", ".pyo", ".so")):
             out.add(n)

@@ -65,6 +65,7 @@ def test_no_training_or_compiled_code(members):
         rel = name.split("/", 1)[-1]
         assert "__pycache__" not in name and not name.endswith((".pyc", ".pyo", ".so", ".pyd", ".dll")), name
         assert not rel.startswith(("bin/ctad/simulate", "bin/ctad/train", "bin/ctad/elastic", "bin/numpy")), name
+        assert not rel.endswith("splunkd_sim.py"), "test-only simulator shipped"
         assert not rel.startswith(("local/", "default/local")), name
         assert "/.git" not in name and not rel.startswith(".")
 
