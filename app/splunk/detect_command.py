@@ -18,10 +18,8 @@ details, the failure behaviour and benchmark figures.
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 import shutil
-import subprocess
 import sys
 import tempfile
 from typing import Any, Dict, Iterator, List, Optional, Sequence, Tuple
@@ -32,7 +30,7 @@ from ..resources import find_dir
 from ..schema import OUTPUT_FIELDS
 from . import protocol as P
 from .lookups import BaselineSourceError, baseline_rows, clean_kv_row
-from .rowformat import Union, reformat
+from .rowformat import Union, reformat, serve
 
 # Output columns: ct_reasons is multivalue, so it has its __mv_ twin right after it.
 CT_COLUMNS: Tuple[str, ...] = tuple(
@@ -109,49 +107,54 @@ class ChunkStore:
 
 
 class Formatter:
-    """The rowformat worker process: reformats stored bodies into output column order on the other core."""
+    """The rowformat worker: a forked process that reformats stored bodies into output column order."""
 
     def __init__(self, work: str, store_path: str, exclude: Sequence[str]) -> None:
+        import multiprocessing
+
+        ctx = multiprocessing.get_context("fork")  # ValueError where fork does not exist: no worker there
         self.out_path = os.path.join(work, "formatted.csv")
-        script = os.path.join(os.path.dirname(os.path.abspath(__file__)), "rowformat.py")
-        self.proc = subprocess.Popen(
-            [sys.executable, script, store_path, self.out_path, ",".join(exclude)],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            stderr=None,  # inherits ours: splunkd's search.log
+        self.conn, child = ctx.Pipe()
+        self.proc = ctx.Process(
+            target=serve,
+            args=(child, store_path, self.out_path, list(exclude)),
+            name="ctad-rowformat",
+            daemon=True,
         )
+        self.proc.start()
+        child.close()
         self.ok = True
 
     def send(self, offset: int, length: int) -> None:
         if not self.ok:
             return
         try:
-            self.proc.stdin.write(b"%d %d\n" % (offset, length))  # type: ignore[union-attr]
-            self.proc.stdin.flush()  # type: ignore[union-attr]
-        except OSError:
+            self.conn.send((offset, length))
+        except (OSError, ValueError):
             self.ok = False
 
     def finish(self) -> Optional[List[List[int]]]:
         """Byte ranges [start, end, rows] per chunk in `out_path`, or None if the worker failed."""
+        ranges: Any = None
         try:
             if self.ok:
-                self.proc.stdin.write(b"end\n")  # type: ignore[union-attr]
-            self.proc.stdin.close()  # type: ignore[union-attr]
-            line = self.proc.stdout.readline()  # type: ignore[union-attr]
-            code = self.proc.wait(timeout=600)
-            ranges = json.loads(line) if (self.ok and code == 0 and line) else None
-        except (OSError, ValueError, subprocess.SubprocessError):
+                self.conn.send(None)
+                if self.conn.poll(600):
+                    ranges = self.conn.recv()
+        except (OSError, EOFError, ValueError):
             ranges = None
-        if ranges is None:
-            with contextlib.suppress(OSError):
-                self.proc.kill()
-        return ranges
+        if isinstance(ranges, dict):
+            print(f"cloudtraildetect: formatter worker failed: {ranges.get('error')}", file=sys.stderr)
+            ranges = None
+        return ranges if isinstance(ranges, list) else None
 
     def close(self) -> None:
-        if self.proc.poll() is None:
-            with contextlib.suppress(OSError):
-                self.proc.kill()
-            self.proc.wait()
+        with contextlib.suppress(OSError):
+            self.conn.close()
+        self.proc.join(5)
+        if self.proc.is_alive():
+            self.proc.terminate()
+            self.proc.join(5)
         with contextlib.suppress(OSError):
             os.remove(self.out_path)
 
@@ -214,7 +217,7 @@ class DetectCommand(P.Command):
                 store_path = os.path.join(self._tmp, "bodies.csv")
                 self.store = ChunkStore(self._tmp, self.body_memory, path=store_path)
                 self.formatter = Formatter(self._tmp, store_path, sorted(_CT_NAMES))
-            except OSError as exc:
+            except (OSError, ValueError) as exc:
                 print(f"cloudtraildetect: formatter worker unavailable: {exc}", file=sys.stderr)
                 self.formatter = None
         if self.formatter is None:

@@ -8,21 +8,18 @@ empty cells appended for the columns later chunks added, then the ct_* cells.
 That work does not depend on the scores, so `cloudtraildetect` hands it to this module running as a separate
 process (the search head's second core) while the main process parses and normalises the same rows:
 
-    python rowformat.py <store file> <output file> <excluded columns, comma-joined>
-    stdin: "<offset> <length>\\n" per stored body, then "end\\n"; stdout at the end: JSON list of
-    [start, end, rows] byte ranges of each chunk's rows in the output file.
-
-It imports nothing from ctad so it starts in ~20 ms with a small memory footprint.
+`serve()` runs in a forked child (multiprocessing, fork start method: no exec of any file, which Splunk Cloud
+vetting rejects) and talks to the command over a multiprocessing Pipe.
 """
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import io
-import json
 import sys
 from operator import itemgetter
-from typing import Dict, List, Sequence, Set, Tuple
+from typing import Any, Dict, List, Sequence, Set, Tuple
 
 
 def _raise_field_limit() -> None:
@@ -86,25 +83,32 @@ def reformat(body: bytes, union: Union) -> Tuple[bytes, int]:
     return buf.getvalue().encode("utf-8"), n
 
 
-def worker_main(argv: Sequence[str]) -> int:
-    store_path, out_path, exclude = argv[0], argv[1], argv[2] if len(argv) > 2 else ""
-    union = Union(set(filter(None, exclude.split(","))))
+def serve(conn: Any, store_path: str, out_path: str, exclude: Sequence[str]) -> None:
+    """Worker loop (a forked process): (offset, length) of each stored body in, byte ranges out at the end.
+
+    Receives tuples until None, reformats each body into `out_path`, then sends [[start, end, rows], ...]. Never
+    writes to stdout (inherited from the command: it is splunkd's protocol pipe). Ends quietly if the parent goes.
+    """
+    union = Union(set(exclude))
     ranges: List[List[int]] = []
     pos = 0
-    with open(store_path, "rb") as store, open(out_path, "wb") as out:
-        for line in sys.stdin.buffer:
-            if line.strip() == b"end":
-                break
-            offset, length = (int(x) for x in line.split())
-            store.seek(offset)
-            data, n = reformat(store.read(length), union)
-            out.write(data)
-            ranges.append([pos, pos + len(data), n])
-            pos += len(data)
-    sys.stdout.write(json.dumps(ranges) + "\n")
-    sys.stdout.flush()
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(worker_main(sys.argv[1:]))
+    try:
+        with open(store_path, "rb") as store, open(out_path, "wb") as out:
+            while True:
+                item = conn.recv()
+                if item is None:
+                    break
+                offset, length = item
+                store.seek(offset)
+                data, n = reformat(store.read(length), union)
+                out.write(data)
+                ranges.append([pos, pos + len(data), n])
+                pos += len(data)
+        conn.send(ranges)
+    except (EOFError, OSError):
+        pass
+    except Exception as exc:  # report, the parent falls back to formatting in-process
+        with contextlib.suppress(OSError):
+            conn.send({"error": f"{type(exc).__name__}: {exc}"})
+    finally:
+        conn.close()
