@@ -71,6 +71,13 @@ def build_requests(rows: int, with_raw: bool, cache: Path) -> Path:
     return target
 
 
+def _pss(proc) -> int:
+    try:
+        return proc.memory_full_info().pss
+    except (AttributeError, OSError):
+        return proc.memory_info().rss
+
+
 def drive(argv, requests: Path, env) -> dict:
     """Run one search: send each request, read its reply; returns timings, peak RSS and output row count."""
     import psutil
@@ -94,18 +101,23 @@ def drive(argv, requests: Path, env) -> dict:
     )
     ps = psutil.Process(proc.pid)
     peak = [0]
+    peak_pss = [0]
     cpu = [0.0]
     done = threading.Event()
 
     def poll():
         while not done.is_set():
             try:
-                # The whole process tree: cloudtraildetect's formatter worker counts too.
+                # The whole process tree: cloudtraildetect's formatter worker counts too. RSS summed over a
+                # forked tree counts shared copy-on-write pages twice (an upper bound); PSS shares them out.
                 rss = ps.memory_info().rss
+                pss = _pss(ps)
                 for child in ps.children(recursive=True):
                     with contextlib.suppress(psutil.Error):
                         rss += child.memory_info().rss
+                        pss += _pss(child)
                 peak[0] = max(peak[0], rss)
+                peak_pss[0] = max(peak_pss[0], pss)
                 t = ps.cpu_times()
                 cpu[0] = t.user + t.system + t.children_user + t.children_system
             except psutil.Error:
@@ -174,16 +186,17 @@ def main() -> int:
                 "wall_s": round(wall, 2),
                 "cpu_s": round(statistics.median(x["cpu_s"] for x in runs), 2),
                 "peak_rss_mb": round(max(x["peak_rss_mb"] for x in runs)),
+                "peak_pss_mb": round(max(x["peak_pss_mb"] for x in runs)),
                 "request_mb": round(req.stat().st_size / 2**20, 1),
                 "rc": runs[-1]["rc"],
             }
             results.append(r)
             print(json.dumps(r), flush=True)
-    print("\n| input | command | rows/s | wall s | CPU s | peak RSS MB |")
-    print("|---|---|---|---|---|---|")
+    print("\n| input | command | rows/s | wall s | CPU s | peak RSS MB (tree sum) | peak PSS MB |")
+    print("|---|---|---|---|---|---|---|")
     for r in results:
         print(f"| {r['input']} ({r['request_mb']} MB) | {r['command']} | {r['rows_per_s']:,} | {r['wall_s']} | "
-              f"{r['cpu_s']} | {r['peak_rss_mb']} |")  # fmt: skip
+              f"{r['cpu_s']} | {r['peak_rss_mb']} | {r['peak_pss_mb']} |")  # fmt: skip
     print(f"\nmachine: {os.cpu_count()} cores; python {sys.version.split()[0]}; median of {args.repeat} runs")
     return 0
 
