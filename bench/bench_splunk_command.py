@@ -146,6 +146,7 @@ def drive(argv, requests: Path, env) -> dict:
         "wall_s": wall,
         "cpu_s": cpu[0],
         "peak_rss_mb": peak[0] / 2**20,
+        "peak_pss_mb": peak_pss[0] / 2**20,
         "out_lines": out_rows,
         "rc": proc.returncode,
     }
