@@ -243,3 +243,15 @@ def test_engines_agree(tiny_model_dir, engine):
     base = run_rows(tiny_model_dir, rows)[0]
     got = run_rows(tiny_model_dir, rows, engine=engine)[0]
     assert [g["ct_score"] for g in got] == pytest.approx([b["ct_score"] for b in base], abs=1e-9)
+
+
+def test_event_tuple_round_trip_keeps_every_field():
+    import inspect
+    import pickle
+
+    from ctad.schema import Event
+
+    assert list(inspect.signature(Event.__init__).parameters)[1:] == list(Event.__slots__)
+    ev = Event("e1", 1.5, "s3.amazonaws.com", "GetObject", region="us-east-1", mfa=False, flags=("public",))
+    back = pickle.loads(pickle.dumps(ev))
+    assert back.to_dict() == ev.to_dict() and Event.from_tuple(ev.to_tuple()).to_dict() == ev.to_dict()
