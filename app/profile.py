@@ -88,9 +88,9 @@ class Profile:
             st.hours = [int(h) for h in v["hours"]]
             st.weekend = int(v.get("weekend", 0))
             for kind in KINDS:
-                st.table(kind).update({
-                    val: [int(e[0]), float(e[1]), float(e[2])] for val, e in v["seen"].get(kind, {}).items()
-                })
+                st.table(kind).update(
+                    {val: [int(e[0]), float(e[1]), float(e[2])] for val, e in v["seen"].get(kind, {}).items()}
+                )
             for t, api, denied in v.get("win_long", ()):
                 st.win_long.append((float(t), api, bool(denied)))
                 st.win_api[api] = st.win_api.get(api, 0) + 1

@@ -6,4 +6,5 @@ cd "$(dirname "$0")/.."
 bash scripts/setup.sh --no-demo
 bash scripts/system-deps.sh
 .venv/bin/ruff check app tests bench bin/*.py
+.venv/bin/ruff format --check app tests bench bin/*.py
 .venv/bin/python -m pytest -q "$@"

@@ -66,7 +66,157 @@ def conf(name: str) -> Dict[str, Dict[str, str]]:
 
 # Splunk built-in search commands (Search Reference), the ones an app may use without defining them.
 BUILTIN_COMMANDS: Set[str] = set(
-    ["abstract", "accum", "addcoltotals", "addinfo", "addtotals", "analyzefields", "anomalies", "anomalousvalue", "anomalydetection", "append", "appendcols", "appendpipe", "arules", "associate", "audit", "autoregress", "bin", "bucket", "bucketdir", "chart", "cluster", "cofilter", "collect", "concurrency", "contingency", "convert", "correlate", "datamodel", "dbinspect", "dedup", "delete", "delta", "diff", "erex", "eval", "eventcount", "eventstats", "extract", "kv", "fieldformat", "fields", "fieldsummary", "filldown", "fillnull", "findtypes", "folderize", "foreach", "format", "from", "gauge", "gentimes", "geom", "geomfilter", "geostats", "head", "highlight", "history", "iconify", "inputcsv", "inputlookup", "iplocation", "join", "kmeans", "kvform", "loadjob", "localize", "localop", "lookup", "makecontinuous", "makemv", "makeresults", "map", "mcollect", "metadata", "metasearch", "meventcollect", "mpreview", "msearch", "mstats", "multikv", "multisearch", "mvcombine", "mvexpand", "nomv", "outlier", "outputcsv", "outputlookup", "outputtext", "overlap", "pivot", "predict", "rangemap", "rare", "redistribute", "regex", "reltime", "rename", "replace", "require", "rest", "return", "reverse", "rex", "rtorder", "savedsearch", "script", "run", "scrub", "search", "searchtxn", "selfjoin", "sendemail", "set", "setfields", "sichart", "sirare", "sistats", "sitimechart", "sitop", "sort", "spath", "stats", "strcat", "streamstats", "table", "tags", "tail", "timechart", "timewrap", "tojson", "top", "transaction", "transpose", "trendline", "tscollect", "tstats", "typeahead", "typelearner", "typer", "union", "uniq", "untable", "walklex", "where", "x11", "xmlkv", "xmlunescape", "xpath", "xyseries"]
+    [
+        "abstract",
+        "accum",
+        "addcoltotals",
+        "addinfo",
+        "addtotals",
+        "analyzefields",
+        "anomalies",
+        "anomalousvalue",
+        "anomalydetection",
+        "append",
+        "appendcols",
+        "appendpipe",
+        "arules",
+        "associate",
+        "audit",
+        "autoregress",
+        "bin",
+        "bucket",
+        "bucketdir",
+        "chart",
+        "cluster",
+        "cofilter",
+        "collect",
+        "concurrency",
+        "contingency",
+        "convert",
+        "correlate",
+        "datamodel",
+        "dbinspect",
+        "dedup",
+        "delete",
+        "delta",
+        "diff",
+        "erex",
+        "eval",
+        "eventcount",
+        "eventstats",
+        "extract",
+        "kv",
+        "fieldformat",
+        "fields",
+        "fieldsummary",
+        "filldown",
+        "fillnull",
+        "findtypes",
+        "folderize",
+        "foreach",
+        "format",
+        "from",
+        "gauge",
+        "gentimes",
+        "geom",
+        "geomfilter",
+        "geostats",
+        "head",
+        "highlight",
+        "history",
+        "iconify",
+        "inputcsv",
+        "inputlookup",
+        "iplocation",
+        "join",
+        "kmeans",
+        "kvform",
+        "loadjob",
+        "localize",
+        "localop",
+        "lookup",
+        "makecontinuous",
+        "makemv",
+        "makeresults",
+        "map",
+        "mcollect",
+        "metadata",
+        "metasearch",
+        "meventcollect",
+        "mpreview",
+        "msearch",
+        "mstats",
+        "multikv",
+        "multisearch",
+        "mvcombine",
+        "mvexpand",
+        "nomv",
+        "outlier",
+        "outputcsv",
+        "outputlookup",
+        "outputtext",
+        "overlap",
+        "pivot",
+        "predict",
+        "rangemap",
+        "rare",
+        "redistribute",
+        "regex",
+        "reltime",
+        "rename",
+        "replace",
+        "require",
+        "rest",
+        "return",
+        "reverse",
+        "rex",
+        "rtorder",
+        "savedsearch",
+        "script",
+        "run",
+        "scrub",
+        "search",
+        "searchtxn",
+        "selfjoin",
+        "sendemail",
+        "set",
+        "setfields",
+        "sichart",
+        "sirare",
+        "sistats",
+        "sitimechart",
+        "sitop",
+        "sort",
+        "spath",
+        "stats",
+        "strcat",
+        "streamstats",
+        "table",
+        "tags",
+        "tail",
+        "timechart",
+        "timewrap",
+        "tojson",
+        "top",
+        "transaction",
+        "transpose",
+        "trendline",
+        "tscollect",
+        "tstats",
+        "typeahead",
+        "typelearner",
+        "typer",
+        "union",
+        "uniq",
+        "untable",
+        "walklex",
+        "where",
+        "x11",
+        "xmlkv",
+        "xmlunescape",
+        "xpath",
+        "xyseries",
+    ]
 )
 
 
@@ -103,7 +253,7 @@ def check_balanced(spl: str) -> None:
         elif c in "([{":
             stack.append(c)
         elif c in ")]}" and (not stack or stack.pop() != pairs[c]):
-            raise ValueError(f"unbalanced {c!r} at {i}: {spl[max(0, i - 40):i + 40]!r}")
+            raise ValueError(f"unbalanced {c!r} at {i}: {spl[max(0, i - 40) : i + 40]!r}")
         i += 1
     if quote:
         raise ValueError(f"unterminated {quote} quote")
@@ -127,7 +277,7 @@ def split_pipelines(spl: str) -> List[List[str]]:
             if quote:
                 if c == "\\":
                     if depth == 0:
-                        cur.append(text[i:i + 2])
+                        cur.append(text[i : i + 2])
                     i += 2
                     continue
                 if c == quote:
@@ -302,8 +452,12 @@ def options_in_source(source: str) -> Set[str]:
             for stmt in node.body:
                 if isinstance(stmt, ast.Assign) and _option_call(stmt.value):
                     names |= {t.id for t in stmt.targets if isinstance(t, ast.Name)}
-                elif (isinstance(stmt, ast.AnnAssign) and stmt.value is not None and _option_call(stmt.value)
-                      and isinstance(stmt.target, ast.Name)):
+                elif (
+                    isinstance(stmt, ast.AnnAssign)
+                    and stmt.value is not None
+                    and _option_call(stmt.value)
+                    and isinstance(stmt.target, ast.Name)
+                ):
                     names.add(stmt.target.id)
         if isinstance(node, ast.Dict):
             for k, v in zip(node.keys, node.values):

@@ -24,7 +24,16 @@ BASELINE_STATS = (
 
 
 def test_expected_conf_files_exist():
-    for name in ("app", "commands", "searchbnf", "macros", "collections", "transforms", "props", "savedsearches"):
+    for name in (
+        "app",
+        "commands",
+        "searchbnf",
+        "macros",
+        "collections",
+        "transforms",
+        "props",
+        "savedsearches",
+    ):
         assert f"{name}.conf" in CONF_FILES
 
 
@@ -100,7 +109,7 @@ def test_kv_collection_has_lookup(name):
     assert name in collections
     assert transforms[name]["external_type"] == "kvstore"
     assert transforms[name]["collection"] == name
-    declared = {k[len("field."):] for k in collections[name] if k.startswith("field.")}
+    declared = {k[len("field.") :] for k in collections[name] if k.startswith("field.")}
     listed = {f.strip() for f in transforms[name]["fields_list"].split(",")}
     assert "_key" in listed
     assert declared <= listed, f"fields typed in collections.conf but not in the lookup: {declared - listed}"
@@ -139,13 +148,17 @@ def test_props_never_overwrite_existing_cim_fields():
     aliases = {k: v for k, v in props.items() if k.startswith("FIELDALIAS-")}
     assert aliases
     for key, value in aliases.items():
-        assert " ASNEW " in value and " AS " not in value, f"{key} would overwrite the add-on's field: {value}"
+        assert " ASNEW " in value and " AS " not in value, (
+            f"{key} would overwrite the add-on's field: {value}"
+        )
     targets = {v.split(" ASNEW ")[1] for v in aliases.values()}
-    evals = {k[len("EVAL-"):]: v for k, v in props.items() if k.startswith("EVAL-")}
+    evals = {k[len("EVAL-") :]: v for k, v in props.items() if k.startswith("EVAL-")}
     assert {"src", "user_agent", "vendor_region", "vendor_account"} <= targets
     assert {"user", "action"} <= set(evals)
     for field, expr in evals.items():
-        assert expr.startswith(f"if(isnotnull({field}), {field},"), f"EVAL-{field} must keep an existing value"
+        assert expr.startswith(f"if(isnotnull({field}), {field},"), (
+            f"EVAL-{field} must keep an existing value"
+        )
 
 
 def _saved():
@@ -154,17 +167,26 @@ def _saved():
 
 def test_saved_searches_of_the_contract():
     ss = _saved()
-    for name in ("CTAD - Build baseline", "CTAD - Update baseline", "CTAD - Detect", "CTAD - Triage",
-                 "CTAD - High severity anomaly"):
+    for name in (
+        "CTAD - Build baseline",
+        "CTAD - Update baseline",
+        "CTAD - Detect",
+        "CTAD - Triage",
+        "CTAD - High severity anomaly",
+    ):
         assert name in ss, name
         assert ss[name]["disabled"] == "1", f"{name} needs the index macro set first: disabled by default"
         assert ss[name]["enableSched"] == "1"
     build = ss["CTAD - Build baseline"]["search"]
-    assert build == ("`cloudtrail_events` earliest=-30d@h latest=-2h@h | `ctad_baseline_stats` | ctadbaseline "
-                     "retention_days=30 | outputlookup ctad_baseline")
+    assert build == (
+        "`cloudtrail_events` earliest=-30d@h latest=-2h@h | `ctad_baseline_stats` | ctadbaseline "
+        "retention_days=30 | outputlookup ctad_baseline"
+    )
     update = ss["CTAD - Update baseline"]
-    assert update["search"] == ("`cloudtrail_events` earliest=-3h@h latest=-2h@h | `ctad_baseline_stats` | "
-                                "ctadbaseline merge=true retention_days=30 | outputlookup ctad_baseline")
+    assert update["search"] == (
+        "`cloudtrail_events` earliest=-3h@h latest=-2h@h | `ctad_baseline_stats` | "
+        "ctadbaseline merge=true retention_days=30 | outputlookup ctad_baseline"
+    )
     assert update["cron_schedule"] == "7 * * * *"
 
 

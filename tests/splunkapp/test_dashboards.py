@@ -10,8 +10,16 @@ import pytest
 import splunkapp_helpers as h
 
 STUDIO = ("ctad_overview", "ctad_identity", "ctad_model_health")
-VIZ_TYPES = {"splunk.singlevalue", "splunk.table", "splunk.line", "splunk.column", "splunk.bar", "splunk.pie",
-             "splunk.area", "splunk.markdown"}
+VIZ_TYPES = {
+    "splunk.singlevalue",
+    "splunk.table",
+    "splunk.line",
+    "splunk.column",
+    "splunk.bar",
+    "splunk.pie",
+    "splunk.area",
+    "splunk.markdown",
+}
 INPUT_TYPES = {"input.timerange", "input.dropdown", "input.text", "input.multiselect"}
 
 
@@ -65,8 +73,14 @@ def test_studio_definition(view):
 def test_overview_covers_the_brief():
     d = h.studio_dashboards()["ctad_overview"]
     queries = " ".join(ds["options"]["query"] for ds in d["dataSources"].values())
-    for piece in ("timechart count by ct_severity", "by ct_severity", "ctad_attack_tactics", "by ct_identity",
-                  "by account", "`ctad_baseline_status`"):
+    for piece in (
+        "timechart count by ct_severity",
+        "by ct_severity",
+        "ctad_attack_tactics",
+        "by ct_identity",
+        "by account",
+        "`ctad_baseline_status`",
+    ):
         assert piece in queries, piece
 
 
@@ -83,8 +97,15 @@ def test_identity_dashboard_filters_on_chosen_identity():
 def test_model_health_covers_the_brief():
     d = h.studio_dashboards()["ctad_model_health"]
     queries = " ".join(ds["options"]["query"] for ds in d["dataSources"].values())
-    for piece in ("cloudtraildetect", "ct_score*20", "lowest_flagged_score", "tstats count", "mean_score",
-                  "`ctad_baseline_status`", "CTAD - Update baseline"):
+    for piece in (
+        "cloudtraildetect",
+        "ct_score*20",
+        "lowest_flagged_score",
+        "tstats count",
+        "mean_score",
+        "`ctad_baseline_status`",
+        "CTAD - Update baseline",
+    ):
         assert piece in queries, piece
 
 

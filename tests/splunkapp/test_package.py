@@ -23,8 +23,14 @@ def _env():
 
 @pytest.fixture(scope="module")
 def tgz():
-    out = subprocess.run(["bash", str(h.REPO / "package.sh")], cwd=h.REPO, env=_env(), capture_output=True,
-                         text=True, timeout=300)
+    out = subprocess.run(
+        ["bash", str(h.REPO / "package.sh")],
+        cwd=h.REPO,
+        env=_env(),
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert out.returncode == 0, out.stdout + out.stderr
     path = h.REPO / "dist" / f"{h.APP}-{VERSION}.tgz"
     assert path.is_file()
@@ -43,17 +49,41 @@ def test_single_top_folder(members):
 
 def test_layout(members):
     names = set(members)
-    for required in ("default/app.conf", "default/commands.conf", "default/searchbnf.conf", "default/macros.conf",
-                     "default/savedsearches.conf", "default/collections.conf", "default/transforms.conf",
-                     "default/props.conf", "default/data/ui/nav/default.xml",
-                     "default/data/ui/views/ctad_overview.xml", "default/data/ui/views/ctad_setup.xml",
-                     "metadata/default.meta", "static/appIcon.png", "static/appIcon_2x.png",
-                     "static/appIconAlt.png", "static/appIconAlt_2x.png", "appserver/static/ctad_setup.js",
-                     "README.md", "LICENSE", "bin/agenttriage.py", "bin/ctad/__init__.py", "bin/ctad/detect.py",
-                     "bin/ctad/model_runtime.py", "bin/ctad/triage/engine.py", "bin/splunklib/__init__.py",
-                     "bin/splunklib/searchcommands/__init__.py", "bin/jinja2/__init__.py",
-                     "bin/markupsafe/_native.py", "bin/fastjsonschema/__init__.py", "model/model.json",
-                     "model/feature_spec.json", "lookups/sensitive_apis.csv", "agents/analyst/role.json"):
+    for required in (
+        "default/app.conf",
+        "default/commands.conf",
+        "default/searchbnf.conf",
+        "default/macros.conf",
+        "default/savedsearches.conf",
+        "default/collections.conf",
+        "default/transforms.conf",
+        "default/props.conf",
+        "default/data/ui/nav/default.xml",
+        "default/data/ui/views/ctad_overview.xml",
+        "default/data/ui/views/ctad_setup.xml",
+        "metadata/default.meta",
+        "static/appIcon.png",
+        "static/appIcon_2x.png",
+        "static/appIconAlt.png",
+        "static/appIconAlt_2x.png",
+        "appserver/static/ctad_setup.js",
+        "README.md",
+        "LICENSE",
+        "bin/agenttriage.py",
+        "bin/ctad/__init__.py",
+        "bin/ctad/detect.py",
+        "bin/ctad/model_runtime.py",
+        "bin/ctad/triage/engine.py",
+        "bin/splunklib/__init__.py",
+        "bin/splunklib/searchcommands/__init__.py",
+        "bin/jinja2/__init__.py",
+        "bin/markupsafe/_native.py",
+        "bin/fastjsonschema/__init__.py",
+        "model/model.json",
+        "model/feature_spec.json",
+        "lookups/sensitive_apis.csv",
+        "agents/analyst/role.json",
+    ):
         assert f"{h.APP}/{required}" in names, required
     for name in h.defined_commands():
         if (h.REPO / "bin" / f"{name}.py").is_file():
@@ -64,7 +94,9 @@ def test_no_training_or_compiled_code(members):
     for name in members:
         rel = name.split("/", 1)[-1]
         assert "__pycache__" not in name and not name.endswith((".pyc", ".pyo", ".so", ".pyd", ".dll")), name
-        assert not rel.startswith(("bin/ctad/simulate", "bin/ctad/train", "bin/ctad/elastic", "bin/numpy")), name
+        assert not rel.startswith(("bin/ctad/simulate", "bin/ctad/train", "bin/ctad/elastic", "bin/numpy")), (
+            name
+        )
         assert not rel.endswith("splunkd_sim.py"), "test-only simulator shipped"
         assert not rel.startswith(("local/", "default/local")), name
         assert "/.git" not in name and not rel.startswith(".")
@@ -84,8 +116,12 @@ def test_permissions(members):
 
 def test_icons_are_valid_pngs(tgz, tmp_path):
     with tarfile.open(tgz) as tar:
-        for icon, size in (("appIcon.png", 36), ("appIcon_2x.png", 72), ("appIconAlt.png", 36),
-                           ("appIconAlt_2x.png", 72)):
+        for icon, size in (
+            ("appIcon.png", 36),
+            ("appIcon_2x.png", 72),
+            ("appIconAlt.png", 36),
+            ("appIconAlt_2x.png", 72),
+        ):
             data = tar.extractfile(f"{h.APP}/static/{icon}").read()
             assert data[:8] == b"\x89PNG\r\n\x1a\n"
             assert int.from_bytes(data[16:20], "big") == size and int.from_bytes(data[20:24], "big") == size
@@ -105,8 +141,9 @@ def test_search_time_code_is_self_contained(tgz, tmp_path):
         "print(find_dir('model'), find_dir('lookups'))"
     )
     python = shutil.which("python3") or sys.executable
-    out = subprocess.run([python, "-S", "-E", "-B", "-c", code, str(bin_dir)], capture_output=True, text=True,
-                         timeout=120)
+    out = subprocess.run(
+        [python, "-S", "-E", "-B", "-c", code, str(bin_dir)], capture_output=True, text=True, timeout=120
+    )
     assert out.returncode == 0, out.stderr
     model_dir, lookups_dir = out.stdout.split()
     assert model_dir == str(tmp_path / h.APP / "model")
@@ -134,8 +171,9 @@ assert 0.0 <= float(res["ct_score"]) <= 1.0
 print(res["ct_identity"], res["ct_model"])
 """
     python = shutil.which("python3") or sys.executable
-    out = subprocess.run([python, "-S", "-E", "-B", "-c", code, str(bin_dir)], capture_output=True, text=True,
-                         timeout=300)
+    out = subprocess.run(
+        [python, "-S", "-E", "-B", "-c", code, str(bin_dir)], capture_output=True, text=True, timeout=300
+    )
     assert out.returncode == 0, out.stderr
     assert "arn:aws:iam::123456789012:user/alice" in out.stdout
 
@@ -163,8 +201,9 @@ assert out["triage_backend"] == "offline", out
 print(out["triage_verdict"])
 """
     python = shutil.which("python3") or sys.executable
-    out = subprocess.run([python, "-S", "-E", "-B", "-c", code, str(bin_dir)], capture_output=True, text=True,
-                         timeout=300)
+    out = subprocess.run(
+        [python, "-S", "-E", "-B", "-c", code, str(bin_dir)], capture_output=True, text=True, timeout=300
+    )
     assert out.returncode == 0, out.stderr[-3000:]
 
 
@@ -179,14 +218,21 @@ def test_readme_and_license(tgz):
 @pytest.mark.slow
 def test_appinspect_cloud_and_future_zero_failures(tgz):
     """package.sh --inspect: splunk-appinspect --mode precert, --included-tags cloud and future (about 30 s)."""
-    appinspect = shutil.which("splunk-appinspect") or os.path.join(os.path.dirname(sys.executable),
-                                                                   "splunk-appinspect")
+    appinspect = shutil.which("splunk-appinspect") or os.path.join(
+        os.path.dirname(sys.executable), "splunk-appinspect"
+    )
     if not os.path.exists(appinspect):
         pytest.skip("splunk-appinspect is not installed (pip install -e '.[dev]')")
     env = _env()
     env["APPINSPECT"] = appinspect
-    out = subprocess.run(["bash", str(h.REPO / "package.sh"), "--inspect"], cwd=h.REPO, env=env,
-                         capture_output=True, text=True, timeout=900)
+    out = subprocess.run(
+        ["bash", str(h.REPO / "package.sh"), "--inspect"],
+        cwd=h.REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
     assert out.returncode == 0, out.stdout + out.stderr
     lines = [ln for ln in out.stdout.splitlines() if ln.startswith("appinspect --included-tags")]
     assert len(lines) == 2, out.stdout

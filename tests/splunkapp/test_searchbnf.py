@@ -46,11 +46,18 @@ def test_code_options_documented(cmd):
         declared |= h.options_in_source(path.read_text(encoding="utf-8"))
     assert declared, f"could not read any option declaration from {[str(p) for p in sources]}"
     documented = h.searchbnf_options()[cmd]
-    assert declared == documented, {"undocumented": declared - documented, "not in code": documented - declared}
+    assert declared == documented, {
+        "undocumented": declared - documented,
+        "not in code": documented - declared,
+    }
 
 
 def test_option_reader_reads_both_styles():
-    splunklib_style = "class C(StreamingCommand):\n    a = Option(require=False)\n    b = Option()\n    c = 1\n"
-    protocol_style = "class D(Command):\n    options = {'x': Option(float, 0.5), 'y': proto.Option(str, '')}\n"
+    splunklib_style = (
+        "class C(StreamingCommand):\n    a = Option(require=False)\n    b = Option()\n    c = 1\n"
+    )
+    protocol_style = (
+        "class D(Command):\n    options = {'x': Option(float, 0.5), 'y': proto.Option(str, '')}\n"
+    )
     assert h.options_in_source(splunklib_style) == {"a", "b"}
     assert h.options_in_source(protocol_style) == {"x", "y"}

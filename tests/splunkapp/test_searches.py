@@ -10,6 +10,7 @@ MACROS = h.conf("macros")
 SAVED = {k: v for k, v in h.conf("savedsearches").items() if "search" in v}
 DASHBOARDS = h.studio_dashboards()
 
+
 # Values to put in for dashboard tokens when reading a query (any token not defined by an input is an error).
 def _token_values(definition):
     values = {}
@@ -37,7 +38,7 @@ def test_checker_catches_mistakes():
     assert h.analyse("`cloudtrail_events` | stat count", MACROS)
     assert h.analyse("`no_such_macro` | stats count", MACROS)
     assert h.analyse("`cloudtrail_events` | cloudtraildetect threshhold=0.5", MACROS)
-    assert h.analyse("`cloudtrail_events` | where x=\"a | stats count", MACROS)
+    assert h.analyse('`cloudtrail_events` | where x="a | stats count', MACROS)
     assert h.analyse("`cloudtrail_events` | stats count |", MACROS)
     assert h.analyse("`cloudtrail_events` | append [| inputlookup nope] | stats count", MACROS)
     assert h.analyse("| `ctad_anomalies` | eval x=(1 | stats count", MACROS)

@@ -121,14 +121,16 @@ def make_handler(api: Splunkd, port_box):
             length = int(self.headers.get("Content-Length") or 0)
             form = dict(urllib.parse.parse_qsl(self.rfile.read(length).decode())) if length else {}
             if path == "/en-US/app/ctad_cloudtrail/ctad_setup":
-                page = ("<!doctype html><html><head><meta charset='utf-8'>"
-                        "<link rel='stylesheet' href='/en-US/static/app/ctad_cloudtrail/ctad_setup.css'>"
-                        "<script>window.$C = {LOCALE: 'en-US', MRSPARKLE_PORT_NUMBER: '%d'};"
-                        "window.__amd = []; window.define = function () {}; window.define.amd = {};"
-                        "window.require = function (deps, cb) { window.__amd.push(deps); setTimeout(cb, 0); };"
-                        "</script></head><body><div class='dashboard-body'>%s</div>"
-                        "<script src='/en-US/static/app/ctad_cloudtrail/ctad_setup.js'></script>%s</body></html>"
-                        % (port_box[0], panel_html(), DRIVER))
+                page = (
+                    "<!doctype html><html><head><meta charset='utf-8'>"
+                    "<link rel='stylesheet' href='/en-US/static/app/ctad_cloudtrail/ctad_setup.css'>"
+                    "<script>window.$C = {LOCALE: 'en-US', MRSPARKLE_PORT_NUMBER: '%d'};"
+                    "window.__amd = []; window.define = function () {}; window.define.amd = {};"
+                    "window.require = function (deps, cb) { window.__amd.push(deps); setTimeout(cb, 0); };"
+                    "</script></head><body><div class='dashboard-body'>%s</div>"
+                    "<script src='/en-US/static/app/ctad_cloudtrail/ctad_setup.js'></script>%s</body></html>"
+                    % (port_box[0], panel_html(), DRIVER)
+                )
                 cookie = f"splunkweb_csrf_token_{port_box[0]}={CSRF}; Path=/"
                 return self._send(200, page.encode(), "text/html; charset=utf-8", [("Set-Cookie", cookie)])
             if path.startswith("/en-US/static/app/ctad_cloudtrail/"):
@@ -137,12 +139,18 @@ def make_handler(api: Splunkd, port_box):
                 return self._send(200, f.read_bytes(), ctype) if f.is_file() else self._send(404)
             if not path.startswith(RAW):
                 return self._send(404)
-            rest = path[len(RAW):]
+            rest = path[len(RAW) :]
             with api.lock:
-                api.requests.append({"method": method, "path": rest, "form": form,
-                                     "query": dict(urllib.parse.parse_qsl(url.query)),
-                                     "csrf": self.headers.get("X-Splunk-Form-Key"),
-                                     "xrw": self.headers.get("X-Requested-With")})
+                api.requests.append(
+                    {
+                        "method": method,
+                        "path": rest,
+                        "form": form,
+                        "query": dict(urllib.parse.parse_qsl(url.query)),
+                        "csrf": self.headers.get("X-Splunk-Form-Key"),
+                        "xrw": self.headers.get("X-Requested-With"),
+                    }
+                )
                 if method != "GET" and self.headers.get("X-Splunk-Form-Key") != CSRF:
                     return self._json(401, {"messages": [{"type": "ERROR", "text": "bad CSRF token"}]})
                 return self._rest(method, rest, form)
@@ -151,7 +159,9 @@ def make_handler(api: Splunkd, port_box):
             if rest == NS + "configs/conf-macros/cloudtrail_index":
                 if method == "POST":
                     api.macro = form["definition"]
-                return self._json(200, {"entry": [{"name": "cloudtrail_index", "content": {"definition": api.macro}}]})
+                return self._json(
+                    200, {"entry": [{"name": "cloudtrail_index", "content": {"definition": api.macro}}]}
+                )
             if rest == KEY_PATH:
                 if api.key is None:
                     return self._json(404, {"messages": [{"type": "ERROR", "text": "not found"}]})
@@ -159,14 +169,23 @@ def make_handler(api: Splunkd, port_box):
                     api.key = form["password"]
                 if method == "DELETE":
                     api.key = None
-                return self._json(200, {"entry": [{"name": "ctad_cloudtrail:anthropic:",
-                                                   "content": {"realm": "ctad_cloudtrail", "username": "anthropic"}}]})
+                return self._json(
+                    200,
+                    {
+                        "entry": [
+                            {
+                                "name": "ctad_cloudtrail:anthropic:",
+                                "content": {"realm": "ctad_cloudtrail", "username": "anthropic"},
+                            }
+                        ]
+                    },
+                )
             if rest == NS + "storage/passwords" and method == "POST":
                 api.created.append(form)
                 api.key = form["password"]
                 return self._json(201, {"entry": [{"name": "ctad_cloudtrail:anthropic:"}]})
             if rest.startswith(NS + "saved/searches/"):
-                name = rest[len(NS + "saved/searches/"):]
+                name = rest[len(NS + "saved/searches/") :]
                 action = None
                 if name.endswith(("/enable", "/disable")):
                     name, action = name.rsplit("/", 1)
@@ -174,7 +193,9 @@ def make_handler(api: Splunkd, port_box):
                     return self._json(404, {"messages": [{"type": "ERROR", "text": "no such saved search"}]})
                 if method == "POST" and action:
                     api.disabled[name] = action == "disable"
-                return self._json(200, {"entry": [{"name": name, "content": {"disabled": api.disabled[name]}}]})
+                return self._json(
+                    200, {"entry": [{"name": name, "content": {"disabled": api.disabled[name]}}]}
+                )
             if rest == "services/apps/local/ctad_cloudtrail" and method == "POST":
                 api.configured = form.get("configured") == "1"
                 return self._json(200, {"entry": [{"name": "ctad_cloudtrail"}]})
@@ -203,9 +224,21 @@ def splunkweb():
 
 def browse(url, tmp_path):
     out = subprocess.run(
-        [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--no-first-run",
-         f"--user-data-dir={tmp_path / 'profile'}", "--virtual-time-budget=20000", "--dump-dom", url],
-        capture_output=True, text=True, timeout=120,
+        [
+            CHROMIUM,
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-dev-shm-usage",
+            "--no-first-run",
+            f"--user-data-dir={tmp_path / 'profile'}",
+            "--virtual-time-budget=20000",
+            "--dump-dom",
+            url,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert out.returncode == 0, out.stderr[-2000:]
     start = out.stdout.find('<pre id="ctad-test-result">')
@@ -234,8 +267,13 @@ def test_loads_current_settings(splunkweb, tmp_path):
 
 def test_saves_macro_key_and_schedules(splunkweb, tmp_path):
     api = Splunkd(key=None)
-    url = splunkweb(api) + "?" + urllib.parse.urlencode(
-        {"index": "aws, cloudtrail_*", "key": "sk-ant-test-key", "enable": "CTAD - Detect,CTAD - Triage"})
+    url = (
+        splunkweb(api)
+        + "?"
+        + urllib.parse.urlencode(
+            {"index": "aws, cloudtrail_*", "key": "sk-ant-test-key", "enable": "CTAD - Detect,CTAD - Triage"}
+        )
+    )
     result = browse(url, tmp_path)
     after = result["after"]
     assert after["state"] == "ok", after
@@ -259,11 +297,15 @@ def test_saves_macro_key_and_schedules(splunkweb, tmp_path):
 
 def test_updates_existing_key_and_can_remove_it(splunkweb, tmp_path):
     api = Splunkd(key="old")
-    result = browse(splunkweb(api) + "?" + urllib.parse.urlencode({"index": "aws", "key": "new-key"}), tmp_path)
+    result = browse(
+        splunkweb(api) + "?" + urllib.parse.urlencode({"index": "aws", "key": "new-key"}), tmp_path
+    )
     assert result["after"]["state"] == "ok", result
     assert api.key == "new-key" and api.created == []
     assert api.macro == 'index="aws"'
-    result = browse(splunkweb(api) + "?" + urllib.parse.urlencode({"index": "aws", "remove": "1"}), tmp_path / "b")
+    result = browse(
+        splunkweb(api) + "?" + urllib.parse.urlencode({"index": "aws", "remove": "1"}), tmp_path / "b"
+    )
     assert result["after"]["state"] == "ok", result
     assert api.key is None
     assert result["after"]["keyState"] == "none"
@@ -271,7 +313,9 @@ def test_updates_existing_key_and_can_remove_it(splunkweb, tmp_path):
 
 def test_rejects_spl_in_index_field(splunkweb, tmp_path):
     api = Splunkd()
-    result = browse(splunkweb(api) + "?" + urllib.parse.urlencode({"index": "aws | delete", "key": "k"}), tmp_path)
+    result = browse(
+        splunkweb(api) + "?" + urllib.parse.urlencode({"index": "aws | delete", "key": "k"}), tmp_path
+    )
     after = result["after"]
     assert after["state"] == "error"
     assert "Not an index name" in after["status"]
