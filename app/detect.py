@@ -22,7 +22,7 @@ from .normalize import NormalizeError, Normalizer
 from .profile import Profile
 from .reasons import Explainer
 from .resources import find_dir
-from .schema import SEVERITIES, Event, empty_output
+from .schema import OUTPUT_FIELDS, SEVERITIES, Event, empty_output
 from .spill import ExternalSorter
 
 SCORE_BATCH = 2048
@@ -275,9 +275,10 @@ class Run:
         else:
             sink = ExternalSorter(key=lambda item: item[0], max_items=self.det.max_memory_rows,
                                   directory=self.det.spill_dir)  # fmt: skip
-            for item in self._scored():
-                sink.add(item)
-            ordered = self._fill(sink.sorted(), total)
+            fields = OUTPUT_FIELDS
+            for seq, res in self._scored():
+                sink.add((seq, tuple([res[k] for k in fields])))  # a tuple pickles ~2x faster than the dict
+            ordered = self._fill(((seq, dict(zip(fields, values))) for seq, values in sink.sorted()), total)
         dups = self._dups
         originals: Dict[int, Dict[str, Any]] = {}
         wanted = set(dups.values())
