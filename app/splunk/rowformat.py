@@ -17,22 +17,12 @@ from __future__ import annotations
 import contextlib
 import csv
 import io
-import sys
 from operator import itemgetter
 from typing import Any, Dict, List, Sequence, Set, Tuple
 
+from .protocol import raise_field_limit  # the forked worker parses the same big `_raw` cells
 
-def _raise_field_limit() -> None:
-    limit = sys.maxsize
-    while True:
-        try:
-            csv.field_size_limit(limit)
-            return
-        except OverflowError:
-            limit //= 2
-
-
-_raise_field_limit()
+raise_field_limit()
 
 
 class Union:
