@@ -156,8 +156,13 @@ class Run:
     def __init__(self, detector: Detector) -> None:
         self.det = detector
         self.summary = Summary()
-        self._events = ExternalSorter(key=lambda item: (item[0], item[1], item[2]), max_items=detector.max_memory_rows,
-                                      directory=detector.spill_dir)  # fmt: skip
+        self._events = ExternalSorter(
+            key=lambda item: (item[0], item[1], item[2]),
+            max_items=detector.max_memory_rows,
+            directory=detector.spill_dir,
+            encode=lambda item: (item[0], item[1], item[2], item[3].to_tuple()),
+            decode=lambda item: (item[0], item[1], item[2], Event.from_tuple(item[3])),
+        )
         self._errors: Dict[int, Tuple[str, str]] = {}
         self._dups: Dict[int, int] = {}  # duplicate row -> the row holding the same eventID
         self._n = 0

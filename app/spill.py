@@ -19,9 +19,17 @@ class ExternalSorter:
     """Collect items, then iterate them sorted by `key`; spills to `directory` beyond `max_items`."""
 
     def __init__(
-        self, key: Callable[[Any], Any], max_items: int = 200_000, directory: Optional[str] = None
+        self,
+        key: Callable[[Any], Any],
+        max_items: int = 200_000,
+        directory: Optional[str] = None,
+        encode: Optional[Callable[[Any], Any]] = None,
+        decode: Optional[Callable[[Any], Any]] = None,
     ) -> None:
+        """`encode`/`decode`: applied only to items that go to disk (plain tuples pickle far faster than objects)."""
         self.key = key
+        self.encode = encode
+        self.decode = decode
         self.max_items = max(1, int(max_items))
         self._parent = directory
         self._dir: Optional[str] = None
@@ -47,20 +55,27 @@ class ExternalSorter:
         with open(path, "wb") as fh:
             # Pickle in blocks: one dump per item is slow, one dump of everything needs it all in memory twice.
             # Each block is a self-contained pickle (its own memo), so a reader never sees stale memo entries.
+            encode = self.encode
             for i in range(0, len(self._buffer), 4096):
-                pickle.dump(self._buffer[i : i + 4096], fh, protocol=pickle.HIGHEST_PROTOCOL)
+                block = self._buffer[i : i + 4096]
+                if encode is not None:
+                    block = [encode(item) for item in block]
+                pickle.dump(block, fh, protocol=pickle.HIGHEST_PROTOCOL)
         self._runs.append(path)
         self._buffer = []
 
-    @staticmethod
-    def _read_run(path: str) -> Iterator[Any]:
+    def _read_run(self, path: str) -> Iterator[Any]:
+        decode = self.decode
         with open(path, "rb") as fh:
             while True:
                 try:
                     block = pickle.load(fh)
                 except EOFError:
                     return
-                yield from block
+                if decode is not None:
+                    yield from map(decode, block)
+                else:
+                    yield from block
 
     def sorted(self) -> Iterator[Any]:
         """Every item, sorted; the sorter is spent afterwards and its files are removed."""

@@ -23,3 +23,18 @@ def test_no_spill_below_limit():
         sorter.add(x)
     assert not sorter.spilled
     assert list(sorter.sorted()) == [1, 2, 3]
+
+
+def test_encode_decode_apply_to_spilled_items_only(tmp_path):
+    encoded = []
+
+    def encode(item):
+        encoded.append(item)
+        return (item[0], str(item[1]))
+
+    sorter = ExternalSorter(key=lambda t: t[0], max_items=5, directory=str(tmp_path), encode=encode,
+                            decode=lambda t: (t[0], int(t[1])))  # fmt: skip
+    for i in reversed(range(12)):
+        sorter.add((i, i * 10))
+    assert list(sorter.sorted()) == [(i, i * 10) for i in range(12)]
+    assert len(encoded) == 10  # two spilled runs of 5; the last 2 items never left memory
