@@ -20,9 +20,8 @@ import io
 from operator import itemgetter
 from typing import Any, Dict, List, Sequence, Set, Tuple
 
-from .protocol import raise_field_limit  # the forked worker parses the same big `_raw` cells
-
-raise_field_limit()
+# protocol raises csv's field limit on import: the forked worker parses the same big `_raw` cells.
+from .protocol import parse_csv
 
 
 class Union:
@@ -40,19 +39,9 @@ class Union:
                 self.columns.append(col)
 
 
-def read_header_and_rows(body: bytes):
-    stream = io.TextIOWrapper(io.BytesIO(body), encoding="utf-8", errors="replace", newline="")
-    reader = csv.reader(stream, strict=False)
-    try:
-        header = next(reader)
-    except StopIteration:
-        return [], iter(())
-    return header, reader
-
-
 def reformat(body: bytes, union: Union) -> Tuple[bytes, int]:
     """(the chunk's rows as CSV in the union-so-far column order, row count); updates the union."""
-    header, reader = read_header_and_rows(body)
+    header, reader = parse_csv(body)
     union.add(header)
     width = len(header)
     pos = {c: i for i, c in enumerate(header)}
