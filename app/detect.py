@@ -172,21 +172,15 @@ class Run:
 
     def add(self, row: Any) -> int:
         """Queue one row of any accepted shape; returns its sequence number. Never raises for bad rows."""
-        seq = self._n
-        self._n += 1
         try:
             ev = self.det.normalizer.normalize(row)
         except NormalizeError as exc:
-            self.add_error(seq, str(exc))
-            return seq
+            return self.skip(str(exc))
         except RecursionError:
-            self.add_error(seq, "event nested too deeply to read")
-            return seq
+            return self.skip("event nested too deeply to read")
         except Exception as exc:  # a shape we did not foresee must still not lose the row
-            self.add_error(seq, f"could not read the event: {type(exc).__name__}: {str(exc)[:160]}")
-            return seq
-        self._events.add((ev.time, ev.event_id, seq, ev))
-        return seq
+            return self.skip(f"could not read the event: {type(exc).__name__}: {str(exc)[:160]}")
+        return self.add_event(ev)
 
     def add_event(self, ev: Event) -> int:
         """Queue an event the caller already normalised with `det.normalizer` (adapters with a fast path)."""
@@ -200,7 +194,7 @@ class Run:
         self._errors[seq] = (message, identity)
 
     def skip(self, message: str) -> int:
-        """A row that never reached us as an object (unreadable line): it still gets a result."""
+        """A row that cannot be scored (unreadable line, unreadable event): it still gets a result."""
         seq = self._n
         self._n += 1
         self.add_error(seq, message)
