@@ -39,7 +39,14 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def cmd_train(args: argparse.Namespace) -> int:
-    from .pipeline import load_feedback_labels, read_records, simulated_orgs, simulated_records, train
+    from .pipeline import (
+        ORG_MIX,
+        load_feedback_labels,
+        read_records,
+        simulated_orgs,
+        simulated_records,
+        train,
+    )
 
     if not args.events and not args.simulate_events:
         print("ctad train: give --events FILES and/or --simulate-events N", file=sys.stderr)
@@ -61,7 +68,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     if args.simulate_events:
         note.append(
             f"`ctad train --simulate-events {args.simulate_events} --days {args.days} --seed {args.seed}`"
-            + ("" if args.single_org else f" ({len(record_sets) - bool(args.events)} simulated organisations of "
+            + ("" if args.single_org else f" ({len(ORG_MIX)} simulated organisations of "
                "60/25/15% of the events, each featurised on its own)")
         )  # fmt: skip
     if args.events:
