@@ -108,11 +108,16 @@ class Summary:
             "errors": self.errors,
             "duplicates": self.duplicates,
             "anomalies": self.anomalies,
-            "severities": dict(self.severities),
-            "top_identities": self.top_identities.most_common(10),
-            "top_reasons": self.top_reasons.most_common(10),
-            "error_messages": self.error_messages.most_common(10),
+            "severities": {k: self.severities[k] for k in SEVERITIES if self.severities.get(k)},
+            "top_identities": _top(self.top_identities),
+            "top_reasons": _top(self.top_reasons),
+            "error_messages": _top(self.error_messages),
         }
+
+
+def _top(counter: Counter, n: int = 10) -> List[Tuple[str, int]]:
+    """Most common first, ties by name: the summary must not depend on the order rows were counted in."""
+    return sorted(counter.items(), key=lambda kv: (-kv[1], kv[0]))[:n]
 
 
 class Detector:
@@ -150,6 +155,23 @@ class Detector:
         return Run(self)
 
 
+def normalize_row(normalizer: Normalizer, row: Any) -> Union[Event, str]:
+    """The row's Event, or the message its ct_error gets: whatever the row holds, this does not raise."""
+    try:
+        return normalizer.normalize(row)
+    except NormalizeError as exc:
+        return str(exc)
+    except RecursionError:
+        return "event nested too deeply to read"
+    except Exception as exc:  # a shape we did not foresee must still not lose the row
+        return f"could not read the event: {type(exc).__name__}: {str(exc)[:160]}"
+
+
+def error_key(message: str) -> str:
+    """How the summary groups ct_error messages (their text before the first colon)."""
+    return message.split(":")[0][:60]
+
+
 class Run:
     """One set of events. Add rows, then read results once, in add order."""
 
@@ -172,14 +194,9 @@ class Run:
 
     def add(self, row: Any) -> int:
         """Queue one row of any accepted shape; returns its sequence number. Never raises for bad rows."""
-        try:
-            ev = self.det.normalizer.normalize(row)
-        except NormalizeError as exc:
-            return self.skip(str(exc))
-        except RecursionError:
-            return self.skip("event nested too deeply to read")
-        except Exception as exc:  # a shape we did not foresee must still not lose the row
-            return self.skip(f"could not read the event: {type(exc).__name__}: {str(exc)[:160]}")
+        ev = normalize_row(self.det.normalizer, row)
+        if isinstance(ev, str):
+            return self.skip(ev)
         return self.add_event(ev)
 
     def add_event(self, ev: Event) -> int:
@@ -227,11 +244,21 @@ class Run:
     def _score_batch(
         self, batch: List[Tuple[int, Event, List[float]]], model: Any, threshold: float
     ) -> Iterator[Tuple[int, Dict[str, Any]]]:
-        scores = model.predict([b[2] for b in batch], engine=self.det.engine)
-        for (seq, ev, row), score in zip(batch, scores):
-            yield seq, self._result(ev, row, float(score), threshold)
+        scores, contributions = score_rows_batch(
+            model, [b[2] for b in batch], threshold if self.det.explain else None, self.det.engine
+        )
+        for i, ((seq, ev, row), score) in enumerate(zip(batch, scores)):
+            yield seq, self.result_for(ev, row, score, threshold, contributions.get(i))
 
-    def _result(self, ev: Event, row: List[float], score: float, threshold: float) -> Dict[str, Any]:
+    def result_for(
+        self,
+        ev: Event,
+        row: List[float],
+        score: float,
+        threshold: float,
+        contributions: Optional[Sequence[float]] = None,
+    ) -> Dict[str, Any]:
+        """The ct_* fields of a scored event; `contributions` (from `score_rows_batch`) feed the reasons."""
         det = self.det
         info = self.state.api_info(ev.source, ev.name)  # type: ignore[union-attr]
         anomaly = score >= threshold
@@ -239,7 +266,8 @@ class Run:
         sev = severity(score, threshold, det.bundle.severity_cuts, risky and anomaly)
         reasons: List[str] = []
         if anomaly and det.explain:
-            contributions = det.bundle.model.contributions(row)
+            if contributions is None:
+                contributions = det.bundle.model.contributions(row)
             for sentence, template in det.explainer.explain(ev, row, contributions, info)[:5]:
                 reasons.append(sentence)
                 if len(reasons) <= 3:
@@ -291,7 +319,7 @@ class Run:
                 message, identity = self._errors.get(seq, ("internal error: row was not scored", ""))
                 res = empty_output(message, model_version, identity)
                 summary.errors += 1
-                summary.error_messages[message.split(":")[0][:60]] += 1
+                summary.error_messages[error_key(message)] += 1
             else:
                 summary.events += 1
                 if res["ct_anomaly"]:
@@ -314,6 +342,22 @@ class Run:
         while expected < total:
             yield expected, None
             expected += 1
+
+
+def score_rows_batch(
+    model: Any, rows: Any, explain_threshold: Optional[float], engine: str = "auto"
+) -> Tuple[List[float], Dict[int, List[float]]]:
+    """Scores of a batch of feature rows, plus the contributions of the rows at or over `explain_threshold`.
+
+    One function for the single-process run and the parallel workers, so both explain with the same numbers.
+    """
+    scores = [float(s) for s in model.predict(rows, engine=engine)]
+    contributions: Dict[int, List[float]] = {}
+    if explain_threshold is not None:
+        for i, score in enumerate(scores):
+            if score >= explain_threshold:
+                contributions[i] = model.contributions(rows[i])
+    return scores, contributions
 
 
 def score_rows(rows: Sequence[Any], **kwargs: Any) -> List[Dict[str, Any]]:

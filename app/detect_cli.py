@@ -7,9 +7,11 @@ detector, so the output can keep every input field without holding the input in 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import csv
 import json
 import os
+import shutil
 import sys
 import tempfile
 import time
@@ -73,6 +75,8 @@ def register(sub: argparse._SubParsersAction) -> None:
         "--max-memory-rows", type=int, default=100_000, help="rows held in memory before spilling to disk"
     )
     p.add_argument("--spill-dir", help="directory for temporary spill files (default: system temp)")
+    p.add_argument("--workers", type=int, default=0,
+                   help="processes to use (default: one per core; 1 runs in this process only)")  # fmt: skip
     p.add_argument("--summary-json", help="also write the run summary as JSON here")
     p.add_argument("--quiet", "-q", action="store_true", help="no progress bar or summary table")
     p.set_defaults(func=cmd_detect)
@@ -94,17 +98,21 @@ def register(sub: argparse._SubParsersAction) -> None:
 # --------------------------------------------------------------------------------------------- output
 def _splice(body: bytes, ct: Dict[str, Any]) -> bytes:
     """The input object's JSON text with the ct_* fields added, without re-parsing it when possible."""
-    extra = dumps(ct)
+    return splice_inner(body, dumps(ct)[1:-1])
+
+
+def splice_inner(body: bytes, ct_inner: bytes) -> bytes:
+    """`_splice` for ct_* fields already serialised (`"ct_score":0.1,...`, without braces)."""
     if body[:1] == b"{" and body[-1:] == b"}" and b'"ct_score"' not in body:
         inner = body[1:-1].strip()
-        return b"{" + inner + (b"," if inner else b"") + extra[1:]
+        return b"{" + inner + (b"," if inner else b"") + ct_inner + b"}"
     try:
         obj = json.loads(body)
     except ValueError:
         obj = None
     if not isinstance(obj, dict):
         obj = {"ctad_input": body.decode("utf-8", "replace")[:2000]}
-    obj.update(ct)
+    obj.update(json.loads(b"{" + ct_inner + b"}"))
     return dumps(obj)
 
 
@@ -122,14 +130,15 @@ def _flat_get(obj: Any, path: str) -> str:
 class OutputWriter:
     """JSON lines (optionally gzipped) or CSV with key fields, ct_* and `_raw`."""
 
-    def __init__(self, path: str) -> None:
+    def __init__(self, path: str, header: bool = True) -> None:
         self.path = path
         self.kind = "csv" if path.endswith(".csv") else "jsonl"
         self._fh: Any = None
         if self.kind == "csv":
             self._text: TextIO = open(path, "w", newline="", encoding="utf-8")  # noqa: SIM115
             self._csv = csv.writer(self._text)
-            self._csv.writerow(list(CSV_FIELDS) + list(OUTPUT_FIELDS) + ["_raw"])
+            if header:
+                self._csv.writerow(list(CSV_FIELDS) + list(OUTPUT_FIELDS) + ["_raw"])
         elif path == "-":
             self._fh = sys.stdout.buffer
         elif path.endswith(".gz"):
@@ -143,6 +152,16 @@ class OutputWriter:
         if self.kind == "jsonl":
             self._fh.write(_splice(body, ct) + b"\n")
             return
+        self._write_csv(body, ct)
+
+    def write_inner(self, body: bytes, ct_inner: bytes) -> None:
+        """`write` for ct_* fields already serialised (the parallel writer's form)."""
+        if self.kind == "jsonl":
+            self._fh.write(splice_inner(body, ct_inner) + b"\n")
+            return
+        self._write_csv(body, json.loads(b"{" + ct_inner + b"}"))
+
+    def _write_csv(self, body: bytes, ct: Dict[str, Any]) -> None:
         try:
             obj = json.loads(body)
         except ValueError:
@@ -213,8 +232,32 @@ def cmd_detect(args: argparse.Namespace) -> int:
         print(f"ctad detect: {exc}", file=sys.stderr)
         return 2
     started = time.perf_counter()
-    run = detector.start()
+    workers = args.workers if args.workers > 0 else (os.cpu_count() or 1)
     tmp_dir = tempfile.mkdtemp(prefix="ctad-detect-", dir=args.spill_dir)
+    try:
+        if workers > 1 and "-" not in args.paths:
+            run = _detect_parallel(args, detector, workers, tmp_dir)
+        else:
+            run = _detect_here(args, detector, tmp_dir)
+    finally:
+        shutil.rmtree(tmp_dir, ignore_errors=True)
+    elapsed = time.perf_counter() - started
+    if baseline_path is not None and run.profile is not None and (args.update_baseline or profile is None):
+        run.profile.save(baseline_path)
+    summary = run.summary.as_dict()
+    summary["seconds"] = round(elapsed, 3)
+    summary["events_per_second"] = round(summary["rows"] / elapsed, 1) if elapsed > 0 else None
+    summary["baseline"] = profile.describe() if profile is not None else None
+    if args.summary_json:
+        Path(args.summary_json).write_text(json.dumps(summary, indent=2), encoding="utf-8")
+    if not args.quiet:
+        print_summary(summary, args.output, profile)
+    return 0
+
+
+def _detect_here(args: argparse.Namespace, detector: Detector, tmp_dir: str) -> Run:
+    """The single-process run: also the reference the parallel one must match byte for byte."""
+    run = detector.start()
     body_path = os.path.join(tmp_dir, "bodies.jsonl")
     try:
         bar = _progress(args.quiet, desc="reading", unit="ev")
@@ -236,23 +279,24 @@ def cmd_detect(args: argparse.Namespace) -> int:
             bar.update(n % 5000)
             bar.close()
     finally:
-        try:
+        with contextlib.suppress(OSError):
             os.remove(body_path)
-            os.rmdir(tmp_dir)
-        except OSError:
-            pass
-    elapsed = time.perf_counter() - started
-    if baseline_path is not None and run.profile is not None and (args.update_baseline or profile is None):
-        run.profile.save(baseline_path)
-    summary = run.summary.as_dict()
-    summary["seconds"] = round(elapsed, 3)
-    summary["events_per_second"] = round(summary["rows"] / elapsed, 1) if elapsed > 0 else None
-    summary["baseline"] = profile.describe() if profile is not None else None
-    if args.summary_json:
-        Path(args.summary_json).write_text(json.dumps(summary, indent=2), encoding="utf-8")
-    if not args.quiet:
-        print_summary(summary, args.output, profile)
-    return 0
+    return run
+
+
+def _detect_parallel(args: argparse.Namespace, detector: Detector, workers: int, tmp_dir: str) -> Run:
+    from .pipeline import detect_files
+
+    output = args.output
+    suffix = ".csv" if output.endswith(".csv") else (".gz" if output.endswith(".gz") else ".jsonl")
+    config = {  # how a spawned worker rebuilds the detector (forked workers inherit it)
+        "detector": {"model_dir": args.model, "threshold": detector.threshold, "explain": detector.explain,
+                     "engine": detector.engine, "profile": None},
+        "tmp": tmp_dir,
+        "output_kind": suffix,
+    }  # fmt: skip
+    return detect_files(detector, args.paths, output, suffix, tmp_dir, workers, config,
+                        progress=None if args.quiet else lambda **kw: _progress(False, **kw))  # fmt: skip
 
 
 def print_summary(summary: Dict[str, Any], output: str, profile: Optional[Profile]) -> None:

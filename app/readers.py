@@ -11,6 +11,7 @@ from __future__ import annotations
 import gzip
 import io
 import os
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable, Iterator, List, Optional, Tuple, Union
@@ -47,6 +48,20 @@ def _open_stream(path: Path) -> io.BufferedIOBase:
     if head == b"\x1f\x8b":
         return gzip.open(path, "rb")  # type: ignore[return-value]
     return open(path, "rb")
+
+
+def gunzip(data: bytes) -> bytes:
+    """Every member of a gzip file, in one C call per member (GzipFile.read loops in Python, ~2x slower)."""
+    parts = []
+    while data:
+        d = zlib.decompressobj(31)
+        parts.append(d.decompress(data))
+        if not d.eof:
+            raise EOFError("compressed file ended before the end-of-stream marker was reached")
+        data = d.unused_data
+        if not data.strip(b"\x00"):  # gzip tolerates zero padding after the last member
+            break
+    return b"".join(parts)
 
 
 def list_files(paths: Iterable[Union[str, Path]]) -> List[Path]:
@@ -118,7 +133,7 @@ def iter_file(path: Path) -> Iterator[InputRow]:
                 head.startswith(b"{") and head[1:].lstrip().startswith(b'"Records"')
             )
             if whole:
-                data = stream.read()
+                data = gunzip(path.read_bytes()) if isinstance(stream, gzip.GzipFile) else stream.read()
                 try:
                     obj = _decode(data)
                 except ValueError as exc:
@@ -149,7 +164,7 @@ def iter_file(path: Path) -> Iterator[InputRow]:
                     yield InputRow(obj, stripped if clean else None, "", ref)
                 else:
                     yield from _rows_from_object(obj, None, ref)
-        except (OSError, EOFError, gzip.BadGzipFile) as exc:
+        except (OSError, EOFError, zlib.error) as exc:  # gzip.BadGzipFile is an OSError
             yield InputRow(None, None, f"{source}: truncated or corrupt file ({exc})", source)
 
 

@@ -7,12 +7,15 @@ runs because the items are our own tuples, written and read back by this process
 
 from __future__ import annotations
 
+import contextlib
 import heapq
 import os
 import pickle
 import shutil
 import tempfile
 from typing import Any, Callable, Iterator, List, Optional
+
+BLOCK = 4096  # items per pickled block
 
 
 class ExternalSorter:
@@ -52,30 +55,12 @@ class ExternalSorter:
             self._dir = tempfile.mkdtemp(prefix="ctad-spill-", dir=self._parent)
         self._buffer.sort(key=self.key)
         path = os.path.join(self._dir, f"run{len(self._runs):05d}.pkl")
-        with open(path, "wb") as fh:
-            # Pickle in blocks: one dump per item is slow, one dump of everything needs it all in memory twice.
-            # Each block is a self-contained pickle (its own memo), so a reader never sees stale memo entries.
-            encode = self.encode
-            for i in range(0, len(self._buffer), 4096):
-                block = self._buffer[i : i + 4096]
-                if encode is not None:
-                    block = [encode(item) for item in block]
-                pickle.dump(block, fh, protocol=pickle.HIGHEST_PROTOCOL)
+        write_blocks(path, self._buffer, self.encode)
         self._runs.append(path)
         self._buffer = []
 
     def _read_run(self, path: str) -> Iterator[Any]:
-        decode = self.decode
-        with open(path, "rb") as fh:
-            while True:
-                try:
-                    block = pickle.load(fh)
-                except EOFError:
-                    return
-                if decode is not None:
-                    yield from map(decode, block)
-                else:
-                    yield from block
+        return read_blocks(path, self.decode)
 
     def sorted(self) -> Iterator[Any]:
         """Every item, sorted; the sorter is spent afterwards and its files are removed."""
@@ -95,3 +80,36 @@ class ExternalSorter:
             shutil.rmtree(self._dir, ignore_errors=True)
             self._dir = None
         self._runs = []
+
+
+def write_blocks(path: str, items: List[Any], encode: Optional[Callable[[Any], Any]] = None) -> None:
+    """Write items as a run of pickled blocks (see `read_blocks`)."""
+    with open(path, "wb") as fh:
+        # Pickle in blocks: one dump per item is slow, one dump of everything needs it all in memory twice.
+        # Each block is a self-contained pickle (its own memo), so a reader never sees stale memo entries.
+        for i in range(0, len(items), BLOCK):
+            block = items[i : i + BLOCK]
+            if encode is not None:
+                block = [encode(item) for item in block]
+            pickle.dump(block, fh, protocol=pickle.HIGHEST_PROTOCOL)
+
+
+def read_blocks(
+    path: str, decode: Optional[Callable[[Any], Any]] = None, remove: bool = False
+) -> Iterator[Any]:
+    """The items `write_blocks` wrote, one block in memory at a time; `remove` deletes the file when read."""
+    try:
+        with open(path, "rb") as fh:
+            while True:
+                try:
+                    block = pickle.load(fh)
+                except EOFError:
+                    return
+                if decode is not None:
+                    yield from map(decode, block)
+                else:
+                    yield from block
+    finally:
+        if remove:
+            with contextlib.suppress(OSError):
+                os.remove(path)

@@ -1,0 +1,386 @@
+"""`ctad detect` over files on every core, with output byte-identical to the single-process run.
+
+Features are causal over the time-sorted set of events, so one process (the parent) must walk the events in
+order; everything else is per file or per batch and runs in worker processes:
+
+1. read: each task (a group of files) is decompressed, parsed and normalised by a worker, which writes the rows'
+   JSON text with the ct_* fields it already knows (identity, tactic, errors) to a bodies file and its events,
+   sorted, to a run file. Nothing per event crosses a pipe.
+2. featurise and score: the parent merges the sorted runs, drops duplicate deliveries and computes each event's
+   features; batches of feature rows go to the workers for scoring and contributions, and come back to the
+   parent for severities and reasons. Scores and severities land in disk-backed arrays indexed by row number.
+3. write: workers splice the ct_* fields into each task's rows, in input order; the parent concatenates the
+   parts into the output.
+
+Memory stays flat in input size: the parent holds the feature state, one block per sorted run and a few
+batches; reasons are kept only for anomalies.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import gc
+import heapq
+import math
+import multiprocessing
+import os
+import shutil
+import sys
+from collections import Counter, deque
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Deque, Dict, Iterator, List, Optional, Sequence, Tuple
+
+import numpy as np
+
+from .detect import Detector, Run, error_key, normalize_row, score_rows_batch
+from .profile import Profile
+from .readers import iter_file, list_files
+from .schema import SEVERITIES, empty_output
+from .spill import read_blocks, write_blocks
+
+TASK_BYTES = 4_000_000  # compressed input per read task: ~20k CloudTrail events, a few MB of worker memory
+SCORE_BATCH = 8192  # feature rows per scoring task
+MAX_PENDING = 3  # scoring tasks in flight; bounds the parent's memory for rows awaiting their scores
+_SEP = b"\x00"  # between a row's known ct_* fields and its JSON text: JSON text never holds a raw NUL
+_SCORED, _ERROR = b"S", b"E"
+
+
+@dataclass
+class _Context:
+    """What a worker needs; inherited through fork, or rebuilt by `_init_worker` where processes are spawned."""
+
+    detector: Detector
+    tmp: str
+    output_kind: str
+
+
+_CTX: Optional[_Context] = None
+
+
+def _init_worker(config: Optional[Dict[str, Any]]) -> None:
+    global _CTX
+    if config is not None:  # spawned, not forked: load the model and catalogue here
+        detector = Detector(**config["detector"])
+        _CTX = _Context(detector, config["tmp"], config["output_kind"])
+    _tune_gc()
+
+
+def _tune_gc() -> None:
+    """The engine allocates millions of short-lived containers and makes no reference cycles of its own;
+    collecting the long-lived model, catalogue and state again and again costs ~15% of a run for nothing."""
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(50_000, 50, 100)
+
+
+# ------------------------------------------------------------------------------------------------- read
+def _read_task(task: Tuple[int, List[str]]) -> Dict[str, Any]:
+    """Normalise a group of files: bodies (known ct_* fields + JSON text) and a sorted run of events."""
+    from .detect_cli import dumps  # orjson when present; the same bytes the single-process writer makes
+
+    index, files = task
+    ctx = _CTX
+    assert ctx is not None
+    det = ctx.detector
+    normalizer = det.normalizer
+    api_info = _api_info_function(det)
+    version = det.model_version
+    events: List[Tuple[float, str, int, int, Any]] = []
+    errors: Counter = Counter()
+    static_cache: Dict[Tuple[str, str, str], bytes] = {}
+    local = 0
+    bodies_path = os.path.join(ctx.tmp, f"bodies-{index:06d}")
+    with open(bodies_path, "wb") as out:
+        for name in files:
+            for item in iter_file(Path(name)):
+                if item.error:
+                    ev: Any = item.error
+                    body = dumps({"ctad_input_ref": item.source})
+                else:
+                    ev = normalize_row(normalizer, item.obj)
+                    body = item.text if item.text is not None else dumps(item.obj)
+                if isinstance(ev, str):
+                    errors[error_key(ev)] += 1
+                    known = _ERROR + dumps(empty_output(ev, version))[1:-1]
+                else:
+                    key = (ev.identity, ev.source, ev.name)
+                    known = static_cache.get(key)
+                    if known is None:
+                        info = api_info(ev.source, ev.name)
+                        known = _SCORED + dumps({"ct_tactic": info[3], "ct_technique": info[4],
+                                                 "ct_identity": ev.identity, "ct_model": version,
+                                                 "ct_error": ""})[1:-1]  # fmt: skip
+                        if len(static_cache) < 100_000:
+                            static_cache[key] = known
+                    events.append((ev.time, ev.event_id, index, local, ev))
+                out.write(known + _SEP + body.replace(b"\n", b" ") + b"\n")
+                local += 1
+    events.sort()  # (time, eventID, task, row) is unique, so the Event itself is never compared
+    run_path = os.path.join(ctx.tmp, f"run-{index:06d}")
+    write_blocks(run_path, events)
+    return {"index": index, "rows": local, "events": len(events), "errors": errors, "run": run_path}
+
+
+def _api_info_function(det: Detector) -> Any:
+    from .features import FeatureState
+
+    return FeatureState(det.catalog).api_info
+
+
+# ------------------------------------------------------------------------------------------------ score
+def _score_task(X: np.ndarray) -> Tuple[List[float], np.ndarray, Dict[int, List[float]]]:
+    """Scores, the ct_score values (rounded as `Run.result_for` rounds them) and the anomalies' contributions."""
+    ctx = _CTX
+    assert ctx is not None
+    det = ctx.detector
+    scores, contributions = score_rows_batch(
+        det.bundle.model, X, det.threshold if det.explain else None, det.engine
+    )
+    rounded = np.array([round(s, 6) if math.isfinite(s) else math.nan for s in scores], dtype=np.float64)
+    return scores, rounded, contributions
+
+
+# ------------------------------------------------------------------------------------------------ write
+def _write_task(task: Tuple[int, int, str, Dict[int, List[str]]]) -> str:
+    """Splice the ct_* fields into one task's rows, in input order; returns the part file's path."""
+    from .detect_cli import OutputWriter, dumps
+
+    index, start, arrays, reasons = task
+    ctx = _CTX
+    assert ctx is not None
+    scores = np.load(arrays + ".score.npy", mmap_mode="r")
+    codes = np.load(arrays + ".code.npy", mmap_mode="r")
+    part = os.path.join(ctx.tmp, f"part-{index:06d}")
+    writer = OutputWriter(part + ctx.output_kind, header=False)
+    seq = start
+    try:
+        with open(os.path.join(ctx.tmp, f"bodies-{index:06d}"), "rb") as fh:
+            for line in fh:
+                cut = line.index(_SEP)
+                known = line[1:cut]
+                body = line[cut + 1 : -1]
+                if line[:1] == _SCORED:
+                    score = float(scores[seq])
+                    code = int(codes[seq])
+                    dynamic = dumps({"ct_score": score if score == score else None, "ct_anomaly": code & 1,
+                                     "ct_severity": SEVERITIES[code >> 1], "ct_reasons": reasons.get(seq, [])})  # fmt: skip
+                    known = dynamic[1:-1] + b"," + known
+                writer.write_inner(body, known)
+                seq += 1
+    finally:
+        writer.close()
+    return writer.path
+
+
+# ----------------------------------------------------------------------------------------------- driver
+def plan_tasks(paths: Sequence[str], task_bytes: Optional[int] = None) -> List[Tuple[int, List[str]]]:
+    """Group input files, in input order, into tasks of about `task_bytes` (default TASK_BYTES) each."""
+    task_bytes = task_bytes or TASK_BYTES
+    tasks: List[Tuple[int, List[str]]] = []
+    current: List[str] = []
+    size = 0
+    for path in list_files(paths):
+        with contextlib.suppress(OSError):  # an unreadable file: the reader reports it on its row
+            size += path.stat().st_size
+        current.append(str(path))
+        if size >= task_bytes:
+            tasks.append((len(tasks), current))
+            current, size = [], 0
+    if current:
+        tasks.append((len(tasks), current))
+    return tasks
+
+
+@contextmanager
+def _pool(workers: int, ctx: _Context, config: Dict[str, Any]) -> Iterator[Any]:
+    global _CTX
+    methods = multiprocessing.get_all_start_methods()
+    if "fork" in methods and sys.platform.startswith("linux"):
+        _CTX = ctx  # children inherit the loaded model and catalogue: no second load
+        pool = multiprocessing.get_context("fork").Pool(workers, _init_worker, (None,))
+    else:  # pragma: no cover - macOS / Windows
+        pool = multiprocessing.get_context("spawn").Pool(workers, _init_worker, (config,))
+    try:
+        yield pool
+        pool.close()
+        pool.join()
+    finally:
+        pool.terminate()
+        _CTX = None
+
+
+def detect_files(
+    detector: Detector,
+    paths: Sequence[str],
+    output: str,
+    output_kind: str,
+    tmp: str,
+    workers: int,
+    config: Dict[str, Any],
+    progress: Any = None,
+) -> Run:
+    """Run the detector over files with `workers` processes; returns the finished Run (summary, profile)."""
+    run = detector.start()
+    ctx = _Context(detector, tmp, output_kind)
+    tasks = plan_tasks(paths)
+    enabled, thresholds = gc.isenabled(), gc.get_threshold()
+    _tune_gc()
+    try:
+        with _pool(workers, ctx, config) as pool:
+            read = _read_all(pool, tasks, run, progress)
+            arrays = os.path.join(tmp, "results")
+            reasons = _score_all(pool, run, read, arrays, progress)
+            _write_all(pool, read, arrays, reasons, output, progress)
+    finally:
+        gc.unfreeze()
+        gc.set_threshold(*thresholds)
+        if not enabled:
+            gc.disable()
+    return run
+
+
+def _bar(progress: Any, **kwargs: Any) -> Any:
+    return progress(**kwargs) if progress is not None else None
+
+
+def _read_all(pool: Any, tasks: List[Tuple[int, List[str]]], run: Run, progress: Any) -> List[Dict[str, Any]]:
+    bar = _bar(progress, desc="reading", unit="ev")
+    results: List[Dict[str, Any]] = []
+    offset = 0
+    for res in pool.imap(_read_task, tasks):
+        res["start"] = offset
+        offset += res["rows"]
+        run.summary.error_messages.update(res["errors"])
+        run.summary.errors += sum(res["errors"].values())
+        results.append(res)
+        if bar is not None:
+            bar.update(res["rows"])
+    if bar is not None:
+        bar.close()
+    run.summary.rows = offset
+    return results
+
+
+def _merged(read: List[Dict[str, Any]]) -> Iterator[Tuple[float, str, int, int, Any]]:
+    streams = [read_blocks(r["run"], remove=True) for r in read if r["events"]]
+    return heapq.merge(*streams)
+
+
+def _score_all(
+    pool: Any, run: Run, read: List[Dict[str, Any]], arrays: str, progress: Any
+) -> Dict[int, List[str]]:
+    """The ordered pass: features in the parent, scores from the workers, results into the row arrays."""
+    det = run.det
+    total = run.summary.rows
+    starts = [r["start"] for r in read]
+    scores = np.lib.format.open_memmap(arrays + ".score.npy", mode="w+", dtype=np.float64, shape=(total,))
+    codes = np.lib.format.open_memmap(arrays + ".code.npy", mode="w+", dtype=np.int8, shape=(total,))
+    reasons: Dict[int, List[str]] = {}
+    state = det.profile.to_state(det.catalog) if det.profile is not None else None
+    if state is None:
+        from .features import FeatureState
+
+        state = FeatureState(det.catalog)
+    run.state = state
+    process = state.process
+    threshold = det.threshold
+    severity_index = {name: i for i, name in enumerate(SEVERITIES)}
+    pending: Deque[Tuple[List[Tuple[int, Any, List[float]]], Any]] = deque()
+    dups: List[Tuple[int, int]] = []
+    summary = run.summary
+    bar = _bar(progress, desc="scoring", unit="ev", total=total - summary.errors)
+
+    def finish(batch: List[Tuple[int, Any, List[float]]], result: Any) -> None:
+        batch_scores, rounded, contributions = result.get()
+        seqs = np.fromiter((b[0] for b in batch), dtype=np.int64, count=len(batch))
+        scores[seqs] = rounded
+        codes[seqs] = 0  # informational, not an anomaly: what every score under the threshold gets
+        quiet = len(batch)
+        for i, score in enumerate(batch_scores):
+            if score < threshold:
+                continue
+            seq, ev, row = batch[i]  # an anomaly (or a score that is not a number): the whole result
+            res = run.result_for(ev, row, score, threshold, contributions.get(i))
+            codes[seq] = severity_index[res["ct_severity"]] * 2 + res["ct_anomaly"]
+            if res["ct_reasons"]:
+                reasons[seq] = res["ct_reasons"]
+            summary.severities[res["ct_severity"]] += 1
+            quiet -= 1
+            if res["ct_anomaly"]:
+                summary.anomalies += 1
+                summary.top_identities[res["ct_identity"]] += 1
+        summary.events += len(batch)
+        if quiet:
+            summary.severities[SEVERITIES[0]] += quiet
+        if bar is not None:
+            bar.update(len(batch))
+
+    batch: List[Tuple[int, Any, List[float]]] = []
+    prev: Optional[Tuple[float, str, int]] = None
+    for t, event_id, task, local, ev in _merged(read):
+        seq = starts[task] + local
+        if prev is not None and event_id == prev[1] and t == prev[0]:
+            dups.append((seq, prev[2]))  # CloudTrail delivers some events twice: count once
+            continue
+        prev = (t, event_id, seq)
+        batch.append((seq, ev, process(ev)))
+        if len(batch) >= SCORE_BATCH:
+            X = np.asarray([b[2] for b in batch], dtype=np.float64)
+            pending.append((batch, pool.apply_async(_score_task, (X,))))
+            batch = []
+            while len(pending) >= MAX_PENDING or (pending and pending[0][1].ready()):
+                finish(*pending.popleft())
+    if batch:
+        X = np.asarray([b[2] for b in batch], dtype=np.float64)
+        pending.append((batch, pool.apply_async(_score_task, (X,))))
+    while pending:
+        finish(*pending.popleft())
+    for seq, original in dups:  # every copy answers alike
+        scores[seq] = scores[original]
+        codes[seq] = codes[original]
+        if original in reasons:
+            reasons[seq] = reasons[original]
+    summary.duplicates = len(dups)
+    scores.flush()
+    codes.flush()
+    run.profile = Profile.from_state(state)
+    if bar is not None:
+        bar.close()
+    return reasons
+
+
+def _write_all(
+    pool: Any,
+    read: List[Dict[str, Any]],
+    arrays: str,
+    reasons: Dict[int, List[str]],
+    output: str,
+    progress: Any,
+) -> None:
+    from .detect_cli import OutputWriter
+
+    jobs = []
+    for r in read:
+        start, stop = r["start"], r["start"] + r["rows"]
+        mine = {seq: text for seq, text in reasons.items() if start <= seq < stop} if reasons else {}
+        jobs.append((r["index"], start, arrays, mine))
+    bar = _bar(progress, desc="writing", unit="ev", total=sum(r["rows"] for r in read))
+    head = OutputWriter(output)  # writes the CSV header; the parts carry rows only
+    head.close()
+    with open(output, "ab") if output != "-" else _stdout() as out:
+        for r, part in zip(read, pool.imap(_write_task, jobs)):
+            with open(part, "rb") as fh:
+                shutil.copyfileobj(fh, out, 1 << 20)
+            os.remove(part)
+            if bar is not None:
+                bar.update(r["rows"])
+    if bar is not None:
+        bar.close()
+
+
+@contextmanager
+def _stdout() -> Iterator[Any]:
+    yield sys.stdout.buffer
+    sys.stdout.buffer.flush()

@@ -1,0 +1,110 @@
+"""The parallel `ctad detect` must write exactly what the single-process run writes, byte for byte."""
+
+from __future__ import annotations
+
+import gzip
+import json
+import random
+
+import pytest
+from ctad import pipeline
+from ctad.cli import main
+from ctad.profile import Profile
+from helpers import raw_event, timeline
+
+
+@pytest.fixture()
+def small_tasks(monkeypatch):
+    """Many read tasks and scoring batches, so ordering across tasks and batches is exercised."""
+    monkeypatch.setattr(pipeline, "TASK_BYTES", 3000)
+    monkeypatch.setattr(pipeline, "SCORE_BATCH", 64)
+    monkeypatch.setattr(pipeline, "MAX_PENDING", 2)
+
+
+def _corpus(root):
+    """S3 files whose time ranges interleave, duplicate deliveries across files, and bad input of every kind."""
+    rows = timeline(900, identities=7)
+    for i, row in enumerate(rows):
+        if i % 5 == 0:
+            row["eventName"] = "StopLogging"
+            row["eventSource"] = "cloudtrail.amazonaws.com"
+        if i % 11 == 0:
+            row["sourceIPAddress"] = f"203.0.113.{i % 250}"
+    random.Random(5).shuffle(rows)
+    rows += [dict(rows[i]) for i in range(0, 60, 3)]  # CloudTrail delivers some events twice
+    for n, start in enumerate(range(0, len(rows), 37)):
+        path = root / "AWSLogs" / "111122223333" / "CloudTrail" / f"r{n % 3}" / f"f{start:05d}.json.gz"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with gzip.open(path, "wt") as fh:
+            json.dump({"Records": rows[start : start + 37]}, fh)
+    (root / "lines.jsonl").write_bytes(
+        json.dumps(raw_event(event_id="line-1")).encode()
+        + b"\n{not json\n"
+        + b'{"eventName": 5, "eventTime": [], "userIdentity": "x", "eventSource": null}\n'
+        + b'"just a string"\n'
+        + json.dumps(
+            {"detail-type": "AWS API Call via CloudTrail", "detail": raw_event(event_id="eb-1")}
+        ).encode()
+        + b"\n"
+    )
+    (root / "empty.json").write_bytes(b"")
+    (root / "cut.json.gz").write_bytes(gzip.compress(b'{"Records": [')[:-6])
+    (root / "mixed.json").write_text(json.dumps({"Records": [raw_event(event_id="m-1"), 7, None]}))
+
+
+def _detect(src, out, model, workers, *extra):
+    summary = out.parent / (out.name + ".summary.json")
+    args = ["detect", str(src), "-o", str(out), "--model", str(model), "-q", "--workers", str(workers),
+            "--summary-json", str(summary), "--threshold", "0.3", *extra]  # fmt: skip
+    assert main(args) == 0
+    data = json.loads(summary.read_text())
+    for key in ("seconds", "events_per_second"):
+        data.pop(key)
+    return data
+
+
+@pytest.mark.parametrize("suffix", [".jsonl", ".csv"])
+def test_parallel_output_equals_single_process(tiny_model_dir, tmp_path, small_tasks, suffix):
+    _corpus(tmp_path / "in")
+    one = _detect(tmp_path / "in", tmp_path / f"one{suffix}", tiny_model_dir, 1)
+    two = _detect(tmp_path / "in", tmp_path / f"two{suffix}", tiny_model_dir, 2)
+    assert (tmp_path / f"one{suffix}").read_bytes() == (tmp_path / f"two{suffix}").read_bytes()
+    assert one == two
+    assert one["rows"] == 900 + 20 + 5 + 1 + 1 + 3 and one["duplicates"] == 20 and one["errors"] == 7
+    assert one["anomalies"] > 0 and one["top_reasons"], "the test must cover anomalies and their reasons"
+
+
+def test_parallel_gzip_output_and_baseline(tiny_model_dir, tmp_path, small_tasks):
+    _corpus(tmp_path / "in")
+    _detect(
+        tmp_path / "in", tmp_path / "one.jsonl", tiny_model_dir, 1, "--baseline", str(tmp_path / "b1.json")
+    )
+    _detect(
+        tmp_path / "in", tmp_path / "two.jsonl.gz", tiny_model_dir, 2, "--baseline", str(tmp_path / "b2.json")
+    )
+    assert gzip.decompress((tmp_path / "two.jsonl.gz").read_bytes()) == (tmp_path / "one.jsonl").read_bytes()
+    assert Profile.load(tmp_path / "b1.json").data == Profile.load(tmp_path / "b2.json").data
+
+
+def test_parallel_run_from_a_baseline(tiny_model_dir, tmp_path, small_tasks):
+    """A scheduled run: history first, then the next window scored against the saved profile."""
+    rows = timeline(600, identities=4)
+    history, window = rows[:450], rows[450:]
+    for name, part in (("hist", history), ("win", window)):
+        path = tmp_path / name / "f.json.gz"
+        path.parent.mkdir()
+        with gzip.open(path, "wt") as fh:
+            json.dump({"Records": part}, fh)
+    base = tmp_path / "base.json"
+    _detect(tmp_path / "hist", tmp_path / "h.jsonl", tiny_model_dir, 1, "--baseline", str(base))
+    _detect(tmp_path / "win", tmp_path / "one.jsonl", tiny_model_dir, 1, "--baseline", str(base))
+    _detect(tmp_path / "win", tmp_path / "two.jsonl", tiny_model_dir, 2, "--baseline", str(base))
+    assert (tmp_path / "one.jsonl").read_bytes() == (tmp_path / "two.jsonl").read_bytes()
+
+
+def test_plan_tasks_keeps_input_order(tmp_path):
+    for i in range(7):
+        (tmp_path / f"f{i}.json").write_bytes(b"x" * 1000)
+    tasks = pipeline.plan_tasks([str(tmp_path)], task_bytes=2500)
+    assert [len(files) for _, files in tasks] == [3, 3, 1]
+    assert [f for _, files in tasks for f in files] == [str(tmp_path / f"f{i}.json") for i in range(7)]
