@@ -100,6 +100,7 @@ class Summary:
     top_identities: Counter = field(default_factory=Counter)
     top_reasons: Counter = field(default_factory=Counter)
     error_messages: Counter = field(default_factory=Counter)
+    phases: Dict[str, float] = field(default_factory=dict)  # wall seconds per stage, when the runner says
 
     def as_dict(self) -> Dict[str, Any]:
         return {
@@ -112,6 +113,7 @@ class Summary:
             "top_identities": _top(self.top_identities),
             "top_reasons": _top(self.top_reasons),
             "error_messages": _top(self.error_messages),
+            **({"phases": {k: round(v, 3) for k, v in self.phases.items()}} if self.phases else {}),
         }
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import csv
+import io
 import json
 import os
 import shutil
@@ -16,7 +17,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import Any, Dict, List, Optional, TextIO, Tuple
+from typing import Any, BinaryIO, Dict, List, Optional, TextIO, Tuple
 
 from .detect import Detector, ModelError, Run
 from .profile import Profile
@@ -130,23 +131,27 @@ def _flat_get(obj: Any, path: str) -> str:
 class OutputWriter:
     """JSON lines (optionally gzipped) or CSV with key fields, ct_* and `_raw`."""
 
-    def __init__(self, path: str, header: bool = True) -> None:
+    def __init__(self, path: str, header: bool = True, stream: Optional[BinaryIO] = None) -> None:
+        """`stream`: write there instead of opening `path` (whose suffix still picks the format)."""
         self.path = path
         self.kind = "csv" if path.endswith(".csv") else "jsonl"
         self._fh: Any = None
+        self._own = stream is None and path != "-"
+        target: Any = sys.stdout.buffer if path == "-" and stream is None else stream
         if self.kind == "csv":
-            self._text: TextIO = open(path, "w", newline="", encoding="utf-8")  # noqa: SIM115
+            if target is None:
+                self._text: TextIO = open(path, "w", newline="", encoding="utf-8")  # noqa: SIM115
+            else:
+                self._text = io.TextIOWrapper(target, newline="", encoding="utf-8", write_through=True)
             self._csv = csv.writer(self._text)
             if header:
                 self._csv.writerow(list(CSV_FIELDS) + list(OUTPUT_FIELDS) + ["_raw"])
-        elif path == "-":
-            self._fh = sys.stdout.buffer
         elif path.endswith(".gz"):
             import gzip
 
-            self._fh = gzip.open(path, "wb", compresslevel=4)  # noqa: SIM115
+            self._fh = gzip.GzipFile(path if target is None else None, "wb", compresslevel=4, fileobj=target)
         else:
-            self._fh = open(path, "wb")  # noqa: SIM115
+            self._fh = target if target is not None else open(path, "wb")  # noqa: SIM115
 
     def write(self, body: bytes, ct: Dict[str, Any]) -> None:
         if self.kind == "jsonl":
@@ -175,9 +180,15 @@ class OutputWriter:
 
     def close(self) -> None:
         if self.kind == "csv":
-            self._text.close()
-        elif self._fh is not sys.stdout.buffer:
-            self._fh.close()
+            if self._own:
+                self._text.close()
+            else:
+                self._text.flush()
+                self._text.detach()
+        elif self._own or isinstance(self._fh, __import__("gzip").GzipFile):
+            self._fh.close()  # a GzipFile over a stream writes its trailer and leaves the stream open
+        else:
+            self._fh.flush()
 
 
 # ---------------------------------------------------------------------------------------- the command
