@@ -102,9 +102,14 @@ def _splice(body: bytes, ct: Dict[str, Any]) -> bytes:
     return splice_inner(body, dumps(ct)[1:-1])
 
 
+_JSON_SPACE = (b" ", b"\t", b"\r", b"\n")
+
+
 def splice_inner(body: bytes, ct_inner: bytes) -> bytes:
     """`_splice` for ct_* fields already serialised (`"ct_score":0.1,...`, without braces)."""
     if body[:1] == b"{" and body[-1:] == b"}" and b'"ct_score"' not in body:
+        if body[-2:-1] not in _JSON_SPACE and body[1:2] not in _JSON_SPACE and len(body) > 2:
+            return b"".join((body[:-1], b",", ct_inner, b"}"))  # compact text: one copy, not three
         inner = body[1:-1].strip()
         return b"{" + inner + (b"," if inner else b"") + ct_inner + b"}"
     try:

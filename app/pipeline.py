@@ -127,7 +127,9 @@ def _read_task(task: Tuple[int, List[str]]) -> Dict[str, Any]:
                     for i in _SHARED_FIELDS:
                         values[i] = share(values[i], values[i])
                     events.append((ev.time, ev.event_id, index, local, tuple(values)))
-                lines.append(known + _SEP + body.replace(b"\n", b" ") + b"\n")
+                if b"\n" in body:
+                    body = body.replace(b"\n", b" ")
+                lines += (known, _SEP, body, b"\n")
                 local += 1
             out.write(b"".join(lines))
     events.sort()  # (time, eventID, task, row) is unique, so the Event itself is never compared
@@ -158,19 +160,18 @@ def _score_task(X: np.ndarray) -> Tuple[List[float], np.ndarray, Dict[int, List[
 # ------------------------------------------------------------------------------------------------ write
 def _write_task(task: Tuple[int, int, str, Dict[int, List[str]]]) -> bytes:
     """One task's output rows, in input order: its rows with the ct_* fields spliced in."""
-    from .detect_cli import OutputWriter, dumps
+    from .detect_cli import OutputWriter, dumps, splice_inner
 
     index, start, arrays, reasons = task
     ctx = _CTX
     assert ctx is not None
-    out = io.BytesIO()
-    writer = OutputWriter("part" + ctx.output_kind, header=False, stream=out)
     with open(os.path.join(ctx.tmp, f"bodies-{index:06d}"), "rb") as fh:
         lines = fh.read().split(b"\n")
     lines.pop()  # the empty string after the last newline
     stop = start + len(lines)
     scores = np.load(arrays + ".score.npy", mmap_mode="r")[start:stop].tolist()
     codes = np.load(arrays + ".code.npy", mmap_mode="r")[start:stop].tolist()
+    rendered: List[Tuple[bytes, bytes]] = []
     for i, line in enumerate(lines):
         cut = line.index(_SEP)
         known = line[1:cut]
@@ -179,7 +180,13 @@ def _write_task(task: Tuple[int, int, str, Dict[int, List[str]]]) -> bytes:
             dynamic = dumps({"ct_score": score if score == score else None, "ct_anomaly": code & 1,
                              "ct_severity": SEVERITIES[code >> 1], "ct_reasons": reasons.get(start + i, [])})  # fmt: skip
             known = dynamic[1:-1] + b"," + known
-        writer.write_inner(line[cut + 1 :], known)
+        rendered.append((line[cut + 1 :], known))
+    if ctx.output_kind == ".jsonl":  # the common case, without a writer: one join of the spliced rows
+        return b"\n".join([splice_inner(body, known) for body, known in rendered]) + b"\n"
+    out = io.BytesIO()
+    writer = OutputWriter("part" + ctx.output_kind, header=False, stream=out)
+    for body, known in rendered:
+        writer.write_inner(body, known)
     writer.close()
     return out.getvalue()
 
