@@ -181,6 +181,8 @@ def _write_task(task: Tuple[int, int, str, Dict[int, List[str]]]) -> bytes:
                              "ct_severity": SEVERITIES[code >> 1], "ct_reasons": reasons.get(start + i, [])})  # fmt: skip
             known = dynamic[1:-1] + b"," + known
         rendered.append((line[cut + 1 :], known))
+    if not rendered:
+        return b""
     if ctx.output_kind == ".jsonl":  # the common case, without a writer: one join of the spliced rows
         return b"\n".join([splice_inner(body, known) for body, known in rendered]) + b"\n"
     out = io.BytesIO()
