@@ -21,7 +21,6 @@ from __future__ import annotations
 import bisect
 import contextlib
 import gc
-import heapq
 import io
 import math
 import multiprocessing
@@ -40,7 +39,7 @@ from .detect import Detector, Run, error_key, normalize_row, score_rows_batch
 from .profile import Profile
 from .readers import iter_file, list_files
 from .schema import SEVERITIES, Event, empty_output
-from .spill import read_blocks, write_blocks
+from .spill import iter_blocks, merge_runs, write_blocks
 
 TASK_BYTES = 4_000_000  # compressed input per read task: ~20k CloudTrail events, a few MB of worker memory
 SCORE_BATCH = 8192  # feature rows per scoring task
@@ -289,8 +288,8 @@ def _read_all(pool: Any, tasks: List[Tuple[int, List[str]]], run: Run, progress:
 
 
 def _merged(read: List[Dict[str, Any]]) -> Iterator[Tuple[float, str, int, int, Any]]:
-    streams = [read_blocks(r["run"], remove=True) for r in read if r["events"]]
-    return heapq.merge(*streams)
+    for block in merge_runs([iter_blocks(r["run"], remove=True) for r in read if r["events"]]):
+        yield from block
 
 
 def _score_all(

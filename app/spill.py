@@ -7,6 +7,7 @@ runs because the items are our own tuples, written and read back by this process
 
 from __future__ import annotations
 
+import bisect
 import contextlib
 import heapq
 import os
@@ -92,6 +93,60 @@ def write_blocks(path: str, items: List[Any], encode: Optional[Callable[[Any], A
             if encode is not None:
                 block = [encode(item) for item in block]
             pickle.dump(block, fh, protocol=pickle.HIGHEST_PROTOCOL)
+
+
+def iter_blocks(path: str, remove: bool = False) -> Iterator[List[Any]]:
+    """The blocks `write_blocks` wrote, as lists; `remove` deletes the file when read."""
+    try:
+        with open(path, "rb") as fh:
+            while True:
+                try:
+                    yield pickle.load(fh)
+                except EOFError:
+                    return
+    finally:
+        if remove:
+            with contextlib.suppress(OSError):
+                os.remove(path)
+
+
+def merge_runs(runs: List[Iterator[List[Any]]]) -> Iterator[List[Any]]:
+    """Merge sorted runs given as iterators of sorted blocks; yields sorted blocks, in order.
+
+    Why not heapq.merge: it costs a Python-level step per item. Here each round takes, from every run's current
+    block, the items up to the smallest last item among those blocks (nothing still unread can be smaller),
+    and sorts them in one C-level call. Items must be totally ordered by their own comparison (e.g. tuples
+    with a unique prefix), so equal keys never reach a payload that cannot compare.
+    """
+    heads: List[List[Any]] = []  # [block, position, run]
+    for run in runs:
+        block = next(run, None)
+        while block is not None and not block:
+            block = next(run, None)
+        if block is not None:
+            heads.append([block, 0, run])
+    while heads:
+        bound = min(h[0][-1] for h in heads)
+        out: List[Any] = []
+        for h in heads:
+            block, pos = h[0], h[1]
+            cut = bisect.bisect_right(block, bound, pos)
+            if cut > pos:
+                out += block[pos:cut] if pos or cut < len(block) else block
+                h[1] = cut
+        if len(out) > 1:
+            out.sort()
+        yield out
+        for h in heads:
+            if h[1] >= len(h[0]):
+                block = next(h[2], None)
+                while block is not None and not block:
+                    block = next(h[2], None)
+                if block is None:
+                    h[0] = None
+                else:
+                    h[0], h[1] = block, 0
+        heads = [h for h in heads if h[0] is not None]
 
 
 def read_blocks(

@@ -38,3 +38,24 @@ def test_encode_decode_apply_to_spilled_items_only(tmp_path):
         sorter.add((i, i * 10))
     assert list(sorter.sorted()) == [(i, i * 10) for i in range(12)]
     assert len(encoded) == 10  # two spilled runs of 5; the last 2 items never left memory
+
+
+def test_merge_runs_equals_a_full_sort():
+    import random
+
+    from ctad.spill import merge_runs
+
+    rng = random.Random(7)
+    for trial in range(60):
+        runs = []
+        for r in range(rng.randint(0, 7)):
+            items = sorted(
+                (rng.randint(0, 50), f"e{rng.randint(0, 9)}", r, i) for i in range(rng.randint(0, 90))
+            )
+            size = rng.randint(1, 12)
+            runs.append(
+                [items[i : i + size] for i in range(0, len(items), size)] + ([[]] if trial % 3 else [])
+            )
+        expected = sorted(item for run in runs for block in run for item in block)
+        got = [item for block in merge_runs([iter(run) for run in runs]) for item in block]
+        assert got == expected
