@@ -144,13 +144,15 @@ def _api_info_function(det: Detector) -> Any:
 
 
 # ------------------------------------------------------------------------------------------------ score
-def _score_task(X: np.ndarray) -> Tuple[List[float], np.ndarray, Dict[int, List[float]]]:
-    """Scores, the ct_score values (rounded as `Run.result_for` rounds them) and the anomalies' contributions."""
+def _score_task(rows: List[List[float]]) -> Tuple[List[float], np.ndarray, Dict[int, List[float]]]:
+    """Scores, the ct_score values (rounded as `Run.result_for` rounds them) and the anomalies' contributions.
+
+    The rows come as lists: pickling them costs the parent half of what building the matrix would."""
     ctx = _CTX
     assert ctx is not None
     det = ctx.detector
     scores, contributions = score_rows_batch(
-        det.bundle.model, X, det.threshold if det.explain else None, det.engine
+        det.bundle.model, rows, det.threshold if det.explain else None, det.engine
     )
     rounded = np.array([round(s, 6) if math.isfinite(s) else math.nan for s in scores], dtype=np.float64)
     return scores, rounded, contributions
@@ -353,14 +355,12 @@ def _score_all(
         ev = from_tuple(values)
         batch.append((seq, ev, process(ev)))
         if len(batch) >= SCORE_BATCH:
-            X = np.asarray([b[2] for b in batch], dtype=np.float64)
-            pending.append((batch, pool.apply_async(_score_task, (X,))))
+            pending.append((batch, pool.apply_async(_score_task, ([b[2] for b in batch],))))
             batch = []
             while len(pending) >= MAX_PENDING or (pending and pending[0][1].ready()):
                 finish(*pending.popleft())
     if batch:
-        X = np.asarray([b[2] for b in batch], dtype=np.float64)
-        pending.append((batch, pool.apply_async(_score_task, (X,))))
+        pending.append((batch, pool.apply_async(_score_task, ([b[2] for b in batch],))))
     while pending:
         finish(*pending.popleft())
     for seq, original in dups:  # every copy answers alike
