@@ -102,14 +102,27 @@ def _splice(body: bytes, ct: Dict[str, Any]) -> bytes:
     return splice_inner(body, dumps(ct)[1:-1])
 
 
-_JSON_SPACE = (b" ", b"\t", b"\r", b"\n")
+_JSON_SPACE = frozenset(b" \t\r\n")
+
+
+def compact_object(data: bytes, start: int, end: int) -> bool:
+    """True when data[start:end] is a non-empty `{...}` with no whitespace just inside its braces and no ct_*
+    fields yet: the ct_* fields then go in before its closing brace, as `splice_inner` puts them."""
+    return (
+        end - start > 2
+        and data[start] == 0x7B  # {
+        and data[end - 1] == 0x7D  # }
+        and data[start + 1] not in _JSON_SPACE
+        and data[end - 2] not in _JSON_SPACE
+        and data.find(b'"ct_score"', start, end) < 0
+    )
 
 
 def splice_inner(body: bytes, ct_inner: bytes) -> bytes:
     """`_splice` for ct_* fields already serialised (`"ct_score":0.1,...`, without braces)."""
+    if compact_object(body, 0, len(body)):
+        return b"".join((body[:-1], b",", ct_inner, b"}"))  # one copy, not three
     if body[:1] == b"{" and body[-1:] == b"}" and b'"ct_score"' not in body:
-        if body[-2:-1] not in _JSON_SPACE and body[1:2] not in _JSON_SPACE and len(body) > 2:
-            return b"".join((body[:-1], b",", ct_inner, b"}"))  # compact text: one copy, not three
         inner = body[1:-1].strip()
         return b"{" + inner + (b"," if inner else b"") + ct_inner + b"}"
     try:

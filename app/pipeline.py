@@ -161,31 +161,42 @@ def _score_task(rows: List[List[float]]) -> Tuple[List[float], np.ndarray, Dict[
 # ------------------------------------------------------------------------------------------------ write
 def _write_task(task: Tuple[int, int, str, Dict[int, List[str]]]) -> bytes:
     """One task's output rows, in input order: its rows with the ct_* fields spliced in."""
-    from .detect_cli import OutputWriter, dumps, splice_inner
+    from .detect_cli import OutputWriter, compact_object, dumps, splice_inner
 
     index, start, arrays, reasons = task
     ctx = _CTX
     assert ctx is not None
     with open(os.path.join(ctx.tmp, f"bodies-{index:06d}"), "rb") as fh:
-        lines = fh.read().split(b"\n")
-    lines.pop()  # the empty string after the last newline
-    stop = start + len(lines)
+        data = fh.read()
+    count = data.count(b"\n")
+    stop = start + count
     scores = np.load(arrays + ".score.npy", mmap_mode="r")[start:stop].tolist()
     codes = np.load(arrays + ".code.npy", mmap_mode="r")[start:stop].tolist()
+    view = memoryview(data)
+    jsonl = ctx.output_kind == ".jsonl"
+    parts: List[
+        Any
+    ] = []  # the output as slices of `data` and small pieces: joined once, each byte copied once
     rendered: List[Tuple[bytes, bytes]] = []
-    for i, line in enumerate(lines):
-        cut = line.index(_SEP)
-        known = line[1:cut]
-        if line[:1] == _SCORED:
+    pos = 0
+    for i in range(count):
+        end = data.index(b"\n", pos)
+        cut = data.index(_SEP, pos, end)
+        known = data[pos + 1 : cut]
+        if data[pos] == _SCORED[0]:
             score, code = scores[i], codes[i]
             dynamic = dumps({"ct_score": score if score == score else None, "ct_anomaly": code & 1,
                              "ct_severity": SEVERITIES[code >> 1], "ct_reasons": reasons.get(start + i, [])})  # fmt: skip
             known = dynamic[1:-1] + b"," + known
-        rendered.append((line[cut + 1 :], known))
-    if not rendered:
-        return b""
-    if ctx.output_kind == ".jsonl":  # the common case, without a writer: one join of the spliced rows
-        return b"\n".join([splice_inner(body, known) for body, known in rendered]) + b"\n"
+        if not jsonl:
+            rendered.append((data[cut + 1 : end], known))
+        elif compact_object(data, cut + 1, end):
+            parts += (view[cut + 1 : end - 1], b",", known, b"}\n")
+        else:
+            parts += (splice_inner(data[cut + 1 : end], known), b"\n")
+        pos = end + 1
+    if jsonl:
+        return b"".join(parts)
     out = io.BytesIO()
     writer = OutputWriter("part" + ctx.output_kind, header=False, stream=out)
     for body, known in rendered:

@@ -42,6 +42,12 @@ def _corpus(root):
         + b"\n{not json\n"
         + b'{"eventName": 5, "eventTime": [], "userIdentity": "x", "eventSource": null}\n'
         + b'"just a string"\n'
+        + b"{ "
+        + json.dumps(raw_event(event_id="spaced"))[1:-1].encode()
+        + b" }\n"  # whitespace inside the braces
+        + b'{"already": 1, "ct_score": 0.5, '
+        + json.dumps(raw_event(event_id="has-ct"))[1:].encode()
+        + b"\n"
         + json.dumps(
             {"detail-type": "AWS API Call via CloudTrail", "detail": raw_event(event_id="eb-1")}
         ).encode()
@@ -70,7 +76,7 @@ def test_parallel_output_equals_single_process(tiny_model_dir, tmp_path, small_t
     two = _detect(tmp_path / "in", tmp_path / f"two{suffix}", tiny_model_dir, 2)
     assert (tmp_path / f"one{suffix}").read_bytes() == (tmp_path / f"two{suffix}").read_bytes()
     assert one == two
-    assert one["rows"] == 900 + 20 + 5 + 1 + 1 + 3 and one["duplicates"] == 20 and one["errors"] == 7
+    assert one["rows"] == 900 + 20 + 7 + 1 + 1 + 3 and one["duplicates"] == 20 and one["errors"] == 7
     assert one["anomalies"] > 0 and one["top_reasons"], "the test must cover anomalies and their reasons"
 
 
