@@ -34,6 +34,8 @@ def simulate(n: int, out: Path, seed: int = 11) -> Path:
 
 
 def run_detect(src: Path, engine: str, extra: list) -> dict:
+    """One `ctad detect` run; peak memory is the proportional set size (PSS) of the process and its workers
+    summed (forked workers share pages with the parent, so summing RSS would count them twice)."""
     out = Path("/tmp/ctad-bench-out.jsonl")
     summary = Path("/tmp/ctad-bench-summary.json")
     cmd = [sys.executable, "-m", "ctad", "detect", str(src), "-o", str(out), "-q", "--engine", engine,
@@ -44,12 +46,18 @@ def run_detect(src: Path, engine: str, extra: list) -> dict:
     proc = subprocess.Popen(cmd)
     ps = psutil.Process(proc.pid)
     peak = 0
-    cpu = 0.0
+    cpu: dict = {}
     while proc.poll() is None:
         try:
-            peak = max(peak, ps.memory_info().rss)
-            t = ps.cpu_times()
-            cpu = t.user + t.system
+            total = 0
+            for p in [ps] + ps.children(recursive=True):
+                try:
+                    total += p.memory_full_info().pss
+                    t = p.cpu_times()
+                    cpu[p.pid] = t.user + t.system
+                except psutil.Error:
+                    pass
+            peak = max(peak, total)
         except psutil.Error:
             pass
         time.sleep(0.05)
@@ -60,12 +68,14 @@ def run_detect(src: Path, engine: str, extra: list) -> dict:
     out.unlink(missing_ok=True)
     return {
         "engine": engine,
+        "workers": extra[extra.index("--workers") + 1] if "--workers" in extra else "all",
         "rows": s["rows"],
         "anomalies": s["anomalies"],
         "wall_s": round(wall, 1),
         "events_per_s": round(s["rows"] / wall),
-        "cpu_s": round(cpu, 1),
-        "peak_rss_mb": round(peak / 2**20),
+        "cpu_s": round(sum(cpu.values()), 1),
+        "peak_pss_mb": round(peak / 2**20),
+        "phases": s.get("phases"),
         "command": " ".join(cmd),
     }
 
@@ -76,6 +86,9 @@ def main() -> int:
     ap.add_argument("--cache", default="/tmp/ctad-bench")
     ap.add_argument("--engines", default="numpy,python")
     ap.add_argument("--flat", default="250000,500000", help="smaller sizes for the memory-flatness check")
+    ap.add_argument(
+        "--workers", default="0,1", help="worker settings to compare (0: one per core, 1: no workers)"
+    )
     args = ap.parse_args()
     cache = Path(args.cache)
     results = []
@@ -83,16 +96,19 @@ def main() -> int:
     for n in sizes:
         src = simulate(n, cache)
         engines = args.engines.split(",") if n == args.events else ["numpy"]
-        for engine in engines:
-            r = run_detect(src, engine, [])
-            r["input_events"] = n
-            results.append(r)
-            print(json.dumps(r), flush=True)
-    print("\n| input events | engine | events/s | wall s | CPU s | peak RSS MB |")
-    print("|---|---|---|---|---|---|")
+        workers = args.workers.split(",") if n == args.events else ["0"]
+        for w in workers:
+            for engine in engines:
+                r = run_detect(src, engine, ["--workers", w])
+                r["input_events"] = n
+                results.append(r)
+                print(json.dumps(r), flush=True)
+    print("\n| input events | engine | workers | events/s | wall s | CPU s | peak PSS MB |")
+    print("|---|---|---|---|---|---|---|")
     for r in results:
-        print(f"| {r['input_events']:,} | {r['engine']} | {r['events_per_s']:,} | {r['wall_s']} | {r['cpu_s']} | "
-              f"{r['peak_rss_mb']} |")  # fmt: skip
+        w = "one per core" if r["workers"] == "0" else r["workers"]
+        print(f"| {r['input_events']:,} | {r['engine']} | {w} | {r['events_per_s']:,} | {r['wall_s']} | "
+              f"{r['cpu_s']} | {r['peak_pss_mb']} |")  # fmt: skip
     print(f"\nmachine: {os.cpu_count()} cores; python {sys.version.split()[0]}")
     return 0
 
