@@ -15,6 +15,7 @@ import datetime as _dt
 import hashlib
 import ipaddress
 import json
+import re
 from functools import lru_cache
 from typing import Any, Dict, List, Mapping, Optional, Tuple
 
@@ -49,8 +50,30 @@ def _day_seconds(day: str) -> int:
     return (_dt.date(int(day[0:4]), int(day[5:7]), int(day[8:10])).toordinal() - _EPOCH_ORD) * 86400
 
 
+# CloudTrail writes `2024-03-04T00:00:18Z`: once a minute (`2024-03-04T00:00`) has been parsed, its seconds
+# since the epoch are remembered, and a timestamp in that minute costs two dict lookups.
+_STRICT_TIME = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}Z")
+_TWO_DIGITS = {"%02d" % i: i for i in range(100)}
+_MINUTES: Dict[str, int] = {}
+_MAX_MINUTES = 100_000  # ~70 days of minutes; timestamps are attacker-written, so the memo is bounded
+
+
 def parse_time(value: Any) -> float:
     """Seconds since the epoch from ISO-8601 (CloudTrail, ECS) or epoch numbers (Splunk `_time`)."""
+    if type(value) is str and len(value) == 20 and value[16] == ":" and value[19] == "Z":
+        minute = _MINUTES.get(value[:16])  # only ever holds minutes of the strict form above
+        second = _TWO_DIGITS.get(value[17:19])
+        if minute is not None and second is not None:
+            return float(minute + second)
+    t = _parse_time(value)
+    if type(value) is str and len(value) == 20 and _STRICT_TIME.fullmatch(value):
+        if len(_MINUTES) >= _MAX_MINUTES:
+            _MINUTES.clear()
+        _MINUTES[value[:16]] = int(t) - int(value[17:19])
+    return t
+
+
+def _parse_time(value: Any) -> float:
     if isinstance(value, (int, float)) and not isinstance(value, bool):
         return float(value)
     if isinstance(value, list) and value:
@@ -474,6 +497,7 @@ class Normalizer:
             catalog = Catalog.load()
         self.catalog = catalog
         self._ua_cache: Dict[str, Tuple[str, str]] = {}
+        self._identities: Dict[Tuple[str, ...], Tuple[str, str, bool]] = {}
 
     def _ua(self, ua: str) -> Tuple[str, str]:
         hit = self._ua_cache.get(ua)
@@ -481,6 +505,32 @@ class Normalizer:
             hit = self.catalog.ua_family(ua)
             if len(self._ua_cache) < 100_000:
                 self._ua_cache[ua] = hit
+        return hit
+
+    def _identity(
+        self,
+        itype: str,
+        arn: str,
+        issuer_arn: str,
+        account: str,
+        invoked_by: str,
+        principal_id: str,
+        user_name: str,
+        source: str,
+    ) -> Tuple[str, str, bool]:
+        """`identity_key` and `_mfa_at_idp`, memoised: a few identities make most events."""
+        # The event source only matters to AWS service principals; leaving it out of the other signatures keeps
+        # one entry per identity rather than one per identity and service.
+        signature = (itype, arn, issuer_arn, account, invoked_by, principal_id, user_name,
+                     source if itype == "AWSService" else "")  # fmt: skip
+        hit = self._identities.get(signature)
+        if hit is None:
+            key, session = identity_key(
+                itype, arn, issuer_arn, account, invoked_by, principal_id, user_name, source
+            )
+            hit = (key, session, _mfa_at_idp(itype, issuer_arn, arn))
+            if len(self._identities) < 100_000:  # the fields are attacker-written: keep the memo bounded
+                self._identities[signature] = hit
         return hit
 
     def normalize(self, row: Any) -> Event:
@@ -695,20 +745,20 @@ class Normalizer:
             raise NormalizeError(f"eventTime out of range: {time_value!r:.40}")
         if not itype:
             itype = "Unknown"
-        key, session = identity_key(
+        key, session, mfa_at_idp = self._identity(
             itype, arn, issuer_arn, account, invoked_by, principal_id, user_name, source
         )
         if not event_id:
             # Without an eventID, a content hash still lets duplicates collapse and keeps order deterministic.
             basis = "|".join((repr(t), source, name, key, ip, request_id, access_key))
             event_id = "h-" + hashlib.sha1(basis.encode("utf-8", "replace")).hexdigest()[:24]
-        if mfa is not None and _mfa_at_idp(itype, issuer_arn, arn):
+        if mfa is not None and mfa_at_idp:
             # Identity Center / SAML / OIDC sessions: MFA happens at the identity provider and CloudTrail records
             # `mfaAuthenticated: false` / `MFAUsed: No` whatever it was, so the flag says nothing here.
             mfa = None
         net, ip_kind = classify_source(ip)
-        family, kind = self._ua(ua)
-        if ua.startswith("signin.amazonaws.com") or ua.startswith("console."):
+        family, kind = self._ua_cache.get(ua) or self._ua(ua)
+        if ua.startswith(("signin.amazonaws.com", "console.")):
             console = True
         return Event(  # positionally, in __slots__ order: keywords would double the cost of this call
             event_id,
@@ -732,7 +782,7 @@ class Normalizer:
             kind,  # ua_kind
             net,
             ip_kind,
-            risk_flags(source, name, params, account),  # flags
+            risk_flags(source, name, params, account) if name in _RISK_NAMES else (),  # flags
             _resource(params) if type(params) is dict else _resource(_json_obj(params)),  # resource
         )
 
