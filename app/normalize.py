@@ -398,28 +398,20 @@ def risk_flags(source: str, name: str, params: Any, own_account: str) -> Tuple[s
     return tuple(flags)
 
 
+# The keys naming the main resource of a request, most telling first.
+_RESOURCE_KEYS = ("bucketName", "roleName", "userName", "policyArn", "groupId", "snapshotId", "imageId",
+                  "instanceId", "functionName", "secretId", "name", "trailName", "keyId", "detectorId",
+                  "dBSnapshotIdentifier", "roleArn")  # fmt: skip
+_RESOURCE_KEY_SET = frozenset(_RESOURCE_KEYS)
+
+
 def _resource(params: Any) -> str:
     """The main resource a request touches, for reasons and triage (bounded, attacker-written)."""
     if not isinstance(params, dict):
         return ""
-    for key in (
-        "bucketName",
-        "roleName",
-        "userName",
-        "policyArn",
-        "groupId",
-        "snapshotId",
-        "imageId",
-        "instanceId",
-        "functionName",
-        "secretId",
-        "name",
-        "trailName",
-        "keyId",
-        "detectorId",
-        "dBSnapshotIdentifier",
-        "roleArn",
-    ):
+    if type(params) is dict and _RESOURCE_KEY_SET.isdisjoint(params):
+        return ""  # many requests name none: one C-level pass over their keys, not 16 lookups
+    for key in _RESOURCE_KEYS:
         value = params.get(key)
         if isinstance(value, str) and value:
             return value[:256]
