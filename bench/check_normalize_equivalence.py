@@ -183,7 +183,9 @@ def main() -> int:
     shared = shared_records(args.shared) if args.shared.exists() else []
     corpus = test_corpus()
     objects = [r for r in bulk + shared + corpus if isinstance(r, dict)]
-    seeds = rng.sample(objects, min(args.seeds, len(objects))) + [r for r in corpus if isinstance(r, dict)][:20]
+    seeds = (
+        rng.sample(objects, min(args.seeds, len(objects))) + [r for r in corpus if isinstance(r, dict)][:20]
+    )
     groups = {"s3 records": bulk, "shared datasets": shared, "test corpus": corpus,
               "mutations": list(mutations(seeds, rng))}  # fmt: skip
 
@@ -205,12 +207,16 @@ def main() -> int:
                         if failures <= 10:
                             print(f"MISMATCH ({label}) {str(row)[:300]}\n  {args.ref}: {want}\n  new : {got}")
         verdict = "ok" if failures == before else f"{failures - before} MISMATCHES"
-        print(f"{label:<16} {len(rows):>7} inputs {checked:>8} comparisons ({errors} errors) {verdict}", flush=True)
+        print(
+            f"{label:<16} {len(rows):>7} inputs {checked:>8} comparisons ({errors} errors) {verdict}",
+            flush=True,
+        )
     times = TIMES + [r.get("eventTime") for r in objects[:: max(1, len(objects) // 2000)]]
     for _ in range(2):
         for value in times:
-            want, got = outcome(lambda v: _Boxed(old.parse_time(v)), value), outcome(
-                lambda v: _Boxed(new.parse_time(v)), value
+            want, got = (
+                outcome(lambda v: _Boxed(old.parse_time(v)), value),
+                outcome(lambda v: _Boxed(new.parse_time(v)), value),
             )
             if want != got:
                 failures += 1
