@@ -15,6 +15,7 @@ import datetime as _dt
 import hashlib
 import ipaddress
 import json
+import re
 from functools import lru_cache
 from typing import Any, Dict, List, Mapping, Optional, Tuple
 
@@ -49,8 +50,30 @@ def _day_seconds(day: str) -> int:
     return (_dt.date(int(day[0:4]), int(day[5:7]), int(day[8:10])).toordinal() - _EPOCH_ORD) * 86400
 
 
+# CloudTrail writes `2024-03-04T00:00:18Z`: once a minute (`2024-03-04T00:00`) has been parsed, its seconds
+# since the epoch are remembered, and a timestamp in that minute costs two dict lookups.
+_STRICT_TIME = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}Z")
+_TWO_DIGITS = {"%02d" % i: i for i in range(100)}
+_MINUTES: Dict[str, int] = {}
+_MAX_MINUTES = 100_000  # ~70 days of minutes; timestamps are attacker-written, so the memo is bounded
+
+
 def parse_time(value: Any) -> float:
     """Seconds since the epoch from ISO-8601 (CloudTrail, ECS) or epoch numbers (Splunk `_time`)."""
+    if type(value) is str and len(value) == 20 and value[16] == ":" and value[19] == "Z":
+        minute = _MINUTES.get(value[:16])  # only ever holds minutes of the strict form above
+        second = _TWO_DIGITS.get(value[17:19])
+        if minute is not None and second is not None:
+            return float(minute + second)
+    t = _parse_time(value)
+    if type(value) is str and len(value) == 20 and _STRICT_TIME.fullmatch(value):
+        if len(_MINUTES) >= _MAX_MINUTES:
+            _MINUTES.clear()
+        _MINUTES[value[:16]] = int(t) - int(value[17:19])
+    return t
+
+
+def _parse_time(value: Any) -> float:
     if isinstance(value, (int, float)) and not isinstance(value, bool):
         return float(value)
     if isinstance(value, list) and value:
@@ -375,28 +398,20 @@ def risk_flags(source: str, name: str, params: Any, own_account: str) -> Tuple[s
     return tuple(flags)
 
 
+# The keys naming the main resource of a request, most telling first.
+_RESOURCE_KEYS = ("bucketName", "roleName", "userName", "policyArn", "groupId", "snapshotId", "imageId",
+                  "instanceId", "functionName", "secretId", "name", "trailName", "keyId", "detectorId",
+                  "dBSnapshotIdentifier", "roleArn")  # fmt: skip
+_RESOURCE_KEY_SET = frozenset(_RESOURCE_KEYS)
+
+
 def _resource(params: Any) -> str:
     """The main resource a request touches, for reasons and triage (bounded, attacker-written)."""
     if not isinstance(params, dict):
         return ""
-    for key in (
-        "bucketName",
-        "roleName",
-        "userName",
-        "policyArn",
-        "groupId",
-        "snapshotId",
-        "imageId",
-        "instanceId",
-        "functionName",
-        "secretId",
-        "name",
-        "trailName",
-        "keyId",
-        "detectorId",
-        "dBSnapshotIdentifier",
-        "roleArn",
-    ):
+    if type(params) is dict and _RESOURCE_KEY_SET.isdisjoint(params):
+        return ""  # many requests name none: one C-level pass over their keys, not 16 lookups
+    for key in _RESOURCE_KEYS:
         value = params.get(key)
         if isinstance(value, str) and value:
             return value[:256]
@@ -413,6 +428,8 @@ def _first(value: Any) -> Any:
 def _s(value: Any, limit: int = 4096) -> str:
     if type(value) is str:  # the common case, kept cheap: this runs ~15 times per event
         return value if len(value) <= limit else value[:limit]
+    if value is None:  # the next most common: an absent field
+        return ""
     value = _first(value)
     if value is None:
         return ""
@@ -424,6 +441,8 @@ def _s(value: Any, limit: int = 4096) -> str:
 
 
 def _bool(value: Any) -> Optional[bool]:
+    if value is None or type(value) is bool:  # the common cases, kept cheap
+        return value
     value = _first(value)
     if isinstance(value, bool):
         return value
@@ -470,6 +489,7 @@ class Normalizer:
             catalog = Catalog.load()
         self.catalog = catalog
         self._ua_cache: Dict[str, Tuple[str, str]] = {}
+        self._identities: Dict[Tuple[str, ...], Tuple[str, str, bool]] = {}
 
     def _ua(self, ua: str) -> Tuple[str, str]:
         hit = self._ua_cache.get(ua)
@@ -477,6 +497,32 @@ class Normalizer:
             hit = self.catalog.ua_family(ua)
             if len(self._ua_cache) < 100_000:
                 self._ua_cache[ua] = hit
+        return hit
+
+    def _identity(
+        self,
+        itype: str,
+        arn: str,
+        issuer_arn: str,
+        account: str,
+        invoked_by: str,
+        principal_id: str,
+        user_name: str,
+        source: str,
+    ) -> Tuple[str, str, bool]:
+        """`identity_key` and `_mfa_at_idp`, memoised: a few identities make most events."""
+        # The event source only matters to AWS service principals; leaving it out of the other signatures keeps
+        # one entry per identity rather than one per identity and service.
+        signature = (itype, arn, issuer_arn, account, invoked_by, principal_id, user_name,
+                     source if itype == "AWSService" else "")  # fmt: skip
+        hit = self._identities.get(signature)
+        if hit is None:
+            key, session = identity_key(
+                itype, arn, issuer_arn, account, invoked_by, principal_id, user_name, source
+            )
+            hit = (key, session, _mfa_at_idp(itype, issuer_arn, arn))
+            if len(self._identities) < 100_000:  # the fields are attacker-written: keep the memo bounded
+                self._identities[signature] = hit
         return hit
 
     def normalize(self, row: Any) -> Event:
@@ -521,27 +567,27 @@ class Normalizer:
         if r.get("eventName") == "ConsoleLogin" and isinstance(add, dict) and "MFAUsed" in add:
             mfa = add.get("MFAUsed") == "Yes"
         return self._build(
-            event_id=_s(r.get("eventID")),
-            time_value=r.get("eventTime"),
-            source=_s(r.get("eventSource")),
-            name=_s(r.get("eventName")),
-            region=_s(r.get("awsRegion")),
-            ip=_s(r.get("sourceIPAddress")),
-            ua=_s(r.get("userAgent"), MAX_UA),
-            error_code=_s(r.get("errorCode")),
-            read_only=_bool(r.get("readOnly")),
-            account=_s(r.get("recipientAccountId")) or _s(uid.get("accountId")),
-            itype=_s(uid.get("type")),
-            arn=_s(uid.get("arn")),
-            issuer_arn=_s(issuer.get("arn")) if isinstance(issuer, dict) else "",
-            access_key=_s(uid.get("accessKeyId")),
-            invoked_by=_s(uid.get("invokedBy")),
-            principal_id=_s(uid.get("principalId")),
-            user_name=_s(uid.get("userName")),
-            console=_bool(r.get("sessionCredentialFromConsole")) is True,
-            mfa=mfa,
-            params=r.get("requestParameters"),
-            request_id=_s(r.get("requestID")),
+            _s(r.get("eventID")),  # event_id
+            r.get("eventTime"),  # time_value
+            _s(r.get("eventSource")),  # source
+            _s(r.get("eventName")),  # name
+            _s(r.get("awsRegion")),  # region
+            _s(r.get("sourceIPAddress")),  # ip
+            _s(r.get("userAgent"), MAX_UA),  # ua
+            _s(r.get("errorCode")),  # error_code
+            _bool(r.get("readOnly")),  # read_only
+            _s(r.get("recipientAccountId")) or _s(uid.get("accountId")),  # account
+            _s(uid.get("type")),  # itype
+            _s(uid.get("arn")),  # arn
+            _s(issuer.get("arn")) if isinstance(issuer, dict) else "",  # issuer_arn
+            _s(uid.get("accessKeyId")),  # access_key
+            _s(uid.get("invokedBy")),  # invoked_by
+            _s(uid.get("principalId")),  # principal_id
+            _s(uid.get("userName")),  # user_name
+            _bool(r.get("sessionCredentialFromConsole")) is True,  # console
+            mfa,  # mfa
+            r.get("requestParameters"),  # params
+            _s(r.get("requestID")),  # request_id
         )
 
     def from_splunk(self, row: Mapping[str, Any]) -> Event:
@@ -573,27 +619,27 @@ class Normalizer:
         if _s(g("eventName")) == "ConsoleLogin" and g("additionalEventData.MFAUsed") is not None:
             mfa = _s(g("additionalEventData.MFAUsed")) == "Yes"
         return self._build(
-            event_id=_s(g("eventID")),
-            time_value=time_value,
-            source=_s(g("eventSource")),
-            name=_s(g("eventName")),
-            region=_s(g("awsRegion")),
-            ip=_s(g("sourceIPAddress")),
-            ua=_s(g("userAgent"), MAX_UA),
-            error_code=_s(g("errorCode")),
-            read_only=_bool(g("readOnly")),
-            account=_s(g("recipientAccountId")) or _s(g("userIdentity.accountId")),
-            itype=_s(g("userIdentity.type")),
-            arn=_s(g("userIdentity.arn")),
-            issuer_arn=_s(g("userIdentity.sessionContext.sessionIssuer.arn")),
-            access_key=_s(g("userIdentity.accessKeyId")),
-            invoked_by=_s(g("userIdentity.invokedBy")),
-            principal_id=_s(g("userIdentity.principalId")),
-            user_name=_s(g("userIdentity.userName")),
-            console=_bool(g("sessionCredentialFromConsole")) is True,
-            mfa=mfa,
-            params=_unflatten(row, "requestParameters"),
-            request_id=_s(g("requestID")),
+            _s(g("eventID")),  # event_id
+            time_value,  # time_value
+            _s(g("eventSource")),  # source
+            _s(g("eventName")),  # name
+            _s(g("awsRegion")),  # region
+            _s(g("sourceIPAddress")),  # ip
+            _s(g("userAgent"), MAX_UA),  # ua
+            _s(g("errorCode")),  # error_code
+            _bool(g("readOnly")),  # read_only
+            _s(g("recipientAccountId")) or _s(g("userIdentity.accountId")),  # account
+            _s(g("userIdentity.type")),  # itype
+            _s(g("userIdentity.arn")),  # arn
+            _s(g("userIdentity.sessionContext.sessionIssuer.arn")),  # issuer_arn
+            _s(g("userIdentity.accessKeyId")),  # access_key
+            _s(g("userIdentity.invokedBy")),  # invoked_by
+            _s(g("userIdentity.principalId")),  # principal_id
+            _s(g("userIdentity.userName")),  # user_name
+            _bool(g("sessionCredentialFromConsole")) is True,  # console
+            mfa,  # mfa
+            _unflatten(row, "requestParameters"),  # params
+            _s(g("requestID")),  # request_id
         )
 
     # Elastic ECS documents (AWS integration), nested or with dotted keys
@@ -632,32 +678,31 @@ class Normalizer:
             if used is not None:
                 mfa = used is True or _s(used).lower() in ("yes", "true")
         return self._build(
-            event_id=_s(get("event.id")) or _s(get("aws.cloudtrail.event_id")),
-            time_value=get("@timestamp") or get("event.created"),
-            source=provider,
-            name=_s(get("event.action")),
-            region=_s(get("cloud.region")),
-            ip=_s(get("source.ip")) or _s(get("source.address")),
-            ua=_s(get("user_agent.original"), MAX_UA),
-            error_code=_s(get("aws.cloudtrail.error_code")),
-            read_only=_bool(get("aws.cloudtrail.read_only")),
-            account=_s(get("aws.cloudtrail.recipient_account_id")) or _s(get("cloud.account.id")),
-            itype=_s(get(ui + "type")),
-            arn=_s(get(ui + "arn")),
-            issuer_arn=_s(get(ui + "session_context.session_issuer.arn")),
-            access_key=_s(get(ui + "access_key_id")),
-            invoked_by=_s(get(ui + "invoked_by")),
-            principal_id=_s(get(ui + "principal_id")) or _s(get("user.id")),
-            user_name=_s(get("user.name")),
-            console=False,
-            mfa=mfa,
-            params=params,
-            request_id=_s(get("aws.cloudtrail.request_id")),
+            _s(get("event.id")) or _s(get("aws.cloudtrail.event_id")),  # event_id
+            get("@timestamp") or get("event.created"),  # time_value
+            provider,  # source
+            _s(get("event.action")),  # name
+            _s(get("cloud.region")),  # region
+            _s(get("source.ip")) or _s(get("source.address")),  # ip
+            _s(get("user_agent.original"), MAX_UA),  # ua
+            _s(get("aws.cloudtrail.error_code")),  # error_code
+            _bool(get("aws.cloudtrail.read_only")),  # read_only
+            _s(get("aws.cloudtrail.recipient_account_id")) or _s(get("cloud.account.id")),  # account
+            _s(get(ui + "type")),  # itype
+            _s(get(ui + "arn")),  # arn
+            _s(get(ui + "session_context.session_issuer.arn")),  # issuer_arn
+            _s(get(ui + "access_key_id")),  # access_key
+            _s(get(ui + "invoked_by")),  # invoked_by
+            _s(get(ui + "principal_id")) or _s(get("user.id")),  # principal_id
+            _s(get("user.name")),  # user_name
+            False,  # console
+            mfa,  # mfa
+            params,  # params
+            _s(get("aws.cloudtrail.request_id")),  # request_id
         )
 
     def _build(
         self,
-        *,
         event_id: str,
         time_value: Any,
         source: str,
@@ -679,7 +724,10 @@ class Normalizer:
         mfa: Optional[bool],
         params: Any,
         request_id: str,
+        /,
     ) -> Event:
+        """The Event from the fields every shape yields; positional only, because keyword arguments cost more
+        than the rest of this method, which runs once per event."""
         if not name:
             raise NormalizeError("eventName is missing")
         if not source:
@@ -689,45 +737,45 @@ class Normalizer:
             raise NormalizeError(f"eventTime out of range: {time_value!r:.40}")
         if not itype:
             itype = "Unknown"
-        key, session = identity_key(
+        key, session, mfa_at_idp = self._identity(
             itype, arn, issuer_arn, account, invoked_by, principal_id, user_name, source
         )
         if not event_id:
             # Without an eventID, a content hash still lets duplicates collapse and keeps order deterministic.
             basis = "|".join((repr(t), source, name, key, ip, request_id, access_key))
             event_id = "h-" + hashlib.sha1(basis.encode("utf-8", "replace")).hexdigest()[:24]
-        if mfa is not None and _mfa_at_idp(itype, issuer_arn, arn):
+        if mfa is not None and mfa_at_idp:
             # Identity Center / SAML / OIDC sessions: MFA happens at the identity provider and CloudTrail records
             # `mfaAuthenticated: false` / `MFAUsed: No` whatever it was, so the flag says nothing here.
             mfa = None
         net, ip_kind = classify_source(ip)
-        family, kind = self._ua(ua)
-        if ua.startswith("signin.amazonaws.com") or ua.startswith("console."):
+        family, kind = self._ua_cache.get(ua) or self._ua(ua)
+        if ua.startswith(("signin.amazonaws.com", "console.")):
             console = True
-        return Event(
-            event_id=event_id,
-            time=t,
-            source=source,
-            name=name,
-            region=region,
-            ip=ip,
-            user_agent=ua,
-            error_code=error_code,
-            read_only=read_only,
-            account=account,
-            identity=key,
-            identity_type=itype,
-            session=session,
-            access_key=access_key,
-            invoked_by=invoked_by,
-            console=console,
-            mfa=mfa,
-            ua_family=family,
-            ua_kind=kind,
-            net=net,
-            ip_kind=ip_kind,
-            flags=risk_flags(source, name, params, account),
-            resource=_resource(params) if type(params) is dict else _resource(_json_obj(params)),
+        return Event(  # positionally, in __slots__ order: keywords would double the cost of this call
+            event_id,
+            t,  # time
+            source,
+            name,
+            region,
+            ip,
+            ua,  # user_agent
+            error_code,
+            read_only,
+            account,
+            key,  # identity
+            itype,  # identity_type
+            session,
+            access_key,
+            invoked_by,
+            console,
+            mfa,
+            family,  # ua_family
+            kind,  # ua_kind
+            net,
+            ip_kind,
+            risk_flags(source, name, params, account) if name in _RISK_NAMES else (),  # flags
+            _resource(params) if type(params) is dict else _resource(_json_obj(params)),  # resource
         )
 
 

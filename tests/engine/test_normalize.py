@@ -184,3 +184,48 @@ def test_mfa_unknown_for_identity_center_sessions():
                                     "arn": "arn:aws:iam::111122223333:user/ana", "userName": "ana"})  # fmt: skip
     assert normalize(sso).mfa is None
     assert normalize(user).mfa is False
+
+
+@pytest.mark.parametrize(
+    "value",
+    ["2024-07-30T21:31:10Z", "2024-07-30T21:31:59Z", "2024-07-30T21:31:60Z", "2024-07-30T21:31:1xZ",
+     "2024-07-30T21:31: 1Z", "2024-07-30T21:31:\u0661\u0662Z", " 2024-07-30T21:31:10Z", "2024-13-30T21:31:10Z",
+     "2024-07-30 21:31:10Z", "2024-07x30T21:31:10Z", "0001-01-01T00:00:00Z"],
+)  # fmt: skip
+def test_parse_time_is_the_same_on_a_remembered_minute(value):
+    """The minute memo must not change a result or an error, whether the minute was seen before or not."""
+
+    def outcome(v):
+        try:
+            return parse_time(v)
+        except NormalizeError as exc:
+            return str(exc)
+
+    first = outcome(value)
+    outcome("2024-07-30T21:31:00Z")  # the same minute, remembered from the strict form
+    assert outcome(value) == first
+
+
+def test_identity_memo_keeps_identities_apart():
+    from ctad.normalize import Normalizer
+
+    n = Normalizer()
+    base = raw_event(arn=ASSUMED, itype="AssumedRole", issuer=ROLE)
+    other_issuer = raw_event(arn=ASSUMED, itype="AssumedRole", issuer=ROLE + "-2")
+    svc = [raw_event(itype="AWSService", arn="", source=s) for s in ("s3.amazonaws.com", "ec2.amazonaws.com")]
+    sso = raw_event(arn=ASSUMED.replace("ci-deployer", "AWSReservedSSO_Admin_0123"), itype="AssumedRole")
+    sso["userIdentity"]["sessionContext"] = {"attributes": {"mfaAuthenticated": "false"}}
+    for _ in range(2):  # the second round is answered from the memo
+        assert n.from_raw(base).identity == ROLE
+        assert n.from_raw(other_issuer).identity == ROLE + "-2"
+        assert [n.from_raw(r).identity for r in svc] == ["svc:s3.amazonaws.com", "svc:ec2.amazonaws.com"]
+        assert n.from_raw(sso).mfa is None and n.from_raw(base).mfa is False
+
+
+def test_resource_keeps_key_priority():
+    from ctad.normalize import _resource
+
+    assert _resource({"roleArn": "r", "bucketName": "b"}) == "b"
+    assert _resource({"bucketName": "", "keyId": "k", "name": "n"}) == "n"
+    assert _resource({"bucketName": 5, "other": "x"}) == ""
+    assert _resource({"a": 1}) == "" and _resource({}) == "" and _resource("x") == ""
