@@ -300,11 +300,6 @@ def _read_all(pool: Any, tasks: List[Tuple[int, List[str]]], run: Run, progress:
     return results
 
 
-def _merged(read: List[Dict[str, Any]]) -> Iterator[Tuple[float, str, int, int, Any]]:
-    for block in merge_runs([iter_blocks(r["run"], remove=True) for r in read if r["events"]]):
-        yield from block
-
-
 def _score_all(
     pool: Any, run: Run, read: List[Dict[str, Any]], arrays: str, progress: Any
 ) -> Dict[int, List[str]]:
@@ -324,22 +319,22 @@ def _score_all(
     process = state.process
     threshold = det.threshold
     severity_index = {name: i for i, name in enumerate(SEVERITIES)}
-    pending: Deque[Tuple[List[Tuple[int, Any, List[float]]], Any]] = deque()
+    pending: Deque[Tuple[List[int], List[Event], List[List[float]], Any]] = deque()
     dups: List[Tuple[int, int]] = []
     summary = run.summary
     bar = _bar(progress, desc="scoring", unit="ev", total=total - summary.errors)
 
-    def finish(batch: List[Tuple[int, Any, List[float]]], result: Any) -> None:
+    def finish(seqs: List[int], evs: List[Event], rows: List[List[float]], result: Any) -> None:
         batch_scores, rounded, contributions = result.get()
-        seqs = np.fromiter((b[0] for b in batch), dtype=np.int64, count=len(batch))
-        scores[seqs] = rounded
-        codes[seqs] = 0  # informational, not an anomaly: what every score under the threshold gets
-        quiet = len(batch)
+        where = np.array(seqs, dtype=np.int64)
+        scores[where] = rounded
+        codes[where] = 0  # informational, not an anomaly: what every score under the threshold gets
+        quiet = len(seqs)
         for i, score in enumerate(batch_scores):
             if score < threshold:
                 continue
-            seq, ev, row = batch[i]  # an anomaly (or a score that is not a number): the whole result
-            res = run.result_for(ev, row, score, threshold, contributions.get(i))
+            seq = seqs[i]  # an anomaly (or a score that is not a number): the whole result
+            res = run.result_for(evs[i], rows[i], score, threshold, contributions.get(i))
             codes[seq] = severity_index[res["ct_severity"]] * 2 + res["ct_anomaly"]
             if res["ct_reasons"]:
                 reasons[seq] = res["ct_reasons"]
@@ -348,30 +343,37 @@ def _score_all(
             if res["ct_anomaly"]:
                 summary.anomalies += 1
                 summary.top_identities[res["ct_identity"]] += 1
-        summary.events += len(batch)
+        summary.events += len(seqs)
         if quiet:
             summary.severities[SEVERITIES[0]] += quiet
         if bar is not None:
-            bar.update(len(batch))
+            bar.update(len(seqs))
 
-    batch: List[Tuple[int, Any, List[float]]] = []
-    prev: Optional[Tuple[float, str, int]] = None
+    seqs: List[int] = []
+    evs: List[Event] = []
+    rows: List[List[float]] = []
+    prev_t: Optional[float] = None
+    prev_id = ""
+    prev_seq = -1
     from_tuple = Event.from_tuple
-    for t, event_id, task, local, values in _merged(read):
-        seq = starts[task] + local
-        if prev is not None and event_id == prev[1] and t == prev[0]:
-            dups.append((seq, prev[2]))  # CloudTrail delivers some events twice: count once
-            continue
-        prev = (t, event_id, seq)
-        ev = from_tuple(values)
-        batch.append((seq, ev, process(ev)))
-        if len(batch) >= SCORE_BATCH:
-            pending.append((batch, pool.apply_async(_score_task, ([b[2] for b in batch],))))
-            batch = []
-            while len(pending) >= MAX_PENDING or (pending and pending[0][1].ready()):
-                finish(*pending.popleft())
-    if batch:
-        pending.append((batch, pool.apply_async(_score_task, ([b[2] for b in batch],))))
+    for block in merge_runs([iter_blocks(r["run"], remove=True) for r in read if r["events"]]):
+        for t, event_id, task, local, values in block:
+            seq = starts[task] + local
+            if t == prev_t and event_id == prev_id:
+                dups.append((seq, prev_seq))  # CloudTrail delivers some events twice: count once
+                continue
+            prev_t, prev_id, prev_seq = t, event_id, seq
+            ev = from_tuple(values)
+            seqs.append(seq)
+            evs.append(ev)
+            rows.append(process(ev))
+            if len(seqs) >= SCORE_BATCH:
+                pending.append((seqs, evs, rows, pool.apply_async(_score_task, (rows,))))
+                seqs, evs, rows = [], [], []
+                while len(pending) >= MAX_PENDING or (pending and pending[0][3].ready()):
+                    finish(*pending.popleft())
+    if seqs:
+        pending.append((seqs, evs, rows, pool.apply_async(_score_task, (rows,))))
     while pending:
         finish(*pending.popleft())
     for seq, original in dups:  # every copy answers alike
