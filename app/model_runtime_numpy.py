@@ -18,7 +18,7 @@ thresholds, same tree-by-tree summation order).
 from __future__ import annotations
 
 import math
-from typing import Any, List, Tuple
+from typing import Any, Dict, List, Optional, Tuple
 
 import numpy as np
 
@@ -48,15 +48,41 @@ def _encode(tree: Any, old: int) -> Tuple[int, float, bool]:
     return V_ZNEG, -math.nextafter(thr, math.inf), True
 
 
-class NumpyForest:
-    """Flattened node arrays of a forest plus the batch walker."""
+class _Workspace:
+    """Scratch arrays for chunks of ``n`` rows (allocated once per ``margins`` call, reused by its chunks)."""
 
-    def __init__(self, forest: Forest, chunk_rows: int = 512) -> None:
+    def __init__(self, nf: NumpyForest, n: int) -> None:
+        t = nf.n_trees
+        self.n = n
+        self.r = np.arange(n, dtype=np.int32)[None, :]
+        self.fm = np.empty((nf.width, n), dtype=np.float64)
+        self.k = np.empty((t, n), dtype=np.int32)
+        self.c = np.empty((t, n), dtype=np.int32)
+        self.b = np.empty((t, n), dtype=bool)
+        self.leaf = np.empty((t, n), dtype=np.float64)
+        if nf.heap:
+            self.tab = np.empty((nf.n_cond + 1, n), dtype=bool)
+            self.tab[nf.n_cond] = False  # the "never" condition of leaves and padding
+            self.rows = np.empty((nf.row_nodes, n), dtype=bool)
+            # Conditions of node k at a level: tab[u[k]]; flat index u[k] * n + row, pre-multiplied here.
+            self.u_n = [u * np.int32(n) if not rt else None for u, rt in zip(nf.u, nf.row_level)]
+
+
+class NumpyForest:
+    """Flattened node arrays of a forest plus the batch walkers."""
+
+    def __init__(self, forest: Forest, chunk_rows: int = 1024, max_heap_nodes: int = 1 << 21) -> None:
         self.n_features = len(forest.feature_names)
         self.base = forest.base
         self.divisor = forest.divisor
         self.chunk_rows = chunk_rows
+        self.n_trees = len(forest.trees)
         self.depth = max(t.depth for t in forest.trees)
+        # Saabas bias (base score plus every root's value), summed in the pure-Python order.
+        bias = forest.base
+        for tree in forest.trees:
+            bias += tree.value[0]
+        self.bias = bias
         variants: List[int] = []
         thrs: List[float] = []
         feats: List[int] = []
@@ -89,7 +115,7 @@ class NumpyForest:
                 f = tree.feature[old]
                 if f < 0:  # leaf: its own first child; nothing exceeds +inf
                     variants.append(V_X)
-                    feats.append(0)
+                    feats.append(-1)
                     thrs.append(math.inf)
                     firsts.append(ids[old])
                     catids.append(-1)
@@ -107,18 +133,21 @@ class NumpyForest:
         used = sorted(set(variants))
         slot = {v: i for i, v in enumerate(used)}
         self.variants = used
-        self.width = len(used) * self.n_features
         n_f = self.n_features
+        self.width = len(used) * n_f
         if len(values) >= 2**31 or self.width * chunk_rows >= 2**31:
             raise ValueError("model too large for the numpy engine")
         self.roots = np.asarray(roots, dtype=np.int32)
+        cols = [slot[v] * n_f + max(f, 0) for v, f in zip(variants, feats)]
         # One record per node so a level needs a single gather for threshold, column and first child.
         rec = np.zeros(len(values), dtype=[("thr", "f8"), ("col", "i4"), ("first", "i4")])
         rec["thr"] = thrs
-        rec["col"] = [slot[v] * n_f + f for v, f in zip(variants, feats)]
+        rec["col"] = cols
         rec["first"] = firsts
         self.rec = rec
         self.value = np.asarray(values, dtype=np.float64)
+        # Feature credited by Saabas attributions per node; leaves credit the (overwritten) bias slot.
+        self.credit = np.asarray([f if f >= 0 else n_f for f in feats], dtype=np.intp)
         self.has_cat = bool(cat_sets)
         if self.has_cat:
             self.catid = np.asarray(catids, dtype=np.intp)
@@ -128,32 +157,97 @@ class NumpyForest:
             for i, s in enumerate(cat_sets):
                 table[i, sorted(s)] = True
             self.cat_table = table
+        self.heap = False
+        if self.depth >= 1 and self.n_trees << self.depth <= max_heap_nodes:
+            self._build_heap(cols, thrs, variants, catids, cat_sets)
 
-    def _widen(self, X: np.ndarray) -> np.ndarray:
+    def _build_heap(
+        self,
+        cols: List[int],
+        thrs: List[float],
+        variants: List[int],
+        catids: List[int],
+        cat_sets: List[frozenset],
+    ) -> None:
+        """Complete-tree layout plus a table of the distinct split conditions (see ``_walk_heap``)."""
+        first = self.rec["first"].astype(np.intp)
+        leaf = first == np.arange(len(first))
+        numeric = sorted({(cols[g], thrs[g]) for g in np.flatnonzero(~leaf).tolist() if variants[g] != V_CAT})
+        cats: Dict[Tuple[int, frozenset], int] = {}
+        for g in np.flatnonzero(~leaf).tolist():
+            if variants[g] == V_CAT:
+                cats.setdefault((cols[g], cat_sets[catids[g]]), catids[g])
+        n_cond = len(numeric) + len(cats)
+        t, d = self.n_trees, self.depth
+        # A table row per condition only pays when conditions are shared by many nodes (binned thresholds).
+        if n_cond > 2 * t * d or (n_cond + 1) * self.chunk_rows >= 2**31:
+            return
+        cond_id = {key: i for i, key in enumerate(numeric)}
+        self.groups: List[Tuple[int, int, int, np.ndarray]] = []  # (column, first row, end row, thresholds)
+        i = 0
+        while i < len(numeric):
+            j = i
+            while j < len(numeric) and numeric[j][0] == numeric[i][0]:
+                j += 1
+            thr = np.asarray([x[1] for x in numeric[i:j]], dtype=np.float64)[:, None]
+            self.groups.append((numeric[i][0], i, j, thr))
+            i = j
+        self.cat_rows: List[Tuple[int, int, np.ndarray]] = []  # (row, column, membership by code)
+        for (col, cset), cid in cats.items():
+            cond_id[(col, cset)] = len(numeric) + len(self.cat_rows)
+            self.cat_rows.append((len(numeric) + len(self.cat_rows), col, self.cat_table[cid]))
+        cond = np.full(len(first), n_cond, dtype=np.int32)  # leaves: the always-false row
+        for g in np.flatnonzero(~leaf).tolist():
+            key = (cols[g], cat_sets[catids[g]]) if variants[g] == V_CAT else (cols[g], thrs[g])
+            cond[g] = cond_id[key]
+        # nodes[L][t * 2**L + j]: node id at position j of level L of tree t; a leaf above the bottom level
+        # is repeated into both child positions (its condition is never true, so only the first is reached).
+        nodes = [self.roots.astype(np.intp)]
+        for _ in range(d):
+            g = nodes[-1]
+            a = np.where(leaf[g], g, first[g])
+            b = np.where(leaf[g], g, first[g] + 1)
+            nodes.append(np.stack([a, b], axis=1).reshape(-1))
+        self.n_cond = n_cond
+        self.nodes = nodes
+        self.u = [cond[g] for g in nodes[:-1]]
+        self.leaf_value = self.value[nodes[-1]]
+        # Levels with at most as many nodes as conditions gather their rows of the table once per chunk, so
+        # a node's decision is one gather at position * rows + row (level 0: the rows are the decisions).
+        self.row_level = [(t << lvl) <= n_cond + 1 for lvl in range(d)]
+        self.row_nodes = max([t << lvl for lvl in range(1, d) if self.row_level[lvl]], default=0)
+        self.two_t = (np.arange(t, dtype=np.int32) * 2)[:, None]
+        self.heap = True
+
+    def _widen(self, X: np.ndarray, out: Optional[np.ndarray] = None) -> np.ndarray:
+        """Feature-major (width, rows) matrix of the column variants the model uses."""
         n, n_f = X.shape
-        out = np.empty((n, self.width), dtype=np.float64)
-        nan = np.isnan(X)
-        zero = None
+        if out is None:
+            out = np.empty((self.width, n), dtype=np.float64)
+        XT = X.T
+        nan = zero = None
         for i, variant in enumerate(self.variants):
-            dst = out[:, i * n_f : (i + 1) * n_f]
+            dst = out[i * n_f : (i + 1) * n_f]
+            if variant in (V_ISNAN, V_ZX, V_ZNEG, V_ZISNAN) and nan is None:
+                nan = np.isnan(XT)
             if variant in (V_ZX, V_ZNEG, V_ZISNAN) and zero is None:
-                zero = nan | (np.abs(X) <= LGB_ZERO)
+                zero = nan | (np.abs(XT) <= LGB_ZERO)
             if variant == V_X:
-                dst[...] = X
+                dst[...] = XT
             elif variant == V_NEG:
-                np.negative(X, out=dst)
+                np.negative(XT, out=dst)
             elif variant == V_ISNAN:
                 dst[...] = nan
             elif variant == V_ZX:
-                dst[...] = np.where(zero, math.nan, X)
+                dst[...] = np.where(zero, math.nan, XT)
             elif variant == V_ZNEG:
-                dst[...] = np.where(zero, math.nan, -X)
+                dst[...] = np.where(zero, math.nan, -XT)
             elif variant == V_ZISNAN:
                 dst[...] = zero
             else:  # V_CAT: LightGBM casts to int; NaN, negatives and >= 2**31 go right
                 with np.errstate(invalid="ignore"):
-                    valid = (X > -1.0) & (X < _INT_LIMIT)
-                codes = np.trunc(np.where(valid, X, -1.0))
+                    valid = (XT > -1.0) & (XT < _INT_LIMIT)
+                codes = np.trunc(np.where(valid, XT, -1.0))
                 codes[~valid | (codes >= self.cat_none)] = self.cat_none
                 dst[...] = codes
         return out
@@ -162,24 +256,87 @@ class NumpyForest:
         """Margins (float64) for a 2-D float64 array of shape (rows, features)."""
         n = X.shape[0]
         out = np.empty(n, dtype=np.float64)
+        ws = None
         for start in range(0, n, self.chunk_rows):
             stop = min(n, start + self.chunk_rows)
-            out[start:stop] = self._margins_chunk(X[start:stop])
+            if ws is None or ws.n != stop - start:
+                ws = _Workspace(self, stop - start)
+            out[start:stop] = self._margins_chunk(X[start:stop], ws)
         return out
 
-    def _margins_chunk(self, X: np.ndarray) -> np.ndarray:
-        n = X.shape[0]
-        flat = self._widen(X).ravel()
-        row_base = (np.arange(n, dtype=np.int32) * self.width)[None, :]
-        node = np.repeat(self.roots[:, None], n, axis=1)  # (trees, rows)
+    def _margins_chunk(self, X: np.ndarray, ws: _Workspace) -> np.ndarray:
+        fm = self._widen(X, ws.fm)
+        if self.heap:
+            self._walk_heap(fm, ws)
+        else:
+            self._walk_nodes(fm, ws)
+        np.take(self.leaf_value if self.heap else self.value, ws.k, out=ws.leaf, mode="clip")
+        # Reducing over the outer axis adds tree after tree: the pure-Python summation order, bit for bit.
+        m = np.add.reduce(ws.leaf, axis=0, initial=self.base)
+        if self.divisor != 1.0:
+            m /= self.divisor
+        return m
+
+    def _walk_heap(self, fm: np.ndarray, ws: _Workspace, path: Optional[List[np.ndarray]] = None) -> None:
+        """Leaves the bottom-level position of every (tree, row) in ``ws.k``; ``path`` gets every level's.
+
+        Position j of level L in tree t is number t * 2**L + j, its children 2 * (t * 2**L + j) + (0, 1), so
+        descending is ``k = 2 * k + second`` with no per-node child pointers. The decisions come from
+        ``tab``, one boolean row per distinct condition (a column variant compared with a threshold, or a
+        category set) evaluated for all rows of the chunk at once: a model has far fewer distinct
+        conditions than nodes (thresholds are histogram bin edges), and then a node costs two gathers (its
+        condition, that condition's bit) instead of three (column, value, threshold) plus a comparison.
+        """
+        n = ws.n
+        tab = ws.tab
+        for col, lo, hi, thr in self.groups:
+            np.greater(fm[col], thr, out=tab[lo:hi])
+        if self.cat_rows:
+            codes: Dict[int, np.ndarray] = {}
+            for row, col, member in self.cat_rows:
+                if col not in codes:
+                    codes[col] = fm[col].astype(np.intp)
+                np.take(member, codes[col], out=tab[row], mode="clip")
+        flat = tab.reshape(-1)
+        k, c, b, r = ws.k, ws.c, ws.b, ws.r
+        if path is not None:
+            path.append(np.repeat(np.arange(self.n_trees, dtype=np.int32)[:, None], n, axis=1))
+        np.take(tab, self.u[0], axis=0, out=b)
+        np.add(self.two_t, b, out=k)
+        for lvl in range(1, self.depth):
+            if path is not None:
+                path.append(k.copy())
+            if self.row_level[lvl]:
+                rows = ws.rows[: self.n_trees << lvl]
+                np.take(tab, self.u[lvl], axis=0, out=rows)
+                np.multiply(k, np.int32(n), out=c)
+                np.add(c, r, out=c)
+                np.take(rows.reshape(-1), c, out=b, mode="clip")
+            else:
+                np.take(ws.u_n[lvl], k, out=c, mode="clip")
+                np.add(c, r, out=c)
+                np.take(flat, c, out=b, mode="clip")
+            np.left_shift(k, 1, out=k)
+            np.add(k, b, out=k)
+        if path is not None:
+            path.append(k.copy())
+
+    def _walk_nodes(self, fm: np.ndarray, ws: _Workspace, path: Optional[List[np.ndarray]] = None) -> None:
+        """Fallback for very deep trees: node ids with child pointers, one gather per level for the record."""
+        n = ws.n
+        flat = fm.reshape(-1)
+        node = ws.k
+        node[...] = self.roots[:, None]
         rec = np.empty(node.shape, dtype=self.rec.dtype)
-        idx = np.empty(node.shape, dtype=np.int32)
-        x = np.empty(node.shape, dtype=np.float64)
-        second = np.empty(node.shape, dtype=bool)
+        idx, second, r = ws.c, ws.b, ws.r
+        x = ws.leaf
         # Indices are valid by construction, so mode="clip" (no bounds-check buffering) is safe and faster.
         for _ in range(self.depth):
+            if path is not None:
+                path.append(node.copy())
             np.take(self.rec, node, out=rec, mode="clip")
-            np.add(rec["col"], row_base, out=idx)
+            np.multiply(rec["col"], np.int32(n), out=idx)
+            np.add(idx, r, out=idx)
             np.take(flat, idx, out=x, mode="clip")
             np.greater(x, rec["thr"], out=second)
             if self.has_cat:
@@ -188,12 +345,47 @@ class NumpyForest:
                 if sel.any():
                     second[sel] = self.cat_table[cid[sel], x[sel].astype(np.intp)]
             np.add(rec["first"], second, out=node)
-        leaf = np.take(self.value, node, mode="clip")
-        # Reducing over the outer axis adds tree after tree: the pure-Python summation order, bit for bit.
-        m = np.add.reduce(leaf, axis=0, initial=self.base)
+        if path is not None:
+            path.append(node.copy())
+
+    def contributions(self, X: np.ndarray) -> np.ndarray:
+        """Saabas attributions, shape (rows, features + 1), bias last: ``TreeModel.contributions`` per row.
+
+        Bit-identical to the pure-Python loop: each (row, feature) sums the same differences in the same
+        order (tree after tree, root to leaf), because ``bincount`` adds its weights in input order.
+        """
+        n, n_f = X.shape[0], self.n_features
+        out = np.empty((n, n_f + 1), dtype=np.float64)
+        for start in range(0, n, self.chunk_rows):
+            stop = min(n, start + self.chunk_rows)
+            out[start:stop] = self._contributions_chunk(X[start:stop], _Workspace(self, stop - start))
+        return out
+
+    def _contributions_chunk(self, X: np.ndarray, ws: _Workspace) -> np.ndarray:
+        n, n_f, d = ws.n, self.n_features, self.depth
+        path: List[np.ndarray] = []
+        fm = self._widen(X, ws.fm)
+        if self.heap:
+            self._walk_heap(fm, ws, path)
+            path = [self.nodes[lvl][p] for lvl, p in enumerate(path)]
+        else:
+            self._walk_nodes(fm, ws, path)
+        if d == 0:
+            path.append(path[0])
+        # (rows, trees, levels): the pure-Python accumulation order once flattened.
+        delta = np.empty((n, self.n_trees, max(d, 1)), dtype=np.float64)
+        where = np.empty(delta.shape, dtype=np.intp)
+        value = self.value
+        for lvl in range(max(d, 1)):
+            np.subtract(value[path[lvl + 1]], value[path[lvl]], out=delta[:, :, lvl].T)
+            where[:, :, lvl].T[...] = self.credit[path[lvl]]
+        where += (np.arange(n, dtype=np.intp) * (n_f + 1))[:, None, None]
+        contrib = np.bincount(where.reshape(-1), weights=delta.reshape(-1), minlength=n * (n_f + 1))
+        contrib = contrib.reshape(n, n_f + 1)
+        contrib[:, n_f] = self.bias
         if self.divisor != 1.0:
-            m /= self.divisor
-        return m
+            contrib /= self.divisor
+        return contrib
 
 
 def as_matrix(rows: Any, n_features: int) -> np.ndarray:

@@ -76,13 +76,15 @@ def load_numpy_module(rev: str) -> object:
     return mod
 
 
-def interleaved(fns: Dict[str, Callable[[], object]], rounds: int) -> Dict[str, List[float]]:
+def interleaved(
+    fns: Dict[str, Callable[[], object]], rounds: int, clock: Callable[[], float]
+) -> Dict[str, List[float]]:
     times: Dict[str, List[float]] = {k: [] for k in fns}
     for _ in range(rounds):
         for name, fn in fns.items():
-            t = time.perf_counter()
+            t = clock()
             fn()
-            times[name].append(time.perf_counter() - t)
+            times[name].append(clock() - t)
     return times
 
 
@@ -95,6 +97,9 @@ def main() -> int:
     ap.add_argument("--model", default=str(REPO / "model" / "model.json"))
     ap.add_argument("--baseline", default="main", help="git revision to compare against ('' to skip)")
     ap.add_argument("--contrib-rows", type=int, default=300)
+    ap.add_argument(
+        "--cpu", action="store_true", help="time process CPU time (busy host) instead of wall time"
+    )
     args = ap.parse_args()
 
     X = realistic_rows(Path(args.src), args.rows)
@@ -112,12 +117,14 @@ def main() -> int:
         got = np.concatenate([eng.margins(b) for b in batches])
         assert np.array_equal(got, ref), f"{name} differs"
     fns = {name: (lambda e=eng: [e.margins(b) for b in batches]) for name, eng in engines.items()}
-    times = interleaved(fns, args.rounds)
-    print(f"\nmargins, {len(X)} rows, {args.rounds} interleaved rounds:")
+    clock = time.process_time if args.cpu else time.perf_counter
+    times = interleaved(fns, args.rounds, clock)
+    kind = "CPU time" if args.cpu else "wall time"
+    print(f"\nmargins, {len(X)} rows, {args.rounds} interleaved rounds, {kind}:")
     for name, ts in times.items():
         print(
             f"  {name:14s} min {len(X) / min(ts):10.0f} rows/s ({min(ts) / len(X) * 1e6:5.2f} us/row)  "
-            f"median {len(X) / statistics.median(ts):10.0f} rows/s"
+            f"median {len(X) / statistics.median(ts):10.0f} rows/s ({statistics.median(ts) / len(X) * 1e6:5.2f} us/row)"
         )
 
     # Contributions for a few hundred rows (the anomalous share of a batch).
@@ -135,6 +142,7 @@ def main() -> int:
                 "contributions_many": lambda: model.contributions_many(rows),
             },
             args.rounds,
+            clock,
         )
         print(f"\ncontributions ({args.contrib_rows} rows; per-row loop over 100 rows):")
         for name, ts in times.items():
