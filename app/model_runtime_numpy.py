@@ -31,6 +31,8 @@ _INT_LIMIT = 2147483648.0
 # ~1.4x faster than the direct walk at 1 to 1.7 conditions per tree level (bundled model, 1.0), about even
 # near 3.5 and ~1.3x slower at 4 and more.
 TABLE_RATIO = 2.0
+# Contributions for fewer rows than this walk without the condition table.
+DIRECT_ROWS = 64
 
 
 def _encode(tree: Any, old: int) -> Tuple[int, float, bool]:
@@ -55,16 +57,17 @@ def _encode(tree: Any, old: int) -> Tuple[int, float, bool]:
 class _Workspace:
     """Scratch arrays for chunks of ``n`` rows (allocated once per ``margins`` call, reused by its chunks)."""
 
-    def __init__(self, nf: NumpyForest, n: int) -> None:
+    def __init__(self, nf: NumpyForest, n: int, direct: bool = False) -> None:
         t = nf.n_trees
         self.n = n
+        self.direct = direct = direct or not nf.table
         self.r = np.arange(n, dtype=np.int32)[None, :]
         self.fm = np.empty((nf.width, n), dtype=np.float64)
         self.k = np.empty((t, n), dtype=np.int32)
         self.c = np.empty((t, n), dtype=np.int32)
         self.b = np.empty((t, n), dtype=bool)
         self.leaf = np.empty((t, n), dtype=np.float64)
-        if nf.table:
+        if not direct:
             self.tab = np.empty((nf.n_cond + 1, n), dtype=bool)
             self.tab[nf.n_cond] = False  # the "never" condition of leaves and padding
             self.rows = np.empty((nf.row_nodes, n), dtype=bool)
@@ -201,6 +204,9 @@ class NumpyForest:
             nodes.append(np.stack([a, b], axis=1).reshape(-1))
         self.nodes = nodes
         self.leaf_value = self.value[nodes[-1]]
+        # Per level, by position: node value and credited feature (Saabas attributions).
+        self.level_value = [self.value[g] for g in nodes]
+        self.level_credit = [self.credit[g] for g in nodes]
         self.two_t = (np.arange(t, dtype=np.int32) * 2)[:, None]
         self.heap = True
         col = self.rec["col"]
@@ -316,7 +322,7 @@ class NumpyForest:
         conditions than nodes (thresholds are histogram bin edges), and then a node costs two gathers (its
         condition, that condition's bit) instead of three (column, value, threshold) plus a comparison.
         """
-        if not self.table:
+        if ws.direct:
             self._walk_direct(fm, ws, path)
             return
         n = ws.n
@@ -413,7 +419,9 @@ class NumpyForest:
         out = np.empty((n, n_f + 1), dtype=np.float64)
         for start in range(0, n, self.chunk_rows):
             stop = min(n, start + self.chunk_rows)
-            out[start:stop] = self._contributions_chunk(X[start:stop], _Workspace(self, stop - start))
+            # Building the condition table has a fixed cost that a handful of rows does not repay.
+            ws = _Workspace(self, stop - start, direct=stop - start < DIRECT_ROWS)
+            out[start:stop] = self._contributions_chunk(X[start:stop], ws)
         return out
 
     def _contributions_chunk(self, X: np.ndarray, ws: _Workspace) -> np.ndarray:
@@ -422,20 +430,28 @@ class NumpyForest:
         fm = self._widen(X, ws.fm)
         if self.heap:
             self._walk_heap(fm, ws, path)
-            path = [self.nodes[lvl][p] for lvl, p in enumerate(path)]
+            values, credits = self.level_value, self.level_credit
         else:
             self._walk_nodes(fm, ws, path)
+            values = [self.value] * (d + 1)
+            credits = [self.credit] * (d + 1)
         if d == 0:
             path.append(path[0])
-        # (rows, trees, levels): the pure-Python accumulation order once flattened.
-        delta = np.empty((n, self.n_trees, max(d, 1)), dtype=np.float64)
+            values.append(values[0])
+        d = max(d, 1)
+        delta = np.empty((d, self.n_trees, n), dtype=np.float64)
         where = np.empty(delta.shape, dtype=np.intp)
-        value = self.value
-        for lvl in range(max(d, 1)):
-            np.subtract(value[path[lvl + 1]], value[path[lvl]], out=delta[:, :, lvl].T)
-            where[:, :, lvl].T[...] = self.credit[path[lvl]]
-        where += (np.arange(n, dtype=np.intp) * (n_f + 1))[:, None, None]
-        contrib = np.bincount(where.reshape(-1), weights=delta.reshape(-1), minlength=n * (n_f + 1))
+        prev = np.take(values[0], path[0], mode="clip")
+        for lvl in range(d):
+            nxt = np.take(values[lvl + 1], path[lvl + 1], mode="clip")
+            np.subtract(nxt, prev, out=delta[lvl])
+            np.take(credits[lvl], path[lvl], out=where[lvl], mode="clip")
+            prev = nxt
+        where += np.arange(0, n * (n_f + 1), n_f + 1, dtype=np.intp)
+        # Flattened as (rows, trees, levels): the pure-Python accumulation order.
+        where = where.transpose(2, 1, 0).reshape(-1)
+        delta = delta.transpose(2, 1, 0).reshape(-1)
+        contrib = np.bincount(where, weights=delta, minlength=n * (n_f + 1))
         contrib = contrib.reshape(n, n_f + 1)
         contrib[:, n_f] = self.bias
         if self.divisor != 1.0:
