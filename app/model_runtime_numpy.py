@@ -1,18 +1,26 @@
 """Batch evaluation of a parsed forest with numpy: all trees, all rows, one tree level per step.
 
 Why this shape: a Python loop per row costs tens of microseconds for a few hundred trees; here the per-row
-work is a handful of vectorised gathers per tree level. Tricks that keep a level to ~6 array passes:
+work is a handful of vectorised gathers per tree level. Tricks that keep a level to a few array passes:
 
 * nodes of all trees are renumbered so a node's two children are adjacent and a leaf is its own child
   (threshold +inf never exceeded), so every tree is walked in lock-step, one level per step;
-* ``node = first[node] + (v > t[node])``: a NaN ``v`` compares False and takes the *first* child. Nodes
-  whose missing values go left keep (left, right) as (first, second) and compare ``x > thr``; nodes whose
-  missing values go right store (right, left) and compare ``-x > -next_up(thr)`` (i.e. ``x <= thr``) on a
-  negated copy of the column. The input is widened once per batch into such "variants" of each column
-  (x, -x, isnan(x), LightGBM's zero-as-missing versions, category codes), so no NaN test runs per node.
+* ``second = v > t``: a NaN ``v`` compares False and takes the *first* child. Nodes whose missing values
+  go left keep (left, right) as (first, second) and compare ``x > thr``; nodes whose missing values go
+  right store (right, left) and compare ``-x > -next_up(thr)`` (i.e. ``x <= thr``) on a negated copy of
+  the column. The input is widened once per chunk into such "variants" of each column (x, -x, isnan(x),
+  LightGBM's zero-as-missing versions, category codes), feature-major, so no NaN test runs per node;
+* unless trees are very deep, they are laid out as complete binary trees (a leaf above the bottom is
+  repeated down to it), level by level: the node at position k has its children at 2k and 2k + 1, so a
+  step is ``k = 2 * k + second`` without child pointers;
+* when the model has few distinct conditions (variant column, threshold) -- thresholds are histogram bin
+  edges, so there are about as many as tree levels -- every condition is evaluated once per chunk into a
+  boolean table, and a node's decision is a lookup in it: two gathers per node and level instead of
+  three plus a comparison (``_walk_heap``). Otherwise the values are gathered and compared per node.
 
-Only imported when numpy is importable; results are bit-identical to the pure-Python path (same float64
-thresholds, same tree-by-tree summation order).
+``contributions`` walks the same paths and adds Saabas differences with ``bincount`` in the pure-Python
+order. Only imported when numpy is importable; results are bit-identical to the pure-Python path (same
+float64 thresholds, same tree-by-tree summation order).
 """
 
 from __future__ import annotations
