@@ -95,7 +95,7 @@ class NumpyForest:
         self,
         forest: Forest,
         chunk_rows: int = 1024,
-        max_heap_nodes: int = 1 << 21,
+        max_heap_nodes: int = 1 << 20,
         table: Optional[bool] = None,
     ) -> None:
         """``max_heap_nodes``: largest trees * 2**depth for the complete-tree layout (deeper: node walker);
@@ -210,11 +210,10 @@ class NumpyForest:
             a = np.where(leaf[g], g, first[g])
             b = np.where(leaf[g], g, first[g] + 1)
             nodes.append(np.stack([a, b], axis=1).reshape(-1))
+        nodes = [g.astype(np.int32) for g in nodes]
         self.nodes = nodes
         self.leaf_value = self.value[nodes[-1]]
-        # Per level, by position: node value and credited feature (Saabas attributions).
-        self.level_value = [self.value[g] for g in nodes]
-        self.level_credit = [self.credit[g] for g in nodes]
+        self._by_position: Optional[Tuple[List[np.ndarray], List[np.ndarray]]] = None
         self.two_t = (np.arange(t, dtype=np.int32) * 2)[:, None]
         self.heap = True
         col = self.rec["col"]
@@ -438,7 +437,12 @@ class NumpyForest:
         fm = self._widen(X, ws.fm)
         if self.heap:
             self._walk_heap(fm, ws, path)
-            values, credits = self.level_value, self.level_credit
+            if self._by_position is None:  # per level, by position: node value and credited feature
+                self._by_position = (
+                    [self.value[g] for g in self.nodes],
+                    [self.credit[g] for g in self.nodes],
+                )
+            values, credits = self._by_position
         else:
             self._walk_nodes(fm, ws, path)
             values = [self.value] * (d + 1)
