@@ -94,7 +94,7 @@ class NumpyForest:
     def __init__(
         self,
         forest: Forest,
-        chunk_rows: int = 1024,
+        chunk_rows: int = 512,
         max_heap_nodes: int = 1 << 20,
         table: Optional[bool] = None,
     ) -> None:
