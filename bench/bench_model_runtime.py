@@ -2,7 +2,7 @@
 
 Trains an XGBoost and a LightGBM model on synthetic data with NaNs, then reports: file size, parse time,
 code-generation time, rows/s of the generated pure-Python code, of a plain node-array interpreter (the
-alternative we measured against), of the numpy engine per batch size, contributions/s, and -- when Splunk's
+alternative we measured against), of the numpy engine per batch size, contributions/s (per row and batched), and -- when Splunk's
 interpreters are installed -- the pure-Python path on Python 3.9 / 3.13 without numpy.
 
     .venv/bin/python bench/bench_model_runtime.py [--trees 300] [--depth 6] [--features 40] [--rows 20000]
@@ -170,6 +170,8 @@ def main() -> int:
         print(f"  numpy from list rows       {len(rows) / sec:10.0f} rows/s   (includes list->array)")
         contrib = best_of(lambda m=model: [m.contributions(r) for r in small[:1000]], 1)
         print(f"  contributions              {1000 / contrib:10.0f} rows/s")
+        many = best_of(lambda m=model: m.contributions_many(small[:1000]), args.repeat)
+        print(f"  contributions_many         {1000 / many:10.0f} rows/s   (numpy, one batch of 1000)")
         if name == "xgboost":
             ref = best_of(lambda: bst.inplace_predict(Xe), args.repeat)
         else:

@@ -42,6 +42,7 @@ for name, path in job["models"].items():
         "margin": model.predict_margin(rows, engine="python"),
         "prob": auto,
         "contrib": [model.contributions(r) for r in rows[:25]],
+        "contrib_many": model.contributions_many(rows[:25]),
         "numpy_error": numpy_error,
     }
 print(json.dumps(out))
@@ -86,5 +87,6 @@ def test_no_numpy_interpreter_matches(models, tmp_path, version):
         assert theirs["margin"] == model.predict_margin(sample, engine="numpy"), name
         assert theirs["prob"] == model.predict(sample, engine="python"), name
         assert theirs["contrib"] == [model.contributions(r) for r in sample[:25]], name
+        assert theirs["contrib_many"] == theirs["contrib"] == model.contributions_many(sample[:25]), name
         assert "numpy is not importable" in theirs["numpy_error"]
     print(sys.version, "vs", result["version"])
