@@ -356,9 +356,10 @@ def score_rows_batch(
     scores = [float(s) for s in model.predict(rows, engine=engine)]
     contributions: Dict[int, List[float]] = {}
     if explain_threshold is not None:
-        for i, score in enumerate(scores):
-            if score >= explain_threshold:
-                contributions[i] = model.contributions(rows[i])
+        flagged = [i for i, score in enumerate(scores) if score >= explain_threshold]
+        if flagged:
+            many = model.contributions_many([rows[i] for i in flagged], engine=engine)
+            contributions = dict(zip(flagged, many))
     return scores, contributions
 
 
