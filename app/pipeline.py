@@ -9,8 +9,7 @@ order; everything else is per file or per batch and runs in worker processes:
 2. featurise and score: the parent merges the sorted runs, drops duplicate deliveries and computes each event's
    features; batches of feature rows go to the workers for scoring and contributions, and come back to the
    parent for severities and reasons. Scores and severities land in disk-backed arrays indexed by row number.
-3. write: workers splice the ct_* fields into each task's rows, in input order, and send them back; the parent
-   appends them to the output.
+3. write: workers splice the ct_* fields into each task's rows and append them to the output, in task order.
 
 Memory stays flat in input size: the parent holds the feature state, one block per sorted run and a few
 batches; reasons are kept only for anomalies.
@@ -58,16 +57,21 @@ class _Context:
     detector: Detector
     tmp: str
     output_kind: str
+    output: Optional[str] = None  # where workers append their rendered rows; None: they send them back
+    turn: Any = None  # index of the write task whose turn it is to append (a shared integer)
+    turn_changed: Any = None  # condition variable guarding `turn`
 
 
 _CTX: Optional[_Context] = None
 
 
-def _init_worker(config: Optional[Dict[str, Any]]) -> None:
+def _init_worker(config: Optional[Dict[str, Any]], turn: Any, turn_changed: Any) -> None:
     global _CTX
     if config is not None:  # spawned, not forked: load the model and catalogue here
         detector = Detector(**config["detector"])
-        _CTX = _Context(detector, config["tmp"], config["output_kind"])
+        _CTX = _Context(detector, config["tmp"], config["output_kind"], config["output"])
+    assert _CTX is not None
+    _CTX.turn, _CTX.turn_changed = turn, turn_changed
     _tune_gc()
 
 
@@ -160,6 +164,29 @@ def _score_task(rows: List[List[float]]) -> Tuple[List[float], np.ndarray, Dict[
 
 # ------------------------------------------------------------------------------------------------ write
 def _write_task(task: Tuple[int, int, str, Dict[int, List[str]]]) -> bytes:
+    """Render one task's rows and append them to the output when it is this task's turn.
+
+    Workers append themselves, in task order, rather than send the rows back: on a machine where new page-cache
+    pages are expensive, the parent writing every output byte alone would be the slowest step of a run.
+    Where there is no file to append to (standard output) the rendered rows are returned instead."""
+    ctx = _CTX
+    assert ctx is not None
+    data = _render(task)
+    if ctx.output is None:
+        return data
+    index = task[0]
+    with ctx.turn_changed:
+        while ctx.turn.value != index:
+            ctx.turn_changed.wait(1.0)
+    with open(ctx.output, "ab") as out:  # the others wait for their turn: nobody else writes now
+        out.write(data)
+    with ctx.turn_changed:
+        ctx.turn.value = index + 1
+        ctx.turn_changed.notify_all()
+    return b""
+
+
+def _render(task: Tuple[int, int, str, Dict[int, List[str]]]) -> bytes:
     """One task's output rows, in input order: its rows with the ct_* fields spliced in."""
     from .detect_cli import OutputWriter, compact_object, dumps, splice_inner
 
@@ -227,12 +254,14 @@ def plan_tasks(paths: Sequence[str], task_bytes: Optional[int] = None) -> List[T
 @contextmanager
 def _pool(workers: int, ctx: _Context, config: Dict[str, Any]) -> Iterator[Any]:
     global _CTX
-    methods = multiprocessing.get_all_start_methods()
-    if "fork" in methods and sys.platform.startswith("linux"):
+    fork = "fork" in multiprocessing.get_all_start_methods() and sys.platform.startswith("linux")
+    mp = multiprocessing.get_context("fork" if fork else "spawn")
+    turn, turn_changed = mp.Value("q", 0), mp.Condition()
+    if fork:
         _CTX = ctx  # children inherit the loaded model and catalogue: no second load
-        pool = multiprocessing.get_context("fork").Pool(workers, _init_worker, (None,))
+        pool = mp.Pool(workers, _init_worker, (None, turn, turn_changed))
     else:  # pragma: no cover - macOS / Windows
-        pool = multiprocessing.get_context("spawn").Pool(workers, _init_worker, (config,))
+        pool = mp.Pool(workers, _init_worker, (config, turn, turn_changed))
     try:
         yield pool
         pool.close()
@@ -254,7 +283,7 @@ def detect_files(
 ) -> Run:
     """Run the detector over files with `workers` processes; returns the finished Run (summary, profile)."""
     run = detector.start()
-    ctx = _Context(detector, tmp, output_kind)
+    ctx = _Context(detector, tmp, output_kind, None if output == "-" else output)
     tasks = plan_tasks(paths)
     enabled, thresholds = gc.isenabled(), gc.get_threshold()
     _tune_gc()
@@ -398,11 +427,7 @@ def _write_all(
     output: str,
     progress: Any,
 ) -> None:
-    """Workers render each task's rows; the parent appends them to the output in task order.
-
-    Rendered rows come back through the pipe rather than part files: on a machine where new page-cache pages
-    are expensive, writing every byte twice more to disk costs more than the copy through the pipe.
-    """
+    """Workers render each task's rows and append them to the output in task order (see `_write_task`)."""
     from .detect_cli import OutputWriter
 
     starts = [r["start"] for r in read]
@@ -413,9 +438,10 @@ def _write_all(
     bar = _bar(progress, desc="writing", unit="ev", total=sum(r["rows"] for r in read))
     head = OutputWriter(output)  # the CSV header (or an empty gzip member); the tasks' rows follow it
     head.close()
-    with open(output, "ab") if output != "-" else _stdout() as out:
+    with _stdout() if output == "-" else contextlib.nullcontext() as out:
         for r, data in zip(read, pool.imap(_write_task, jobs)):
-            out.write(data)
+            if out is not None:
+                out.write(data)
             if bar is not None:
                 bar.update(r["rows"])
     if bar is not None:

@@ -114,3 +114,12 @@ def test_plan_tasks_keeps_input_order(tmp_path):
     tasks = pipeline.plan_tasks([str(tmp_path)], task_bytes=2500)
     assert [len(files) for _, files in tasks] == [3, 3, 1]
     assert [f for _, files in tasks for f in files] == [str(tmp_path / f"f{i}.json") for i in range(7)]
+
+
+def test_parallel_to_standard_output(tiny_model_dir, tmp_path, small_tasks, capsysbinary):
+    _corpus(tmp_path / "in")
+    _detect(tmp_path / "in", tmp_path / "one.jsonl", tiny_model_dir, 1)
+    capsysbinary.readouterr()
+    assert main(["detect", str(tmp_path / "in"), "-o", "-", "--model", str(tiny_model_dir), "-q", "--workers", "2",
+                 "--threshold", "0.3"]) == 0  # fmt: skip
+    assert capsysbinary.readouterr().out == (tmp_path / "one.jsonl").read_bytes()
