@@ -105,6 +105,10 @@ _NOT_FOUND = ("NotFound", "NoSuch", "Invalid", "Validation", "Malformed", "DoesN
 _THROTTLE = ("Throttl", "RequestLimitExceeded", "TooManyRequests", "SlowDown", "RateExceeded")
 
 
+_ERROR_CLASSES: Dict[str, int] = {}  # error_class per code seen, for FeatureState.process (bounded there)
+_NO_FLAGS = (0, 0, 0, 0)
+
+
 def error_class(code: str) -> int:
     if not code:
         return 0
@@ -192,6 +196,7 @@ class FeatureState:
         self.first_time: Optional[float] = None
         self.last_time: Optional[float] = None
         self._api_info: Dict[str, Tuple[int, int, int, str, str, int]] = {}
+        self._api_keys: Dict[str, Dict[str, Tuple[str, Tuple[int, int, int, str, str, int]]]] = {}
 
     def api_info(self, source: str, name: str) -> Tuple[int, int, int, str, str, int]:
         """Catalogue facts per API, cached: (risk, category, tactic number, tactic id, technique id, service)."""
@@ -214,14 +219,34 @@ class FeatureState:
             self._api_info[key] = info
         return info
 
+    def _api_key(self, source: str, name: str) -> Tuple[str, Tuple[int, int, int, str, str, int]]:
+        """`source:name` and its catalogue facts, cached by source then name so `process` builds no string."""
+        names = self._api_keys.get(source)
+        if names is None:
+            names = self._api_keys[source] = {}
+        entry = names[name] = (source + ":" + name, self.api_info(source, name))
+        return entry
+
     def process(self, ev: Event) -> List[float]:
         """Features of `ev` from its past, then fold `ev` into the state."""
         t = ev.time
-        api = ev.source + ":" + ev.name
-        info = self._api_info.get(api) or self.api_info(ev.source, ev.name)
-        ecls = error_class(ev.error_code) if ev.error_code else 0
-        denied = ecls == 1
-        failed = ecls > 0
+        names = self._api_keys.get(ev.source)
+        entry = names.get(ev.name) if names is not None else None
+        if entry is None:
+            entry = self._api_key(ev.source, ev.name)
+        api, info = entry
+        code = ev.error_code
+        if code:
+            ecls = _ERROR_CLASSES.get(code)
+            if ecls is None:
+                ecls = error_class(code)
+                if len(_ERROR_CLASSES) < 10_000:
+                    _ERROR_CLASSES[code] = ecls
+            denied = ecls == 1
+            failed = ecls > 0
+        else:
+            ecls = 0
+            denied = failed = False
 
         st = self.identities.get(ev.identity)
         if st is None:
@@ -259,17 +284,26 @@ class FeatureState:
         while swd and swd[0] <= cut_long:
             swd.popleft()
 
-        # --- novelty against the identity's history
-        api_seen = st.api.get(api)
-        ip_seen = st.ip.get(ip)
+        # --- novelty against the identity's history: one lookup per table, reused when folding the event in
+        st_api, st_ip, st_net, st_uaf, st_region, st_key = st.api, st.ip, st.net, st.uaf, st.region, st.key
+        api_seen = st_api.get(api)
+        ip_seen = st_ip.get(ip)
+        net, uaf, region, key = ev.net, ev.ua_family, ev.region, ev.access_key
+        net_seen = st_net.get(net)
+        uaf_seen = st_uaf.get(uaf)
+        region_seen = st_region.get(region) if region else None
+        key_seen = st_key.get(key) if key else None
         hour = int(t // 3600) % 24
-        weekend = _weekend(t)
+        weekend = ((int(t // DAY) + 3) % 7) >= 5  # _weekend(t), inlined
+        last = st.last
         if n:
             hours = st.hours
             hour_share = (hours[hour - 1] + hours[hour] + hours[(hour + 1) % 24]) / n
             weekend_share = (st.weekend if weekend else n - st.weekend) / n
-            log_gap = log1p(t - st.last) if t > st.last else 0.0
-            active_hours = min((st.last - st.first) / 3600.0, n)
+            log_gap = log1p(t - last) if t > last else 0.0
+            active_hours = (last - st.first) / 3600.0
+            if n < active_hours:  # min(active_hours, n)
+                active_hours = n
             if active_hours < 1.0:
                 active_hours = 1.0
             rate_vs_usual = (len(wl) + 1) * active_hours / n
@@ -280,11 +314,11 @@ class FeatureState:
                 id_api_log = log1p(api_seen[0])
                 gap_api = log1p(t - api_seen[2]) if t > api_seen[2] else 0.0
             ip_first = 0 if ip_seen else 1
-            net_first = 0 if ev.net in st.net else 1
-            uaf_first = 0 if ev.ua_family in st.uaf else 1
-            region_first = 0 if (not ev.region or ev.region in st.region) else 1
-            key_first = 0 if (not ev.access_key or ev.access_key in st.key) else 1
-            net_count = len(st.net)
+            net_first = 0 if net_seen is not None else 1
+            uaf_first = 0 if uaf_seen is not None else 1
+            region_first = 1 if (region and region_seen is None) else 0
+            key_first = 1 if (key and key_seen is None) else 0
+            net_count = len(st_net)
             age_days = (t - st.first) / DAY
         else:
             hour_share = weekend_share = log_gap = rate_vs_usual = gap_api = NAN
@@ -295,6 +329,11 @@ class FeatureState:
 
         g = self.apis.get(api)
         flags = ev.flags
+        if flags:
+            req = (1 if "public" in flags else 0, 1 if "cross_account" in flags else 0,
+                   1 if "open_ingress" in flags else 0, 1 if "logging_off" in flags else 0)  # fmt: skip
+        else:
+            req = _NO_FLAGS
         mfa = ev.mfa
         ro = ev.read_only
         row = [
@@ -337,28 +376,20 @@ class FeatureState:
             info[0],
             info[1],
             info[2],
-            0,
-            0,
-            0,
-            0,
+            *req,
         ]
-        if flags:
-            row[39] = 1 if "public" in flags else 0
-            row[40] = 1 if "cross_account" in flags else 0
-            row[41] = 1 if "open_ingress" in flags else 0
-            row[42] = 1 if "logging_off" in flags else 0
 
         # --- fold the event in
         if n == 0:
             st.first = t
         st.n = n + 1
-        if t > st.last:
+        if t > last:
             st.last = t
         st.hours[hour] += 1
         if weekend:
             st.weekend += 1
         if api_seen is None:
-            st.api[api] = [1, t, t]
+            st_api[api] = [1, t, t]
             if n:
                 novel.append(t)
             if g is None:
@@ -372,22 +403,41 @@ class FeatureState:
                 g = self.apis[api] = [0, 1]
         g[0] += 1
         if ip_seen is None:
-            st.ip[ip] = [1, t, t]
+            st_ip[ip] = [1, t, t]
             src.identities += 1
         else:
             ip_seen[0] += 1
             if t > ip_seen[2]:
                 ip_seen[2] = t
-        for table, value in ((st.net, ev.net), (st.uaf, ev.ua_family), (st.region, ev.region or None),
-                             (st.key, ev.access_key or None)):  # fmt: skip
-            if value is not None:
-                entry = table.get(value)
-                if entry is None:
-                    table[value] = [1, t, t]
-                else:
-                    entry[0] += 1
-                    if t > entry[2]:
-                        entry[2] = t
+        # the same [count, first, last] update for the other sighting tables (region and key only when known)
+        if net is not None:
+            if net_seen is None:
+                st_net[net] = [1, t, t]
+            else:
+                net_seen[0] += 1
+                if t > net_seen[2]:
+                    net_seen[2] = t
+        if uaf is not None:
+            if uaf_seen is None:
+                st_uaf[uaf] = [1, t, t]
+            else:
+                uaf_seen[0] += 1
+                if t > uaf_seen[2]:
+                    uaf_seen[2] = t
+        if region:
+            if region_seen is None:
+                st_region[region] = [1, t, t]
+            else:
+                region_seen[0] += 1
+                if t > region_seen[2]:
+                    region_seen[2] = t
+        if key:
+            if key_seen is None:
+                st_key[key] = [1, t, t]
+            else:
+                key_seen[0] += 1
+                if t > key_seen[2]:
+                    key_seen[2] = t
         wl.append((t, api, denied))
         win_api[api] = win_api.get(api, 0) + 1
         ws.append((t, failed))
