@@ -196,6 +196,7 @@ class FeatureState:
         self.first_time: Optional[float] = None
         self.last_time: Optional[float] = None
         self._api_info: Dict[str, Tuple[int, int, int, str, str, int]] = {}
+        self._hour: Tuple[float, float, int, bool] = (0.0, 0.0, 0, False)  # [start, end), hour, weekend
         self._api_keys: Dict[str, Dict[str, Tuple[str, Tuple[int, int, int, str, str, int]]]] = {}
 
     def api_info(self, source: str, name: str) -> Tuple[int, int, int, str, str, int]:
@@ -293,8 +294,12 @@ class FeatureState:
         uaf_seen = st_uaf.get(uaf)
         region_seen = st_region.get(region) if region else None
         key_seen = st_key.get(key) if key else None
-        hour = int(t // 3600) % 24
-        weekend = ((int(t // DAY) + 3) % 7) >= 5  # _weekend(t), inlined
+        start, end, hour, weekend = self._hour
+        if not start <= t < end:
+            hour = int(t // 3600) % 24
+            weekend = _weekend(t)
+            start = t // 3600 * 3600.0
+            self._hour = (start, start + 3600.0, hour, weekend)
         last = st.last
         if n:
             hours = st.hours
@@ -328,6 +333,7 @@ class FeatureState:
             age_days = 0.0
 
         g = self.apis.get(api)
+        in_window = win_api.get(api)
         flags = ev.flags
         if flags:
             req = (1 if "public" in flags else 0, 1 if "cross_account" in flags else 0,
@@ -343,7 +349,7 @@ class FeatureState:
             len(ws) + 1,
             len(wl) + 1,
             rate_vs_usual,
-            len(win_api) + (api not in win_api),
+            len(win_api) + (in_window is None),
             st.errors_short + failed,
             st.denied_long + denied,
             len(novel) + (1 if (n and api_seen is None) else 0),
@@ -439,7 +445,7 @@ class FeatureState:
                 if t > key_seen[2]:
                     key_seen[2] = t
         wl.append((t, api, denied))
-        win_api[api] = win_api.get(api, 0) + 1
+        win_api[api] = 1 if in_window is None else in_window + 1
         ws.append((t, failed))
         if denied:
             st.denied_long += 1
