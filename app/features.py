@@ -196,8 +196,10 @@ class FeatureState:
         self.first_time: Optional[float] = None
         self.last_time: Optional[float] = None
         self._api_info: Dict[str, Tuple[int, int, int, str, str, int]] = {}
-        self._hour: Tuple[float, float, int, bool] = (0.0, 0.0, 0, False)  # [start, end), hour, weekend
-        self._api_keys: Dict[str, Dict[str, Tuple[str, Tuple[int, int, int, str, str, int]]]] = {}
+        self._hour: Tuple[float, float, int, int, int, bool] = (0.0, 0.0, 0, 0, 0, False)  # see process
+        # "source:name" -> (source, "source:name", api_info); _api_names holds the first source seen per name
+        self._api_keys: Dict[str, Tuple[str, str, Tuple[int, int, int, str, str, int]]] = {}
+        self._api_names: Dict[str, Tuple[str, str, Tuple[int, int, int, str, str, int]]] = {}
 
     def api_info(self, source: str, name: str) -> Tuple[int, int, int, str, str, int]:
         """Catalogue facts per API, cached: (risk, category, tactic number, tactic id, technique id, service)."""
@@ -220,22 +222,22 @@ class FeatureState:
             self._api_info[key] = info
         return info
 
-    def _api_key(self, source: str, name: str) -> Tuple[str, Tuple[int, int, int, str, str, int]]:
-        """`source:name` and its catalogue facts, cached by source then name so `process` builds no string."""
-        names = self._api_keys.get(source)
-        if names is None:
-            names = self._api_keys[source] = {}
-        entry = names[name] = (source + ":" + name, self.api_info(source, name))
+    def _api_key(self, source: str, name: str) -> Tuple[str, str, Tuple[int, int, int, str, str, int]]:
+        """(source, "source:name", api_info), cached so `process` usually finds it by name without building a string."""
+        key = source + ":" + name
+        entry = self._api_keys.get(key)
+        if entry is None:
+            entry = self._api_keys[key] = (source, key, self.api_info(source, name))
+            self._api_names.setdefault(name, entry)
         return entry
 
     def process(self, ev: Event) -> List[float]:
         """Features of `ev` from its past, then fold `ev` into the state."""
         t = ev.time
-        names = self._api_keys.get(ev.source)
-        entry = names.get(ev.name) if names is not None else None
-        if entry is None:
+        entry = self._api_names.get(ev.name)
+        if entry is None or entry[0] != ev.source:  # new, or a name that exists in several services
             entry = self._api_key(ev.source, ev.name)
-        api, info = entry
+        _, api, info = entry
         code = ev.error_code
         if code:
             ecls = _ERROR_CLASSES.get(code)
@@ -286,24 +288,25 @@ class FeatureState:
             swd.popleft()
 
         # --- novelty against the identity's history: one lookup per table, reused when folding the event in
-        st_api, st_ip, st_net, st_uaf, st_region, st_key = st.api, st.ip, st.net, st.uaf, st.region, st.key
-        api_seen = st_api.get(api)
-        ip_seen = st_ip.get(ip)
+        api_seen = st.api.get(api)
+        ip_seen = st.ip.get(ip)
         net, uaf, region, key = ev.net, ev.ua_family, ev.region, ev.access_key
-        net_seen = st_net.get(net)
-        uaf_seen = st_uaf.get(uaf)
-        region_seen = st_region.get(region) if region else None
-        key_seen = st_key.get(key) if key else None
-        start, end, hour, weekend = self._hour
+        net_seen = st.net.get(net)
+        uaf_seen = st.uaf.get(uaf)
+        region_seen = st.region.get(region) if region else None
+        key_seen = st.key.get(key) if key else None
+        # the UTC hour of t (and its neighbours) and whether it is a weekend day, reused within the same hour
+        start, end, hour, prev_hour, next_hour, weekend = self._hour
         if not start <= t < end:
             hour = int(t // 3600) % 24
-            weekend = _weekend(t)
+            prev_hour, next_hour, weekend = hour - 1, (hour + 1) % 24, _weekend(t)
             start = t // 3600 * 3600.0
-            self._hour = (start, start + 3600.0, hour, weekend)
+            self._hour = (start, start + 3600.0, hour, prev_hour, next_hour, weekend)
         last = st.last
+        rate_1h = len(wl) + 1
         if n:
             hours = st.hours
-            hour_share = (hours[hour - 1] + hours[hour] + hours[(hour + 1) % 24]) / n
+            hour_share = (hours[prev_hour] + hours[hour] + hours[next_hour]) / n
             weekend_share = (st.weekend if weekend else n - st.weekend) / n
             log_gap = log1p(t - last) if t > last else 0.0
             active_hours = (last - st.first) / 3600.0
@@ -311,7 +314,7 @@ class FeatureState:
                 active_hours = n
             if active_hours < 1.0:
                 active_hours = 1.0
-            rate_vs_usual = (len(wl) + 1) * active_hours / n
+            rate_vs_usual = rate_1h * active_hours / n
             if api_seen is None:
                 id_api_first, id_api_log, gap_api = 1, 0.0, NAN
             else:
@@ -323,7 +326,7 @@ class FeatureState:
             uaf_first = 0 if uaf_seen is not None else 1
             region_first = 1 if (region and region_seen is None) else 0
             key_first = 1 if (key and key_seen is None) else 0
-            net_count = len(st_net)
+            net_count = len(st.net)
             age_days = (t - st.first) / DAY
         else:
             hour_share = weekend_share = log_gap = rate_vs_usual = gap_api = NAN
@@ -347,7 +350,7 @@ class FeatureState:
             weekend_share,
             log_gap,
             len(ws) + 1,
-            len(wl) + 1,
+            rate_1h,
             rate_vs_usual,
             len(win_api) + (in_window is None),
             st.errors_short + failed,
@@ -395,7 +398,7 @@ class FeatureState:
         if weekend:
             st.weekend += 1
         if api_seen is None:
-            st_api[api] = [1, t, t]
+            st.api[api] = [1, t, t]
             if n:
                 novel.append(t)
             if g is None:
@@ -409,7 +412,7 @@ class FeatureState:
                 g = self.apis[api] = [0, 1]
         g[0] += 1
         if ip_seen is None:
-            st_ip[ip] = [1, t, t]
+            st.ip[ip] = [1, t, t]
             src.identities += 1
         else:
             ip_seen[0] += 1
@@ -418,28 +421,28 @@ class FeatureState:
         # the same [count, first, last] update for the other sighting tables (region and key only when known)
         if net is not None:
             if net_seen is None:
-                st_net[net] = [1, t, t]
+                st.net[net] = [1, t, t]
             else:
                 net_seen[0] += 1
                 if t > net_seen[2]:
                     net_seen[2] = t
         if uaf is not None:
             if uaf_seen is None:
-                st_uaf[uaf] = [1, t, t]
+                st.uaf[uaf] = [1, t, t]
             else:
                 uaf_seen[0] += 1
                 if t > uaf_seen[2]:
                     uaf_seen[2] = t
         if region:
             if region_seen is None:
-                st_region[region] = [1, t, t]
+                st.region[region] = [1, t, t]
             else:
                 region_seen[0] += 1
                 if t > region_seen[2]:
                     region_seen[2] = t
         if key:
             if key_seen is None:
-                st_key[key] = [1, t, t]
+                st.key[key] = [1, t, t]
             else:
                 key_seen[0] += 1
                 if t > key_seen[2]:
