@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import gc
 import gzip
+import hashlib
 import importlib.util
 import pickle
 import subprocess
@@ -30,7 +31,11 @@ from ctad.profile import Profile
 
 
 def load_events(data: Path, catalog):
-    cache = Path(tempfile.gettempdir()) / f"ctad-features-events-{data.name}.pkl"  # outside the data folder
+    import ctad.normalize
+
+    # outside the data folder, and redone when the normaliser changes
+    version = hashlib.sha1(Path(ctad.normalize.__file__).read_bytes()).hexdigest()[:10]
+    cache = Path(tempfile.gettempdir()) / f"ctad-features-events-{data.name}-{version}.pkl"
     if cache.exists():
         return pickle.loads(cache.read_bytes())
     norm = Normalizer(catalog).from_raw
