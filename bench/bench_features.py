@@ -24,6 +24,7 @@ from pathlib import Path
 
 import orjson
 from ctad import features as new
+from ctad import normalize as normalize_mod
 from ctad import profile as profile_mod
 from ctad.catalog import Catalog
 from ctad.normalize import Normalizer
@@ -31,10 +32,8 @@ from ctad.profile import Profile
 
 
 def load_events(data: Path, catalog):
-    import ctad.normalize
-
     # outside the data folder, and redone when the normaliser changes
-    version = hashlib.sha1(Path(ctad.normalize.__file__).read_bytes()).hexdigest()[:10]
+    version = hashlib.sha1(Path(normalize_mod.__file__).read_bytes()).hexdigest()[:10]
     cache = Path(tempfile.gettempdir()) / f"ctad-features-events-{data.name}-{version}.pkl"
     if cache.exists():
         return pickle.loads(cache.read_bytes())
@@ -52,12 +51,13 @@ def load_ref(ref: str):
     root = Path(__file__).resolve().parent.parent
     text = subprocess.run(["git", "show", f"{ref}:app/features.py"], cwd=root, check=True, capture_output=True,
                           text=True).stdout  # fmt: skip
-    path = Path(tempfile.mkdtemp()) / "features_ref.py"
-    path.write_text(text)
-    # named inside the ctad package so its relative imports resolve
-    spec = importlib.util.spec_from_file_location("ctad._features_ref", path)
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "features_ref.py"
+        path.write_text(text)
+        # named inside the ctad package so its relative imports resolve
+        spec = importlib.util.spec_from_file_location("ctad._features_ref", path)
+        mod = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(mod)
     return mod
 
 
