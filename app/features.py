@@ -105,6 +105,10 @@ _NOT_FOUND = ("NotFound", "NoSuch", "Invalid", "Validation", "Malformed", "DoesN
 _THROTTLE = ("Throttl", "RequestLimitExceeded", "TooManyRequests", "SlowDown", "RateExceeded")
 
 
+_ERROR_CLASSES: Dict[str, int] = {}  # error_class per code seen, for FeatureState.process (bounded there)
+_NO_FLAGS = (0, 0, 0, 0)
+
+
 def error_class(code: str) -> int:
     if not code:
         return 0
@@ -192,6 +196,10 @@ class FeatureState:
         self.first_time: Optional[float] = None
         self.last_time: Optional[float] = None
         self._api_info: Dict[str, Tuple[int, int, int, str, str, int]] = {}
+        self._hour: Tuple[float, float, int, int, int, bool] = (0.0, 0.0, 0, 0, 0, False)  # see process
+        # "source:name" -> (source, "source:name", api_info); _api_names holds the first source seen per name
+        self._api_keys: Dict[str, Tuple[str, str, Tuple[int, int, int, str, str, int]]] = {}
+        self._api_names: Dict[str, Tuple[str, str, Tuple[int, int, int, str, str, int]]] = {}
 
     def api_info(self, source: str, name: str) -> Tuple[int, int, int, str, str, int]:
         """Catalogue facts per API, cached: (risk, category, tactic number, tactic id, technique id, service)."""
@@ -214,14 +222,34 @@ class FeatureState:
             self._api_info[key] = info
         return info
 
+    def _api_key(self, source: str, name: str) -> Tuple[str, str, Tuple[int, int, int, str, str, int]]:
+        """(source, "source:name", api_info), cached so `process` usually finds it by name without building a string."""
+        key = source + ":" + name
+        entry = self._api_keys.get(key)
+        if entry is None:
+            entry = self._api_keys[key] = (source, key, self.api_info(source, name))
+            self._api_names.setdefault(name, entry)
+        return entry
+
     def process(self, ev: Event) -> List[float]:
         """Features of `ev` from its past, then fold `ev` into the state."""
         t = ev.time
-        api = ev.source + ":" + ev.name
-        info = self._api_info.get(api) or self.api_info(ev.source, ev.name)
-        ecls = error_class(ev.error_code) if ev.error_code else 0
-        denied = ecls == 1
-        failed = ecls > 0
+        entry = self._api_names.get(ev.name)
+        if entry is None or entry[0] != ev.source:  # new, or a name that exists in several services
+            entry = self._api_key(ev.source, ev.name)
+        _, api, info = entry
+        code = ev.error_code
+        if code:
+            ecls = _ERROR_CLASSES.get(code)
+            if ecls is None:
+                ecls = error_class(code)
+                if len(_ERROR_CLASSES) < 10_000:
+                    _ERROR_CLASSES[code] = ecls
+            denied = ecls == 1
+            failed = ecls > 0
+        else:
+            ecls = 0
+            denied = failed = False
 
         st = self.identities.get(ev.identity)
         if st is None:
@@ -259,20 +287,34 @@ class FeatureState:
         while swd and swd[0] <= cut_long:
             swd.popleft()
 
-        # --- novelty against the identity's history
+        # --- novelty against the identity's history: one lookup per table, reused when folding the event in
         api_seen = st.api.get(api)
         ip_seen = st.ip.get(ip)
-        hour = int(t // 3600) % 24
-        weekend = _weekend(t)
+        net, uaf, region, key = ev.net, ev.ua_family, ev.region, ev.access_key
+        net_seen = st.net.get(net)
+        uaf_seen = st.uaf.get(uaf)
+        region_seen = st.region.get(region) if region else None
+        key_seen = st.key.get(key) if key else None
+        # the UTC hour of t (and its neighbours) and whether it is a weekend day, reused within the same hour
+        start, end, hour, prev_hour, next_hour, weekend = self._hour
+        if not start <= t < end:
+            hour = int(t // 3600) % 24
+            prev_hour, next_hour, weekend = hour - 1, (hour + 1) % 24, _weekend(t)
+            start = t // 3600 * 3600.0
+            self._hour = (start, start + 3600.0, hour, prev_hour, next_hour, weekend)
+        last = st.last
+        rate_1h = len(wl) + 1
         if n:
             hours = st.hours
-            hour_share = (hours[hour - 1] + hours[hour] + hours[(hour + 1) % 24]) / n
+            hour_share = (hours[prev_hour] + hours[hour] + hours[next_hour]) / n
             weekend_share = (st.weekend if weekend else n - st.weekend) / n
-            log_gap = log1p(t - st.last) if t > st.last else 0.0
-            active_hours = min((st.last - st.first) / 3600.0, n)
+            log_gap = log1p(t - last) if t > last else 0.0
+            active_hours = (last - st.first) / 3600.0
+            if n < active_hours:  # min(active_hours, n)
+                active_hours = n
             if active_hours < 1.0:
                 active_hours = 1.0
-            rate_vs_usual = (len(wl) + 1) * active_hours / n
+            rate_vs_usual = rate_1h * active_hours / n
             if api_seen is None:
                 id_api_first, id_api_log, gap_api = 1, 0.0, NAN
             else:
@@ -280,10 +322,10 @@ class FeatureState:
                 id_api_log = log1p(api_seen[0])
                 gap_api = log1p(t - api_seen[2]) if t > api_seen[2] else 0.0
             ip_first = 0 if ip_seen else 1
-            net_first = 0 if ev.net in st.net else 1
-            uaf_first = 0 if ev.ua_family in st.uaf else 1
-            region_first = 0 if (not ev.region or ev.region in st.region) else 1
-            key_first = 0 if (not ev.access_key or ev.access_key in st.key) else 1
+            net_first = 0 if net_seen is not None else 1
+            uaf_first = 0 if uaf_seen is not None else 1
+            region_first = 1 if (region and region_seen is None) else 0
+            key_first = 1 if (key and key_seen is None) else 0
             net_count = len(st.net)
             age_days = (t - st.first) / DAY
         else:
@@ -294,7 +336,13 @@ class FeatureState:
             age_days = 0.0
 
         g = self.apis.get(api)
+        in_window = win_api.get(api)
         flags = ev.flags
+        if flags:
+            req = (1 if "public" in flags else 0, 1 if "cross_account" in flags else 0,
+                   1 if "open_ingress" in flags else 0, 1 if "logging_off" in flags else 0)  # fmt: skip
+        else:
+            req = _NO_FLAGS
         mfa = ev.mfa
         ro = ev.read_only
         row = [
@@ -302,9 +350,9 @@ class FeatureState:
             weekend_share,
             log_gap,
             len(ws) + 1,
-            len(wl) + 1,
+            rate_1h,
             rate_vs_usual,
-            len(win_api) + (api not in win_api),
+            len(win_api) + (in_window is None),
             st.errors_short + failed,
             st.denied_long + denied,
             len(novel) + (1 if (n and api_seen is None) else 0),
@@ -337,22 +385,14 @@ class FeatureState:
             info[0],
             info[1],
             info[2],
-            0,
-            0,
-            0,
-            0,
+            *req,
         ]
-        if flags:
-            row[39] = 1 if "public" in flags else 0
-            row[40] = 1 if "cross_account" in flags else 0
-            row[41] = 1 if "open_ingress" in flags else 0
-            row[42] = 1 if "logging_off" in flags else 0
 
         # --- fold the event in
         if n == 0:
             st.first = t
         st.n = n + 1
-        if t > st.last:
+        if t > last:
             st.last = t
         st.hours[hour] += 1
         if weekend:
@@ -378,18 +418,37 @@ class FeatureState:
             ip_seen[0] += 1
             if t > ip_seen[2]:
                 ip_seen[2] = t
-        for table, value in ((st.net, ev.net), (st.uaf, ev.ua_family), (st.region, ev.region or None),
-                             (st.key, ev.access_key or None)):  # fmt: skip
-            if value is not None:
-                entry = table.get(value)
-                if entry is None:
-                    table[value] = [1, t, t]
-                else:
-                    entry[0] += 1
-                    if t > entry[2]:
-                        entry[2] = t
+        # the same [count, first, last] update for the other sighting tables (region and key only when known)
+        if net is not None:
+            if net_seen is None:
+                st.net[net] = [1, t, t]
+            else:
+                net_seen[0] += 1
+                if t > net_seen[2]:
+                    net_seen[2] = t
+        if uaf is not None:
+            if uaf_seen is None:
+                st.uaf[uaf] = [1, t, t]
+            else:
+                uaf_seen[0] += 1
+                if t > uaf_seen[2]:
+                    uaf_seen[2] = t
+        if region:
+            if region_seen is None:
+                st.region[region] = [1, t, t]
+            else:
+                region_seen[0] += 1
+                if t > region_seen[2]:
+                    region_seen[2] = t
+        if key:
+            if key_seen is None:
+                st.key[key] = [1, t, t]
+            else:
+                key_seen[0] += 1
+                if t > key_seen[2]:
+                    key_seen[2] = t
         wl.append((t, api, denied))
-        win_api[api] = win_api.get(api, 0) + 1
+        win_api[api] = 1 if in_window is None else in_window + 1
         ws.append((t, failed))
         if denied:
             st.denied_long += 1
