@@ -64,6 +64,23 @@ def gunzip(data: bytes) -> bytes:
     return b"".join(parts)
 
 
+SMALL_FILE = (
+    8 << 20
+)  # files up to this size are read and decompressed in one go (S3 delivery files are small)
+
+
+def _small_file(path: Path) -> Optional[io.BufferedReader]:
+    """The whole file, decompressed, as a stream; None when it must be streamed (a truncated or corrupt gzip:
+    the streaming reader yields the rows before the damage, then says where it stopped)."""
+    data = path.read_bytes()
+    if data[:2] == b"\x1f\x8b":
+        try:
+            data = gunzip(data)
+        except (EOFError, zlib.error):
+            return None
+    return io.BufferedReader(io.BytesIO(data))  # type: ignore[arg-type]
+
+
 def list_files(paths: Iterable[Union[str, Path]]) -> List[Path]:
     """Every input file under the given paths, directories walked in sorted order."""
     out: List[Path] = []
@@ -121,7 +138,9 @@ def iter_file(path: Path) -> Iterator[InputRow]:
         yield InputRow(None, None, f"empty file: {source}", source)
         return
     try:
-        stream = _open_stream(path)
+        stream = _small_file(path) if size <= SMALL_FILE else None
+        if stream is None:
+            stream = _open_stream(path)
     except OSError as exc:
         yield InputRow(None, None, f"cannot read {source}: {exc}", source)
         return
