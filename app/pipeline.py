@@ -188,8 +188,10 @@ def _render(task: Tuple[int, int, str, Dict[int, List[str]]]) -> bytes:
     index, start, arrays, reasons = task
     ctx = _CTX
     assert ctx is not None
-    with open(os.path.join(ctx.tmp, f"bodies-{index:06d}"), "rb") as fh:
+    bodies = os.path.join(ctx.tmp, f"bodies-{index:06d}")
+    with open(bodies, "rb") as fh:
         data = fh.read()
+    os.remove(bodies)  # its page-cache pages are free again for the output: new pages are the costly ones
     count = data.count(b"\n")
     stop = start + count
     scores = np.load(arrays + ".score.npy", mmap_mode="r")[start:stop].tolist()
