@@ -356,9 +356,10 @@ def _score_all(
         scores[where] = rounded
         codes[where] = 0  # informational, not an anomaly: what every score under the threshold gets
         quiet = len(seqs)
-        for i, score in enumerate(batch_scores):
-            if score < threshold:
-                continue
+        with np.errstate(invalid="ignore"):
+            flagged = np.flatnonzero(~(np.asarray(batch_scores) < threshold)).tolist()
+        for i in flagged:
+            score = batch_scores[i]
             seq = seqs[i]  # an anomaly (or a score that is not a number): the whole result
             res = run.result_for(evs[i], rows[i], score, threshold, contributions.get(i))
             codes[seq] = severity_index[res["ct_severity"]] * 2 + res["ct_anomaly"]
