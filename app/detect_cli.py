@@ -264,10 +264,15 @@ def cmd_detect(args: argparse.Namespace) -> int:
     workers = args.workers if args.workers > 0 else (os.cpu_count() or 1)
     tmp_dir = tempfile.mkdtemp(prefix="ctad-detect-", dir=args.spill_dir)
     try:
+        if args.output != "-":
+            open(args.output, "ab").close()  # an unwritable output fails now, not after reading everything
         if workers > 1 and "-" not in args.paths:
             run = _detect_parallel(args, detector, workers, tmp_dir)
         else:
             run = _detect_here(args, detector, tmp_dir)
+    except OSError as exc:  # the output or the spill directory: unwritable, full, gone
+        print(f"ctad detect: {exc.strerror or exc}: {exc.filename or args.output}", file=sys.stderr)
+        return 2
     finally:
         shutil.rmtree(tmp_dir, ignore_errors=True)
     elapsed = time.perf_counter() - started

@@ -29,14 +29,13 @@ import time
 from collections import Counter, deque
 from contextlib import contextmanager
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any, Deque, Dict, Iterator, List, Optional, Sequence, Tuple
 
 import numpy as np
 
 from .detect import Detector, Run, error_key, normalize_row, score_rows_batch
 from .profile import Profile
-from .readers import iter_file, list_files
+from .readers import iter_rows, list_files
 from .schema import SEVERITIES, Event, empty_output
 from .spill import iter_blocks, merge_runs, write_blocks
 
@@ -102,7 +101,7 @@ def _read_task(task: Tuple[int, List[str]]) -> Dict[str, Any]:
     with open(bodies_path, "wb") as out:
         for name in files:
             lines: List[bytes] = []
-            for item in iter_file(Path(name)):
+            for item in iter_rows([name]):  # as the single-process reader does, missing paths included
                 if item.error:
                     ev: Any = item.error
                     body = dumps({"ctad_input_ref": item.source})

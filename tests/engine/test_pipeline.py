@@ -123,3 +123,30 @@ def test_parallel_to_standard_output(tiny_model_dir, tmp_path, small_tasks, caps
     assert main(["detect", str(tmp_path / "in"), "-o", "-", "--model", str(tiny_model_dir), "-q", "--workers", "2",
                  "--threshold", "0.3"]) == 0  # fmt: skip
     assert capsysbinary.readouterr().out == (tmp_path / "one.jsonl").read_bytes()
+
+
+def test_parallel_missing_and_empty_inputs(tiny_model_dir, tmp_path, small_tasks):
+    _corpus(tmp_path / "in")
+    (tmp_path / "void").mkdir()
+    paths = [tmp_path / "in", tmp_path / "nope.json.gz", tmp_path / "void"]
+    outs = []
+    for workers in (1, 2):
+        out = tmp_path / f"o{workers}.jsonl"
+        assert main(["detect", *map(str, paths), "-o", str(out), "--model", str(tiny_model_dir), "-q",
+                     "--workers", str(workers)]) == 0  # fmt: skip
+        outs.append(out.read_bytes())
+    assert outs[0] == outs[1] and b"no such file or directory" in outs[0]
+    empty = tmp_path / "empty.jsonl"
+    assert (
+        main(["detect", str(tmp_path / "void"), "-o", str(empty), "--model", str(tiny_model_dir), "-q"]) == 0
+    )
+    assert empty.read_bytes() == b""
+
+
+@pytest.mark.parametrize("workers", ["1", "2"])
+def test_unwritable_output_is_a_message_not_a_traceback(tiny_model_dir, tmp_path, capsys, workers):
+    _corpus(tmp_path / "in")
+    out = tmp_path / "no" / "such" / "dir" / "out.jsonl"
+    assert main(["detect", str(tmp_path / "in"), "-o", str(out), "--model", str(tiny_model_dir), "-q",
+                 "--workers", workers]) == 2  # fmt: skip
+    assert "ctad detect:" in capsys.readouterr().err
