@@ -74,9 +74,6 @@ def run_detect(src: Path, engine: str, extra: list) -> dict:
         # by up to 40%; every 2 s costs nothing measurable, and memory moves slowly (flat by design).
         time.sleep(2.0)
     wall = time.perf_counter() - started
-    import resource
-
-    max_rss = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss * 1024  # the largest process so far
     if proc.returncode:
         raise SystemExit(f"ctad detect failed ({proc.returncode})")
     s = json.loads(summary.read_text())
@@ -90,7 +87,6 @@ def run_detect(src: Path, engine: str, extra: list) -> dict:
         "events_per_s": round(s["rows"] / wall),
         "cpu_s": round(sum(cpu.values()), 1),
         "peak_pss_mb": round(peak / 2**20),
-        "max_rss_mb": round(max_rss / 2**20),
         "phases": s.get("phases"),
         "command": " ".join(cmd),
     }
