@@ -35,7 +35,7 @@ import numpy as np
 
 from .detect import Detector, Run, error_key, normalize_row, score_rows_batch
 from .profile import Profile
-from .readers import iter_rows, list_files
+from .readers import iter_file, iter_rows, list_files
 from .schema import SEVERITIES, Event, empty_output
 from .spill import iter_blocks, merge_runs, write_blocks
 
@@ -101,7 +101,9 @@ def _read_task(task: Tuple[int, List[str]]) -> Dict[str, Any]:
     with open(bodies_path, "wb") as out:
         for name in files:
             lines: List[bytes] = []
-            for item in iter_rows([name]):  # as the single-process reader does, missing paths included
+            path = Path(name)
+            # iter_rows for what is not a file, so missing paths read as the single-process reader reads them
+            for item in iter_file(path) if path.is_file() else iter_rows([name]):
                 if item.error:
                     ev: Any = item.error
                     body = dumps({"ctad_input_ref": item.source})
