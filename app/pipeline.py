@@ -24,6 +24,7 @@ import io
 import math
 import multiprocessing
 import os
+import pickle
 import sys
 import time
 from collections import Counter, deque
@@ -40,7 +41,11 @@ from .readers import iter_file, iter_rows, list_files
 from .schema import SEVERITIES, Event, empty_output
 from .spill import iter_blocks, merge_runs, write_blocks
 
-TASK_BYTES = 4_000_000  # compressed input per read task: ~20k CloudTrail events, a few MB of worker memory
+TASK_BYTES = (
+    4_000_000  # compressed input per read task: ~15-20k CloudTrail events, tens of MB of worker memory
+)
+RUN_BLOCK = 1024  # events per pickled block of a sorted run: the merge holds one block per run
+FAN_IN = 48  # runs merged at once; more runs are first merged in groups by the workers, so memory stays flat
 SCORE_BATCH = 8192  # feature rows per scoring task
 MAX_PENDING = 3  # scoring tasks in flight; bounds the parent's memory for rows awaiting their scores
 _SEP = b"\x00"  # between a row's known ct_* fields and its JSON text: JSON text never holds a raw NUL
@@ -134,7 +139,7 @@ def _read_task(task: Tuple[int, List[str]]) -> Dict[str, Any]:
             out.write(b"".join(lines))
     events.sort()  # (time, eventID, task, row) is unique, so the Event itself is never compared
     run_path = os.path.join(ctx.tmp, f"run-{index:06d}")
-    write_blocks(run_path, events)
+    write_blocks(run_path, events, block_size=RUN_BLOCK)
     return {"index": index, "rows": local, "events": len(events), "errors": errors, "run": run_path}
 
 
@@ -142,6 +147,32 @@ def _api_info_function(det: Detector) -> Any:
     from .features import FeatureState
 
     return FeatureState(det.catalog).api_info
+
+
+def _merge_task(task: Tuple[str, List[str]]) -> str:
+    """Merge sorted runs into one (when there are more than FAN_IN), sharing repeated values again."""
+    path, runs = task
+    memo: Dict[Any, Any] = {}
+    share = memo.setdefault
+    with open(path, "wb") as out:
+        for block in merge_runs([iter_blocks(r, remove=True) for r in runs]):
+            for i in range(0, len(block), RUN_BLOCK):
+                items = [(t, e, k, n, tuple(map(share, v, v))) for t, e, k, n, v in block[i : i + RUN_BLOCK]]
+                pickle.dump(items, out, protocol=pickle.HIGHEST_PROTOCOL)
+            if len(memo) > 200_000:
+                memo.clear()
+    return path
+
+
+def _reduce_runs(pool: Any, runs: List[str], tmp: str) -> List[str]:
+    """Merge groups of runs in the workers until at most FAN_IN remain (order is kept: runs are sorted)."""
+    level = 0
+    while len(runs) > FAN_IN:
+        groups = [runs[i : i + FAN_IN] for i in range(0, len(runs), FAN_IN)]
+        jobs = [(os.path.join(tmp, f"merged-{level}-{i:05d}"), group) for i, group in enumerate(groups)]
+        runs = list(pool.imap(_merge_task, jobs))
+        level += 1
+    return runs
 
 
 # ------------------------------------------------------------------------------------------------ score
@@ -385,7 +416,8 @@ def _score_all(
     prev_id = ""
     prev_seq = -1
     from_tuple = Event.from_tuple
-    for block in merge_runs([iter_blocks(r["run"], remove=True) for r in read if r["events"]]):
+    runs = _reduce_runs(pool, [r["run"] for r in read if r["events"]], os.path.dirname(arrays))
+    for block in merge_runs([iter_blocks(path, remove=True) for path in runs]):
         for t, event_id, task, local, values in block:
             seq = starts[task] + local
             if t == prev_t and event_id == prev_id:

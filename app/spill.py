@@ -83,13 +83,15 @@ class ExternalSorter:
         self._runs = []
 
 
-def write_blocks(path: str, items: List[Any], encode: Optional[Callable[[Any], Any]] = None) -> None:
+def write_blocks(
+    path: str, items: List[Any], encode: Optional[Callable[[Any], Any]] = None, block_size: int = BLOCK
+) -> None:
     """Write items as a run of pickled blocks (see `read_blocks`)."""
     with open(path, "wb") as fh:
         # Pickle in blocks: one dump per item is slow, one dump of everything needs it all in memory twice.
         # Each block is a self-contained pickle (its own memo), so a reader never sees stale memo entries.
-        for i in range(0, len(items), BLOCK):
-            block = items[i : i + BLOCK]
+        for i in range(0, len(items), block_size):
+            block = items[i : i + block_size]
             if encode is not None:
                 block = [encode(item) for item in block]
             pickle.dump(block, fh, protocol=pickle.HIGHEST_PROTOCOL)

@@ -19,6 +19,8 @@ def small_tasks(monkeypatch):
     monkeypatch.setattr(pipeline, "TASK_BYTES", 3000)
     monkeypatch.setattr(pipeline, "SCORE_BATCH", 64)
     monkeypatch.setattr(pipeline, "MAX_PENDING", 2)
+    monkeypatch.setattr(pipeline, "FAN_IN", 3)  # runs are merged in groups first, twice over
+    monkeypatch.setattr(pipeline, "RUN_BLOCK", 7)
 
 
 def _corpus(root):
