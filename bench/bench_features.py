@@ -1,7 +1,7 @@
 """Benchmark `FeatureState.process`, the serial critical path of detection, against another git revision.
 
 Streams simulated S3 CloudTrail files (as written by bench_detect.py) through the feature state in
-(time, eventID) order with gc disabled and reports µs/event for this tree and for `--ref` (default main),
+(time, eventID) order with gc disabled and reports µs/event for this tree and for `--ref` (default aaa392f, before the tuning),
 interleaved in one process because the host is noisy. It also checks the two give identical rows and state,
 from an empty state and from a profile built over the first half (which exercises restored windows).
 
@@ -121,7 +121,7 @@ def compare(old, catalog, events, start=None) -> int:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--data", type=Path, default=Path("/tmp/ctad-bench/s3-250000"))
-    ap.add_argument("--ref", default="main", help="git revision to compare against")
+    ap.add_argument("--ref", default="aaa392f", help="git revision to compare against")
     ap.add_argument("--rounds", type=int, default=5)
     ap.add_argument("--limit", type=int, default=0, help="use only the first N events")
     ap.add_argument("--no-check", action="store_true")

@@ -7,8 +7,8 @@ timed interleaved in one process, several rounds, and min / median are reported.
 
     .venv/bin/python bench/bench_forest.py [--rows 100000] [--rounds 7] [--src /tmp/ctad-bench/s3-250000]
 
-``--baseline REV`` also times ``model_runtime_numpy.py`` as of git revision REV (default: main) on the same
-rows, interleaved with the working tree's version.
+``--baseline REV`` also times ``model_runtime_numpy.py`` as of git revision REV (default: aaa392f, before the
+tuning) on the same rows, interleaved with the working tree's version.
 """
 
 from __future__ import annotations
@@ -95,7 +95,7 @@ def main() -> int:
     ap.add_argument("--batch", type=int, default=16384, help="rows per margins() call")
     ap.add_argument("--rounds", type=int, default=7)
     ap.add_argument("--model", default=str(REPO / "model" / "model.json"))
-    ap.add_argument("--baseline", default="main", help="git revision to compare against ('' to skip)")
+    ap.add_argument("--baseline", default="aaa392f", help="git revision to compare against ('' to skip)")
     ap.add_argument("--contrib-rows", type=int, default=300)
     ap.add_argument(
         "--cpu", action="store_true", help="time process CPU time (busy host) instead of wall time"

@@ -1,6 +1,6 @@
 """Benchmark for Normalizer.from_raw (not a test: run it, read the numbers).
 
-    .venv/bin/python bench/bench_normalize.py [--data DIR] [--files N] [--rounds R] [--ref main]
+    .venv/bin/python bench/bench_normalize.py [--data DIR] [--files N] [--rounds R] [--ref aaa392f]
 
 Loads the records of N S3 CloudTrail files (`{"Records": [...]}`, gzip) and times `from_raw` over all of them
 with the garbage collector off, the way the engine streams them. The host is noisy, so the working-tree
@@ -92,7 +92,7 @@ def main() -> None:
     ap.add_argument("--data", type=Path, default=DEFAULT_DATA)
     ap.add_argument("--files", type=int, default=0, help="how many S3 files to load (0: all)")
     ap.add_argument("--rounds", type=int, default=5)
-    ap.add_argument("--ref", default="main", help="git ref to compare with ('' for none)")
+    ap.add_argument("--ref", default="aaa392f", help="git ref to compare with ('' for none)")
     ap.add_argument("--chunk", type=int, default=5000, help="records timed per version before switching")
     args = ap.parse_args()
 
