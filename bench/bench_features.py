@@ -5,7 +5,7 @@ Streams simulated S3 CloudTrail files (as written by bench_detect.py) through th
 interleaved in one process because the host is noisy. It also checks the two give identical rows and state,
 from an empty state and from a profile built over the first half (which exercises restored windows).
 
-    .venv/bin/python bench/bench_features.py --data /tmp/ctad-bench/s3-250000
+    .venv/bin/python bench/bench_features.py [--data DIR]
 """
 
 from __future__ import annotations
@@ -29,6 +29,7 @@ from ctad import profile as profile_mod
 from ctad.catalog import Catalog
 from ctad.normalize import Normalizer
 from ctad.profile import Profile
+from sample_data import sample_data
 
 
 def load_events(data: Path, catalog):
@@ -120,7 +121,7 @@ def compare(old, catalog, events, start=None) -> int:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--data", type=Path, default=Path("/tmp/ctad-bench/s3-250000"))
+    ap.add_argument("--data", type=Path, help="simulated S3 files (default: bench_detect.py's 250k set)")
     ap.add_argument("--ref", default="aaa392f", help="git revision to compare against")
     ap.add_argument("--rounds", type=int, default=5)
     ap.add_argument("--limit", type=int, default=0, help="use only the first N events")
@@ -128,7 +129,7 @@ def main() -> None:
     args = ap.parse_args()
 
     catalog = Catalog.load()
-    events = load_events(args.data, catalog)
+    events = load_events(args.data or sample_data(), catalog)
     if args.limit:
         events = events[: args.limit]
     old = load_ref(args.ref)

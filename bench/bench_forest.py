@@ -5,7 +5,7 @@ through the trees): the S3 files under --src are normalised, put in time order a
 ``FeatureState``; the rows are cached as .npy under $TMPDIR/ctad-bench-forest. The host is noisy, so the candidates are
 timed interleaved in one process, several rounds, and min / median are reported.
 
-    .venv/bin/python bench/bench_forest.py [--rows 100000] [--rounds 7] [--src /tmp/ctad-bench/s3-250000]
+    .venv/bin/python bench/bench_forest.py [--rows 100000] [--rounds 7] [--src DIR]
 
 ``--baseline REV`` also times ``model_runtime_numpy.py`` as of git revision REV (default: aaa392f, before the
 tuning) on the same rows, interleaved with the working tree's version.
@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Callable, Dict, List
 
 import numpy as np
+from sample_data import sample_data
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
@@ -90,7 +91,7 @@ def interleaved(
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--src", default="/tmp/ctad-bench/s3-250000")
+    ap.add_argument("--src", help="simulated S3 files (default: the 250k set bench_detect.py simulates)")
     ap.add_argument("--rows", type=int, default=100_000)
     ap.add_argument("--batch", type=int, default=16384, help="rows per margins() call")
     ap.add_argument("--rounds", type=int, default=7)
@@ -102,7 +103,7 @@ def main() -> int:
     )
     args = ap.parse_args()
 
-    X = realistic_rows(Path(args.src), args.rows)
+    X = realistic_rows(Path(args.src) if args.src else sample_data(), args.rows)
     model = mr.load_model(args.model)
     forest = model._forest
     print(f"{model}; {len(X)} rows x {X.shape[1]} features, NaN {np.isnan(X).mean():.1%}; batch {args.batch}")

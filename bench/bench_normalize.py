@@ -24,9 +24,10 @@ from types import ModuleType
 from typing import Any, Dict, List
 
 import orjson
+from sample_data import sample_data
 
 ROOT = Path(__file__).resolve().parents[1]
-DEFAULT_DATA = Path("/tmp/ctad-bench/s3-250000")
+DEFAULT_DATA = Path("/tmp/ctad-bench/s3-250000-min")  # what bench_detect.simulate(250_000) writes
 
 
 def load_records(data: Path, files: int = 0) -> List[Dict[str, Any]]:
@@ -100,7 +101,7 @@ def main() -> None:
     from ctad.catalog import Catalog
 
     start = time.perf_counter()
-    records = load_records(args.data, args.files)
+    records = load_records(args.data if args.data.exists() else sample_data(), args.files)
     print(f"{len(records)} records loaded in {time.perf_counter() - start:.1f} s", flush=True)
     catalog = Catalog.load()
     versions = {"working tree": new.Normalizer(catalog)}
