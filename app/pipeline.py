@@ -201,103 +201,65 @@ def _write_task(task: Tuple[int, int, str, Dict[int, List[str]]]) -> bytes:
     assert ctx is not None
     data = _render(task)
     if ctx.output is None:
-        rows = bytes(data)
-        data.release()
-        return rows
+        return data
     index = task[0]
     with ctx.turn_changed:
         while ctx.turn.value != index:
             ctx.turn_changed.wait(1.0)
     with open(ctx.output, "ab") as out:  # the others wait for their turn: nobody else writes now
         out.write(data)
-    data.release()
     with ctx.turn_changed:
         ctx.turn.value = index + 1
         ctx.turn_changed.notify_all()
     return b""
 
 
-class _Buffers:
-    """A worker's input and output buffers, reused from task to task.
-
-    Why: a task's rows are tens of MB. Allocating that afresh for every task (what `read()` and `b"".join` do)
-    maps new pages each time, and on this kind of VM a new page costs far more than copying into one already
-    touched."""
-
-    bodies = bytearray()
-    rendered = bytearray()
-
-    @classmethod
-    def read(cls, path: str) -> int:
-        size = os.path.getsize(path)
-        if len(cls.bodies) < size:
-            cls.bodies = bytearray(size + size // 4)
-        view = memoryview(cls.bodies)
-        got = 0
-        with open(path, "rb", buffering=0) as fh:
-            while got < size:
-                n = fh.readinto(view[got:size])
-                if not n:
-                    raise OSError(f"{path} ended after {got} of {size} bytes")
-                got += n
-        view.release()
-        return size
-
-
-def _render(task: Tuple[int, int, str, Dict[int, List[str]]]) -> memoryview:
-    """One task's output rows, in input order: its rows with the ct_* fields spliced in (a view of the
-    worker's output buffer, valid until the next task)."""
+def _render(task: Tuple[int, int, str, Dict[int, List[str]]]) -> bytes:
+    """One task's output rows, in input order: its rows with the ct_* fields spliced in."""
     from .detect_cli import OutputWriter, compact_object, dumps, splice_inner
 
     index, start, arrays, reasons = task
     ctx = _CTX
     assert ctx is not None
     bodies = os.path.join(ctx.tmp, f"bodies-{index:06d}")
-    size = _Buffers.read(bodies)
-    os.remove(bodies)  # its page-cache pages are free again for the output
-    data = _Buffers.bodies
-    count = data.count(b"\n", 0, size)
+    with open(bodies, "rb") as fh:
+        data = fh.read()
+    os.remove(bodies)  # its page-cache pages are free again for the output: new pages are the costly ones
+    count = data.count(b"\n")
     stop = start + count
     scores = np.load(arrays + ".score.npy", mmap_mode="r")[start:stop].tolist()
     codes = np.load(arrays + ".code.npy", mmap_mode="r")[start:stop].tolist()
-    jsonl = ctx.output_kind == ".jsonl"
-    out = _Buffers.rendered
-    used = 0
-    rendered: List[Tuple[bytes, bytes]] = []
     view = memoryview(data)
+    jsonl = ctx.output_kind == ".jsonl"
+    parts: List[
+        Any
+    ] = []  # the output as slices of `data` and small pieces: joined once, each byte copied once
+    rendered: List[Tuple[bytes, bytes]] = []
     pos = 0
     for i in range(count):
-        end = data.index(b"\n", pos, size)
+        end = data.index(b"\n", pos)
         cut = data.index(_SEP, pos, end)
-        known = bytes(data[pos + 1 : cut])
+        known = data[pos + 1 : cut]
         if data[pos] == _SCORED[0]:
             score, code = scores[i], codes[i]
             dynamic = dumps({"ct_score": score if score == score else None, "ct_anomaly": code & 1,
                              "ct_severity": SEVERITIES[code >> 1], "ct_reasons": reasons.get(start + i, [])})  # fmt: skip
             known = dynamic[1:-1] + b"," + known
         if not jsonl:
-            rendered.append((bytes(data[cut + 1 : end]), known))
-            pos = end + 1
-            continue
-        if compact_object(data, cut + 1, end):
-            row = b"".join((view[cut + 1 : end - 1], b",", known, b"}\n"))
+            rendered.append((data[cut + 1 : end], known))
+        elif compact_object(data, cut + 1, end):
+            parts += (view[cut + 1 : end - 1], b",", known, b"}\n")
         else:
-            row = splice_inner(bytes(data[cut + 1 : end]), known) + b"\n"
-        if used + len(row) > len(out):
-            out += bytes(max(len(row), size // 4))  # rare: the buffer grows and stays grown
-            _Buffers.rendered = out
-        out[used : used + len(row)] = row
-        used += len(row)
+            parts += (splice_inner(data[cut + 1 : end], known), b"\n")
         pos = end + 1
-    view.release()
     if jsonl:
-        return memoryview(out)[:used]
-    stream = io.BytesIO()
-    writer = OutputWriter("part" + ctx.output_kind, header=False, stream=stream)
+        return b"".join(parts)
+    out = io.BytesIO()
+    writer = OutputWriter("part" + ctx.output_kind, header=False, stream=out)
     for body, known in rendered:
         writer.write_inner(body, known)
     writer.close()
-    return stream.getbuffer()
+    return out.getvalue()
 
 
 # ----------------------------------------------------------------------------------------------- driver
