@@ -11,8 +11,8 @@ order; everything else is per file or per batch and runs in worker processes:
    parent for severities and reasons. Scores and severities land in disk-backed arrays indexed by row number.
 3. write: workers splice the ct_* fields into each task's rows and append them to the output, in task order.
 
-Memory stays flat in input size: the parent holds the feature state, one block per sorted run and a few
-batches; reasons are kept only for anomalies.
+Memory stays flat in input size: the parent holds the feature state, one block per sorted run (at most FAN_IN
+runs: beyond that the workers merge runs in groups first) and a few batches; reasons are kept only for anomalies.
 """
 
 from __future__ import annotations
@@ -41,9 +41,7 @@ from .readers import iter_file, iter_rows, list_files
 from .schema import SEVERITIES, Event, empty_output
 from .spill import iter_blocks, merge_runs, write_blocks
 
-TASK_BYTES = (
-    4_000_000  # compressed input per read task: ~15-20k CloudTrail events, tens of MB of worker memory
-)
+TASK_BYTES = 4_000_000  # compressed input per read task: ~15-20k events, tens of MB in a worker
 RUN_BLOCK = 1024  # events per pickled block of a sorted run: the merge holds one block per run
 FAN_IN = 128  # runs merged at once (~50 MB of blocks); more are first merged in groups by the workers
 SCORE_BATCH = 8192  # feature rows per scoring task
