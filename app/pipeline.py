@@ -37,7 +37,7 @@ import numpy as np
 
 from .detect import Detector, Run, error_key, normalize_row, score_rows_batch
 from .profile import Profile
-from .readers import iter_file, iter_rows, list_files
+from .readers import iter_file, iter_rows, list_file_names
 from .schema import SEVERITIES, Event, empty_output
 from .spill import iter_blocks, merge_runs, write_blocks
 
@@ -267,10 +267,10 @@ def plan_tasks(paths: Sequence[str], task_bytes: Optional[int] = None) -> List[T
     tasks: List[Tuple[int, List[str]]] = []
     current: List[str] = []
     size = 0
-    for path in list_files(paths):
+    for name in list_file_names(paths):
         with contextlib.suppress(OSError):  # an unreadable file: the reader reports it on its row
-            size += path.stat().st_size
-        current.append(str(path))
+            size += os.stat(name).st_size
+        current.append(name)
         if size >= task_bytes:
             tasks.append((len(tasks), current))
             current, size = [], 0

@@ -83,17 +83,22 @@ def _small_file(path: Path) -> Optional[io.BufferedReader]:
 
 def list_files(paths: Iterable[Union[str, Path]]) -> List[Path]:
     """Every input file under the given paths, directories walked in sorted order."""
-    out: List[Path] = []
+    return [Path(p) for p in list_file_names(paths)]
+
+
+def list_file_names(paths: Iterable[Union[str, Path]]) -> List[str]:
+    """`list_files` as strings: an S3 export of a month holds ~60k files, and a Path each costs more than a str."""
+    out: List[str] = []
     for p in paths:
-        path = Path(p)
-        if path.is_dir():
+        path = os.fspath(p)
+        if os.path.isdir(path):
             for root, dirs, files in os.walk(path):
                 dirs.sort()
                 for name in sorted(files):
                     if name.startswith("."):
                         continue
                     if name.endswith(JSON_SUFFIXES) or "." not in name:
-                        out.append(Path(root) / name)
+                        out.append(os.path.join(root, name))
         else:
             out.append(path)
     return out
