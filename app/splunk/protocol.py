@@ -406,10 +406,13 @@ class Command:
     def run(self, infile: IO[bytes], outfile: IO[bytes]) -> int:
         chan = Channel(infile, outfile)
         try:
-            first = chan.read()
-        except ProtocolError as exc:
+            return self._serve(chan)
+        except ProtocolError as exc:  # only Channel.read raises it: what came in is not the protocol
             chan.write({"finished": True, "error": f"{self.name}: {exc}"})
             return 1
+
+    def _serve(self, chan: Channel) -> int:
+        first = chan.read()
         if first is None:
             return 0
         meta, _ = first
@@ -433,11 +436,7 @@ class Command:
             reply["inspector"] = inspector
         chan.write(reply)
         while True:
-            try:
-                chunk = chan.read()
-            except ProtocolError as exc:
-                chan.write({"finished": True, "error": f"{self.name}: {exc}"})
-                return 1
+            chunk = chan.read()
             if chunk is None:
                 return 0
             meta, body = chunk
