@@ -33,15 +33,6 @@ class InputRow:
     source: str
 
 
-def _open_bytes(path: Path) -> bytes:
-    with open(path, "rb") as fh:
-        head = fh.read(2)
-    if head == b"\x1f\x8b":
-        with gzip.open(path, "rb") as fh:
-            return fh.read()
-    return path.read_bytes()
-
-
 def _open_stream(path: Path) -> io.BufferedIOBase:
     with open(path, "rb") as fh:
         head = fh.read(2)
@@ -64,9 +55,7 @@ def gunzip(data: bytes) -> bytes:
     return b"".join(parts)
 
 
-SMALL_FILE = (
-    8 << 20
-)  # files up to this size are read and decompressed in one go (S3 delivery files are small)
+SMALL_FILE = 8 << 20  # read and decompressed in one go up to this size (S3 delivery files are small)
 
 
 def _small_file(path: Path) -> Optional[io.BufferedReader]:

@@ -122,9 +122,7 @@ def merge_runs(runs: List[Iterator[List[Any]]]) -> Iterator[List[Any]]:
     """
     heads: List[List[Any]] = []  # [block, position, run]
     for run in runs:
-        block = next(run, None)
-        while block is not None and not block:
-            block = next(run, None)
+        block = _next_block(run)
         if block is not None:
             heads.append([block, 0, run])
     while heads:
@@ -134,39 +132,29 @@ def merge_runs(runs: List[Iterator[List[Any]]]) -> Iterator[List[Any]]:
             block, pos = h[0], h[1]
             cut = bisect.bisect_right(block, bound, pos)
             if cut > pos:
-                out += block[pos:cut] if pos or cut < len(block) else block
+                out += block[pos:cut]
                 h[1] = cut
         if len(out) > 1:
             out.sort()
         yield out
         for h in heads:
             if h[1] >= len(h[0]):
-                block = next(h[2], None)
-                while block is not None and not block:
-                    block = next(h[2], None)
-                if block is None:
-                    h[0] = None
-                else:
-                    h[0], h[1] = block, 0
+                h[0], h[1] = _next_block(h[2]), 0
         heads = [h for h in heads if h[0] is not None]
 
 
-def read_blocks(
-    path: str, decode: Optional[Callable[[Any], Any]] = None, remove: bool = False
-) -> Iterator[Any]:
-    """The items `write_blocks` wrote, one block in memory at a time; `remove` deletes the file when read."""
-    try:
-        with open(path, "rb") as fh:
-            while True:
-                try:
-                    block = pickle.load(fh)
-                except EOFError:
-                    return
-                if decode is not None:
-                    yield from map(decode, block)
-                else:
-                    yield from block
-    finally:
-        if remove:
-            with contextlib.suppress(OSError):
-                os.remove(path)
+def _next_block(run: Iterator[List[Any]]) -> Optional[List[Any]]:
+    """The run's next non-empty block, or None when it is spent."""
+    for block in run:
+        if block:
+            return block
+    return None
+
+
+def read_blocks(path: str, decode: Optional[Callable[[Any], Any]] = None) -> Iterator[Any]:
+    """The items `write_blocks` wrote, one block in memory at a time."""
+    for block in iter_blocks(path):
+        if decode is not None:
+            yield from map(decode, block)
+        else:
+            yield from block
