@@ -169,6 +169,11 @@ def normalize_row(normalizer: Normalizer, row: Any) -> Union[Event, str]:
         return f"could not read the event: {type(exc).__name__}: {str(exc)[:160]}"
 
 
+def ct_score(score: float) -> Optional[float]:
+    """The ct_score field of a score: six decimals, or None when the model gave no number."""
+    return round(score, 6) if math.isfinite(score) else None
+
+
 def error_key(message: str) -> str:
     """How the summary groups ct_error messages (their text before the first colon)."""
     return message.split(":")[0][:60]
@@ -275,7 +280,7 @@ class Run:
                 if len(reasons) <= 3:
                     self.summary.top_reasons[template] += 1
         return {
-            "ct_score": round(score, 6) if math.isfinite(score) else None,
+            "ct_score": ct_score(score),
             "ct_anomaly": 1 if anomaly else 0,
             "ct_severity": sev,
             "ct_reasons": reasons,

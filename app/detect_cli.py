@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import csv
+import gzip
 import io
 import json
 import os
@@ -21,7 +22,7 @@ from typing import Any, BinaryIO, Dict, List, Optional, TextIO, Tuple
 
 from .detect import Detector, ModelError, Run
 from .profile import Profile
-from .readers import iter_rows
+from .readers import InputRow, iter_rows
 from .schema import OUTPUT_FIELDS
 
 try:
@@ -165,8 +166,6 @@ class OutputWriter:
             if header:
                 self._csv.writerow(list(CSV_FIELDS) + list(OUTPUT_FIELDS) + ["_raw"])
         elif path.endswith(".gz"):
-            import gzip
-
             self._fh = gzip.GzipFile(path if target is None else None, "wb", compresslevel=4, fileobj=target)
         else:
             self._fh = target if target is not None else open(path, "wb")  # noqa: SIM115
@@ -203,7 +202,7 @@ class OutputWriter:
             else:
                 self._text.flush()
                 self._text.detach()
-        elif self._own or isinstance(self._fh, __import__("gzip").GzipFile):
+        elif self._own or isinstance(self._fh, gzip.GzipFile):
             self._fh.close()  # a GzipFile over a stream writes its trailer and leaves the stream open
         else:
             self._fh.flush()
@@ -218,18 +217,25 @@ def _progress(quiet: bool, **kwargs: Any) -> Any:
     return tqdm(file=sys.stderr, mininterval=0.5, dynamic_ncols=True, **kwargs)
 
 
+def row_text(item: InputRow) -> bytes:
+    """The JSON text an output row starts from, on one line: the input's own text when it has one."""
+    if item.error:
+        body = dumps({"ctad_input_ref": item.source})
+    else:
+        body = item.text if item.text is not None else dumps(item.obj)
+    return body.replace(b"\n", b" ") if b"\n" in body else body
+
+
 def feed(run: Run, paths: List[str], body_file: Any = None, progress: Any = None) -> int:
     """Read every input row into the run (and its JSON text into body_file); returns the row count."""
     n = 0
     for item in iter_rows(paths):
         if item.error:
             run.skip(item.error)
-            body = dumps({"ctad_input_ref": item.source})
         else:
             run.add(item.obj)
-            body = item.text if item.text is not None else dumps(item.obj)
         if body_file is not None:
-            body_file.write(body.replace(b"\n", b" ") + b"\n")
+            body_file.write(row_text(item) + b"\n")
         n += 1
         if progress is not None and n % 5000 == 0:
             progress.update(5000)

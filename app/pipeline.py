@@ -35,7 +35,7 @@ from typing import Any, Deque, Dict, Iterator, List, Optional, Sequence, Tuple
 
 import numpy as np
 
-from .detect import Detector, Run, error_key, normalize_row, score_rows_batch
+from .detect import Detector, Run, ct_score, error_key, normalize_row, score_rows_batch
 from .profile import Profile
 from .readers import iter_file, iter_rows, list_file_names
 from .schema import SEVERITIES, Event, empty_output
@@ -86,7 +86,7 @@ def _tune_gc() -> None:
 # ------------------------------------------------------------------------------------------------- read
 def _read_task(task: Tuple[int, List[str]]) -> Dict[str, Any]:
     """Normalise a group of files: bodies (known ct_* fields + JSON text) and a sorted run of events."""
-    from .detect_cli import dumps  # orjson when present; the same bytes the single-process writer makes
+    from .detect_cli import dumps, row_text  # the same bytes the single-process writer makes
 
     index, files = task
     ctx = _CTX
@@ -108,12 +108,7 @@ def _read_task(task: Tuple[int, List[str]]) -> Dict[str, Any]:
             path = Path(name)
             # iter_rows for what is not a file, so missing paths read as the single-process reader reads them
             for item in iter_file(path) if path.is_file() else iter_rows([name]):
-                if item.error:
-                    ev: Any = item.error
-                    body = dumps({"ctad_input_ref": item.source})
-                else:
-                    ev = normalize_row(normalizer, item.obj)
-                    body = item.text if item.text is not None else dumps(item.obj)
+                ev = item.error or normalize_row(normalizer, item.obj)
                 if isinstance(ev, str):
                     errors[error_key(ev)] += 1
                     known = _ERROR + dumps(empty_output(ev, version))[1:-1]
@@ -130,9 +125,7 @@ def _read_task(task: Tuple[int, List[str]]) -> Dict[str, Any]:
                     # A plain tuple, its repeated values shared: pickles ~4x smaller and faster than the Event.
                     values = ev.to_tuple()
                     events.append((ev.time, ev.event_id, index, local, tuple(map(share, values, values))))
-                if b"\n" in body:
-                    body = body.replace(b"\n", b" ")
-                lines += (known, _SEP, body, b"\n")
+                lines += (known, _SEP, row_text(item), b"\n")
                 local += 1
             out.write(b"".join(lines))
     events.sort()  # (time, eventID, task, row) is unique, so the Event itself is never compared
@@ -184,7 +177,7 @@ def _score_task(rows: List[List[float]]) -> Tuple[List[float], np.ndarray, Dict[
     scores, contributions = score_rows_batch(
         det.bundle.model, rows, det.threshold if det.explain else None, det.engine
     )
-    rounded = np.array([round(s, 6) if math.isfinite(s) else math.nan for s in scores], dtype=np.float64)
+    rounded = np.array([math.nan if v is None else v for v in map(ct_score, scores)], dtype=np.float64)
     return scores, rounded, contributions
 
 
