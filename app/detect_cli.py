@@ -344,7 +344,6 @@ def _detect_parallel(args: argparse.Namespace, detector: Detector, workers: int,
                      "engine": detector.engine, "profile": None},
         "tmp": tmp_dir,
         "output_kind": suffix,
-        "output": None if output == "-" else output,
     }  # fmt: skip
     return detect_files(detector, args.paths, output, suffix, tmp_dir, workers, config,
                         progress=None if args.quiet else lambda **kw: _progress(False, **kw))  # fmt: skip

@@ -9,7 +9,9 @@ order; everything else is per file or per batch and runs in worker processes:
 2. featurise and score: the parent merges the sorted runs, drops duplicate deliveries and computes each event's
    features; batches of feature rows go to the workers for scoring and contributions, and come back to the
    parent for severities and reasons. Scores and severities land in disk-backed arrays indexed by row number.
-3. write: workers splice the ct_* fields into each task's rows and append them to the output, in task order.
+3. write: as soon as every row of a task is final, a worker splices the ct_* fields into its rows and writes them
+   to a part file, while the ordered pass goes on; at the end the workers copy the parts into place in the output,
+   in task order.
 
 Memory stays flat in input size: the parent holds the feature state, one block per sorted run (at most FAN_IN
 runs: beyond that the workers merge runs in groups first) and a few batches; reasons are kept only for anomalies.
@@ -44,6 +46,7 @@ from .spill import iter_blocks, merge_runs, write_blocks
 TASK_BYTES = 4_000_000  # compressed input per read task: ~15-20k events, tens of MB in a worker
 RUN_BLOCK = 1024  # events per pickled block of a sorted run: the merge holds one block per run
 FAN_IN = 128  # runs merged at once (~50 MB of blocks); more are first merged in groups by the workers
+UNIT_ROWS = 4096  # rows per write unit (whole files): a unit is written once all its rows are final
 SCORE_BATCH = 8192  # feature rows per scoring task
 MAX_PENDING = 3  # scoring tasks in flight; bounds the parent's memory for rows awaiting their scores
 _SEP = b"\x00"  # between a row's known ct_* fields and its JSON text: JSON text never holds a raw NUL
@@ -57,21 +60,16 @@ class _Context:
     detector: Detector
     tmp: str
     output_kind: str
-    output: Optional[str] = None  # where workers append their rendered rows; None: they send them back
-    turn: Any = None  # index of the write task whose turn it is to append (a shared integer)
-    turn_changed: Any = None  # condition variable guarding `turn`
 
 
 _CTX: Optional[_Context] = None
 
 
-def _init_worker(config: Optional[Dict[str, Any]], turn: Any, turn_changed: Any) -> None:
+def _init_worker(config: Optional[Dict[str, Any]]) -> None:
     global _CTX
     if config is not None:  # spawned, not forked: load the model and catalogue here
         detector = Detector(**config["detector"])
-        _CTX = _Context(detector, config["tmp"], config["output_kind"], config["output"])
-    assert _CTX is not None
-    _CTX.turn, _CTX.turn_changed = turn, turn_changed
+        _CTX = _Context(detector, config["tmp"], config["output_kind"])
     _tune_gc()
 
 
@@ -99,39 +97,57 @@ def _read_task(task: Tuple[int, List[str]]) -> Dict[str, Any]:
     errors: Counter = Counter()
     static_cache: Dict[Tuple[str, str, str], bytes] = {}
     local = 0
-    bodies_path = os.path.join(ctx.tmp, f"bodies-{index:06d}")
     memo: Dict[str, str] = {}
     share = memo.setdefault
-    with open(bodies_path, "wb") as out:
-        for name in files:
-            lines: List[bytes] = []
-            path = Path(name)
-            # iter_rows for what is not a file, so missing paths read as the single-process reader reads them
-            for item in iter_file(path) if path.is_file() else iter_rows([name]):
-                ev = item.error or normalize_row(normalizer, item.obj)
-                if isinstance(ev, str):
-                    errors[error_key(ev)] += 1
-                    known = _ERROR + dumps(empty_output(ev, version))[1:-1]
-                else:
-                    key = (ev.identity, ev.source, ev.name)
-                    known = static_cache.get(key)
-                    if known is None:
-                        info = api_info(ev.source, ev.name)
-                        known = _SCORED + dumps({"ct_tactic": info[3], "ct_technique": info[4],
-                                                 "ct_identity": ev.identity, "ct_model": version,
-                                                 "ct_error": ""})[1:-1]  # fmt: skip
-                        if len(static_cache) < 100_000:
-                            static_cache[key] = known
-                    # A plain tuple, its repeated values shared: pickles ~4x smaller and faster than the Event.
-                    values = ev.to_tuple()
-                    events.append((ev.time, ev.event_id, index, local, tuple(map(share, values, values))))
-                lines += (known, _SEP, row_text(item), b"\n")
-                local += 1
-            out.write(b"".join(lines))
+    units: List[Tuple[str, int, int, Any]] = []  # (name, first row, rows, last merge key or None)
+    out: Any = None
+    first_row = first_event = 0
+    for n, name in enumerate(files):
+        if out is None:
+            unit = f"{index:06d}-{len(units):04d}"
+            out = open(os.path.join(ctx.tmp, f"bodies-{unit}"), "wb")  # noqa: SIM115 - closed below
+        lines: List[bytes] = []
+        path = Path(name)
+        # iter_rows for what is not a file, so missing paths read as the single-process reader reads them
+        for item in iter_file(path) if path.is_file() else iter_rows([name]):
+            ev = item.error or normalize_row(normalizer, item.obj)
+            if isinstance(ev, str):
+                errors[error_key(ev)] += 1
+                known = _ERROR + dumps(empty_output(ev, version))[1:-1]
+            else:
+                key = (ev.identity, ev.source, ev.name)
+                known = static_cache.get(key)
+                if known is None:
+                    info = api_info(ev.source, ev.name)
+                    known = _SCORED + dumps({"ct_tactic": info[3], "ct_technique": info[4],
+                                             "ct_identity": ev.identity, "ct_model": version,
+                                             "ct_error": ""})[1:-1]  # fmt: skip
+                    if len(static_cache) < 100_000:
+                        static_cache[key] = known
+                # A plain tuple, its repeated values shared: pickles ~4x smaller and faster than the Event.
+                values = ev.to_tuple()
+                events.append((ev.time, ev.event_id, index, local, tuple(map(share, values, values))))
+            lines += (known, _SEP, row_text(item), b"\n")
+            local += 1
+        out.write(b"".join(lines))
+        if local - first_row >= UNIT_ROWS or n == len(files) - 1:
+            out.close()
+            out = None
+            # (time, eventID, task, row) is unique, so max() never compares the events' values
+            last = max(events[first_event:])[:4] if len(events) > first_event else None
+            units.append((unit, first_row, local - first_row, last))
+            first_row, first_event = local, len(events)
     events.sort()  # (time, eventID, task, row) is unique, so the Event itself is never compared
     run_path = os.path.join(ctx.tmp, f"run-{index:06d}")
     write_blocks(run_path, events, block_size=RUN_BLOCK)
-    return {"index": index, "rows": local, "events": len(events), "errors": errors, "run": run_path}
+    return {
+        "index": index,
+        "rows": local,
+        "events": len(events),
+        "errors": errors,
+        "run": run_path,
+        "units": units,
+    }
 
 
 def _api_info_function(det: Detector) -> Any:
@@ -182,37 +198,47 @@ def _score_task(rows: List[List[float]]) -> Tuple[List[float], np.ndarray, Dict[
 
 
 # ------------------------------------------------------------------------------------------------ write
-def _write_task(task: Tuple[int, int, str, Dict[int, List[str]]]) -> bytes:
-    """Render one task's rows and append them to the output when it is this task's turn.
-
-    Workers append themselves, in task order, rather than send the rows back: on a machine where new page-cache
-    pages are expensive, the parent writing every output byte alone would be the slowest step of a run.
-    Where there is no file to append to (standard output) the rendered rows are returned instead."""
+def _write_task(unit: Tuple[str, int, str, Dict[int, List[str]]]) -> Tuple[str, str, int]:
+    """Render one write unit's rows into its own part file, in whatever order units become final; the parts are
+    put together in input order at the end (`_copy_part`). Returns (unit name, part path, size)."""
     ctx = _CTX
     assert ctx is not None
-    data = _render(task)
-    if ctx.output is None:
-        return data
-    index = task[0]
-    with ctx.turn_changed:
-        while ctx.turn.value != index:
-            ctx.turn_changed.wait(1.0)
-    with open(ctx.output, "ab") as out:  # the others wait for their turn: nobody else writes now
+    data = _render(unit)
+    path = os.path.join(ctx.tmp, f"part-{unit[0]}")
+    with open(path, "wb") as out:
         out.write(data)
-    with ctx.turn_changed:
-        ctx.turn.value = index + 1
-        ctx.turn_changed.notify_all()
-    return b""
+    return unit[0], path, len(data)
 
 
-def _render(task: Tuple[int, int, str, Dict[int, List[str]]]) -> bytes:
-    """One task's output rows, in input order: its rows with the ct_* fields spliced in."""
+def _copy_part(job: Tuple[str, str, int, int]) -> int:
+    """Copy a part file into its place in the output, then remove it; in the kernel where it can."""
+    part, output, offset, size = job
+    with open(part, "rb") as src, open(output, "r+b") as dst:
+        done = 0
+        try:
+            while done < size:
+                n = os.copy_file_range(src.fileno(), dst.fileno(), size - done, done, offset + done)
+                if n <= 0:
+                    break
+                done += n
+        except (AttributeError, OSError):  # no copy_file_range (not Linux) or not across these file systems
+            pass
+        while done < size:
+            src.seek(done)
+            chunk = src.read(min(size - done, 16 << 20))
+            done += os.pwrite(dst.fileno(), chunk, offset + done)
+    os.remove(part)
+    return size
+
+
+def _render(unit: Tuple[str, int, str, Dict[int, List[str]]]) -> bytes:
+    """One write unit's output rows, in input order: its rows with the ct_* fields spliced in."""
     from .detect_cli import OutputWriter, compact_object, dumps, splice_inner
 
-    index, start, arrays, reasons = task
+    name, start, arrays, reasons = unit
     ctx = _CTX
     assert ctx is not None
-    bodies = os.path.join(ctx.tmp, f"bodies-{index:06d}")
+    bodies = os.path.join(ctx.tmp, f"bodies-{name}")
     with open(bodies, "rb") as fh:
         data = fh.read()
     os.remove(bodies)  # its page-cache pages are free again for the output: new pages are the costly ones
@@ -277,12 +303,11 @@ def _pool(workers: int, ctx: _Context, config: Dict[str, Any]) -> Iterator[Any]:
     global _CTX
     fork = "fork" in multiprocessing.get_all_start_methods() and sys.platform.startswith("linux")
     mp = multiprocessing.get_context("fork" if fork else "spawn")
-    turn, turn_changed = mp.Value("q", 0), mp.Condition()
     if fork:
         _CTX = ctx  # children inherit the loaded model and catalogue: no second load
-        pool = mp.Pool(workers, _init_worker, (None, turn, turn_changed))
+        pool = mp.Pool(workers, _init_worker, (None,))
     else:  # pragma: no cover - macOS / Windows
-        pool = mp.Pool(workers, _init_worker, (config, turn, turn_changed))
+        pool = mp.Pool(workers, _init_worker, (config,))
     try:
         yield pool
         pool.close()
@@ -304,7 +329,7 @@ def detect_files(
 ) -> Run:
     """Run the detector over files with `workers` processes; returns the finished Run (summary, profile)."""
     run = detector.start()
-    ctx = _Context(detector, tmp, output_kind, None if output == "-" else output)
+    ctx = _Context(detector, tmp, output_kind)
     tasks = plan_tasks(paths)
     enabled, thresholds = gc.isenabled(), gc.get_threshold()
     _tune_gc()
@@ -316,9 +341,9 @@ def detect_files(
             read = _read_all(pool, tasks, run, progress)
             phases["read"] = time.perf_counter() - clock - phases["start"]
             arrays = os.path.join(tmp, "results")
-            reasons = _score_all(pool, run, read, arrays, progress)
-            phases["score"] = time.perf_counter() - clock - sum(phases.values())
-            _write_all(pool, read, arrays, reasons, output, progress)
+            with _Writes(pool, read, arrays, output, progress) as writes:
+                _score_all(pool, run, read, arrays, writes, workers, progress)
+                phases["score"] = time.perf_counter() - clock - sum(phases.values())
             phases["write"] = time.perf_counter() - clock - sum(phases.values())
     finally:
         gc.unfreeze()
@@ -350,16 +375,125 @@ def _read_all(pool: Any, tasks: List[Tuple[int, List[str]]], run: Run, progress:
     return results
 
 
+class _Writes:
+    """Hands each write unit to the workers for rendering (`_write_task`) as soon as the ordered pass has finished
+    every one of its rows, so that writing overlaps the ordered pass instead of following it; then puts the
+    rendered parts together in input order.
+
+    A unit is final once every batch holding events up to its last merge key (time, eventID, task, row) has come
+    back: the merge is in key order and batches come back in order. Units become final in time order, not in
+    input order (S3 keys go account, region, then date), hence parts rather than appends in input order."""
+
+    def __init__(
+        self, pool: Any, read: List[Dict[str, Any]], arrays: str, output: str, progress: Any
+    ) -> None:
+        from .detect_cli import OutputWriter
+
+        self.pool, self.arrays, self.output = pool, arrays, output
+        # (name, first row number, rows, last merge key or None), in input order
+        self.units = [
+            (name, r["start"] + first, rows, last) for r in read for name, first, rows, last in r["units"]
+        ]
+        self.starts = [u[1] for u in self.units]
+        self.reasons: List[Dict[int, List[str]]] = [{} for _ in self.units]
+        # Units by the key after which they are final; a unit without events is final from the start.
+        self.waiting = sorted(
+            ((u[3] is not None, u[3] or (), i) for i, u in enumerate(self.units)), reverse=True
+        )
+        self.flight: List[Any] = []
+        self.parts: Dict[str, Tuple[str, int]] = {}
+        self.rows = {u[0]: u[2] for u in self.units}
+        self.progress = progress
+        self.bar: Any = None
+        self.done = 0
+        head = OutputWriter(output)  # the CSV header (or an empty gzip member); the units' rows follow it
+        head.close()
+
+    def __enter__(self) -> _Writes:
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        try:
+            if exc[0] is None:
+                self.submit(None, len(self.units))
+                while self.flight:
+                    self._collect(block=True)
+                self._assemble()
+        finally:
+            if self.bar is not None:
+                self.bar.close()
+
+    def add_reasons(self, seq: int, reasons: List[str]) -> None:
+        self.reasons[bisect.bisect_right(self.starts, seq) - 1][seq] = reasons
+
+    def submit(self, upto: Optional[Tuple[Any, ...]], limit: int) -> None:
+        """Hand out the units that are final through merge key `upto` (None: all), at most `limit` in flight."""
+        self._collect(block=False)
+        if upto is None and self.bar is None:  # the ordered pass is over: show what is left to write
+            total = sum(u[2] for u in self.units)
+            self.bar = _bar(self.progress, desc="writing", unit="ev", total=total, initial=self.done)
+        while self.waiting and len(self.flight) < limit:
+            has_events, last, i = self.waiting[-1]
+            if upto is not None and has_events and last > upto:
+                break
+            self.waiting.pop()
+            name, start, _, _ = self.units[i]
+            self.flight.append(
+                self.pool.apply_async(_write_task, ((name, start, self.arrays, self.reasons[i]),))
+            )
+            self.reasons[i] = {}
+
+    def _collect(self, block: bool) -> None:
+        while self.flight:
+            ready = [res for res in self.flight if res.ready()]
+            if not ready and not block:
+                return
+            for res in ready or self.flight[:1]:
+                name, path, size = res.get()
+                self.flight.remove(res)
+                self.parts[name] = (path, size)
+                self.done += self.rows[name]
+                if self.bar is not None:
+                    self.bar.update(self.rows[name])
+            if block:
+                return
+
+    def _assemble(self) -> None:
+        """The parts, in input order, after the header: copied into place by the workers, or sent to stdout."""
+        order = [self.parts[u[0]] for u in self.units]
+        if self.output == "-":
+            out = sys.stdout.buffer
+            for path, _ in order:
+                with open(path, "rb") as fh:
+                    while True:
+                        chunk = fh.read(16 << 20)
+                        if not chunk:
+                            break
+                        out.write(chunk)
+                os.remove(path)
+            out.flush()
+            return
+        offset = os.path.getsize(self.output)
+        jobs = []
+        for path, size in order:
+            jobs.append((path, self.output, offset, size))
+            offset += size
+        os.truncate(self.output, offset)  # every worker writes its parts in place, at their own offsets
+        for _ in self.pool.imap_unordered(_copy_part, sorted(jobs, key=lambda job: -job[3]), chunksize=8):
+            pass
+
+
 def _score_all(
-    pool: Any, run: Run, read: List[Dict[str, Any]], arrays: str, progress: Any
-) -> Dict[int, List[str]]:
-    """The ordered pass: features in the parent, scores from the workers, results into the row arrays."""
+    pool: Any, run: Run, read: List[Dict[str, Any]], arrays: str, writes: _Writes, writers: int, progress: Any
+) -> None:
+    """The ordered pass: features in the parent, scores from the workers, results into the row arrays; each
+    write unit goes to `writes` (with at most `writers` in flight) as soon as all its rows are final."""
     det = run.det
     total = run.summary.rows
     starts = [r["start"] for r in read]
     scores = np.lib.format.open_memmap(arrays + ".score.npy", mode="w+", dtype=np.float64, shape=(total,))
     codes = np.lib.format.open_memmap(arrays + ".code.npy", mode="w+", dtype=np.int8, shape=(total,))
-    reasons: Dict[int, List[str]] = {}
+    reasons: Dict[int, List[str]] = {}  # the anomalies' reasons, until their task is written
     state = det.profile.to_state(det.catalog) if det.profile is not None else None
     if state is None:
         from .features import FeatureState
@@ -369,16 +503,21 @@ def _score_all(
     process = state.process
     threshold = det.threshold
     severity_index = {name: i for i, name in enumerate(SEVERITIES)}
-    pending: Deque[Tuple[List[int], List[Event], List[List[float]], Any]] = deque()
-    dups: List[Tuple[int, int]] = []
+    pending: Deque[Tuple[List[int], List[Event], List[List[float]], List[Tuple[int, int]], Any, Any]] = (
+        deque()
+    )
     summary = run.summary
     bar = _bar(progress, desc="scoring", unit="ev", total=total - summary.errors)
 
-    def finish(seqs: List[int], evs: List[Event], rows: List[List[float]], result: Any) -> None:
-        batch_scores, rounded, contributions = result.get()
-        where = np.array(seqs, dtype=np.int64)
-        scores[where] = rounded
-        codes[where] = 0  # informational, not an anomaly: what every score under the threshold gets
+    def finish(
+        seqs: List[int], evs: List[Event], rows: List[List[float]], dups: List[Tuple[int, int]], upto: Any,
+        result: Any,
+    ) -> None:  # fmt: skip
+        batch_scores, rounded, contributions = result.get() if result is not None else ([], None, {})
+        if seqs:
+            where = np.array(seqs, dtype=np.int64)
+            scores[where] = rounded
+            codes[where] = 0  # informational, not an anomaly: what every score under the threshold gets
         quiet = len(seqs)
         with np.errstate(invalid="ignore"):
             flagged = np.flatnonzero(~(np.asarray(batch_scores) < threshold)).tolist()
@@ -389,6 +528,7 @@ def _score_all(
             codes[seq] = severity_index[res["ct_severity"]] * 2 + res["ct_anomaly"]
             if res["ct_reasons"]:
                 reasons[seq] = res["ct_reasons"]
+                writes.add_reasons(seq, res["ct_reasons"])
             summary.severities[res["ct_severity"]] += 1
             quiet -= 1
             if res["ct_anomaly"]:
@@ -397,19 +537,35 @@ def _score_all(
         summary.events += len(seqs)
         if quiet:
             summary.severities[SEVERITIES[0]] += quiet
+        for (
+            seq,
+            original,
+        ) in dups:  # every copy answers alike; the original is in this batch or an earlier one
+            scores[seq] = scores[original]
+            codes[seq] = codes[original]
+            if original in reasons:
+                reasons[seq] = reasons[original]
+                writes.add_reasons(seq, reasons[original])
+        summary.duplicates += len(dups)
         if bar is not None:
             bar.update(len(seqs))
+        final[0] = upto
+        writes.submit(upto, writers)
 
     seqs: List[int] = []
     evs: List[Event] = []
     rows: List[List[float]] = []
+    dups: List[Tuple[int, int]] = []
     prev_t: Optional[float] = None
     prev_id = ""
     prev_seq = -1
     from_tuple = Event.from_tuple
     runs = _reduce_runs(pool, [r["run"] for r in read if r["events"]], os.path.dirname(arrays))
+    item: Any = None
+    final: List[Any] = [None]  # the merge key through which every result is final
     for block in merge_runs([iter_blocks(path, remove=True) for path in runs]):
-        for t, event_id, task, local, values in block:
+        for item in block:
+            t, event_id, task, local, values = item
             seq = starts[task] + local
             if t == prev_t and event_id == prev_id:
                 dups.append((seq, prev_seq))  # CloudTrail delivers some events twice: count once
@@ -419,59 +575,22 @@ def _score_all(
             seqs.append(seq)
             evs.append(ev)
             rows.append(process(ev))
+            if not len(seqs) & 511 and final[0] is not None:  # a unit may have been written since: refill
+                writes.submit(final[0], writers)
             if len(seqs) >= SCORE_BATCH:
-                pending.append((seqs, evs, rows, pool.apply_async(_score_task, (rows,))))
-                seqs, evs, rows = [], [], []
-                while len(pending) >= MAX_PENDING or (pending and pending[0][3].ready()):
+                pending.append((seqs, evs, rows, dups, item[:4], pool.apply_async(_score_task, (rows,))))
+                seqs, evs, rows, dups = [], [], [], []
+                while len(pending) >= MAX_PENDING or (pending and pending[0][-1].ready()):
                     finish(*pending.popleft())
     if seqs:
-        pending.append((seqs, evs, rows, pool.apply_async(_score_task, (rows,))))
+        pending.append((seqs, evs, rows, dups, item[:4], pool.apply_async(_score_task, (rows,))))
+        dups = []
     while pending:
         finish(*pending.popleft())
-    for seq, original in dups:  # every copy answers alike
-        scores[seq] = scores[original]
-        codes[seq] = codes[original]
-        if original in reasons:
-            reasons[seq] = reasons[original]
-    summary.duplicates = len(dups)
+    if dups:  # duplicates after the last batch: their originals are all final now
+        finish([], [], [], dups, None, None)
     scores.flush()
     codes.flush()
     run.profile = Profile.from_state(state)
     if bar is not None:
         bar.close()
-    return reasons
-
-
-def _write_all(
-    pool: Any,
-    read: List[Dict[str, Any]],
-    arrays: str,
-    reasons: Dict[int, List[str]],
-    output: str,
-    progress: Any,
-) -> None:
-    """Workers render each task's rows and append them to the output in task order (see `_write_task`)."""
-    from .detect_cli import OutputWriter
-
-    starts = [r["start"] for r in read]
-    mine: List[Dict[int, List[str]]] = [{} for _ in read]
-    for seq, text in reasons.items():
-        mine[bisect.bisect_right(starts, seq) - 1][seq] = text
-    jobs = [(r["index"], r["start"], arrays, m) for r, m in zip(read, mine)]
-    bar = _bar(progress, desc="writing", unit="ev", total=sum(r["rows"] for r in read))
-    head = OutputWriter(output)  # the CSV header (or an empty gzip member); the tasks' rows follow it
-    head.close()
-    with _stdout() if output == "-" else contextlib.nullcontext() as out:
-        for r, data in zip(read, pool.imap(_write_task, jobs)):
-            if out is not None:
-                out.write(data)
-            if bar is not None:
-                bar.update(r["rows"])
-    if bar is not None:
-        bar.close()
-
-
-@contextmanager
-def _stdout() -> Iterator[Any]:
-    yield sys.stdout.buffer
-    sys.stdout.buffer.flush()

@@ -17,6 +17,7 @@ from helpers import raw_event, timeline
 def small_tasks(monkeypatch):
     """Many read tasks and scoring batches, so ordering across tasks and batches is exercised."""
     monkeypatch.setattr(pipeline, "TASK_BYTES", 3000)
+    monkeypatch.setattr(pipeline, "UNIT_ROWS", 30)  # tasks of several files are written in several units
     monkeypatch.setattr(pipeline, "SCORE_BATCH", 64)
     monkeypatch.setattr(pipeline, "MAX_PENDING", 2)
     monkeypatch.setattr(pipeline, "FAN_IN", 3)  # runs are merged in groups first, twice over
@@ -80,6 +81,44 @@ def test_parallel_output_equals_single_process(tiny_model_dir, tmp_path, small_t
     assert one == two
     assert one["rows"] == 900 + 20 + 7 + 1 + 1 + 3 and one["duplicates"] == 20 and one["errors"] == 7
     assert one["anomalies"] > 0 and one["top_reasons"], "the test must cover anomalies and their reasons"
+
+
+def test_tasks_are_written_during_the_ordered_pass(tiny_model_dir, tmp_path, small_tasks, monkeypatch):
+    """S3's layout: each region's files in time order, one region after the other. Tasks are rendered while the
+    ordered pass is still going, though they become final in time order rather than input order; duplicates
+    crossing files and batches still answer alike, and the bytes equal the single-process run."""
+    rows = timeline(1500, identities=5)
+    for i, row in enumerate(rows):
+        if i % 9 == 0:
+            row["eventName"], row["eventSource"] = "StopLogging", "cloudtrail.amazonaws.com"
+    for n, start in enumerate(range(0, len(rows), 40)):
+        part = rows[start : start + 40] + [
+            dict(r) for r in rows[start + 40 : start + 43]
+        ]  # next file's first 3
+        path = tmp_path / "in" / f"region-{n % 2}" / f"f{n:04d}.json.gz"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with gzip.open(path, "wt") as fh:
+            json.dump({"Records": part}, fh)
+    handed = []
+    submit = pipeline._Writes.submit
+
+    def spy(self, upto, limit):
+        before = len(self.waiting)
+        submit(self, upto, limit)
+        handed.append((upto is not None, before - len(self.waiting)))
+        tasks = {name.split("-")[0] for name, *_ in self.units}
+        assert len(self.units) > len(tasks), "some tasks are written in several units"
+
+    monkeypatch.setattr(pipeline._Writes, "submit", spy)
+    for suffix in (".jsonl", ".csv"):
+        one = _detect(tmp_path / "in", tmp_path / f"one{suffix}", tiny_model_dir, 1)
+        two = _detect(tmp_path / "in", tmp_path / f"two{suffix}", tiny_model_dir, 2)
+        assert (tmp_path / f"one{suffix}").read_bytes() == (tmp_path / f"two{suffix}").read_bytes()
+        assert one == two and one["duplicates"] == 3 * (len(rows) // 40) and one["anomalies"] > 0
+    during = sum(n for ordered, n in handed if ordered)
+    assert during >= 2, (
+        "tasks were not written during the ordered pass"
+    )  # how many depends on the writers' pace
 
 
 def test_parallel_gzip_output_and_baseline(tiny_model_dir, tmp_path, small_tasks):
