@@ -65,12 +65,17 @@ class _Context:
 _CTX: Optional[_Context] = None
 
 
+WORKER_NICE = 5  # the parent's ordered pass is the one serial step: workers yield the CPU to it
+
+
 def _init_worker(config: Optional[Dict[str, Any]]) -> None:
     global _CTX
     if config is not None:  # spawned, not forked: load the model and catalogue here
         detector = Detector(**config["detector"])
         _CTX = _Context(detector, config["tmp"], config["output_kind"])
     _tune_gc()
+    with contextlib.suppress(AttributeError, OSError):  # no os.nice on Windows
+        os.nice(WORKER_NICE)
 
 
 def _tune_gc() -> None:
