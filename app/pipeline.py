@@ -32,7 +32,6 @@ import time
 from collections import Counter, deque
 from contextlib import contextmanager
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any, Deque, Dict, Iterator, List, Optional, Sequence, Tuple
 
 import numpy as np
@@ -112,9 +111,8 @@ def _read_task(task: Tuple[int, List[str]]) -> Dict[str, Any]:
             unit = f"{index:06d}-{len(units):04d}"
             out = open(os.path.join(ctx.tmp, f"bodies-{unit}"), "wb")  # noqa: SIM115 - closed below
         lines: List[bytes] = []
-        path = Path(name)
         # iter_rows for what is not a file, so missing paths read as the single-process reader reads them
-        for item in iter_file(path) if path.is_file() else iter_rows([name]):
+        for item in iter_file(name) if os.path.isfile(name) else iter_rows([name]):
             ev = item.error or normalize_row(normalizer, item.obj)
             if isinstance(ev, str):
                 errors[error_key(ev)] += 1
