@@ -462,19 +462,23 @@ class _Writes:
                 return
 
     def _assemble(self) -> None:
-        """The parts, in input order, after the header: copied into place by the workers, or sent to stdout."""
+        """The parts, in input order, after the header: copied into place by the workers in a regular file, or
+        streamed by the parent to standard output or whatever else the output is (a pipe, /dev/stdout)."""
         order = [self.parts[u[0]] for u in self.units]
-        if self.output == "-":
-            out = sys.stdout.buffer
-            for path, _ in order:
-                with open(path, "rb") as fh:
-                    while True:
-                        chunk = fh.read(16 << 20)
-                        if not chunk:
-                            break
-                        out.write(chunk)
-                os.remove(path)
-            out.flush()
+        if self.output == "-" or not os.path.isfile(self.output):
+            with contextlib.ExitStack() as stack:
+                out = (
+                    sys.stdout.buffer if self.output == "-" else stack.enter_context(open(self.output, "ab"))
+                )
+                for path, _ in order:
+                    with open(path, "rb") as fh:
+                        while True:
+                            chunk = fh.read(16 << 20)
+                            if not chunk:
+                                break
+                            out.write(chunk)
+                    os.remove(path)
+                out.flush()
             return
         offset = os.path.getsize(self.output)
         jobs = []

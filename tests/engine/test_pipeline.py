@@ -166,6 +166,24 @@ def test_parallel_to_standard_output(tiny_model_dir, tmp_path, small_tasks, caps
     assert capsysbinary.readouterr().out == (tmp_path / "one.jsonl").read_bytes()
 
 
+def test_parallel_output_to_a_pipe(tiny_model_dir, tmp_path, small_tasks):
+    """`-o /dev/stdout` or a named pipe: no offsets to write at, so the parts are streamed in order."""
+    import os
+    import threading
+
+    _corpus(tmp_path / "in")
+    _detect(tmp_path / "in", tmp_path / "one.jsonl", tiny_model_dir, 1)
+    fifo = tmp_path / "pipe.jsonl"
+    os.mkfifo(fifo)
+    got = []
+    reader = threading.Thread(target=lambda: got.append(fifo.read_bytes()))
+    reader.start()
+    assert main(["detect", str(tmp_path / "in"), "-o", str(fifo), "--model", str(tiny_model_dir), "-q",
+                 "--workers", "2", "--threshold", "0.3"]) == 0  # fmt: skip
+    reader.join(30)
+    assert got == [(tmp_path / "one.jsonl").read_bytes()]
+
+
 def test_parallel_missing_and_empty_inputs(tiny_model_dir, tmp_path, small_tasks):
     _corpus(tmp_path / "in")
     (tmp_path / "void").mkdir()
