@@ -272,8 +272,10 @@ def cmd_detect(args: argparse.Namespace) -> int:
         workers = 1  # the parallel pipeline keeps its per-row results in numpy arrays
     tmp_dir = tempfile.mkdtemp(prefix="ctad-detect-", dir=args.spill_dir)
     try:
-        if args.output != "-":
-            open(args.output, "ab").close()  # an unwritable output fails now, not after reading everything
+        if args.output != "-" and (os.path.isfile(args.output) or not os.path.exists(args.output)):
+            # An unwritable output fails now, not after reading everything. Not a pipe: opening one is the
+            # write itself, and closing it would end the reader's input.
+            open(args.output, "ab").close()
         if workers > 1 and "-" not in args.paths:
             run = _detect_parallel(args, detector, workers, tmp_dir)
         else:

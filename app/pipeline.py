@@ -409,8 +409,12 @@ class _Writes:
         self.progress = progress
         self.bar: Any = None
         self.done = 0
-        head = OutputWriter(output)  # the CSV header (or an empty gzip member); the units' rows follow it
-        head.close()
+        # A pipe (or /dev/stdout on one) cannot be written at offsets, nor opened twice: its header goes out with
+        # the parts, in one stream, at the end.
+        self.streamed = output == "-" or (os.path.exists(output) and not os.path.isfile(output))
+        if not self.streamed or output == "-":
+            head = OutputWriter(output)  # the CSV header (or an empty gzip member); the units' rows follow it
+            head.close()
 
     def __enter__(self) -> _Writes:
         return self
@@ -465,11 +469,15 @@ class _Writes:
         """The parts, in input order, after the header: copied into place by the workers in a regular file, or
         streamed by the parent to standard output or whatever else the output is (a pipe, /dev/stdout)."""
         order = [self.parts[u[0]] for u in self.units]
-        if self.output == "-" or not os.path.isfile(self.output):
+        if self.streamed:
+            from .detect_cli import OutputWriter
+
             with contextlib.ExitStack() as stack:
-                out = (
-                    sys.stdout.buffer if self.output == "-" else stack.enter_context(open(self.output, "ab"))
-                )
+                if self.output == "-":
+                    out = sys.stdout.buffer
+                else:
+                    out = stack.enter_context(open(self.output, "wb"))
+                    OutputWriter(self.output, stream=out).close()  # the header, as the other paths write it
                 for path, _ in order:
                     with open(path, "rb") as fh:
                         while True:

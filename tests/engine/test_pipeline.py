@@ -175,13 +175,17 @@ def test_parallel_output_to_a_pipe(tiny_model_dir, tmp_path, small_tasks):
     _detect(tmp_path / "in", tmp_path / "one.jsonl", tiny_model_dir, 1)
     fifo = tmp_path / "pipe.jsonl"
     os.mkfifo(fifo)
-    got = []
-    reader = threading.Thread(target=lambda: got.append(fifo.read_bytes()))
+    got, codes = [], []
+    args = ["detect", str(tmp_path / "in"), "-o", str(fifo), "--model", str(tiny_model_dir), "-q", "--workers", "2",
+            "--threshold", "0.3"]  # fmt: skip
+    # Daemon threads with time limits: a pipe opened at the wrong moment blocks, and must fail the test, not hang it.
+    writer = threading.Thread(target=lambda: codes.append(main(args)), daemon=True)
+    reader = threading.Thread(target=lambda: got.append(fifo.read_bytes()), daemon=True)
     reader.start()
-    assert main(["detect", str(tmp_path / "in"), "-o", str(fifo), "--model", str(tiny_model_dir), "-q",
-                 "--workers", "2", "--threshold", "0.3"]) == 0  # fmt: skip
-    reader.join(30)
-    assert got == [(tmp_path / "one.jsonl").read_bytes()]
+    writer.start()
+    writer.join(60)
+    reader.join(10)
+    assert codes == [0] and got == [(tmp_path / "one.jsonl").read_bytes()]
 
 
 def test_parallel_missing_and_empty_inputs(tiny_model_dir, tmp_path, small_tasks):
