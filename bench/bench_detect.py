@@ -46,8 +46,9 @@ def _pss(pid: int) -> int:
 
 
 def warm(src: Path) -> float:
-    """Read every input file once, so each measured run finds the input in the page cache: the figures are the
-    engine's, not the disk's (the first read of the 1M set from this VM's disk alone took ~30 s)."""
+    """Read every input file, so the measured run finds the input in the page cache: the figures are the
+    engine's, not the disk's. Called before every run: this VM pages out what nobody touched for a minute
+    (a DAMON `pageout` scheme, kdamond), and a cold read of the 1M set doubles the read phase."""
     started = time.perf_counter()
     for path in sorted(src.rglob("*")):
         if path.is_file():
@@ -121,11 +122,11 @@ def main() -> int:
     sizes = [int(x) for x in args.flat.split(",") if x] + [args.events]
     for n in sizes:
         src = simulate(n, cache)
-        print(f"warmed {src} in {warm(src):.1f} s", file=sys.stderr)
         engines = args.engines.split(",") if n == args.events else ["numpy"]
         workers = args.workers.split(",") if n == args.events else ["0"]
         for w in workers:
             for engine in engines:
+                print(f"warmed {src} in {warm(src):.1f} s", file=sys.stderr)
                 r = run_detect(src, engine, ["--workers", w])
                 r["input_events"] = n
                 results.append(r)
