@@ -268,8 +268,6 @@ def cmd_detect(args: argparse.Namespace) -> int:
         return 2
     started = time.perf_counter()
     workers = args.workers if args.workers > 0 else (os.cpu_count() or 1)
-    if workers > 1 and not _have_numpy():
-        workers = 1  # the parallel pipeline keeps its per-row results in numpy arrays
     tmp_dir = tempfile.mkdtemp(prefix="ctad-detect-", dir=args.spill_dir)
     try:
         if args.output != "-" and (os.path.isfile(args.output) or not os.path.exists(args.output)):
@@ -297,14 +295,6 @@ def cmd_detect(args: argparse.Namespace) -> int:
     if not args.quiet:
         print_summary(summary, args.output, profile)
     return 0
-
-
-def _have_numpy() -> bool:
-    try:
-        import numpy  # noqa: F401
-    except ImportError:
-        return False
-    return True
 
 
 def _detect_here(args: argparse.Namespace, detector: Detector, tmp_dir: str) -> Run:

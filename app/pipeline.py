@@ -19,11 +19,13 @@ runs: beyond that the workers merge runs in groups first) and a few batches; rea
 
 from __future__ import annotations
 
+import array
 import bisect
 import contextlib
 import gc
 import io
 import math
+import mmap
 import multiprocessing
 import os
 import pickle
@@ -33,8 +35,6 @@ from collections import Counter, deque
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, Deque, Dict, Iterator, List, Optional, Sequence, Tuple
-
-import numpy as np
 
 from .detect import Detector, Run, ct_score, error_key, normalize_row, score_rows_batch
 from .profile import Profile
@@ -186,7 +186,7 @@ def _reduce_runs(pool: Any, runs: List[str], tmp: str) -> List[str]:
 
 
 # ------------------------------------------------------------------------------------------------ score
-def _score_task(rows: List[List[float]]) -> Tuple[List[float], np.ndarray, Dict[int, List[float]]]:
+def _score_task(rows: List[List[float]]) -> Tuple[List[float], List[float], Dict[int, List[float]]]:
     """Scores, the ct_score values (rounded as `Run.result_for` rounds them) and the anomalies' contributions.
 
     The rows come as lists: pickling them costs the parent half of what building the matrix would."""
@@ -196,8 +196,45 @@ def _score_task(rows: List[List[float]]) -> Tuple[List[float], np.ndarray, Dict[
     scores, contributions = score_rows_batch(
         det.bundle.model, rows, det.threshold if det.explain else None, det.engine
     )
-    rounded = np.array([math.nan if v is None else v for v in map(ct_score, scores)], dtype=np.float64)
+    rounded = [math.nan if v is None else v for v in map(ct_score, scores)]
     return scores, rounded, contributions
+
+
+class _Results:
+    """Each row's ct_score and severity code, in two files indexed by row number: the parent writes them through
+    a shared mapping as batches come back, the workers read a write unit's slice with `pread`. The standard
+    library's mmap and memoryview do this without numpy, so the parallel run needs no compiled module."""
+
+    def __init__(self, path: str, total: int) -> None:
+        self.maps: List[mmap.mmap] = []
+        views = []
+        for suffix, item in ((".score", 8), (".code", 1)):
+            with open(path + suffix, "wb+") as fh:
+                fh.truncate(total * item)  # zeros: severity code 0 is informational, not an anomaly
+                if total:
+                    self.maps.append(mmap.mmap(fh.fileno(), total * item))
+            views.append(memoryview(self.maps[-1]).cast("d" if item == 8 else "b") if total else [])
+        self.scores: Any = views[0]
+        self.codes: Any = views[1]
+
+    def close(self) -> None:
+        for view in (self.scores, self.codes):
+            if isinstance(view, memoryview):
+                view.release()
+        for mapped in self.maps:
+            mapped.close()
+
+    @staticmethod
+    def read(path: str, start: int, stop: int) -> Tuple[List[float], List[int]]:
+        out = []
+        for suffix, code in ((".score", "d"), (".code", "b")):
+            values = array.array(code)
+            with open(path + suffix, "rb") as fh:
+                values.frombytes(
+                    os.pread(fh.fileno(), (stop - start) * values.itemsize, start * values.itemsize)
+                )
+            out.append(values.tolist())
+        return out[0], out[1]
 
 
 # ------------------------------------------------------------------------------------------------ write
@@ -247,8 +284,7 @@ def _render(unit: Tuple[str, int, str, Dict[int, List[str]]]) -> bytes:
     os.remove(bodies)  # its page-cache pages are free again for the output: new pages are the costly ones
     count = data.count(b"\n")
     stop = start + count
-    scores = np.load(arrays + ".score.npy", mmap_mode="r")[start:stop].tolist()
-    codes = np.load(arrays + ".code.npy", mmap_mode="r")[start:stop].tolist()
+    scores, codes = _Results.read(arrays, start, stop)
     view = memoryview(data)
     jsonl = ctx.output_kind == ".jsonl"
     parts: List[
@@ -506,8 +542,8 @@ def _score_all(
     det = run.det
     total = run.summary.rows
     starts = [r["start"] for r in read]
-    scores = np.lib.format.open_memmap(arrays + ".score.npy", mode="w+", dtype=np.float64, shape=(total,))
-    codes = np.lib.format.open_memmap(arrays + ".code.npy", mode="w+", dtype=np.int8, shape=(total,))
+    results = _Results(arrays, total)
+    scores, codes = results.scores, results.codes
     reasons: Dict[int, List[str]] = {}  # the anomalies' reasons, until their task is written
     state = det.profile.to_state(det.catalog) if det.profile is not None else None
     if state is None:
@@ -529,13 +565,10 @@ def _score_all(
         result: Any,
     ) -> None:  # fmt: skip
         batch_scores, rounded, contributions = result.get() if result is not None else ([], None, {})
-        if seqs:
-            where = np.array(seqs, dtype=np.int64)
-            scores[where] = rounded
-            codes[where] = 0  # informational, not an anomaly: what every score under the threshold gets
+        for seq, value in zip(seqs, rounded):  # codes stay 0 (informational, not an anomaly) but for these:
+            scores[seq] = value
         quiet = len(seqs)
-        with np.errstate(invalid="ignore"):
-            flagged = np.flatnonzero(~(np.asarray(batch_scores) < threshold)).tolist()
+        flagged = [i for i, score in enumerate(batch_scores) if not score < threshold]  # NaN is flagged too
         for i in flagged:
             score = batch_scores[i]
             seq = seqs[i]  # an anomaly (or a score that is not a number): the whole result
@@ -552,10 +585,8 @@ def _score_all(
         summary.events += len(seqs)
         if quiet:
             summary.severities[SEVERITIES[0]] += quiet
-        for (
-            seq,
-            original,
-        ) in dups:  # every copy answers alike; the original is in this batch or an earlier one
+        # Every copy answers alike; the original is in this batch or an earlier one.
+        for seq, original in dups:
             scores[seq] = scores[original]
             codes[seq] = codes[original]
             if original in reasons:
@@ -604,8 +635,7 @@ def _score_all(
         finish(*pending.popleft())
     if dups:  # duplicates after the last batch: their originals are all final now
         finish([], [], [], dups, None, None)
-    scores.flush()
-    codes.flush()
+    results.close()
     run.profile = Profile.from_state(state)
     if bar is not None:
         bar.close()

@@ -36,6 +36,12 @@ def simulate(n: int, out: Path, seed: int = 11) -> Path:
     return target
 
 
+PURE = (  # no compiled module of ours: numpy and orjson made unimportable, as on Splunk's own Python
+    "import sys; sys.modules['numpy'] = sys.modules['orjson'] = None; "
+    "from ctad.cli import main; sys.exit(main(sys.argv[1:]))"
+)
+
+
 def _pss(pid: int) -> int:
     """Proportional set size in bytes, from smaps_rollup (one kernel summary, far cheaper than smaps)."""
     with open(f"/proc/{pid}/smaps_rollup") as fh:
@@ -63,7 +69,8 @@ def run_detect(src: Path, engine: str, extra: list) -> dict:
     summed (forked workers share pages with the parent, so summing RSS would count them twice)."""
     out = Path("/tmp/ctad-bench-out.jsonl")
     summary = Path("/tmp/ctad-bench-summary.json")
-    cmd = [sys.executable, "-m", "ctad", "detect", str(src), "-o", str(out), "-q", "--engine", engine,
+    start = ["-m", "ctad"] if engine == "numpy" else ["-c", PURE]
+    cmd = [sys.executable, *start, "detect", str(src), "-o", str(out), "-q", "--engine", engine,
            "--summary-json", str(summary)] + extra  # fmt: skip
     import psutil
 
