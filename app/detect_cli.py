@@ -244,6 +244,11 @@ def feed(run: Run, paths: List[str], body_file: Any = None, progress: Any = None
     return n
 
 
+def is_stream(path: str) -> bool:
+    """Standard output, or a path that is a pipe or a device: written once, front to back, never at offsets."""
+    return path == "-" or (os.path.exists(path) and not os.path.isfile(path))
+
+
 def cmd_detect(args: argparse.Namespace) -> int:
     profile: Optional[Profile] = None
     baseline_path = Path(args.baseline) if args.baseline else None
@@ -270,7 +275,7 @@ def cmd_detect(args: argparse.Namespace) -> int:
     workers = args.workers if args.workers > 0 else (os.cpu_count() or 1)
     tmp_dir = tempfile.mkdtemp(prefix="ctad-detect-", dir=args.spill_dir)
     try:
-        if args.output != "-" and (os.path.isfile(args.output) or not os.path.exists(args.output)):
+        if not is_stream(args.output):
             # An unwritable output fails now, not after reading everything. Not a pipe: opening one is the
             # write itself, and closing it would end the reader's input.
             open(args.output, "ab").close()

@@ -9,9 +9,9 @@ order; everything else is per file or per batch and runs in worker processes:
 2. featurise and score: the parent merges the sorted runs, drops duplicate deliveries and computes each event's
    features; batches of feature rows go to the workers for scoring and contributions, and come back to the
    parent for severities and reasons. Scores and severities land in disk-backed arrays indexed by row number.
-3. write: as soon as every row of a task is final, a worker splices the ct_* fields into its rows and writes them
-   to a part file, while the ordered pass goes on; at the end the workers copy the parts into place in the output,
-   in task order.
+3. write: as soon as every row of a write unit (whole files, ~UNIT_ROWS rows) is final, a worker splices the ct_*
+   fields into its rows and writes them to a part file, while the ordered pass goes on; at the end the workers
+   copy the parts into place in the output, in input order.
 
 Memory stays flat in input size: the parent holds the feature state, one block per sorted run (at most FAN_IN
 runs: beyond that the workers merge runs in groups first) and a few batches; reasons are kept only for anomalies.
@@ -29,6 +29,7 @@ import mmap
 import multiprocessing
 import os
 import pickle
+import shutil
 import sys
 import time
 from collections import Counter, deque
@@ -48,6 +49,7 @@ FAN_IN = 128  # runs merged at once (~50 MB of blocks); more are first merged in
 UNIT_ROWS = 4096  # rows per write unit (whole files): a unit is written once all its rows are final
 SCORE_BATCH = 8192  # feature rows per scoring task
 MAX_PENDING = 3  # scoring tasks in flight; bounds the parent's memory for rows awaiting their scores
+WORKER_NICE = 5  # the parent's ordered pass is the one serial step: workers yield the CPU to it
 _SEP = b"\x00"  # between a row's known ct_* fields and its JSON text: JSON text never holds a raw NUL
 _SCORED, _ERROR = b"S", b"E"
 
@@ -62,9 +64,6 @@ class _Context:
 
 
 _CTX: Optional[_Context] = None
-
-
-WORKER_NICE = 5  # the parent's ordered pass is the one serial step: workers yield the CPU to it
 
 
 def _init_worker(config: Optional[Dict[str, Any]]) -> None:
@@ -426,7 +425,7 @@ class _Writes:
     def __init__(
         self, pool: Any, read: List[Dict[str, Any]], arrays: str, output: str, progress: Any
     ) -> None:
-        from .detect_cli import OutputWriter
+        from .detect_cli import OutputWriter, is_stream
 
         self.pool, self.arrays, self.output = pool, arrays, output
         # (name, first row number, rows, last merge key or None), in input order
@@ -445,10 +444,10 @@ class _Writes:
         self.progress = progress
         self.bar: Any = None
         self.done = 0
-        # A pipe (or /dev/stdout on one) cannot be written at offsets, nor opened twice: its header goes out with
+        # Standard output or a pipe cannot be written at offsets, nor a pipe opened twice: its header goes out with
         # the parts, in one stream, at the end.
-        self.streamed = output == "-" or (os.path.exists(output) and not os.path.isfile(output))
-        if not self.streamed or output == "-":
+        self.streamed = is_stream(output)
+        if not self.streamed:
             head = OutputWriter(output)  # the CSV header (or an empty gzip member); the units' rows follow it
             head.close()
 
@@ -509,18 +508,13 @@ class _Writes:
             from .detect_cli import OutputWriter
 
             with contextlib.ExitStack() as stack:
-                if self.output == "-":
-                    out = sys.stdout.buffer
-                else:
-                    out = stack.enter_context(open(self.output, "wb"))
-                    OutputWriter(self.output, stream=out).close()  # the header, as the other paths write it
+                out = (
+                    sys.stdout.buffer if self.output == "-" else stack.enter_context(open(self.output, "wb"))
+                )
+                OutputWriter(self.output, stream=out).close()  # the header, as the other paths write it
                 for path, _ in order:
                     with open(path, "rb") as fh:
-                        while True:
-                            chunk = fh.read(16 << 20)
-                            if not chunk:
-                                break
-                            out.write(chunk)
+                        shutil.copyfileobj(fh, out, 16 << 20)
                     os.remove(path)
                 out.flush()
             return
