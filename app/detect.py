@@ -18,11 +18,13 @@ from typing import Any, Dict, Iterator, List, Optional, Sequence, Tuple, Union
 
 from .catalog import Catalog
 from .features import FEATURE_NAMES, FeatureState
+from .incidents import DEFAULT_GAP, IncidentTracker, event_risk
 from .normalize import NormalizeError, Normalizer
 from .profile import Profile
 from .reasons import Explainer
 from .resources import find_dir
 from .schema import OUTPUT_FIELDS, SEVERITIES, Event, empty_output
+from .scoring import final_scores
 from .spill import ExternalSorter
 
 SCORE_BATCH = 2048
@@ -41,6 +43,7 @@ class ModelBundle:
     threshold: float
     severity_cuts: Dict[str, float]
     spec: Dict[str, Any]
+    shift: float = 0.0  # calibration: log-odds shift that puts the alert line at 0.5 (ctad.scoring)
 
     @classmethod
     def load(
@@ -73,7 +76,14 @@ class ModelBundle:
         except (OSError, ValueError) as exc:
             raise ModelError(f"cannot load {model_path}: {exc}") from None
         cuts = spec.get("severity_cuts") or {"medium": 0.6, "high": 0.85, "critical": 0.97}
-        return cls(model, str(spec.get("version", "unknown")), float(spec.get("threshold", 0.5)), cuts, spec)
+        try:
+            shift = float((spec.get("calibration") or {}).get("shift", 0.0))
+        except (TypeError, ValueError, AttributeError):
+            raise ModelError(f"{spec_path}: calibration.shift must be a number") from None
+        if not math.isfinite(shift):
+            raise ModelError(f"{spec_path}: calibration.shift must be finite")
+        version = str(spec.get("version", "unknown"))
+        return cls(model, version, float(spec.get("threshold", 0.5)), cuts, spec, shift)
 
 
 def severity(score: float, threshold: float, cuts: Dict[str, float], risky: bool) -> str:
@@ -137,6 +147,7 @@ class Detector:
         bundle: Optional[ModelBundle] = None,
         engine: str = "auto",
         model_cache_dir: Optional[str] = None,
+        incident_gap: float = DEFAULT_GAP,
     ) -> None:
         self.catalog = catalog or Catalog.load()
         self.bundle = bundle or ModelBundle.load(model_dir, cache_dir=model_cache_dir)
@@ -148,6 +159,7 @@ class Detector:
         self.normalizer = Normalizer(self.catalog)
         self.explainer = Explainer()
         self.engine = engine  # model evaluation: "auto" (numpy when importable), "python" or "numpy"
+        self.incident_gap = incident_gap  # seconds between anomalies of one identity within one incident
 
     @property
     def model_version(self) -> str:
@@ -198,6 +210,7 @@ class Run:
         self._done = False
         self.profile: Optional[Profile] = None
         self.state: Optional[FeatureState] = None
+        self.incidents = IncidentTracker(detector.incident_gap)
 
     def add(self, row: Any) -> int:
         """Queue one row of any accepted shape; returns its sequence number. Never raises for bad rows."""
@@ -252,7 +265,11 @@ class Run:
         self, batch: List[Tuple[int, Event, List[float]]], model: Any, threshold: float
     ) -> Iterator[Tuple[int, Dict[str, Any]]]:
         scores, contributions = score_rows_batch(
-            model, [b[2] for b in batch], threshold if self.det.explain else None, self.det.engine
+            model,
+            [b[2] for b in batch],
+            threshold if self.det.explain else None,
+            self.det.engine,
+            self.det.bundle.shift,
         )
         for i, ((seq, ev, row), score) in enumerate(zip(batch, scores)):
             yield seq, self.result_for(ev, row, score, threshold, contributions.get(i))
@@ -279,11 +296,22 @@ class Run:
                 reasons.append(sentence)
                 if len(reasons) <= 3:
                     self.summary.top_reasons[template] += 1
+        risk = event_risk(sev, score) if anomaly else 0
+        if risk:
+            incident, incident_score, incident_sev = self.incidents.add(
+                ev.identity, ev.time, ev.event_id, ev.source + ":" + ev.name, risk
+            )
+        else:
+            incident, incident_score, incident_sev = "", 0, ""
         return {
             "ct_score": ct_score(score),
             "ct_anomaly": 1 if anomaly else 0,
             "ct_severity": sev,
             "ct_reasons": reasons,
+            "ct_risk": risk,
+            "ct_incident": incident,
+            "ct_incident_score": incident_score,
+            "ct_incident_severity": incident_sev,
             "ct_tactic": info[3],
             "ct_technique": info[4],
             "ct_identity": ev.identity,
@@ -352,13 +380,14 @@ class Run:
 
 
 def score_rows_batch(
-    model: Any, rows: Any, explain_threshold: Optional[float], engine: str = "auto"
+    model: Any, rows: Any, explain_threshold: Optional[float], engine: str = "auto", shift: float = 0.0
 ) -> Tuple[List[float], Dict[int, List[float]]]:
-    """Scores of a batch of feature rows, plus the contributions of the rows at or over `explain_threshold`.
+    """ct_scores of a batch of feature rows (booster, knowledge prior, calibration: `ctad.scoring`), plus the
+    booster's contributions for the rows at or over `explain_threshold`.
 
-    One function for the single-process run and the parallel workers, so both explain with the same numbers.
+    One function for the single-process run and the parallel workers, so both score and explain alike.
     """
-    scores = [float(s) for s in model.predict(rows, engine=engine)]
+    scores = final_scores(model.predict(rows, engine=engine), rows, shift)
     contributions: Dict[int, List[float]] = {}
     if explain_threshold is not None:
         flagged = [i for i, score in enumerate(scores) if score >= explain_threshold]

@@ -15,6 +15,7 @@ import math
 from collections import deque
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
+from .normalize import JUDGED_BY_PARAMETERS
 from .schema import Event
 
 NAN = float("nan")
@@ -56,11 +57,24 @@ FEATURES: Tuple[Tuple[str, str], ...] = (
     ("id_rate_1h", "events by the identity in the last hour, this one included"),
     ("id_rate_vs_usual", "events in the last hour divided by the identity's usual events per active hour"),
     ("id_distinct_api_1h", "distinct APIs called by the identity in the last hour"),
-    ("id_errors_5m", "failed calls by the identity in the last 5 minutes"),
-    ("id_denied_1h", "AccessDenied/Unauthorized calls by the identity in the last hour"),
-    ("id_new_api_1h", "APIs the identity used for the first time within the last hour"),
+    (
+        "id_errors_5m",
+        "on a failed call only: failed calls by the identity in the last 5 minutes, this one included",
+    ),
+    (
+        "id_denied_1h",
+        "on a denied call only: AccessDenied/Unauthorized calls by the identity in the last hour",
+    ),
+    (
+        "novel_api_burst_1h",
+        "on a first-time API call only: APIs the identity used for the first time within the "
+        "last hour, this one included (0 on calls it made before: novelty stays with the new event)",
+    ),
     ("ip_rate_5m", "events from this source address in the last 5 minutes"),
-    ("ip_denied_1h", "AccessDenied/Unauthorized calls from this source address in the last hour"),
+    (
+        "ip_denied_1h",
+        "on a denied call only: AccessDenied/Unauthorized calls from this address in the last hour",
+    ),
     ("ip_identities", "distinct identities seen before from this source address"),
     # scarcity / novelty
     ("api_global_log_count", "log1p of how often anyone called this API before"),
@@ -95,6 +109,21 @@ FEATURES: Tuple[Tuple[str, str], ...] = (
     ("req_cross_account", "1 if the request shares a resource with another AWS account"),
     ("req_open_ingress", "1 if the request opens ingress to 0.0.0.0/0 or ::/0"),
     ("req_logging_off", "1 if the request stops, deletes or weakens logging or detection"),
+    ("req_credential_other", "1 if the request makes credentials or a console login for another principal"),
+    ("req_self_grant", "1 if the request attaches or puts a policy on the caller itself"),
+    ("req_short_expiry", "1 if the request sets objects to expire within days (lifecycle rule)"),
+    # relative to the estate and to impact
+    (
+        "id_api_surprise",
+        "bits of surprise that this identity calls this API: -log2 of its smoothed share of the "
+        "identity's calls, the estate's share of the API as the prior (busy or quiet estate alike)",
+    ),
+    ("api_estate_share", "share of the estate's identities that called this API before"),
+    (
+        "impact",
+        "impact of the action, 0..5: the catalogue's risk (at most 3 for an API whose request decides its "
+        "risk, such as ModifySnapshotAttribute), raised by the request's risk flags",
+    ),
 )
 FEATURE_NAMES: Tuple[str, ...] = tuple(name for name, _ in FEATURES)
 FEATURE_INDEX: Dict[str, int] = {name: i for i, name in enumerate(FEATURE_NAMES)}
@@ -106,7 +135,7 @@ _THROTTLE = ("Throttl", "RequestLimitExceeded", "TooManyRequests", "SlowDown", "
 
 
 _ERROR_CLASSES: Dict[str, int] = {}  # error_class per code seen, for FeatureState.process (bounded there)
-_NO_FLAGS = (0, 0, 0, 0)
+_NO_FLAGS = (0, 0, 0, 0, 0, 0, 0)
 
 
 def error_class(code: str) -> int:
@@ -135,6 +164,39 @@ def _service(source: str) -> int:
 
 
 KINDS = ("api", "ip", "net", "uaf", "region", "key")
+
+SURPRISE_PRIOR = (
+    10.0  # pseudo-calls of the estate's API mix added to each identity's own (Bayesian smoothing)
+)
+MAX_SURPRISE = 40.0
+# Request risk flags that put an action at the top of the impact scale, whatever the catalogue says of the API.
+FLAG_IMPACT = {"logging_off": 5, "public": 5, "cross_account": 5, "short_expiry": 5, "open_ingress": 4,
+               "credential_other": 4, "self_grant": 4}  # fmt: skip
+_LOG2 = math.log(2.0)
+
+
+def surprise(calls: float, identity_events: float, api_events: float, total: float, apis: float) -> float:
+    """-log2 P(api | identity): the identity's own share of calls to the API, smoothed towards the estate's
+    share so a rare API in a quiet estate and a routine one in a busy estate both score sensibly. Counts come
+    from the profile and the event stream: each is clamped before the logarithm."""
+    calls = max(0.0, calls)
+    identity_events = max(calls, identity_events)
+    estate = (max(0.0, api_events) + 1.0) / (max(0.0, total) + max(0.0, apis) + 1.0)
+    if estate > 1.0:
+        estate = 1.0
+    p = (calls + SURPRISE_PRIOR * estate) / (identity_events + SURPRISE_PRIOR)
+    if not p > 0.0:  # NaN or underflow
+        return MAX_SURPRISE
+    value = -math.log(p) / _LOG2 if p < 1.0 else 0.0
+    return value if value < MAX_SURPRISE else MAX_SURPRISE
+
+
+def impact(api_risk: int, flags: Sequence[str]) -> int:
+    """The action's impact, 0..5: catalogue risk raised by what the request does (FLAG_IMPACT)."""
+    level = api_risk
+    for flag in flags:
+        level = max(level, FLAG_IMPACT.get(flag, 0))
+    return level
 
 
 class IdentityState:
@@ -193,6 +255,7 @@ class FeatureState:
         self.sources: Dict[str, SourceState] = {}
         self.apis: Dict[str, List[int]] = {}  # api -> [count, distinct identities]
         self.total = 0
+        self.active = 0  # identities with at least one event (the estate's size for `api_estate_share`)
         self.first_time: Optional[float] = None
         self.last_time: Optional[float] = None
         self._api_info: Dict[str, Tuple[int, int, int, str, str, int]] = {}
@@ -340,9 +403,15 @@ class FeatureState:
         flags = ev.flags
         if flags:
             req = (1 if "public" in flags else 0, 1 if "cross_account" in flags else 0,
-                   1 if "open_ingress" in flags else 0, 1 if "logging_off" in flags else 0)  # fmt: skip
+                   1 if "open_ingress" in flags else 0, 1 if "logging_off" in flags else 0,
+                   1 if "credential_other" in flags else 0, 1 if "self_grant" in flags else 0,
+                   1 if "short_expiry" in flags else 0)  # fmt: skip
+            level = impact(min(info[0], 3) if ev.name in JUDGED_BY_PARAMETERS else info[0], flags)
         else:
             req = _NO_FLAGS
+            level = min(info[0], 3) if ev.name in JUDGED_BY_PARAMETERS else info[0]
+        known = self.active  # identities with events before this one
+        novel_api = n and api_seen is None
         mfa = ev.mfa
         ro = ev.read_only
         row = [
@@ -353,11 +422,11 @@ class FeatureState:
             rate_1h,
             rate_vs_usual,
             len(win_api) + (in_window is None),
-            st.errors_short + failed,
-            st.denied_long + denied,
-            len(novel) + (1 if (n and api_seen is None) else 0),
+            st.errors_short + 1 if failed else 0,
+            st.denied_long + 1 if denied else 0,
+            len(novel) + 1 if novel_api else 0,
             len(sws) + 1,
-            len(swd) + denied,
+            len(swd) + 1 if denied else 0,
             src.identities,
             log1p(g[0]) if g else 0.0,
             g[1] if g else 0,
@@ -386,11 +455,15 @@ class FeatureState:
             info[1],
             info[2],
             *req,
+            surprise(api_seen[0] if api_seen else 0, n, g[0] if g else 0, self.total, len(self.apis)),
+            (g[1] / known if known > 0 else 0.0) if g else 0.0,
+            level,
         ]
 
         # --- fold the event in
         if n == 0:
             st.first = t
+            self.active += 1
         st.n = n + 1
         if t > last:
             st.last = t

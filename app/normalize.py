@@ -195,6 +195,10 @@ def identity_key(
     if itype in ("IAMUser", "FederatedUser"):
         if arn:
             return arn, session
+        if itype == "IAMUser" and user_name and len(account) == 12 and account.isdigit():
+            # Sign-in events (CheckMfa, ConsoleLogin failures) carry the user's name but no ARN: the same user's
+            # ARN keeps one history per person (a user with an IAM path keeps a second key: the path is unknown).
+            return f"arn:aws:iam::{account}:user/{user_name}", session
         return f"{itype.lower()}:{account}:{user_name or principal_id or 'unknown'}", session
     if itype == "AWSAccount":
         return f"acct:{account or principal_id or 'unknown'}", session
@@ -292,6 +296,41 @@ def _foreign_account(principal: str, own: str) -> bool:
     return len(digits) == 12 and digits.isdigit() and digits != own
 
 
+# Credentials or a console login made for a principal: for another one than the caller, this is how attackers
+# persist (Stratus iam-backdoor-user, iam-create-user-login-profile); for oneself it is routine key rotation.
+_CREDENTIAL_NAMES = ("CreateAccessKey", "CreateLoginProfile", "UpdateLoginProfile", "CreateServiceSpecificCredential",
+                     "UploadSSHPublicKey", "UploadSigningCertificate")  # fmt: skip
+# A policy attached to the caller itself: privilege escalation (the caller widens its own permissions).
+_USER_GRANTS = ("AttachUserPolicy", "PutUserPolicy", "AddUserToGroup")
+_ROLE_GRANTS = ("AttachRolePolicy", "PutRolePolicy", "UpdateAssumeRolePolicy")
+_LIFECYCLE_NAMES = ("PutBucketLifecycle", "PutBucketLifecycleConfiguration")
+SHORT_EXPIRY_DAYS = (
+    7  # a lifecycle rule deleting objects within a week destroys logs and data (cloudtrail-lifecycle-rule)
+)
+
+
+def _short_expiry(params: Any) -> bool:
+    """True when a lifecycle configuration expires current or old objects within SHORT_EXPIRY_DAYS days."""
+    stack, seen = [params], 0
+    while stack and seen < 2_000:  # attacker-written and arbitrarily nested: walk iteratively, bounded
+        node = stack.pop()
+        seen += 1
+        if isinstance(node, dict):
+            for key, value in node.items():
+                if key in ("Expiration", "NoncurrentVersionExpiration") and isinstance(value, dict):
+                    days = value.get("Days", value.get("NoncurrentDays"))
+                    try:
+                        if days is not None and 0 <= float(days) <= SHORT_EXPIRY_DAYS:
+                            return True
+                    except (TypeError, ValueError):
+                        pass
+                elif isinstance(value, (dict, list)):
+                    stack.append(value)
+        elif isinstance(node, list):
+            stack.extend(node)
+    return False
+
+
 _RISK_NAMES = frozenset(
     {name for _, name in _LOGGING_OFF}
     | {"UpdateDetector", "PutEventSelectors", "PutBucketLogging", "ModifySnapshotAttribute", "ModifyImageAttribute",
@@ -301,11 +340,27 @@ _RISK_NAMES = frozenset(
        "PutBucketPolicy", "PutKeyPolicy", "PutResourcePolicy", "SetRepositoryPolicy", "CreateRole",
        "UpdateAssumeRolePolicy", "SetQueueAttributes", "SetTopicAttributes", "PutRegistryPolicy",
        "PutFileSystemPolicy"}
+    | set(_CREDENTIAL_NAMES) | set(_USER_GRANTS) | set(_ROLE_GRANTS) | set(_LIFECYCLE_NAMES)
 )  # fmt: skip
 
 
-def risk_flags(source: str, name: str, params: Any, own_account: str) -> Tuple[str, ...]:
-    """The few request details that change risk: made public, shared out, opened to the world, logging off."""
+# APIs whose risk the request decides (a snapshot shared or unshared, a policy with or without a foreign principal):
+# for these the catalogue's risk is what the call *can* do; `ctad.features.impact` caps it unless a flag is set.
+JUDGED_BY_PARAMETERS = frozenset(
+    name
+    for name in _RISK_NAMES - {n for _, n in _LOGGING_OFF} - set(_PUBLIC_BY_NAME)
+    if name not in ("UpdateDetector", "PutEventSelectors", "PutBucketLogging")
+)
+
+
+def risk_flags(
+    source: str, name: str, params: Any, own_account: str, caller_user: str = "", caller_role: str = ""
+) -> Tuple[str, ...]:
+    """The few request details that change risk: made public, shared out, opened to the world, logging off,
+    credentials for another principal, a policy granted to oneself, objects set to expire within days.
+
+    `caller_user` / `caller_role`: the caller's IAM user or role name, to tell "for another principal" and
+    "to oneself" apart (what AWS wrote in userIdentity, never a request parameter)."""
     if name not in _RISK_NAMES:
         return ()
     flags: List[str] = []
@@ -316,6 +371,16 @@ def risk_flags(source: str, name: str, params: Any, own_account: str) -> Tuple[s
     params = _json_obj(params)
     if not isinstance(params, dict):
         return tuple(flags)
+    if source == "iam.amazonaws.com":
+        target = params.get("userName")
+        if name in _CREDENTIAL_NAMES and isinstance(target, str) and target and target != caller_user:
+            flags.append("credential_other")
+        elif (name in _USER_GRANTS and caller_user and target == caller_user) or (
+            name in _ROLE_GRANTS and caller_role and params.get("roleName") == caller_role
+        ):
+            flags.append("self_grant")
+    if name in _LIFECYCLE_NAMES and source == "s3.amazonaws.com" and _short_expiry(params):
+        flags.append("short_expiry")
     if name == "UpdateDetector" and params.get("enable") in (False, "false"):
         flags.append("logging_off")
     if name == "PutEventSelectors" and source == "cloudtrail.amazonaws.com":
@@ -524,6 +589,20 @@ class Normalizer:
             if len(self._identities) < 100_000:  # the fields are attacker-written: keep the memo bounded
                 self._identities[signature] = hit
         return hit
+
+    @staticmethod
+    def _flags(
+        source: str,
+        name: str,
+        params: Any,
+        account: str,
+        itype: str,
+        arn: str,
+        issuer_arn: str,
+        user_name: str,
+    ) -> Tuple[str, ...]:
+        user, role = _caller_names(itype, arn, issuer_arn, user_name)
+        return risk_flags(source, name, params, account, user, role)
 
     def normalize(self, row: Any) -> Event:
         """One Event from one row of any accepted shape, or NormalizeError saying what is wrong."""
@@ -774,9 +853,24 @@ class Normalizer:
             kind,  # ua_kind
             net,
             ip_kind,
-            risk_flags(source, name, params, account) if name in _RISK_NAMES else (),  # flags
+            self._flags(source, name, params, account, itype, arn, issuer_arn, user_name)
+            if name in _RISK_NAMES
+            else (),  # flags
             _resource(params) if type(params) is dict else _resource(_json_obj(params)),  # resource
         )
+
+
+def _caller_names(itype: str, arn: str, issuer_arn: str, user_name: str) -> Tuple[str, str]:
+    """(IAM user name, role name) of the caller, from what AWS wrote in userIdentity."""
+    if itype == "IAMUser":
+        return (user_name or (arn.rsplit("/", 1)[-1] if ":user/" in arn else "")), ""
+    if itype == "AssumedRole":
+        if issuer_arn and ":role/" in issuer_arn:
+            return "", issuer_arn.rsplit("/", 1)[-1]
+        if ":assumed-role/" in arn:
+            parts = arn.split(":assumed-role/", 1)[1].split("/")
+            return "", parts[0] if parts else ""
+    return "", ""
 
 
 def _mfa_at_idp(itype: str, issuer_arn: str, arn: str) -> bool:

@@ -52,6 +52,10 @@ MAX_PENDING = 3  # scoring tasks in flight; bounds the parent's memory for rows 
 WORKER_NICE = 5  # the parent's ordered pass is the one serial step: workers yield the CPU to it
 _SEP = b"\x00"  # between a row's known ct_* fields and its JSON text: JSON text never holds a raw NUL
 _SCORED, _ERROR = b"S", b"E"
+# The ct_* fields only an anomaly sets, after ct_severity in OUTPUT_FIELDS order; a quiet row has these values.
+# The parent hands an anomaly's values to the writer beside its score and severity code.
+_QUIET: Dict[str, Any] = {"ct_reasons": [], "ct_risk": 0, "ct_incident": "", "ct_incident_score": 0,
+                          "ct_incident_severity": ""}  # fmt: skip
 
 
 @dataclass
@@ -193,7 +197,7 @@ def _score_task(rows: List[List[float]]) -> Tuple[List[float], List[float], Dict
     assert ctx is not None
     det = ctx.detector
     scores, contributions = score_rows_batch(
-        det.bundle.model, rows, det.threshold if det.explain else None, det.engine
+        det.bundle.model, rows, det.threshold if det.explain else None, det.engine, det.bundle.shift
     )
     rounded = [math.nan if v is None else v for v in map(ct_score, scores)]
     return scores, rounded, contributions
@@ -237,7 +241,7 @@ class _Results:
 
 
 # ------------------------------------------------------------------------------------------------ write
-def _write_task(unit: Tuple[str, int, str, Dict[int, List[str]]]) -> Tuple[str, str, int]:
+def _write_task(unit: Tuple[str, int, str, Dict[int, Dict[str, Any]]]) -> Tuple[str, str, int]:
     """Render one write unit's rows into its own part file, in whatever order units become final; the parts are
     put together in input order at the end (`_copy_part`). Returns (unit name, part path, size)."""
     ctx = _CTX
@@ -270,7 +274,7 @@ def _copy_part(job: Tuple[str, str, int, int]) -> int:
     return size
 
 
-def _render(unit: Tuple[str, int, str, Dict[int, List[str]]]) -> bytes:
+def _render(unit: Tuple[str, int, str, Dict[int, Dict[str, Any]]]) -> bytes:
     """One write unit's output rows, in input order: its rows with the ct_* fields spliced in."""
     from .detect_cli import OutputWriter, compact_object, dumps, splice_inner
 
@@ -298,7 +302,7 @@ def _render(unit: Tuple[str, int, str, Dict[int, List[str]]]) -> bytes:
         if data[pos] == _SCORED[0]:
             score, code = scores[i], codes[i]
             dynamic = dumps({"ct_score": score if score == score else None, "ct_anomaly": code & 1,
-                             "ct_severity": SEVERITIES[code >> 1], "ct_reasons": reasons.get(start + i, [])})  # fmt: skip
+                             "ct_severity": SEVERITIES[code >> 1], **reasons.get(start + i, _QUIET)})  # fmt: skip
             known = dynamic[1:-1] + b"," + known
         if not jsonl:
             rendered.append((data[cut + 1 : end], known))
@@ -433,7 +437,7 @@ class _Writes:
             (name, r["start"] + first, rows, last) for r in read for name, first, rows, last in r["units"]
         ]
         self.starts = [u[1] for u in self.units]
-        self.reasons: List[Dict[int, List[str]]] = [{} for _ in self.units]
+        self.reasons: List[Dict[int, Dict[str, Any]]] = [{} for _ in self.units]
         # Units by the key after which they are final; a unit without events is final from the start.
         self.waiting = sorted(
             ((u[3] is not None, u[3] or (), i) for i, u in enumerate(self.units)), reverse=True
@@ -465,7 +469,7 @@ class _Writes:
             if self.bar is not None:
                 self.bar.close()
 
-    def add_reasons(self, seq: int, reasons: List[str]) -> None:
+    def add_reasons(self, seq: int, reasons: Dict[str, Any]) -> None:
         self.reasons[bisect.bisect_right(self.starts, seq) - 1][seq] = reasons
 
     def submit(self, upto: Optional[Tuple[Any, ...]], limit: int) -> None:
@@ -538,7 +542,7 @@ def _score_all(
     starts = [r["start"] for r in read]
     results = _Results(arrays, total)
     scores, codes = results.scores, results.codes
-    reasons: Dict[int, List[str]] = {}  # the anomalies' reasons, until their task is written
+    reasons: Dict[int, Dict[str, Any]] = {}  # the anomalies' reasons, until their task is written
     state = det.profile.to_state(det.catalog) if det.profile is not None else None
     if state is None:
         from .features import FeatureState
@@ -568,9 +572,10 @@ def _score_all(
             seq = seqs[i]  # an anomaly (or a score that is not a number): the whole result
             res = run.result_for(evs[i], rows[i], score, threshold, contributions.get(i))
             codes[seq] = severity_index[res["ct_severity"]] * 2 + res["ct_anomaly"]
-            if res["ct_reasons"]:
-                reasons[seq] = res["ct_reasons"]
-                writes.add_reasons(seq, res["ct_reasons"])
+            if res["ct_reasons"] or res["ct_risk"]:
+                extra = {k: res[k] for k in _QUIET}
+                reasons[seq] = extra
+                writes.add_reasons(seq, extra)
             summary.severities[res["ct_severity"]] += 1
             quiet -= 1
             if res["ct_anomaly"]:

@@ -98,6 +98,8 @@ class Profile:
             for t, err in v.get("win_short", ()):
                 st.win_short.append((float(t), bool(err)))
                 st.errors_short += bool(err)
+            if st.n > 0:
+                state.active += 1
             st.novel = deque(float(t) for t in v.get("novel", ()))
             state.identities[key] = st
         return state

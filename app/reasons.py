@@ -79,11 +79,39 @@ def load_templates(path: Optional[Path] = None) -> List[Template]:
     return out
 
 
+_IMPACT = FEATURE_INDEX["impact"]
+_FLAG_FEATURES = ("req_logging_off", "req_public", "req_cross_account", "req_open_ingress", "req_credential_other",
+                  "req_self_grant", "req_short_expiry")  # fmt: skip
+_MAX_LOG = 700.0  # expm1 overflows past ~709: features are bounded, but a reason must never end a run
+
+
+def _expm1(x: float) -> float:
+    return math.expm1(min(max(x, 0.0), _MAX_LOG)) if x == x else 0.0
+
+
+def _history(event: Event, row: Sequence[float]) -> str:
+    """What the identity's history says of this very call, in words (causal: only what came before)."""
+    events = _expm1(row[FEATURE_INDEX["id_log_events"]])
+    calls = _expm1(row[FEATURE_INDEX["id_api_log_count"]])
+    if events < 0.5:
+        return f"no earlier activity of {event.identity} in this data"
+    age = row[FEATURE_INDEX["id_age_days"]]
+    span = _duration(age * 86400.0) if age == age and age > 0 else "a short time"
+    if calls < 0.5:
+        return f"{event.identity} never called {event.name} in its {span} of history ({events:.0f} events)"
+    gap = row[FEATURE_INDEX["log_gap_id_api"]]
+    last = f", last {_duration(_expm1(gap))} ago" if gap == gap else ""
+    times = "once" if calls < 1.5 else f"{calls:.0f} times"
+    return f"{event.identity} called {event.name} {times} before{last}"
+
+
 def _duration(seconds: float) -> str:
     days = seconds / 86400.0
     if days >= 2:
-        return f"{days:.0f} days"
-    return f"{seconds / 3600.0:.0f} hours"
+        return f"{min(days, 1e6):.0f} days"
+    if seconds >= 5400:
+        return f"{seconds / 3600.0:.0f} hours"
+    return f"{max(seconds, 0.0) / 60.0:.0f} minutes"
 
 
 class Explainer:
@@ -133,6 +161,17 @@ class Explainer:
         out: List[Tuple[str, str]] = []
         said = set()
         names = list(FEATURE_INDEX)
+        # A high-impact action leads with what it did and what this identity's history says of it: the analyst's
+        # first question ("has role/ci ever stopped logging?") answered in the sentence.
+        level = row[_IMPACT]
+        if level == level and level >= 4:
+            values["history"] = _history(event, row)
+            for template in self.by_feature.get("impact", ()):
+                if template.holds(level):
+                    sentence = _FORMAT.format(template.text, **values)
+                    said.add(sentence)
+                    out.append((sentence, template.text))
+                    break
         for i in order:
             if weights[i] <= 0 or len(out) >= limit:
                 break
@@ -142,14 +181,15 @@ class Explainer:
                     values["count"] = f"{x:.0f}"
                     values["value"] = x
                     values["pct"] = f"{100.0 * x:.1f}" if x == x else "?"
-                    values["gap"] = _duration(math.expm1(x)) if x == x else "a long time"
+                    values["gap"] = _duration(_expm1(x)) if x == x else "a long time"
+                    values["value_bits"] = f"{x:.0f}" if x == x else "?"
                     sentence = _FORMAT.format(template.text, **values)
                     if sentence not in said:
                         said.add(sentence)
                         out.append((sentence, template.text))
                     break
         # Request details that change risk are always worth saying, whatever their share of the score.
-        for feature in ("req_logging_off", "req_public", "req_cross_account", "req_open_ingress"):
+        for feature in _FLAG_FEATURES:
             if len(out) >= limit:
                 break
             if row[FEATURE_INDEX[feature]] == 1.0:

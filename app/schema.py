@@ -16,6 +16,10 @@ OUTPUT_FIELDS: Tuple[str, ...] = (
     "ct_anomaly",
     "ct_severity",
     "ct_reasons",
+    "ct_risk",
+    "ct_incident",
+    "ct_incident_score",
+    "ct_incident_severity",
     "ct_tactic",
     "ct_technique",
     "ct_identity",
@@ -26,7 +30,8 @@ OUTPUT_FIELDS: Tuple[str, ...] = (
 SEVERITIES: Tuple[str, ...] = ("informational", "low", "medium", "high", "critical")
 
 # Request details that change risk, found by the normaliser and used as features and reasons.
-RISK_FLAGS: Tuple[str, ...] = ("public", "cross_account", "open_ingress", "logging_off")
+RISK_FLAGS: Tuple[str, ...] = ("public", "cross_account", "open_ingress", "logging_off", "credential_other",
+                               "self_grant", "short_expiry")  # fmt: skip
 
 
 class Event:
@@ -137,6 +142,10 @@ def empty_output(error: str = "", model: str = "", identity: str = "") -> Dict[s
         "ct_anomaly": 0,
         "ct_severity": "",
         "ct_reasons": [],
+        "ct_risk": 0,
+        "ct_incident": "",
+        "ct_incident_score": 0,
+        "ct_incident_severity": "",
         "ct_tactic": "",
         "ct_technique": "",
         "ct_identity": identity,

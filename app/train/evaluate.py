@@ -17,6 +17,8 @@ from typing import Any, Callable, Dict, List, Optional, Tuple
 
 import numpy as np
 
+from .priors import combine_array
+
 Trainer = Callable[[np.ndarray, np.ndarray, Dict[str, Any]], Any]
 
 
@@ -153,7 +155,7 @@ def evaluate(
                 started = time.perf_counter()
                 model = trainer(X[train], y[train], params.get(algo, {}))
                 train_seconds += time.perf_counter() - started
-                s = model.predict_proba(X[test])
+                s = combine_array(model.predict_proba(X[test]), X[test])  # the shipped score (ctad.scoring)
                 ys.append(y[test])
                 scores.append(s)
                 tests.append(test)

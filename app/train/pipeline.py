@@ -20,11 +20,13 @@ import numpy as np
 
 from .. import __version__
 from ..features import FEATURES
+from ..scoring import shift_for
 from .dataset import featurize
 from .evaluate import evaluate, metrics_at, per_technique_recall, threshold_for_recall
 from .trainers import DEFAULT_PARAMS, available
 
-SEVERITY_CUTS = {"medium": 0.6, "high": 0.85, "critical": 0.97}
+# In calibrated space (ctad.scoring: the alert line is 0.5): odds 4, 19 and 99 times the alert line's.
+SEVERITY_CUTS = {"medium": 0.8, "high": 0.95, "critical": 0.99}
 
 
 def peak_rss_mb() -> float:
@@ -223,8 +225,9 @@ def train(
         "file": file_name,
         "format": "xgboost-json" if file_name.endswith(".json") else "lightgbm-text",
         "sha256": digest,
-        "threshold": round(threshold, 6),
+        "threshold": 0.5,  # ct_score is calibrated so that the chosen threshold lands at 0.5
         "threshold_rule": choice["rule"],
+        "calibration": {"shift": shift_for(threshold), "threshold_combined": round(threshold, 8)},
         "severity_cuts": SEVERITY_CUTS,
         "features": [{"name": n, "meaning": m} for n, m in FEATURES],
     }

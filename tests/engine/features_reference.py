@@ -16,6 +16,7 @@ from ctad.features import (
     _UA_KIND_CODE,
     _UA_UNKNOWN,
     DAY,
+    FLAG_IMPACT,
     NAN,
     WIN_LONG,
     WIN_SHORT,
@@ -25,7 +26,9 @@ from ctad.features import (
     _weekend,
     error_class,
     log1p,
+    surprise,
 )
+from ctad.normalize import JUDGED_BY_PARAMETERS
 from ctad.schema import Event
 
 
@@ -123,11 +126,11 @@ class ReferenceState(FeatureState):
             len(wl) + 1,
             rate_vs_usual,
             len(win_api) + (api not in win_api),
-            st.errors_short + failed,
-            st.denied_long + denied,
-            len(novel) + (1 if (n and api_seen is None) else 0),
+            (st.errors_short + 1) if failed else 0,
+            (st.denied_long + 1) if denied else 0,
+            (len(novel) + 1) if (n and api_seen is None) else 0,
             len(sws) + 1,
-            len(swd) + denied,
+            (len(swd) + 1) if denied else 0,
             src.identities,
             log1p(g[0]) if g else 0.0,
             g[1] if g else 0,
@@ -159,16 +162,26 @@ class ReferenceState(FeatureState):
             0,
             0,
             0,
+            0,
+            0,
+            0,
+            surprise(api_seen[0] if api_seen else 0, n, g[0] if g else 0, self.total, len(self.apis)),
+            0.0,
+            min(info[0], 3) if ev.name in JUDGED_BY_PARAMETERS else info[0],
         ]
         if flags:
-            row[39] = 1 if "public" in flags else 0
-            row[40] = 1 if "cross_account" in flags else 0
-            row[41] = 1 if "open_ingress" in flags else 0
-            row[42] = 1 if "logging_off" in flags else 0
+            for i, flag in enumerate(("public", "cross_account", "open_ingress", "logging_off", "credential_other",
+                                      "self_grant", "short_expiry")):  # fmt: skip
+                row[39 + i] = 1 if flag in flags else 0
+            row[48] = max([row[48]] + [FLAG_IMPACT.get(f, 0) for f in flags])
+        before = sum(1 for v in self.identities.values() if v.n)
+        if g and before:
+            row[47] = g[1] / before
 
         # --- fold the event in
         if n == 0:
             st.first = t
+            self.active += 1
         st.n = n + 1
         if t > st.last:
             st.last = t

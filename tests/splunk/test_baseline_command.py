@@ -23,7 +23,7 @@ WINDOW_FEATURES = {
     "id_distinct_api_1h",
     "id_errors_5m",
     "id_denied_1h",
-    "id_new_api_1h",
+    "novel_api_burst_1h",
     "ip_rate_5m",
     "ip_denied_1h",
 }
