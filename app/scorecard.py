@@ -16,6 +16,7 @@ exactly one bucket (unreadable, unlabelled, attack, benign), and the figures say
 from __future__ import annotations
 
 import math
+import re
 from collections import Counter
 from dataclasses import dataclass
 from typing import Any, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple
@@ -177,6 +178,17 @@ def label_of(row: Mapping[str, Any]) -> Optional[int]:
     return None
 
 
+_LINE_PREFIX = re.compile(r"^line [0-9]+: ")
+_OVERSIZED = re.compile(r"^line [0-9]+ is [0-9]+ bytes, ")
+
+
+def unreadable_kind(message: str) -> str:
+    """What went wrong with an unreadable row, without its line number or parser detail, so rows that failed
+    alike are counted together ("line 7: not valid JSON (Expecting value...)" -> "not valid JSON")."""
+    message = _OVERSIZED.sub("line ", _LINE_PREFIX.sub("", message))
+    return message.split(" (")[0].strip()[:80] or "unreadable"
+
+
 def technique_of(row: Mapping[str, Any]) -> str:
     value = row.get("_technique")
     return value.strip()[:MAX_TECHNIQUE_CHARS] if isinstance(value, str) else ""
@@ -200,7 +212,7 @@ class FileScore:
 
     def add_unreadable(self, message: str) -> None:
         """A row that is not a JSON object: it has no label, so it can only be counted."""
-        self.unreadable[message.split(":")[0][:80]] += 1
+        self.unreadable[unreadable_kind(message)] += 1
 
     def add_unlabelled(self) -> None:
         """A readable row without a usable `_label`: scored with the rest (it is part of the account's activity),
