@@ -163,3 +163,17 @@ def test_shared_real_account(shared_data, tmp_path, capsys):
     assert fig["techniques_hit"] + len(fig["missed_techniques"]) == 13
     out = capsys.readouterr().out
     assert "invictus_dev.jsonl.gz" in out and "PR-AUC" in out and "of 13" in out
+
+
+def test_baseline_mode(tmp_path, capsys):
+    path = _write(tmp_path / "hand.jsonl", _handcrafted_lines())
+    profile = tmp_path / "profile.json.gz"
+    assert main(["baseline", "build", str(path), "--out", str(profile)]) == 0
+    code, report = _eval(tmp_path, str(path), "--baseline", str(profile))
+    assert code == 0
+    assert report["mode"] == "baseline" and report["baseline"]["identities"] >= 2
+    assert "baseline mode" in capsys.readouterr().out
+
+    code, _ = _eval(tmp_path, str(path), "--baseline", str(tmp_path / "absent.json"), name="x.json")
+    assert code == 2
+    assert "cannot read baseline" in capsys.readouterr().err
