@@ -140,16 +140,14 @@ def incidents_by_identity(
     one burst of activity), so false incidents are measurable before the engine writes incidents itself.
     Sorted first, so the answer does not depend on the order rows came in."""
     incidents: List[Incident] = []
-    current: Optional[Incident] = None
-    last: Optional[Tuple[str, float]] = None
+    last_identity: Optional[str] = None
+    last_time = 0.0
     for f in sorted(flagged, key=lambda f: (f.identity, f.time, f.attack)):
-        if last is None or f.identity != last[0] or f.time - last[1] > gap_seconds:
-            current = Incident(f"{f.identity}@{f.time:.0f}")
-            incidents.append(current)
-        assert current is not None
-        current.events += 1
-        current.attack_events += int(f.attack)
-        last = (f.identity, f.time)
+        if f.identity != last_identity or f.time - last_time > gap_seconds:
+            incidents.append(Incident(f"{f.identity}@{f.time:.0f}"))
+        incidents[-1].events += 1
+        incidents[-1].attack_events += int(f.attack)
+        last_identity, last_time = f.identity, f.time
     return incidents
 
 
@@ -236,16 +234,12 @@ class FileScore:
             counts[1] += int(flagged)
         if flagged:
             incident = result.get("ct_incident")
-            if not isinstance(incident, str) or not incident:
+            incident = "" if incident is None or isinstance(incident, (dict, list)) else str(incident)
+            if not incident:
                 self.has_incident_field = False
-            self.flagged.append(
-                Flagged(
-                    str(result.get("ct_identity") or ""),
-                    time if time is not None else 0.0,
-                    label == 1,
-                    incident if isinstance(incident, str) else "",
-                )  # fmt: skip
-            )
+            # A flagged row was normalised, so its time is known; 0.0 only keeps the type honest.
+            when = time if time is not None else 0.0
+            self.flagged.append(Flagged(str(result.get("ct_identity") or ""), when, label == 1, incident))
 
     def figures(self, max_fpr: float = 0.01, gap_seconds: float = INCIDENT_GAP_SECONDS) -> Dict[str, Any]:
         """Every figure of the file as plain JSON values (None where a figure is undefined)."""
