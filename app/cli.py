@@ -13,6 +13,7 @@ from . import __version__
 # subcommand (xgboost for train, say) never breaks the others.
 SUBCOMMAND_MODULES = [
     "ctad.detect_cli",
+    "ctad.eval_cli",
     "ctad.simulate.cli",
     "ctad.train.cli",
     "ctad.triage.cli",

@@ -1,0 +1,179 @@
+"""`ctad eval` end to end: a handcrafted file with known answers, simulator output, the shared real account."""
+
+from __future__ import annotations
+
+import gzip
+import json
+import random
+from pathlib import Path
+
+import pytest
+from ctad.cli import main
+from ctad.scorecard import roc_auc
+
+T0 = 1_714_557_600  # 2024-05-01T10:00:00Z
+
+
+def _event(minute: float, user: str, n: int, **labels):
+    seconds = T0 + int(minute * 60)
+    hh, mm, ss = (seconds // 3600) % 24, (seconds // 60) % 60, seconds % 60
+    ev = {
+        "eventVersion": "1.09",
+        "userIdentity": {"type": "IAMUser", "arn": f"arn:aws:iam::111122223333:user/{user}",
+                         "accountId": "111122223333", "accessKeyId": f"AKIA{user.upper():0>16}", "userName": user},
+        "eventTime": f"2024-05-01T{hh:02d}:{mm:02d}:{ss:02d}Z",
+        "eventSource": "s3.amazonaws.com",
+        "eventName": "ListBuckets",
+        "awsRegion": "us-east-1",
+        "sourceIPAddress": "198.51.100.7",
+        "userAgent": "aws-cli/2.15.0 Python/3.11.6 Linux/6.1",
+        "eventID": f"e-{n}",
+        "recipientAccountId": "111122223333",
+    }  # fmt: skip
+    ev.update(labels)
+    return ev
+
+
+MISSED = "[red]T-two[/red]"  # label text is shown as written, never as rich markup
+
+
+def _handcrafted_lines():
+    rows = [
+        _event(0, "alice", 1, _label=0, _technique=""),
+        _event(10, "alice", 2, _label=0, _technique=""),
+        _event(50, "alice", 3, _label=0, _technique=""),  # 40 minutes after the last: a new incident
+        _event(80, "alice", 4, _label=0, _technique=""),  # exactly 30 minutes: the same one
+        _event(5, "mallory", 5, _label=1, _technique="T-one"),
+        _event(20, "mallory", 6, _label="0", _technique=""),
+        _event(30, "carol", 7),  # no label: scored, left out of the figures
+        _event(31, "carol", 8, _label=2),  # no usable label either
+    ]
+    broken = _event(6, "mallory", 9, _label=1, _technique=MISSED)
+    del broken["eventName"]  # cannot be scored: ct_error, counted as not flagged
+    lines = [json.dumps(r) for r in rows] + [json.dumps(broken), "{not json"]
+    return lines
+
+
+def _write(path: Path, lines):
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
+def _eval(tmp_path: Path, *argv: str, name: str = "out.json"):
+    out = tmp_path / name
+    code = main(["eval", "-q", *argv, "--json", str(out)])
+    return code, (json.loads(out.read_text()) if out.exists() else None)
+
+
+def test_handcrafted_file_everything_flagged(tmp_path, capsys):
+    path = _write(tmp_path / "hand.jsonl", _handcrafted_lines())
+    code, report = _eval(tmp_path, str(path), "--threshold", "0")
+    assert code == 0
+    fig = report["files"][0]
+    assert report["mode"] == "hunting" and report["threshold"] == 0
+    assert (fig["rows"], fig["unreadable_rows"], fig["unlabelled_rows"]) == (10, 1, 2)
+    assert (fig["events"], fig["attack_events"], fig["benign_events"]) == (7, 2, 5)
+    assert (fig["error_rows"], fig["error_attack_rows"]) == (1, 1)
+    assert fig["unreadable_messages"] == [["not valid JSON", 1]]
+    assert (fig["flagged"], fig["true_alerts"], fig["false_alerts"]) == (6, 1, 5)
+    assert fig["precision"] == pytest.approx(1 / 6) and fig["recall"] == pytest.approx(0.5)
+    assert fig["false_alert_rate"] == pytest.approx(1.0)
+    assert (fig["techniques_hit"], fig["techniques_total"], fig["missed_techniques"]) == (1, 2, [MISSED])
+    # alice: [0, 10] and [50, 80]: two false incidents; mallory [5, 20] holds the attack.
+    assert fig["incident_grouping"].startswith("fallback")
+    assert (fig["incidents"], fig["false_incidents"]) == (3, 2)
+    assert fig["recall_at_fpr"] is not None and 0 <= fig["roc_auc"] <= 1
+
+    table = capsys.readouterr().out
+    assert "ROC-AUC" in table and "false incidents" in table and "1 of 2" in table
+    assert MISSED in table  # printed literally, not swallowed as markup
+
+
+def test_handcrafted_file_nothing_flagged(tmp_path):
+    path = _write(tmp_path / "hand.jsonl", _handcrafted_lines())
+    code, report = _eval(tmp_path, str(path), "--threshold", "1.5")
+    fig = report["files"][0]
+    assert code == 0
+    assert (fig["flagged"], fig["recall"], fig["precision"], fig["incidents"]) == (0, 0.0, None, 0)
+    assert fig["techniques_hit"] == 0
+
+
+def test_figures_do_not_depend_on_row_order(tmp_path):
+    lines = _handcrafted_lines()
+    _write(tmp_path / "a.jsonl", lines)
+    random.Random(4).shuffle(lines)
+    _write(tmp_path / "b.jsonl", lines)
+    _, first = _eval(tmp_path, str(tmp_path / "a.jsonl"), name="a.json")
+    _, second = _eval(tmp_path, str(tmp_path / "b.jsonl"), name="b.json")
+    a, b = first["files"][0], second["files"][0]
+    a.pop("file"), b.pop("file")
+    assert a == b
+
+
+def test_scores_line_up_with_labels_as_ctad_detect_writes_them(tmp_path):
+    """Simulator output (an S3 tree, one FILE): the scorecard's ROC-AUC is the one computed independently from
+    `ctad detect` output, so labels and scores are paired row for row."""
+    sim = tmp_path / "sim"
+    assert main(["simulate", "--quiet", "--events", "1500", "--days", "2", "--seed", "5", "--format", "s3",
+                 "--out", str(sim)]) == 0  # fmt: skip
+    code, report = _eval(tmp_path, str(sim))
+    assert code == 0
+    fig = report["files"][0]
+
+    detected = tmp_path / "detected.jsonl"
+    assert main(["detect", "-q", "--workers", "1", str(sim), "-o", str(detected)]) == 0
+    rows = [json.loads(line) for line in detected.read_text().splitlines()]
+    labels = [int(r["_label"]) for r in rows]
+    techniques = {r["_technique"] for r in rows if int(r["_label"]) == 1 and r["_technique"]}
+    assert fig["rows"] == fig["events"] == len(rows)
+    assert fig["attack_events"] == sum(labels) > 0
+    assert fig["techniques_total"] == len(techniques)
+    assert fig["flagged"] == sum(r["ct_anomaly"] for r in rows)
+    assert fig["true_alerts"] == sum(r["ct_anomaly"] for r in rows if int(r["_label"]) == 1)
+    assert fig["roc_auc"] == pytest.approx(roc_auc(labels, [r["ct_score"] for r in rows]))
+    sklearn = pytest.importorskip("sklearn.metrics")
+    scores = [r["ct_score"] for r in rows]
+    assert fig["roc_auc"] == pytest.approx(sklearn.roc_auc_score(labels, scores))
+    assert fig["pr_auc"] == pytest.approx(sklearn.average_precision_score(labels, scores))
+
+
+def test_files_without_labels_are_a_clear_error(tmp_path, capsys):
+    plain = _write(tmp_path / "plain.jsonl", [json.dumps(_event(i, "alice", i)) for i in range(3)])
+    labelled = _write(tmp_path / "hand.jsonl", _handcrafted_lines())
+    code, report = _eval(tmp_path, str(plain), str(labelled))
+    assert code == 2
+    assert "no labelled rows" in capsys.readouterr().err
+    assert [Path(f["file"]).name for f in report["files"]] == ["hand.jsonl"]  # the other file still scored
+
+    assert main(["eval", str(tmp_path / "absent.jsonl")]) == 2
+    assert "no such file" in capsys.readouterr().err
+
+
+def test_shared_real_account(shared_data, tmp_path, capsys):
+    real = shared_data / "real" / "invictus_dev.jsonl.gz"
+    if not real.exists():
+        pytest.skip(f"{real} is absent")
+    with gzip.open(real, "rt", encoding="utf-8") as fh:
+        labels = [json.loads(line)["_label"] for line in fh if line.strip()]
+    code, report = _eval(tmp_path, str(real))
+    assert code == 0
+    fig = report["files"][0]
+    assert (fig["rows"], fig["events"], fig["attack_events"]) == (len(labels), len(labels), sum(labels))
+    assert fig["techniques_total"] == 13
+    assert fig["techniques_hit"] + len(fig["missed_techniques"]) == 13
+    out = capsys.readouterr().out
+    assert "invictus_dev.jsonl.gz" in out and "PR-AUC" in out and "of 13" in out
+
+
+def test_baseline_mode(tmp_path, capsys):
+    path = _write(tmp_path / "hand.jsonl", _handcrafted_lines())
+    profile = tmp_path / "profile.json.gz"
+    assert main(["baseline", "build", str(path), "--out", str(profile)]) == 0
+    code, report = _eval(tmp_path, str(path), "--baseline", str(profile))
+    assert code == 0
+    assert report["mode"] == "baseline" and report["baseline"]["identities"] >= 2
+    assert "baseline mode" in capsys.readouterr().out
+
+    code, _ = _eval(tmp_path, str(path), "--baseline", str(tmp_path / "absent.json"), name="x.json")
+    assert code == 2
+    assert "cannot read baseline" in capsys.readouterr().err
