@@ -126,6 +126,21 @@ FEATURES: Tuple[Tuple[str, str], ...] = (
     ),
 )
 FEATURE_NAMES: Tuple[str, ...] = tuple(name for name, _ in FEATURES)
+
+# Which way a feature may move the score, as a monotone constraint on the booster (+1 never lowers it, -1 never
+# raises it; features not named are free). Why: the booster learns from a simulator, and an unconstrained tree can
+# learn the simulator's quirks ("a known API is suspicious when the hour share is 0.31"); a model that may only
+# read novelty, rarity, impact and failures in the direction an analyst reads them transfers to accounts it has
+# never seen. Identity maturity (event count, age) is deliberately free *and* never a reason to discount a
+# high-impact action: that is the knowledge prior's job (ctad.scoring).
+DIRECTIONS: Dict[str, int] = {
+    "novel_api_burst_1h": 1, "id_errors_5m": 1, "id_denied_1h": 1, "ip_denied_1h": 1,
+    "api_global_log_count": -1, "api_global_identities": -1, "id_api_log_count": -1, "id_api_first": 1,
+    "id_ip_first": 1, "id_net_first": 1, "id_uaf_first": 1, "id_region_first": 1, "id_key_first": 1,
+    "ip_first_global": 1, "api_risk": 1, "req_public": 1, "req_cross_account": 1, "req_open_ingress": 1,
+    "req_logging_off": 1, "req_credential_other": 1, "req_self_grant": 1, "req_short_expiry": 1,
+    "id_api_surprise": 1, "api_estate_share": -1, "impact": 1,
+}  # fmt: skip
 FEATURE_INDEX: Dict[str, int] = {name: i for i, name in enumerate(FEATURE_NAMES)}
 
 _DENIED = ("AccessDenied", "Unauthorized", "UnauthorizedOperation", "AccessDeniedException", "Client.UnauthorizedOperation",

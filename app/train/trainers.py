@@ -14,7 +14,10 @@ from typing import Any, Callable, Dict
 
 import numpy as np
 
-from ..features import FEATURE_NAMES
+from ..features import DIRECTIONS, FEATURE_NAMES
+
+# The feature table's monotone directions (ctad.features.DIRECTIONS), in column order, for both boosters.
+MONOTONE = [DIRECTIONS.get(name, 0) for name in FEATURE_NAMES]
 
 THREADS = max(1, os.cpu_count() or 1)
 # OpenMP threads that spin while waiting make xgboost/lightgbm 5-10x slower as soon as anything else runs on a
@@ -30,6 +33,7 @@ DEFAULT_PARAMS: Dict[str, Dict[str, Any]] = {
         "colsample_bytree": 0.8,
         "min_child_weight": 2.0,
         "reg_lambda": 1.0,
+        "monotone_constraints": "(" + ",".join(str(d) for d in MONOTONE) + ")",
     },  # fmt: skip
     "lightgbm": {
         "n_estimators": 200,
@@ -41,6 +45,7 @@ DEFAULT_PARAMS: Dict[str, Dict[str, Any]] = {
         "colsample_bytree": 0.8,
         "min_child_samples": 5,
         "min_sum_hessian_in_leaf": 1e-3,
+        "monotone_constraints": MONOTONE,
     },  # fmt: skip
     "catboost": {"iterations": 200, "depth": 6, "learning_rate": 0.1},
 }
