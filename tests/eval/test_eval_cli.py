@@ -80,7 +80,7 @@ def test_handcrafted_file_everything_flagged(tmp_path, capsys):
     assert fig["false_alert_rate"] == pytest.approx(1.0)
     assert (fig["techniques_hit"], fig["techniques_total"], fig["missed_techniques"]) == (1, 2, [MISSED])
     # alice: [0, 10] and [50, 80]: two false incidents; mallory [5, 20] holds the attack.
-    assert fig["incident_grouping"].startswith("fallback")
+    assert fig["incident_grouping"] == "ct_incident"  # the engine writes incidents; same 30-minute rule
     assert (fig["incidents"], fig["false_incidents"]) == (3, 2)
     assert fig["recall_at_fpr"] is not None and 0 <= fig["roc_auc"] <= 1
 
