@@ -11,9 +11,9 @@ from __future__ import annotations
 
 import math
 import random
-from typing import Any, Dict, Iterator, List, Optional, Tuple
+from typing import Any, Callable, Dict, Iterator, List, Optional, Tuple
 
-from . import apis
+from . import apis, services
 from .agents import CONSOLE_FRONTENDS, ToolAgent, browser, versions
 from .apis import Resources, access_denied, params_for, pick, throttle_error, typo_error
 from .events import Caller, assumed_role_identity, iam_user_identity, service_identity
@@ -533,10 +533,14 @@ class RoleActor:
             return 18.0
         if k == "svc-user":
             return 86400.0 / r.period * 3.5 * live
+        if k == "aws-service":
+            return services.SERVICE_NOISE[str(r.extra["spec"])].expected_per_day()
+        if k == "rotation":
+            return 86400.0 / r.period * 9.0
         return 86400.0 / r.period * 6.0
 
     def stream(self) -> Stream:
-        return getattr(self, "_" + self.role.kind.replace("-", "_"))()
+        return ROLE_STREAMS[self.role.kind](self)
 
     # --- CI: terraform plans/applies and deployments ---------------------------------------------------
     def _runs(self, per_workday: float, nightly_hour: Optional[float]) -> Iterator[Tuple[float, bool]]:
@@ -934,3 +938,30 @@ class RoleActor:
             if weekday(t) == 6:
                 t += 1.0
                 yield t, sess.call(t, ("rds.amazonaws.com", "ModifyDBSnapshotAttribute"))
+
+    def _aws_service(self) -> Stream:
+        return services.stream(
+            self.role, str(self.role.extra["spec"]), self._periodic(self.role.period, tz=0), self.rng
+        )
+
+    def _rotation(self) -> Stream:
+        return services.rotation_stream(self.role, self._periodic(self.role.period, tz=0), self.rng, self.t0)
+
+
+# Role kind -> the RoleActor method that streams it (kinds are set in org.build_org).
+ROLE_STREAMS: Dict[str, Callable[[RoleActor], Stream]] = {
+    "ci": RoleActor._ci,
+    "deploy": RoleActor._deploy,
+    "lambda": RoleActor._lambda,
+    "ecs": RoleActor._ecs,
+    "instance": RoleActor._instance,
+    "scanner": RoleActor._scanner,
+    "config": RoleActor._config,
+    "service": RoleActor._service,
+    "backup": RoleActor._backup,
+    "svc-user": RoleActor._svc_user,
+    "patch": RoleActor._patch,
+    "dr-share": RoleActor._dr_share,
+    "aws-service": RoleActor._aws_service,
+    "rotation": RoleActor._rotation,
+}

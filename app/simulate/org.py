@@ -16,6 +16,7 @@ from .agents import BROWSERS, OS_PROFILES, ToolAgent, pick_family
 from .apis import BROWSE, Resources
 from .ids import account_id, alnum, derive_rng, hexid, instance_id, key_id, principal_id
 from .networks import COUNTRIES, aws_pool, ip_from
+from .services import SERVICE_NOISE
 
 DAY = 86400.0
 REGIONS = [
@@ -524,6 +525,20 @@ def build_org(
             exec_env="AWS_Lambda_python3.12",
             period=DAY,
             ips=[ip_from(rng, aws_pool(acct.home))],
+        )
+    # AWS services acting in every account (log delivery, GuardDuty, Auto Scaling, ...): see services.py
+    for acct in accounts:
+        for spec in SERVICE_NOISE:
+            noise = SERVICE_NOISE[spec]
+            role("aws-service", noise.role or noise.service, acct, extra={"spec": spec}, period=noise.period)
+        role(
+            "rotation",
+            "secrets-rotation-lambda-role",
+            acct,
+            sessions=["secrets-rotation"],
+            family="boto3",
+            period=DAY / max(1, len(acct.res.secrets) // 3),
+            ips=[ip_from(rng, aws_pool(acct.home)) for _ in range(2)],
         )
     return Org(
         seed=seed,
