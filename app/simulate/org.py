@@ -191,8 +191,12 @@ class Human:
         return key
 
     def agent_at(self, ts: float) -> ToolAgent:
+        return self.tool_at(ts, self.family)
+
+    def tool_at(self, ts: float, family: str) -> ToolAgent:
+        """A tool of `family` on this person's machine, at the version of their last upgrade before `ts`."""
         pinned = ts - ((ts - self.upgrade_phase) % (self.upgrade_days * DAY))
-        return ToolAgent(self.family, pinned, self.os_profile)
+        return ToolAgent(family, pinned, self.os_profile)
 
     def home_ip_at(self, ts: float) -> str:
         ip = self.home_ips[0][1]
