@@ -21,7 +21,7 @@ import numpy as np
 from .. import __version__
 from ..features import FEATURES
 from .dataset import featurize
-from .evaluate import evaluate, metrics_at, per_technique_recall, threshold_for_recall
+from .evaluate import DEFAULT_SPLITS, evaluate, metrics_at, per_technique_recall, threshold_for_recall
 from .trainers import DEFAULT_PARAMS, available
 
 SEVERITY_CUTS = {"medium": 0.6, "high": 0.85, "critical": 0.97}
@@ -156,7 +156,7 @@ def train(
     max_fpr: float = 0.01,
     labels: Optional[Dict[str, int]] = None,
     params: Optional[Dict[str, Dict[str, Any]]] = None,
-    splits: tuple = ("technique", "time", "account", "random"),
+    splits: tuple = DEFAULT_SPLITS,
     source_note: str = "",
     ship: str = "auto",
     log: Callable[[str], None] = lambda m: print(m, file=sys.stderr),
