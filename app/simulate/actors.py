@@ -11,9 +11,9 @@ from __future__ import annotations
 
 import math
 import random
-from typing import Any, Dict, Iterator, List, Optional, Tuple
+from typing import Any, Callable, Dict, Iterator, List, Optional, Tuple
 
-from . import apis
+from . import apis, services
 from .agents import CONSOLE_FRONTENDS, ToolAgent, browser, versions
 from .apis import Resources, access_denied, params_for, pick, throttle_error, typo_error
 from .events import Caller, assumed_role_identity, iam_user_identity, service_identity
@@ -363,20 +363,33 @@ CHANGE_TICKETS = (  # (weight, ops) routine admin changes that use the same APIs
 
 def _admin_caller(adm: Human, acct: Account, t: float, rng: random.Random) -> Caller:
     """The admin's own identity in their account; elsewhere the org-access role session named after them."""
-    ip = adm.office_ip if rng.random() < 0.5 else (adm.vpn_ip if adm.uses_vpn else adm.home_ip_at(t))
+    ip = admin_ip(adm, t, rng)
+    return Caller(admin_identity(adm, acct, t, rng), acct.id, ip, rng, agent=adm.agent_at(t))
+
+
+def admin_ip(adm: Human, t: float, rng: random.Random) -> str:
+    """Where an admin works from on a given day: the office, or the corporate VPN or home broadband."""
+    return adm.office_ip if rng.random() < 0.5 else (adm.vpn_ip if adm.uses_vpn else adm.home_ip_at(t))
+
+
+def admin_identity(
+    adm: Human, acct: Account, t: float, rng: random.Random, key: Optional[str] = None
+) -> Dict[str, Any]:
+    """The userIdentity an admin acts with in `acct` (their own in their account, the org-access role elsewhere);
+    `key` pins the session key (one session shared by several streams)."""
     if acct is adm.account:
         if adm.sso:
             ui = assumed_role_identity(
-                acct.id, adm.sso_role, adm.sso_role_pid, adm.email, key_id(rng, "ASIA"), t
+                acct.id, adm.sso_role, adm.sso_role_pid, adm.email, key or key_id(rng, "ASIA"), t
             )
         else:
             ui = iam_user_identity(acct.id, adm.name, adm.user_pid, adm.key_at(t))
     else:
         pid = principal_id(derive_rng(adm.upgrade_days, "org-access", acct.id), "AROA")
         ui = assumed_role_identity(
-            acct.id, "OrganizationAccountAccessRole", pid, adm.name, key_id(rng, "ASIA"), t
+            acct.id, "OrganizationAccountAccessRole", pid, adm.name, key or key_id(rng, "ASIA"), t
         )
-    return Caller(ui, acct.id, ip, rng, agent=adm.agent_at(t))
+    return ui
 
 
 def org_admin_stream(org: Org, seed: int) -> Stream:
@@ -490,6 +503,57 @@ def _service_assume(
     return c.event(ts, "sts.amazonaws.com", "AssumeRole", region, params, resp, None, extra=extra)
 
 
+def web_identity(
+    r: Role, ts: float, ip: str, repo: str, rng: random.Random, key: Optional[str] = None
+) -> Tuple[Dict[str, Any], Dict[str, Any]]:
+    """A GitHub Actions job's AssumeRoleWithWebIdentity record and the session identity it yields (`key` pins
+    the session key, so a stolen copy of it can be replayed elsewhere)."""
+    acct = r.account.id
+    provider = f"arn:aws:iam::{acct}:oidc-provider/token.actions.githubusercontent.com"
+    sub = f"repo:corp/{repo}:ref:refs/heads/main"
+    wi_ui = {
+        "type": "WebIdentityUser",
+        "principalId": f"{provider}:sts.amazonaws.com:{sub}",
+        "userName": sub,
+        "identityProvider": provider,
+    }
+    ua = (
+        ToolAgent("js", ts, ("linux", "os/linux#6.5.0-1025-azure", "", "x86_64", "")).ua(
+            "sts.amazonaws.com", "AssumeRoleWithWebIdentity"
+        )
+        + GITHUB_UA_SUFFIX
+    )
+    if key is None:
+        key = key_id(rng, "ASIA")
+    c = Caller(wi_ui, acct, ip, rng, fixed_ua=ua)
+    params = {"roleArn": r.arn, "roleSessionName": "GitHubActions", "durationSeconds": 3600}
+    resp = {
+        "credentials": {
+            "accessKeyId": key,
+            "sessionToken": "IQoJb3JpZ2luX2VjE" + hexid(rng, 20),
+            "expiration": iso(ts + 3600),
+        },
+        "subjectFromWebIdentityToken": sub,
+        "assumedRoleUser": {
+            "assumedRoleId": f"{r.pid}:GitHubActions",
+            "arn": f"arn:aws:sts::{acct}:assumed-role/{r.name}/GitHubActions",
+        },
+        "provider": provider,
+        "audience": "sts.amazonaws.com",
+    }
+    rec = c.event(ts, "sts.amazonaws.com", "AssumeRoleWithWebIdentity", r.region, params, resp)
+    ui = assumed_role_identity(
+        acct,
+        r.name,
+        r.pid,
+        "GitHubActions",
+        key,
+        ts,
+        web_identity={"federatedProvider": provider, "attributes": {}},
+    )
+    return rec, ui
+
+
 class RoleActor:
     """A workload role; `stream()` dispatches on the role's kind."""
 
@@ -533,10 +597,14 @@ class RoleActor:
             return 18.0
         if k == "svc-user":
             return 86400.0 / r.period * 3.5 * live
+        if k == "aws-service":
+            return services.SERVICE_NOISE[str(r.extra["spec"])].expected_per_day()
+        if k == "rotation":
+            return 86400.0 / r.period * 9.0
         return 86400.0 / r.period * 6.0
 
     def stream(self) -> Stream:
-        return getattr(self, "_" + self.role.kind.replace("-", "_"))()
+        return ROLE_STREAMS[self.role.kind](self)
 
     # --- CI: terraform plans/applies and deployments ---------------------------------------------------
     def _runs(self, per_workday: float, nightly_hour: Optional[float]) -> Iterator[Tuple[float, bool]]:
@@ -552,50 +620,7 @@ class RoleActor:
             yield from sorted(times)
 
     def _web_identity(self, ts: float, ip: str, repo: str) -> Tuple[Dict[str, Any], Dict[str, Any]]:
-        r, rng = self.role, self.rng
-        acct = r.account.id
-        provider = f"arn:aws:iam::{acct}:oidc-provider/token.actions.githubusercontent.com"
-        sub = f"repo:corp/{repo}:ref:refs/heads/main"
-        wi_ui = {
-            "type": "WebIdentityUser",
-            "principalId": f"{provider}:sts.amazonaws.com:{sub}",
-            "userName": sub,
-            "identityProvider": provider,
-        }
-        ua = (
-            ToolAgent("js", ts, ("linux", "os/linux#6.5.0-1025-azure", "", "x86_64", "")).ua(
-                "sts.amazonaws.com", "AssumeRoleWithWebIdentity"
-            )
-            + GITHUB_UA_SUFFIX
-        )
-        key = key_id(rng, "ASIA")
-        c = Caller(wi_ui, acct, ip, rng, fixed_ua=ua)
-        params = {"roleArn": r.arn, "roleSessionName": "GitHubActions", "durationSeconds": 3600}
-        resp = {
-            "credentials": {
-                "accessKeyId": key,
-                "sessionToken": "IQoJb3JpZ2luX2VjE" + hexid(rng, 20),
-                "expiration": iso(ts + 3600),
-            },
-            "subjectFromWebIdentityToken": sub,
-            "assumedRoleUser": {
-                "assumedRoleId": f"{r.pid}:GitHubActions",
-                "arn": f"arn:aws:sts::{acct}:assumed-role/{r.name}/GitHubActions",
-            },
-            "provider": provider,
-            "audience": "sts.amazonaws.com",
-        }
-        rec = c.event(ts, "sts.amazonaws.com", "AssumeRoleWithWebIdentity", r.region, params, resp)
-        ui = assumed_role_identity(
-            acct,
-            r.name,
-            r.pid,
-            "GitHubActions",
-            key,
-            ts,
-            web_identity={"federatedProvider": provider, "attributes": {}},
-        )
-        return rec, ui
+        return web_identity(self.role, ts, ip, repo, self.rng)
 
     def _ci(self) -> Stream:
         r, rng = self.role, self.rng
@@ -934,3 +959,30 @@ class RoleActor:
             if weekday(t) == 6:
                 t += 1.0
                 yield t, sess.call(t, ("rds.amazonaws.com", "ModifyDBSnapshotAttribute"))
+
+    def _aws_service(self) -> Stream:
+        return services.stream(
+            self.role, str(self.role.extra["spec"]), self._periodic(self.role.period, tz=0), self.rng
+        )
+
+    def _rotation(self) -> Stream:
+        return services.rotation_stream(self.role, self._periodic(self.role.period, tz=0), self.rng, self.t0)
+
+
+# Role kind -> the RoleActor method that streams it (kinds are set in org.build_org).
+ROLE_STREAMS: Dict[str, Callable[[RoleActor], Stream]] = {
+    "ci": RoleActor._ci,
+    "deploy": RoleActor._deploy,
+    "lambda": RoleActor._lambda,
+    "ecs": RoleActor._ecs,
+    "instance": RoleActor._instance,
+    "scanner": RoleActor._scanner,
+    "config": RoleActor._config,
+    "service": RoleActor._service,
+    "backup": RoleActor._backup,
+    "svc-user": RoleActor._svc_user,
+    "patch": RoleActor._patch,
+    "dr-share": RoleActor._dr_share,
+    "aws-service": RoleActor._aws_service,
+    "rotation": RoleActor._rotation,
+}

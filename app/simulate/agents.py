@@ -160,6 +160,12 @@ class ToolAgent:
                 self._cache[key] = got
         return got
 
+    def command_ua(self, command: str) -> str:
+        """aws-cli names the high-level command it runs (`s3.sync`, `s3.cp`) instead of each API call."""
+        if self.family != "aws-cli":
+            raise ValueError("only aws-cli user agents name a command")
+        return self._prefix + command
+
 
 def browser(rng: random.Random, ts: float, template: Optional[str] = None) -> str:
     """A desktop browser user agent (console sign-in and console-originated API calls)."""

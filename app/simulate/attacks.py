@@ -24,13 +24,22 @@ import re
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, Dict, Iterable, List, Optional, Sequence, Tuple
+from typing import Any, Callable, Dict, Iterable, List, Optional, Sequence, Tuple
 
+from .actors import admin_identity
 from .agents import OS_PROFILES, ToolAgent, browser, pick_family
 from .apis import ALL_REGIONS, DATA_EVENT_NAMES, GLOBAL_SOURCES, access_denied, read_only
-from .events import Caller, event_version, iam_user_identity, s3_additional, service_region, tls_details
+from .events import (
+    Caller,
+    assumed_role_identity,
+    event_version,
+    iam_user_identity,
+    s3_additional,
+    service_region,
+    tls_details,
+)
 from .ids import account_id, derive_rng, hexid, instance_id, iso, key_id, principal_id, s3_request_id, uuid4
-from .networks import attacker_network
+from .networks import attacker_network, ip_from
 from .org import DAY, Human, Org, Role
 
 DATA_DIR = Path(__file__).resolve().parent / "attack_data"
@@ -95,15 +104,6 @@ CLOUDTRAIL_KEYS = (
     "eventCategory",
     "tlsDetails",
     "sessionCredentialFromConsole",
-)
-SCENARIOS = (
-    "leaked-key",
-    "stolen-instance-credentials",
-    "compromised-console",
-    "insider",
-    "recon-burst",
-    "slow-attack",
-    "external-probe",
 )
 _SERVICE_VALUE = re.compile(r"^(AWS Internal|[a-z0-9.-]+\.amazonaws\.com)$")
 _ACCOUNT_IN_TEXT = re.compile(r"(?<![0-9])([0-9]{12})(?![0-9])")
@@ -342,9 +342,10 @@ def scenarios_for(tech: Technique) -> Tuple[str, ...]:
         or any(n == "ConsoleLogin" for _, n in tech.apis)
     ):
         return ("compromised-console",)
+    established = ("insider", "ci-role-key", "established-admin")
     if tech.tactic == "TA0007":
-        return ("recon-burst", "leaked-key", "stolen-instance-credentials", "insider")
-    return ("leaked-key", "stolen-instance-credentials", "compromised-console", "insider", "slow-attack")
+        return ("recon-burst", "leaked-key", "stolen-instance-credentials") + established
+    return ("leaked-key", "stolen-instance-credentials", "compromised-console", "slow-attack") + established
 
 
 # ---------------------------------------------------------------------------------------------- campaigns
@@ -359,15 +360,26 @@ class Victim:
     human: Optional[Human] = None
     role: Optional[Role] = None
     tz: float = 0.0
+    alt_agent: Any = None  # a second tool of the victim's own (own-context scenarios mix it in)
 
 
 class Campaign:
     """One injected attack run, materialised as a time-sorted list of labelled records (small)."""
 
     def __init__(
-        self, org: Org, seed: int, index: int, technique_ids_: List[str], scenario: str, start: float
+        self,
+        org: Org,
+        seed: int,
+        index: int,
+        technique_ids_: List[str],
+        scenario: str,
+        start: float,
+        iac_runs: Sequence[Any] = (),
     ) -> None:
         self.org = org
+        self.spec = SCENARIO_SPECS[scenario]
+        self.iac_runs = iac_runs
+        self.earliest, self.latest = campaign_span(org, self.spec.established)
         self.rng = derive_rng(seed, "campaign", index)
         self.id = "c%04d-%s" % (index, hexid(self.rng, 6))
         self.techniques = technique_ids_
@@ -387,97 +399,7 @@ class Campaign:
         self.agent = ToolAgent(pick_family(rng), start - lag, rng.choice(OS_PROFILES))
         self.browser_ua = browser(rng, start)
         self.tls = rng.randrange(2)
-        self.victim = self._victim()
-
-    # --- who is attacked -------------------------------------------------------------------------------
-    def _victim(self) -> Victim:
-        org, rng, sc, t = self.org, self.rng, self.scenario, self.start
-        humans = [h for h in org.humans if h.start_day * DAY + org.start < t]
-        if sc == "stolen-instance-credentials":
-            roles = [
-                r for r in org.roles if r.kind in ("instance", "lambda") and r.start_day * DAY + org.start < t
-            ]
-            r = rng.choice(roles) if roles else rng.choice(org.roles)
-            sess = r.sessions[0] if r.sessions else instance_id(rng)
-            ui = _ar_ui(
-                r.account.id,
-                r.name,
-                r.pid,
-                sess,
-                key_id(rng, "ASIA"),
-                t - rng.uniform(600, 5 * 3600),
-                ec2=r.kind == "instance",
-            )
-            return Victim(
-                "instance" if r.kind == "instance" else "lambda",
-                r.account.id,
-                ui,
-                self.ips,
-                self.agent,
-                "",
-                role=r,
-            )
-        if sc == "external-probe":
-            acct = rng.choice(org.accounts).id
-            return Victim(
-                "anonymous",
-                acct,
-                {"type": "AWSAccount", "principalId": "", "accountId": "ANONYMOUS_PRINCIPAL"},
-                self.ips,
-                self.agent,
-                "",
-            )
-        if sc == "insider":
-            h = rng.choice(humans)
-            return Victim(
-                "sso-user" if h.sso else "iam-user",
-                h.account.id,
-                _human_ui(h, t, rng, console=False),
-                [h.home_ip_at(t), h.office_ip, h.vpn_ip],
-                h.agent_at(t),
-                browser(rng, t, h.browser),
-                human=h,
-                tz=h.tz,
-            )
-        if sc == "compromised-console":
-            h = rng.choice(humans)
-            return Victim(
-                "sso-user" if h.sso else "iam-user",
-                h.account.id,
-                _human_ui(h, t, rng, console=True),
-                self.ips,
-                self.agent,
-                self.browser_ua,
-                human=h,
-                tz=h.tz,
-            )
-        # leaked key (recon burst and slow attacks also start from a leaked long-term key): a person's key, an
-        # integration's key (most leaked keys in the wild), or a forgotten user's key
-        iam = [h for h in humans if not h.sso]
-        svc = [r for r in org.roles if r.kind == "svc-user"]
-        x = rng.random()
-        if iam and x < 0.5:
-            h = rng.choice(iam)
-            ui = iam_user_identity(h.account.id, h.name, h.user_pid, h.key_at(t))
-            return Victim("iam-user", h.account.id, ui, self.ips, self.agent, "", human=h, tz=h.tz)
-        if svc and x < 0.9:
-            r = rng.choice(svc)
-            ui = iam_user_identity(r.account.id, r.name, r.pid, str(r.extra["key"]))
-            return Victim("service-user", r.account.id, ui, self.ips, self.agent, "", role=r)
-        acct = rng.choice(org.accounts)
-        active = {r.name for r in svc if r.account is acct}
-        user = rng.choice(
-            [u for u in acct.res.users if u.startswith("svc-") and u not in active] or ["svc-legacy"]
-        )
-        ui = {
-            "type": "IAMUser",
-            "principalId": principal_id(derive_rng(org.seed, "dormant", acct.id, user), "AIDA"),
-            "arn": "arn:aws:iam::%s:user/%s" % (acct.id, user),
-            "accountId": acct.id,
-            "accessKeyId": key_id(derive_rng(org.seed, "dormant-key", acct.id, user), "AKIA"),
-            "userName": user,
-        }
-        return Victim("dormant-user", acct.id, ui, self.ips, self.agent, "")
+        self.victim = self.spec.victim(self)  # may move `start` next to the victim's own work
 
     # --- timeline -------------------------------------------------------------------------------------
     def records(self, allowed: set) -> List[Tuple[float, Dict[str, Any]]]:
@@ -490,10 +412,7 @@ class Campaign:
         if self.scenario == "compromised-console":
             out.append((t, self._login(t, primary)))
             t += rng.uniform(5, 60)
-        elif (
-            self.scenario in ("leaked-key", "recon-burst", "slow-attack", "stolen-instance-credentials")
-            and rng.random() < 0.7
-        ):
+        elif rng.random() < self.spec.whoami:
             src = {
                 "eventSource": "sts.amazonaws.com",
                 "eventName": "GetCallerIdentity",
@@ -740,7 +659,7 @@ class Campaign:
         src_ip = str(src.get("sourceIPAddress") or "")
         if _SERVICE_VALUE.match(src_ip):
             ip = src_ip
-        elif v.kind in ("iam-user", "sso-user") and self.scenario == "insider":
+        elif self.spec.own_context:
             ip = v.ips[0] if rng.random() < 0.8 else rng.choice(v.ips)
         else:
             ip = self.ips[0] if len(self.ips) == 1 or rng.random() < 0.7 else rng.choice(self.ips)
@@ -756,8 +675,9 @@ class Campaign:
             )
         elif self.scenario == "external-probe" and src_ua and not _GIVEAWAY.search(src_ua):
             ua = src_ua
-        elif self.scenario == "insider":
-            ua = v.agent.ua(source, name)
+        elif self.spec.own_context:
+            agent = v.alt_agent if v.alt_agent is not None and rng.random() < 0.3 else v.agent
+            ua = agent.ua(source, name)
         else:
             ua = self.agent.ua(source, name)
         rec: Dict[str, Any] = {
@@ -887,9 +807,240 @@ def _human_ui(h: Human, t: float, rng: random.Random, console: bool) -> Dict[str
     return ui
 
 
-def plan_campaigns(org: Org, seed: int, n: int, allowed: List[str]) -> List[Campaign]:
+# ------------------------------------------------------------------------------------------------ scenarios
+def campaign_span(org: Org, established: bool) -> Tuple[float, float]:
+    """When a campaign may start. Established-identity scenarios wait until the victim has weeks of history
+    (up to 21 days, at most 60% of a short simulation), so what the model learns is "this identity, which has
+    done plenty before, now does this", not "this identity is new"."""
+    warm = min(org.days * 0.6, 21.0) if established else min(org.days * 0.25, 3.0)
+    return org.start + warm * DAY, org.start + org.days * DAY - 0.25 * DAY
+
+
+def _workday_time(c: Campaign, lo: float, hi: float, tz: float) -> float:
+    """A time between local hours `lo` and `hi` on the first workday at or after the campaign's planned start."""
+    org, rng = c.org, c.rng
+    d0 = int((c.start - org.start) // DAY)
+    for d in list(range(d0, org.days)) + list(range(d0 - 1, -1, -1)):
+        day0 = org.start + d * DAY
+        if (int(day0 // DAY) + 3) % 7 < 5 and d not in org.holidays:
+            t = day0 + (rng.uniform(lo, hi) - tz) * 3600
+            if c.earliest <= t < c.latest:
+                return t
+    return min(max(c.start, c.earliest), c.latest)
+
+
+def _v_stolen_instance(c: Campaign) -> Victim:
+    """An instance-profile or Lambda session that has run for weeks, now used from outside AWS."""
+    org, rng, t = c.org, c.rng, c.start
+    roles = [r for r in org.roles if r.kind in ("instance", "lambda") and r.start_day == 0]
+    roles = roles or [
+        r for r in org.roles if r.kind in ("instance", "lambda") and r.start_day * DAY + org.start < t
+    ]
+    r = rng.choice(roles) if roles else rng.choice(org.roles)
+    sess = r.sessions[0] if r.sessions else instance_id(rng)
+    since = t - rng.uniform(600, 5 * 3600)
+    ui = _ar_ui(r.account.id, r.name, r.pid, sess, key_id(rng, "ASIA"), since, ec2=r.kind == "instance")
+    kind = "instance" if r.kind == "instance" else "lambda"
+    return Victim(kind, r.account.id, ui, c.ips, c.agent, "", role=r)
+
+
+def _v_external(c: Campaign) -> Victim:
+    acct = c.rng.choice(c.org.accounts).id
+    ui = {"type": "AWSAccount", "principalId": "", "accountId": "ANONYMOUS_PRINCIPAL"}
+    return Victim("anonymous", acct, ui, c.ips, c.agent, "")
+
+
+def _humans(c: Campaign, established: bool) -> List[Human]:
+    org = c.org
+    if established:
+        got = [h for h in org.humans if h.start_day == 0]
+        if got:
+            return got
+    return [h for h in org.humans if h.start_day * DAY + org.start < c.start] or list(org.humans)
+
+
+def _v_insider(c: Campaign) -> Victim:
+    """A person with weeks of history acting with their own identity, network and tool."""
+    rng, t = c.rng, c.start
+    h = rng.choice(_humans(c, True))
+    ips = [h.home_ip_at(t), h.office_ip, h.vpn_ip]
+    ui = _human_ui(h, t, rng, console=False)
+    kind = "sso-user" if h.sso else "iam-user"
+    return Victim(kind, h.account.id, ui, ips, h.agent_at(t), browser(rng, t, h.browser), human=h, tz=h.tz)
+
+
+def _v_console(c: Campaign) -> Victim:
+    rng, t = c.rng, c.start
+    h = rng.choice(_humans(c, False))
+    ui = _human_ui(h, t, rng, console=True)
+    kind = "sso-user" if h.sso else "iam-user"
+    return Victim(kind, h.account.id, ui, c.ips, c.agent, c.browser_ua, human=h, tz=h.tz)
+
+
+def _v_leaked_key(c: Campaign) -> Victim:
+    """A person's, an integration's (most leaked keys in the wild) or a forgotten user's long-term key."""
+    org, rng, t = c.org, c.rng, c.start
+    iam = [h for h in _humans(c, False) if not h.sso]
+    svc = [r for r in org.roles if r.kind == "svc-user"]
+    x = rng.random()
+    if iam and x < 0.5:
+        h = rng.choice(iam)
+        ui = iam_user_identity(h.account.id, h.name, h.user_pid, h.key_at(t))
+        return Victim("iam-user", h.account.id, ui, c.ips, c.agent, "", human=h, tz=h.tz)
+    if svc and x < 0.9:
+        r = rng.choice(svc)
+        ui = iam_user_identity(r.account.id, r.name, r.pid, str(r.extra["key"]))
+        return Victim("service-user", r.account.id, ui, c.ips, c.agent, "", role=r)
+    acct = rng.choice(org.accounts)
+    active = {r.name for r in svc if r.account is acct}
+    user = rng.choice(
+        [u for u in acct.res.users if u.startswith("svc-") and u not in active] or ["svc-legacy"]
+    )
+    ui = {
+        "type": "IAMUser",
+        "principalId": principal_id(derive_rng(org.seed, "dormant", acct.id, user), "AIDA"),
+        "arn": "arn:aws:iam::%s:user/%s" % (acct.id, user),
+        "accountId": acct.id,
+        "accessKeyId": key_id(derive_rng(org.seed, "dormant-key", acct.id, user), "AKIA"),
+        "userName": user,
+    }
+    return Victim("dormant-user", acct.id, ui, c.ips, c.agent, "")
+
+
+_CI_OS = ("linux", "os/linux#6.5.0-1025-azure", "", "x86_64", "ubuntu.22")
+
+
+def _v_ci_role_key(c: Campaign) -> Victim:
+    """A CI role's session key stolen from a GitHub-hosted runner (a poisoned workflow step or dependency) and used
+    from the runners' own network with the pipeline's own tools, inside or right after a real run."""
+    org, rng = c.org, c.rng
+    runs = [x for x in c.iac_runs if x.role is not None and c.earliest <= x.t < c.latest - 3600]
+    roles = [r for r in org.roles if r.kind == "ci" and r.start_day == 0] or [
+        r for r in org.roles if r.kind == "ci"
+    ]
+    if runs and rng.random() < 0.7:
+        run = rng.choice(runs)
+        role, key = run.role, run.session_key()
+        c.start = run.t + rng.uniform(60, 50 * 60)  # the same job's credentials, within their hour
+        since, ips = run.t, [run.ip]
+    else:
+        role = rng.choice(roles)
+        c.start = _workday_time(c, 13, 23, 0.0)
+        key, since = key_id(rng, "ASIA"), c.start - rng.uniform(60, 1800)
+        ips = [ip_from(rng, "ci:github")]
+    ips += [ip_from(rng, "ci:github") for _ in range(2)]
+    acct = role.account.id
+    provider = f"arn:aws:iam::{acct}:oidc-provider/token.actions.githubusercontent.com"
+    ui = assumed_role_identity(
+        acct,
+        role.name,
+        role.pid,
+        "GitHubActions",
+        key,
+        since,
+        web_identity={"federatedProvider": provider, "attributes": {}},
+    )
+    agent = ToolAgent("terraform", c.start - 3 * DAY, ("linux", "", "", "x86_64", ""))
+    alt = ToolAgent("aws-cli", c.start - 10 * DAY, _CI_OS)  # a workflow step calling the CLI on the runner
+    return Victim("ci-role", acct, ui, ips, agent, "", role=role, alt_agent=alt)
+
+
+def _v_established_admin(c: Campaign) -> Victim:
+    """An admin who runs IaC and console work, abused minutes to hours after their own run: same identity, same
+    network, mostly the same tools (their CLI and the run's Terraform)."""
+    org, rng = c.org, c.rng
+    runs = [x for x in c.iac_runs if x.human is not None and c.earliest <= x.t < c.latest - 6 * 3600]
+    if runs:
+        run = rng.choice(runs)
+        h, acct = run.human, run.account
+        gap = rng.uniform(10 * 60, 5 * 3600)
+        c.start = run.t + 600 + gap
+        key = run.session_key() if gap < 50 * 60 else None
+        ips = [run.ip, h.office_ip, h.vpn_ip if h.uses_vpn else h.home_ip_at(c.start)]
+        alt = run.agent()
+    else:
+        admins = [h for h in _humans(c, True) if h.kind == "admin"] or [
+            h for h in org.humans if h.kind == "admin"
+        ]
+        h = rng.choice(admins or org.humans)
+        acct = h.account
+        c.start = _workday_time(c, 10, 18, h.tz)
+        key = None
+        ips = [h.office_ip, h.vpn_ip if h.uses_vpn else h.home_ip_at(c.start)]
+        alt = h.tool_at(c.start, "terraform")
+    ui = admin_identity(h, acct, c.start, rng, key=key)
+    kind = ("sso-user" if h.sso else "iam-user") if acct is h.account else "org-access"
+    return Victim(
+        kind,
+        acct.id,
+        ui,
+        ips,
+        h.agent_at(c.start),
+        browser(rng, c.start, h.browser),
+        human=h,
+        tz=h.tz,
+        alt_agent=alt,
+    )
+
+
+def _maybe_one(rng: random.Random) -> int:
+    return 1 if rng.random() < 0.5 else 0
+
+
+def _has_ci(org: Org) -> bool:
+    return any(r.kind == "ci" for r in org.roles)
+
+
+def _has_admin(org: Org) -> bool:
+    return any(h.kind == "admin" for h in org.humans)
+
+
+@dataclass(frozen=True)
+class Scenario:
+    """How one kind of attack story is planned.
+
+    `established`: the victim identity has weeks of history before the attack (training's `established` split
+    holds these out). `own_context`: the attacker acts from the victim's own networks with the victim's own tools.
+    """
+
+    victim: Callable[[Campaign], Victim]
+    weight: float = 1.0
+    established: bool = False
+    own_context: bool = False
+    extra: Callable[[random.Random], int] = _maybe_one  # techniques beyond the main one
+    recon_first: float = 0.0  # chance of a few discovery calls before acting
+    whoami: float = 0.0  # chance of a GetCallerIdentity first
+    available: Callable[[Org], bool] = lambda org: True
+
+
+SCENARIO_SPECS: Dict[str, Scenario] = {
+    "leaked-key": Scenario(_v_leaked_key, recon_first=0.6, whoami=0.7),
+    "stolen-instance-credentials": Scenario(
+        _v_stolen_instance, established=True, recon_first=0.6, whoami=0.7
+    ),
+    "compromised-console": Scenario(_v_console, extra=lambda rng: 0, recon_first=0.6),
+    "insider": Scenario(_v_insider, established=True, own_context=True),
+    "recon-burst": Scenario(_v_leaked_key, weight=0.8, extra=lambda rng: rng.randint(8, 30), whoami=0.7),
+    "slow-attack": Scenario(_v_leaked_key, extra=lambda rng: 2, recon_first=0.6, whoami=0.7),
+    "external-probe": Scenario(_v_external, weight=0.4, extra=lambda rng: 0),
+    "ci-role-key": Scenario(
+        _v_ci_role_key, established=True, own_context=True, recon_first=0.4, whoami=0.7, available=_has_ci
+    ),
+    "established-admin": Scenario(
+        _v_established_admin, established=True, own_context=True, recon_first=0.3, available=_has_admin
+    ),
+}
+SCENARIOS = tuple(SCENARIO_SPECS)
+# Scenarios where the attacker is an identity with weeks of history (training's `established` hold-out).
+ESTABLISHED_SCENARIOS = tuple(name for name, spec in SCENARIO_SPECS.items() if spec.established)
+
+
+def plan_campaigns(
+    org: Org, seed: int, n: int, allowed: List[str], iac_runs: Sequence[Any] = ()
+) -> List[Campaign]:
     """Spread `n` campaigns over the period (after a warm-up so identities have a history), cycling through the
-    allowed techniques so every technique is used before any repeats."""
+    allowed techniques so every technique is used before any repeats. `iac_runs` (planned IaC jobs) let
+    established-identity campaigns strike right after their victim's own infrastructure work."""
     if n <= 0 or not allowed:
         return []
     techs = _catalog()[0]
@@ -901,11 +1052,7 @@ def plan_campaigns(org: Org, seed: int, n: int, allowed: List[str]) -> List[Camp
         for sc in scenarios_for(techs[tid]):
             queues.setdefault(sc, []).append(tid)
     used: Dict[str, int] = {}
-    weights = {"external-probe": 0.4, "recon-burst": 0.8}
-    scen = [sc for sc in SCENARIOS if sc in queues]
-    scen_w = [weights.get(sc, 1.0) for sc in scen]
-    span_start = org.start + min(org.days * 0.25, 3.0) * DAY
-    span_end = org.start + org.days * DAY - 0.25 * DAY
+    scen = [sc for sc in SCENARIOS if sc in queues and SCENARIO_SPECS[sc].available(org)]
     out: List[Campaign] = []
     cycle: List[str] = []
     for i in range(n):
@@ -913,10 +1060,9 @@ def plan_campaigns(org: Org, seed: int, n: int, allowed: List[str]) -> List[Camp
             cycle = list(scen)
             rng.shuffle(cycle)
             # weighted thinning: low-weight scenarios sit out some rounds
-            cycle = [
-                sc for sc, w in zip(cycle, [scen_w[scen.index(c)] for c in cycle]) if rng.random() < w
-            ] or cycle
+            cycle = [sc for sc in cycle if rng.random() < SCENARIO_SPECS[sc].weight] or cycle
         scenario = cycle.pop()
+        spec = SCENARIO_SPECS[scenario]
         # the least-used compatible technique (random among ties): every technique gets its turn
         # (real multi-event detonations first among equally used ones: Stratus and OTRF runs tell whole stories)
         cands = queues[scenario]
@@ -925,28 +1071,19 @@ def plan_campaigns(org: Org, seed: int, n: int, allowed: List[str]) -> List[Camp
         primary = rng.choice([t for t in cands if key[t] == low])
         used[primary] = used.get(primary, 0) + 1
         chosen = [primary]
-        if scenario in ("leaked-key", "stolen-instance-credentials", "insider", "slow-attack", "recon-burst"):
-            extra = {"slow-attack": 2, "recon-burst": rng.randint(8, 30)}.get(
-                scenario, 1 if rng.random() < 0.5 else 0
-            )
-            for _ in range(extra):
-                cand = [
-                    t
-                    for t in allowed
-                    if scenario in scenarios_for(techs[t])
-                    and t not in chosen
-                    and (scenario != "recon-burst" or techs[t].tactic == "TA0007")
-                ]
-                if cand:
-                    pick_ = rng.choice(cand)
-                    chosen.append(pick_)
-                    used[pick_] = used.get(pick_, 0) + 1
-        if scenario in (
-            "leaked-key",
-            "stolen-instance-credentials",
-            "compromised-console",
-            "slow-attack",
-        ) and (rng.random() < 0.6):
+        for _ in range(spec.extra(rng)):
+            cand = [
+                t
+                for t in allowed
+                if scenario in scenarios_for(techs[t])
+                and t not in chosen
+                and (scenario != "recon-burst" or techs[t].tactic == "TA0007")
+            ]
+            if cand:
+                pick_ = rng.choice(cand)
+                chosen.append(pick_)
+                used[pick_] = used.get(pick_, 0) + 1
+        if spec.recon_first and rng.random() < spec.recon_first:
             # look around first: a few discovery calls before acting
             disc = [
                 t
@@ -956,10 +1093,11 @@ def plan_campaigns(org: Org, seed: int, n: int, allowed: List[str]) -> List[Camp
             for t in rng.sample(disc, min(len(disc), rng.randint(2, 5))):
                 chosen.insert(0, t)
                 used[t] = used.get(t, 0) + 1
+        span_start, span_end = campaign_span(org, spec.established)
         start = rng.uniform(
             span_start, max(span_start + 1, span_end - (3 * DAY if scenario == "slow-attack" else 0))
         )
-        c = Campaign(org, seed, i, chosen, scenario, start)
+        c = Campaign(org, seed, i, chosen, scenario, start, iac_runs=iac_runs)
         c.primary = primary
         if scenario == "insider" and c.victim.human is not None and rng.random() < 0.6:
             # insiders prefer evenings and weekends in their own time zone

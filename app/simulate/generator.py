@@ -13,11 +13,18 @@ import heapq
 import math
 import time
 from dataclasses import dataclass, field
-from typing import Any, Dict, Iterator, List, Optional, Sequence, Tuple
+from typing import Any, Callable, Dict, Iterator, List, Optional, Sequence, Tuple
 
-from .actors import HumanActor, RoleActor, org_admin_stream, root_stream
+from .actors import HumanActor, RoleActor, Stream, org_admin_stream, root_stream
 from .attacks import plan_campaigns, select_techniques
 from .org import DAY, Org, build_org
+from .workloads import WORKLOADS
+
+# Organisation-wide streams that are neither one person nor one role (name -> stream factory).
+ORG_STREAMS: Dict[str, Callable[[Org, int], Stream]] = {
+    "org-admin": org_admin_stream,
+    "root": root_stream,
+}
 
 # Expected events/day of the base org (3 accounts, 12 people, ...); used to size an org when counts are auto.
 _BASE_PER_DAY = 11000.0
@@ -76,6 +83,7 @@ class Plan:
     campaigns: list
     allowed_techniques: List[str]
     expected_benign: float
+    workloads: Dict[str, list] = field(default_factory=dict)  # planned jobs per registered workload
 
 
 def _sizes(cfg: SimConfig) -> Dict[str, int]:
@@ -116,11 +124,15 @@ def plan(cfg: SimConfig) -> Plan:
     )
     humans = [HumanActor(h, org, cfg.seed, 1.0) for h in org.humans]
     roles = [RoleActor(r, org, cfg.seed, 1.0) for r in org.roles]
+    per_day = (cfg.events / cfg.days) if cfg.events is not None else _BASE_PER_DAY
+    # scheduled jobs (IaC runs, bulk reads) keep their realistic size; people and machines fill the rest
+    jobs = {name: list(planner(org, cfg.seed, per_day)) for name, planner in WORKLOADS.items()}
+    fixed = sum(j.expected_events() for js in jobs.values() for j in js) / cfg.days
     h_exp = sum(a.expected_per_day() for a in humans)
     m_exp = sum(a.expected_per_day() for a in roles)
     total = h_exp + m_exp
     if cfg.events is not None:
-        target = cfg.events / cfg.days
+        target = max(per_day - fixed, 0.5 * per_day)
         h_rate = min(1.5, max(0.6, target / max(total, 1.0)))
         m_rate = max(0.01, (target - h_exp * h_rate) / max(m_exp, 1.0))
         for a in humans:
@@ -137,8 +149,8 @@ def plan(cfg: SimConfig) -> Plan:
             if cfg.campaigns is not None
             else max(1, int(round(cfg.campaigns_per_day * cfg.days)))
         )
-        campaigns = plan_campaigns(org, cfg.seed, n, allowed)
-    return Plan(org, humans, roles, campaigns, allowed, total * cfg.days)
+        campaigns = plan_campaigns(org, cfg.seed, n, allowed, iac_runs=jobs.get("iac", ()))
+    return Plan(org, humans, roles, campaigns, allowed, (total + fixed) * cfg.days, jobs)
 
 
 def _campaign_stream(campaigns: list, allowed: set) -> Iterator[Tuple[float, Dict[str, Any]]]:
@@ -163,8 +175,8 @@ def generate(config: SimConfig, plan_: Optional[Plan] = None) -> Iterator[Dict[s
     end = org.start + org.days * DAY
     streams: List[Iterator[Tuple[float, Dict[str, Any]]]] = [a.stream() for a in p.humans]
     streams += [a.stream() for a in p.roles]
-    streams.append(org_admin_stream(org, config.seed))
-    streams.append(root_stream(org, config.seed))
+    streams += [make(org, config.seed) for make in ORG_STREAMS.values()]
+    streams += [job.stream() for js in p.workloads.values() for job in js]
     if p.campaigns:
         streams.append(_campaign_stream(p.campaigns, set(p.allowed_techniques)))
     heap: List[Tuple[float, int, Dict[str, Any]]] = []

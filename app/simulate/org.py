@@ -16,6 +16,7 @@ from .agents import BROWSERS, OS_PROFILES, ToolAgent, pick_family
 from .apis import BROWSE, Resources
 from .ids import account_id, alnum, derive_rng, hexid, instance_id, key_id, principal_id
 from .networks import COUNTRIES, aws_pool, ip_from
+from .services import SERVICE_NOISE
 
 DAY = 86400.0
 REGIONS = [
@@ -190,8 +191,12 @@ class Human:
         return key
 
     def agent_at(self, ts: float) -> ToolAgent:
+        return self.tool_at(ts, self.family)
+
+    def tool_at(self, ts: float, family: str) -> ToolAgent:
+        """A tool of `family` on this person's machine, at the version of their last upgrade before `ts`."""
         pinned = ts - ((ts - self.upgrade_phase) % (self.upgrade_days * DAY))
-        return ToolAgent(self.family, pinned, self.os_profile)
+        return ToolAgent(family, pinned, self.os_profile)
 
     def home_ip_at(self, ts: float) -> str:
         ip = self.home_ips[0][1]
@@ -524,6 +529,20 @@ def build_org(
             exec_env="AWS_Lambda_python3.12",
             period=DAY,
             ips=[ip_from(rng, aws_pool(acct.home))],
+        )
+    # AWS services acting in every account (log delivery, GuardDuty, Auto Scaling, ...): see services.py
+    for acct in accounts:
+        for spec in SERVICE_NOISE:
+            noise = SERVICE_NOISE[spec]
+            role("aws-service", noise.role or noise.service, acct, extra={"spec": spec}, period=noise.period)
+        role(
+            "rotation",
+            "secrets-rotation-lambda-role",
+            acct,
+            sessions=["secrets-rotation"],
+            family="boto3",
+            period=DAY / max(1, len(acct.res.secrets) // 3),
+            ips=[ip_from(rng, aws_pool(acct.home)) for _ in range(2)],
         )
     return Org(
         seed=seed,

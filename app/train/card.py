@@ -7,6 +7,9 @@ from typing import Any, Dict, List
 
 SPLIT_TEXT = {
     "technique": "grouped K-fold over attack techniques (held-out techniques never seen in training; benign split by time)",
+    "established": "attack scenarios whose attacker is an identity with weeks of history (CI role key, admin "
+    "session, insider, stolen instance credentials) held out; trained on the other scenarios, tested on those plus "
+    "the later 30% of benign rows",
     "time": "earlier 70% of the timeline -> later 30%",
     "account": "a third of the accounts held out entirely",
     "random": "random 75/25 row split (optimistic contrast only: near-duplicate rows leak across it)",

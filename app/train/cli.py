@@ -8,6 +8,8 @@ import sys
 from pathlib import Path
 from typing import Any, Dict, Iterable, List
 
+from . import DEFAULT_SPLITS
+
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("train", help="simulate/featurise/evaluate/train and write a model directory")
@@ -33,7 +35,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--single-org", action="store_true",
                    help="simulate one organisation instead of a mix of sizes (see ORG_MIX)")  # fmt: skip
-    p.add_argument("--splits", default="technique,time,account,random")
+    p.add_argument("--splits", default=",".join(DEFAULT_SPLITS),
+                   help="evaluation splits (default: %(default)s; see ctad/train/evaluate.py)")  # fmt: skip
     p.add_argument("--params", help="JSON of per-algorithm parameter overrides")
     p.set_defaults(func=cmd_train)
 

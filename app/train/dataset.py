@@ -5,7 +5,7 @@ Both ways of use are featurised, so the shipped model is good at both:
   period are exactly what a scheduled run with a baseline built from the earlier days would compute;
 - hunting: fresh, empty states over short windows (a responder pointing `ctad detect` at a folder of logs with no
   baseline), so the model also learns what novelty means when history is thin.
-Labels (`_label`, `_technique`, `_campaign`) are read from the raw records and never reach the features.
+Labels (`_label`, `_technique`, `_campaign`, `_scenario`) are read from the raw records and never reach the features.
 """
 
 from __future__ import annotations
@@ -30,6 +30,7 @@ class Dataset:
     y: List[int] = field(default_factory=list)
     technique: List[str] = field(default_factory=list)
     campaign: List[str] = field(default_factory=list)
+    scenario: List[str] = field(default_factory=list)  # the simulator's `_scenario` ("" for benign / unknown)
     account: List[str] = field(default_factory=list)
     time: List[float] = field(default_factory=list)
     mode: List[str] = field(default_factory=list)
@@ -40,11 +41,12 @@ class Dataset:
         return len(self.y)
 
     def append(self, row: List[float], label: int, technique: str, campaign: str, account: str, t: float,
-               mode: str, event_id: str) -> None:  # fmt: skip
+               mode: str, event_id: str, scenario: str = "") -> None:  # fmt: skip
         self.X.append(row)
         self.y.append(label)
         self.technique.append(technique)
         self.campaign.append(campaign)
+        self.scenario.append(scenario)
         self.account.append(account)
         self.time.append(t)
         self.mode.append(mode)
@@ -52,7 +54,7 @@ class Dataset:
 
     def extend(self, other: Dataset) -> None:
         """Append another organisation's rows (featurised with its own state: orgs never share history)."""
-        for name in ("X", "y", "technique", "campaign", "account", "time", "mode", "event_id"):
+        for name in ("X", "y", "technique", "campaign", "scenario", "account", "time", "mode", "event_id"):
             getattr(self, name).extend(getattr(other, name))
         for key, value in other.stats.items():
             if key == "features":
@@ -68,6 +70,7 @@ class Dataset:
             "y": np.asarray(self.y, dtype=np.int8),
             "technique": np.asarray(self.technique, dtype=object),
             "campaign": np.asarray(self.campaign, dtype=object),
+            "scenario": np.asarray(self.scenario, dtype=object),
             "account": np.asarray(self.account, dtype=object),
             "time": np.asarray(self.time, dtype=np.float64),
             "mode": np.asarray(self.mode, dtype=object),
@@ -102,7 +105,12 @@ def featurize(
         label = int(rec.get("_label") or 0)
         if labels is not None and ev.event_id in labels:
             label = labels[ev.event_id]
-        meta = (label, str(rec.get("_technique") or ""), str(rec.get("_campaign") or ""))
+        meta = (
+            label,
+            str(rec.get("_technique") or ""),
+            str(rec.get("_campaign") or ""),
+            str(rec.get("_scenario") or ""),
+        )
         sorter.add((ev.time, ev.event_id, ev, meta))
         t_min, t_max = min(t_min, ev.time), max(t_max, ev.time)
     read_seconds = time.perf_counter() - started
@@ -117,7 +125,7 @@ def featurize(
     hunt_start = hunt_end = None
     t0: Optional[float] = None
     prev = None
-    for t, event_id, ev, (label, technique, campaign) in sorter.sorted():
+    for t, event_id, ev, (label, technique, campaign, scenario) in sorter.sorted():
         if prev == (t, event_id):
             continue
         prev = (t, event_id)
@@ -127,7 +135,7 @@ def featurize(
             hunt_end = hunt_start + hunting_window_days * DAY
         row = scheduled.process(ev)
         if t >= t0 + warmup:
-            data.append(row, label, technique, campaign, ev.account, t, "scheduled", event_id)
+            data.append(row, label, technique, campaign, ev.account, t, "scheduled", event_id, scenario)
         if hunting_window_days > 0 and hunt_start is not None:
             while t >= hunt_end:  # type: ignore[operator]
                 hunt_start += hunting_every_days * DAY
@@ -137,7 +145,15 @@ def featurize(
                 if hunting is None:
                     hunting = FeatureState(catalog)
                 data.append(
-                    hunting.process(ev), label, technique, campaign, ev.account, t, "hunting", event_id
+                    hunting.process(ev),
+                    label,
+                    technique,
+                    campaign,
+                    ev.account,
+                    t,
+                    "hunting",
+                    event_id,
+                    scenario,
                 )
     data.stats = {
         "records": n,

@@ -22,7 +22,7 @@ from .. import __version__
 from ..features import FEATURES
 from ..scoring import shift_for
 from .dataset import featurize
-from .evaluate import evaluate, metrics_at, per_technique_recall, threshold_for_recall
+from .evaluate import DEFAULT_SPLITS, evaluate, metrics_at, per_technique_recall, threshold_for_recall
 from .trainers import DEFAULT_PARAMS, available
 
 # In calibrated space (ctad.scoring: the alert line is 0.5): odds 4, 19 and 99 times the alert line's.
@@ -158,7 +158,7 @@ def train(
     max_fpr: float = 0.01,
     labels: Optional[Dict[str, int]] = None,
     params: Optional[Dict[str, Dict[str, Any]]] = None,
-    splits: tuple = ("technique", "time", "account", "random"),
+    splits: tuple = DEFAULT_SPLITS,
     source_note: str = "",
     ship: str = "auto",
     log: Callable[[str], None] = lambda m: print(m, file=sys.stderr),
