@@ -37,6 +37,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--baseline", help="baseline profile every file starts from (default: hunting mode, none)")
     p.add_argument("--json", dest="json_out", metavar="FILE", help="also write every figure as JSON here")
     p.add_argument("--by-technique", action="store_true", help="also print recall per attack technique")
+    p.add_argument("--card", metavar="MODEL_CARD",
+                   help="also write the figures as the scorecard table at the top of this model card (evaluation "
+                        "only: the model and its threshold are not touched)")  # fmt: skip
     p.add_argument("--quiet", "-q", action="store_true", help="no progress lines on standard error")
     p.set_defaults(func=cmd_eval)
 
@@ -121,9 +124,58 @@ def cmd_eval(args: argparse.Namespace) -> int:
         except OSError as exc:
             print(f"ctad eval: cannot write {args.json_out}: {exc.strerror or exc}", file=sys.stderr)
             return 2
+    if args.card and figures:
+        try:
+            update_card(Path(args.card), card_section(report, " ".join(["ctad eval", *args.paths])))
+        except OSError as exc:
+            print(f"ctad eval: cannot update {args.card}: {exc.strerror or exc}", file=sys.stderr)
+            return 2
     if figures:
         print_report(report, args.by_technique)
     return 2 if failed else 0
+
+
+CARD_START, CARD_END = "<!-- ctad eval: start -->", "<!-- ctad eval: end -->"
+
+
+def card_section(report: Dict[str, Any], command: str) -> str:
+    """The scorecard as Markdown for the model card: real data first, whatever the simulator says after it."""
+    lines = [
+        CARD_START,
+        "## Scorecard on labelled CloudTrail (`ctad eval`, evaluation only)",
+        "",
+        f"`{command}` ({report['mode']} mode, threshold {report['threshold']:g}). Never trained or tuned on.",
+        "",
+        "| file | events | attack | ROC-AUC | PR-AUC | recall @1% FPR | precision | recall | false alerts "
+        "| techniques hit | incidents | false incidents |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for f in report["files"]:
+        lines.append(
+            f"| `{Path(f['file']).name}` | {f['events']:,} | {f['attack_events']:,} | {_ratio(f['roc_auc'])} "
+            f"| {_ratio(f['pr_auc'])} | {_ratio(f['recall_at_fpr'])} | {_ratio(f['precision'])} "
+            f"| {_ratio(f['recall'])} | {f['false_alerts']:,} ({_percent(f['false_alert_rate'])}) "
+            f"| {f['techniques_hit']} of {f['techniques_total']} | {f['incidents']:,} | {f['false_incidents']:,} |"
+        )
+    for f in report["files"]:
+        if f["missed_techniques"]:
+            missed = ", ".join(f"`{t}`" for t in f["missed_techniques"])
+            lines.append(f"\nMissed in `{Path(f['file']).name}`: {missed}.")
+    lines.append(CARD_END)
+    return "\n".join(lines) + "\n"
+
+
+def update_card(path: Path, section: str) -> None:
+    """Put `section` after the card's opening block (title and bullet list), replacing an earlier one."""
+    text = path.read_text(encoding="utf-8")
+    if CARD_START in text and CARD_END in text:
+        head, rest = text.split(CARD_START, 1)
+        tail = rest.split(CARD_END, 1)[1].lstrip("\n")
+        text = head + section + "\n" + tail
+    else:
+        cut = text.find("\n## ")
+        text = (text + "\n" + section) if cut < 0 else (text[: cut + 1] + section + text[cut:])
+    path.write_text(text, encoding="utf-8")
 
 
 # -------------------------------------------------------------------------------------------------- table
