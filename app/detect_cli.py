@@ -317,6 +317,7 @@ def cmd_detect(args: argparse.Namespace) -> int:
     if baseline_path is not None and run.profile is not None and (args.update_baseline or profile is None):
         run.profile.save(baseline_path)
     summary = run.summary.as_dict()
+    summary["incidents"] = run.incidents.count
     summary["seconds"] = round(elapsed, 3)
     summary["events_per_second"] = round(summary["rows"] / elapsed, 1) if elapsed > 0 else None
     summary["baseline"] = profile.describe() if profile is not None else None
@@ -380,7 +381,7 @@ def print_summary(summary: Dict[str, Any], output: str, profile: Optional[Profil
     table.add_row("rows in / out", f"{summary['rows']:,} / {summary['rows']:,}  → {output}")
     table.add_row("events scored", f"{summary['events']:,}  ({summary['duplicates']:,} duplicates)")
     table.add_row("rows with ct_error", f"{summary['errors']:,}")
-    table.add_row("anomalies", f"{summary['anomalies']:,}")
+    table.add_row("anomalies", f"{summary['anomalies']:,} in {summary['incidents']:,} incidents")
     sev = summary["severities"]
     table.add_row(
         "by severity",

@@ -264,6 +264,7 @@ def cmd_detect(args: argparse.Namespace) -> int:
                     failed_sink=failed_fh,
                 )
     summary["detector"] = run.summary.as_dict()
+    summary["detector"]["incidents"] = run.incidents.count
     summary["write"] = report.as_dict() if report else None
     summary["run_id"] = run_id
     summary["seconds"] = round(time.time() - started, 3)

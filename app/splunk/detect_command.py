@@ -402,7 +402,8 @@ class DetectCommand(P.Command):
                 f"{self.name}: {s.errors} of {s.rows} rows could not be scored (ct_error): {top}"
             )
         self.messages.info(
-            f"{self.name}: {s.rows} rows, {s.events} events scored, {s.anomalies} anomalies, "
+            f"{self.name}: {s.rows} rows, {s.events} events scored, {s.anomalies} anomalies in "
+            f"{self.run.incidents.count} incidents, "
             f"{s.duplicates} duplicates (model {self.detector.model_version})"
         )
 

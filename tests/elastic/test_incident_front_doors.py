@@ -62,9 +62,12 @@ def cli(records: List[Dict[str, Any]], tmp_path: Path, workers: int, gap: int) -
         src.write_text("".join(json.dumps(r) + "\n" for r in records))
     out = tmp_path / f"out-{workers}-{gap}.jsonl"
     subprocess.run([sys.executable, "-m", "ctad", "detect", str(src), "-o", str(out), "-q", "--workers",
-                    str(workers), "--threshold", THRESHOLD, "--incident-gap", str(gap)], check=True)  # fmt: skip
+                    str(workers), "--threshold", THRESHOLD, "--incident-gap", str(gap), "--summary-json",
+                    str(out) + ".summary"], check=True)  # fmt: skip
     rows = [json.loads(line) for line in out.read_text().splitlines()]
     assert len(rows) == len(records)
+    summary = json.loads(Path(str(out) + ".summary").read_text())
+    assert summary["incidents"] == len({r["ct_incident"] for r in rows if r["ct_incident"]})
     return [as_text(r) for r in rows]
 
 
@@ -112,6 +115,7 @@ def test_every_front_door_gives_the_same_incidents(records, tmp_path, fake_es, t
     stored = fake_es.indices[RESULTS]
     elastic = [as_text(stored[result_id(INDEX, i)]) for i in ids]
     assert elastic == one
+    assert json.loads((tmp_path / "es.json").read_text())["detector"]["incidents"] == len(by_incident)
     some = next(stored[result_id(INDEX, i)] for i, r in zip(ids, one) if r["ct_incident"])
     assert type(some["ct_risk"]) is int and type(some["ct_incident_score"]) is int  # mapped `integer`
 
