@@ -28,6 +28,10 @@ from .scoring import final_scores
 from .spill import ExternalSorter
 
 SCORE_BATCH = 2048
+# Front doors take the incident gap in whole minutes (`--incident-gap`, `incident_gap=`): 0 makes every anomaly its
+# own incident unless two share a second; a week is already longer than any alert window a SOC keeps open.
+MAX_INCIDENT_GAP_MINUTES = 7 * 24 * 60
+DEFAULT_INCIDENT_GAP_MINUTES = int(DEFAULT_GAP // 60)
 
 
 class ModelError(RuntimeError):

@@ -20,7 +20,7 @@ import time
 from pathlib import Path
 from typing import Any, BinaryIO, Dict, List, Optional, TextIO, Tuple
 
-from .detect import Detector, ModelError, Run
+from .detect import DEFAULT_INCIDENT_GAP_MINUTES, MAX_INCIDENT_GAP_MINUTES, Detector, ModelError, Run
 from .profile import Profile
 from .readers import InputRow, iter_rows
 from .schema import OUTPUT_FIELDS
@@ -70,6 +70,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         "--threshold", type=float, help="anomaly threshold (default: the model's shipped threshold)"
     )
     p.add_argument("--model", help="model directory (default: the bundled model/)")
+    add_incident_gap_argument(p)
     p.add_argument("--no-explain", action="store_true", help="skip reasons (faster)")
     p.add_argument("--engine", choices=("auto", "python", "numpy"), default="auto",
                    help="model evaluation: numpy when importable (auto), or force one")  # fmt: skip
@@ -95,6 +96,29 @@ def register(sub: argparse._SubParsersAction) -> None:
     show.add_argument("profile")
     show.set_defaults(func=cmd_baseline_show)
     b.set_defaults(func=lambda args: (b.print_help(), 2)[1])
+
+
+def incident_gap_minutes(text: str) -> int:
+    """argparse type of --incident-gap: whole minutes, bounded like the Splunk command's incident_gap=."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected whole minutes, not {text!r}") from None
+    if not 0 <= value <= MAX_INCIDENT_GAP_MINUTES:
+        raise argparse.ArgumentTypeError(f"expected 0..{MAX_INCIDENT_GAP_MINUTES} minutes, not {value}")
+    return value
+
+
+def add_incident_gap_argument(parser: Any) -> None:
+    """--incident-gap, shared by `ctad detect` and `ctad elastic detect` so both front doors group alike."""
+    parser.add_argument(
+        "--incident-gap",
+        type=incident_gap_minutes,
+        default=DEFAULT_INCIDENT_GAP_MINUTES,
+        metavar="MINUTES",
+        help="anomalies of one identity at most this far apart form one incident "
+        f"(default {DEFAULT_INCIDENT_GAP_MINUTES})",
+    )
 
 
 # --------------------------------------------------------------------------------------------- output
@@ -267,6 +291,7 @@ def cmd_detect(args: argparse.Namespace) -> int:
             spill_dir=args.spill_dir,
             max_memory_rows=args.max_memory_rows,
             engine=args.engine,
+            incident_gap=60.0 * args.incident_gap,
         )
     except ModelError as exc:
         print(f"ctad detect: {exc}", file=sys.stderr)
@@ -292,6 +317,7 @@ def cmd_detect(args: argparse.Namespace) -> int:
     if baseline_path is not None and run.profile is not None and (args.update_baseline or profile is None):
         run.profile.save(baseline_path)
     summary = run.summary.as_dict()
+    summary["incidents"] = run.incidents.count
     summary["seconds"] = round(elapsed, 3)
     summary["events_per_second"] = round(summary["rows"] / elapsed, 1) if elapsed > 0 else None
     summary["baseline"] = profile.describe() if profile is not None else None
@@ -355,7 +381,7 @@ def print_summary(summary: Dict[str, Any], output: str, profile: Optional[Profil
     table.add_row("rows in / out", f"{summary['rows']:,} / {summary['rows']:,}  → {output}")
     table.add_row("events scored", f"{summary['events']:,}  ({summary['duplicates']:,} duplicates)")
     table.add_row("rows with ct_error", f"{summary['errors']:,}")
-    table.add_row("anomalies", f"{summary['anomalies']:,}")
+    table.add_row("anomalies", f"{summary['anomalies']:,} in {summary['incidents']:,} incidents")
     sev = summary["severities"]
     table.add_row(
         "by severity",

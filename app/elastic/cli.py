@@ -16,6 +16,7 @@ import uuid
 from pathlib import Path
 from typing import Any, Dict, Iterable, Iterator, Optional, Tuple
 
+from ..detect_cli import add_incident_gap_argument
 from .connect import ConnectionSetupError, add_connection_arguments, make_client
 from .export import FORMATS, ExportStats, export_line, open_output
 from .reader import DEFAULT_KEEP_ALIVE, DEFAULT_PAGE_SIZE, ReadStats, parse_query, read_documents
@@ -81,6 +82,7 @@ def register(subparsers: Any) -> None:
     )
     g.add_argument("--model", default=None, help="model directory (default: the bundled model/)")
     g.add_argument("--threshold", type=float, default=None, help="anomaly threshold (default: the model's)")
+    add_incident_gap_argument(g)
     g.add_argument("--no-explain", action="store_true", help="skip reasons (faster)")
     g.add_argument(
         "--max-memory-rows", type=int, default=100_000, help="rows held in memory before spilling to disk"
@@ -211,6 +213,7 @@ def cmd_detect(args: argparse.Namespace) -> int:
             spill_dir=args.spill_dir,
             max_memory_rows=args.max_memory_rows,
             engine=args.engine,
+            incident_gap=60.0 * args.incident_gap,
         )
     except (ModelError, ValueError, OSError) as exc:  # bad baseline file or model: say which, no traceback
         _err(f"cannot start the detector: {exc}")
@@ -261,6 +264,7 @@ def cmd_detect(args: argparse.Namespace) -> int:
                     failed_sink=failed_fh,
                 )
     summary["detector"] = run.summary.as_dict()
+    summary["detector"]["incidents"] = run.incidents.count
     summary["write"] = report.as_dict() if report else None
     summary["run_id"] = run_id
     summary["seconds"] = round(time.time() - started, 3)

@@ -139,6 +139,20 @@ def row_meta(doc: Dict[str, Any], with_key_fields: bool) -> Dict[str, Any]:
     return meta
 
 
+# Integers 0..100 (`integer` in the results template); anything that is not a finite number becomes 0.
+_INT_FIELDS = frozenset(("ct_risk", "ct_incident_score"))
+
+
+def _bounded_int(value: Any) -> int:
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return 0
+    if not math.isfinite(number):
+        return 0
+    return int(min(max(number, 0.0), 100.0))
+
+
 def clean_ct(ct: Dict[str, Any]) -> Dict[str, Any]:
     """Exactly the contract fields, JSON-safe (a NaN score would make Elasticsearch reject the whole item)."""
     out: Dict[str, Any] = {}
@@ -153,6 +167,8 @@ def clean_ct(ct: Dict[str, Any]) -> Dict[str, Any]:
                 value = None
         elif name == "ct_anomaly":
             value = 1 if value in (1, True, "1", "true") else 0
+        elif name in _INT_FIELDS:
+            value = _bounded_int(value)
         elif name == "ct_reasons":
             if value is None:
                 value = []

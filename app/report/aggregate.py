@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import heapq
 import math
+import re
 from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any, Dict, Iterable, List, Optional, Tuple
@@ -27,6 +28,12 @@ MAX_LIST = 12  # reasons / actions kept per row
 MAX_BUCKETS = 20_000  # distinct timeline buckets before coarsening
 
 TRUE_WORDS = {"1", "true", "yes", "t", "y"}
+# Entity incidents (ctad.incidents): ids as the detector writes them; anything else in ct_incident joins nothing.
+INCIDENT_ID = re.compile(r"ctad-[0-9a-f]{16}")
+INCIDENT_SEVERITIES = ("critical", "high", "medium", "low")
+_SEV_ORDER = {s: len(INCIDENT_SEVERITIES) - i for i, s in enumerate(INCIDENT_SEVERITIES)}
+# Incidents tracked exactly; past twice this many the weakest are dropped and the page says so.
+MAX_INCIDENTS = 20_000
 
 
 def truthy(value: Any) -> bool:
@@ -157,6 +164,73 @@ class AnomalyRow:
     injection: bool
     event_id: str
     source_ref: str
+    incident: str = ""
+
+
+@dataclass
+class Incident:
+    """One entity incident as the report shows it: bounded state updated by each of its anomalies, in any order.
+
+    Its current score is the highest `ct_incident_score` of its rows (the detector's running score only grows),
+    so the summary is the same whatever order the rows arrive in.
+    """
+
+    id: str
+    identity: str
+    score: int = 0
+    severity: str = ""
+    events: int = 0
+    max_ct_score: float = 0.0
+    first: Optional[float] = None
+    last: Optional[float] = None
+    apis: Counter = field(default_factory=Counter)
+    techniques: Counter = field(default_factory=Counter)
+    tactics: Counter = field(default_factory=Counter)
+    verdicts: Counter = field(default_factory=Counter)
+
+    def add(self, row: Dict[str, Any], when: Optional[float], score: float, event: str, technique: str,
+            tactic: str) -> None:  # fmt: skip
+        self.events += 1
+        inc_score = as_float(row.get("ct_incident_score"))
+        inc_score = int(min(max(inc_score, 0.0), 100.0)) if inc_score is not None else 0
+        severity = as_text(row.get("ct_incident_severity"), 20).lower()
+        severity = severity if severity in INCIDENT_SEVERITIES else ""
+        # The strongest row decides; on equal scores the higher severity, so the outcome is order-free.
+        if (inc_score, _SEV_ORDER.get(severity, -1)) > (self.score, _SEV_ORDER.get(self.severity, -1)):
+            self.score, self.severity = inc_score, severity
+        self.max_ct_score = max(self.max_ct_score, min(max(score, 0.0), 1.0))
+        if when is not None:
+            self.first = when if self.first is None else min(self.first, when)
+            self.last = when if self.last is None else max(self.last, when)
+        for counter, value in ((self.apis, event), (self.techniques, technique), (self.tactics, tactic)):
+            if value and (value in counter or len(counter) < MAX_LIST * 4):
+                counter[value] += 1
+        verdict = as_text(row.get("triage_verdict"), 40).lower()
+        if verdict and (verdict in self.verdicts or len(self.verdicts) < 8):
+            self.verdicts[verdict] += 1
+
+    def rank(self) -> Tuple[int, float, int, str]:
+        """Strongest first: score, best event score, size; the id breaks ties so the order never depends on input."""
+        return (-self.score, -self.max_ct_score, -self.events, self.id)
+
+    def top(self, counter: Counter) -> List[str]:
+        return [k for k, _ in sorted(counter.items(), key=lambda kv: (-kv[1], kv[0]))[:MAX_LIST]]
+
+    @property
+    def api_list(self) -> List[str]:
+        return self.top(self.apis)
+
+    @property
+    def technique_list(self) -> List[str]:
+        return self.top(self.techniques)
+
+    @property
+    def tactic_list(self) -> List[str]:
+        return self.top(self.tactics)
+
+    @property
+    def verdict_list(self) -> List[str]:
+        return self.top(self.verdicts)
 
 
 @dataclass
@@ -197,6 +271,11 @@ class ReportData:
     backends: List[Tuple[str, int]] = field(default_factory=list)
     table: List[AnomalyRow] = field(default_factory=list)
     table_limit: int = 0
+    incidents: List[Incident] = field(default_factory=list)  # strongest first, at most incidents_limit
+    incidents_total: int = 0
+    incidents_limit: int = 0
+    incidents_approximate: bool = False
+    incident_severity: List[Tuple[str, int]] = field(default_factory=list)
     models: List[str] = field(default_factory=list)
 
     @property
@@ -211,8 +290,11 @@ class ReportData:
 class Aggregator:
     """Feed rows with `add(row)` (or `add_error(message)` for unreadable input), then call `finish()`."""
 
-    def __init__(self, top_n: int = 200, top_k_capacity: int = 2000) -> None:
+    def __init__(self, top_n: int = 200, top_k_capacity: int = 2000, top_incidents: int = 50) -> None:
         self.top_n = top_n
+        self.top_incidents = top_incidents
+        self.incidents: Dict[str, Incident] = {}
+        self.incidents_dropped = False
         self.rows = 0
         self.unreadable = 0
         self.unreadable_examples: List[str] = []
@@ -293,6 +375,7 @@ class Aggregator:
         reasons = as_list(row.get("ct_reasons"))
         for reason in reasons:
             self.reasons.add(reason)
+        self._incident(row, when, score or 0.0, identity, technique, tactic)
         self._keep(row, score or 0.0, severity, when, identity, tactic, technique, reasons, source_ref)
 
     def add_all(self, rows: Iterable[Any]) -> None:
@@ -365,6 +448,28 @@ class Aggregator:
         if backend:
             self.backends.add(backend)
 
+    def _incident(
+        self,
+        row: Dict[str, Any],
+        when: Optional[float],
+        score: float,
+        identity: str,
+        technique: str,
+        tactic: str,
+    ) -> None:
+        iid = as_text(row.get("ct_incident"), 40)
+        if not INCIDENT_ID.fullmatch(iid):
+            return
+        inc = self.incidents.get(iid)
+        if inc is None:
+            inc = self.incidents[iid] = Incident(iid, identity)
+        event = as_text(row.get("eventName") or get_path(row, "event.action"), 120)
+        inc.add(row, when, score, event, technique, tactic)
+        if len(self.incidents) >= 2 * MAX_INCIDENTS:
+            self.incidents_dropped = True
+            keep = sorted(self.incidents.values(), key=Incident.rank)[:MAX_INCIDENTS]
+            self.incidents = {i.id: i for i in keep}
+
     def _keep(
         self,
         row: Dict[str, Any],
@@ -384,6 +489,7 @@ class Aggregator:
         if self.top_n <= 0:
             return
         confidence = as_float(row.get("triage_confidence"))
+        incident = as_text(row.get("ct_incident"), 40)
         item = AnomalyRow(
             score=score,
             severity=severity,
@@ -415,6 +521,7 @@ class Aggregator:
             injection=truthy(row.get("triage_injection_suspected")),
             event_id=as_text(row.get("eventID"), 80),
             source_ref=as_text(source_ref, 200),
+            incident=incident if INCIDENT_ID.fullmatch(incident) else "",
         )
         entry = (*key, item)
         if len(self._heap) < self.top_n:
@@ -479,6 +586,15 @@ class Aggregator:
             backends=self.backends.top(5),
             table=table,
             table_limit=self.top_n,
+            incidents=sorted(self.incidents.values(), key=Incident.rank)[: max(0, self.top_incidents)],
+            incidents_total=len(self.incidents),
+            incidents_limit=self.top_incidents,
+            incidents_approximate=self.incidents_dropped,
+            incident_severity=[
+                (s, n)
+                for s, n in Counter(i.severity or "low" for i in self.incidents.values()).most_common()
+                if s in INCIDENT_SEVERITIES
+            ],
             models=[m for m, _ in self.models.top(3)],
         )
 

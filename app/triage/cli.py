@@ -47,7 +47,12 @@ def _add_common(p: argparse.ArgumentParser) -> None:
     g.add_argument("--transport", choices=("auto", "sdk", "stdlib"), default="auto")
     g.add_argument("--concurrency", type=int, default=4)
     g.add_argument("--batch", action="store_true", help="use the Message Batches API (half price, slow)")
-    g.add_argument("--max-rows", type=int, default=200, help="triage at most this many flagged rows")
+    g.add_argument(
+        "--max-rows",
+        type=int,
+        default=200,
+        help="triage at most this many flagged rows (whole incidents, strongest first)",
+    )
     g.add_argument("--cache", default=str(Path.home() / ".ctad" / "triage_cache.sqlite"))
     g.add_argument("--no-cache", action="store_true")
     g.add_argument("--cache-ttl", type=float, default=86400.0, help="seconds")

@@ -23,6 +23,8 @@ from .evidence import (
     _cti_index,
     build_context,
     group_alerts,
+    incident_of,
+    incident_score_of,
     is_flagged,
     read_event,
     score_of,
@@ -41,6 +43,29 @@ DEFAULT_PRICES = {
     "cache_read": 0.30,
     "batch_discount": 0.5,
 }
+
+
+def cap_by_incident(candidates: List[Alert], max_rows: int) -> List[Alert]:
+    """At most `max_rows` alerts, whole incidents first: strongest incident (its current score, then its best
+    ct_score) first, so the cap drops the weakest incidents instead of the tail of every incident. A row without an
+    incident counts as an incident of its own, ranked by its ct_score. Ties are broken by incident id, event time
+    and eventID, not by input position, so which rows make the cap does not depend on the order Splunk sent them."""
+
+    def key(a: Alert) -> str:
+        return incident_of(a.row) or "event:" + str(a.event.get("event_id") or a.index)
+
+    best: Dict[str, Tuple[int, float]] = {}
+    for a in candidates:
+        inc, score = best.get(key(a), (0, 0.0))
+        best[key(a)] = (max(inc, incident_score_of(a.row)), max(score, score_of(a.row)))
+
+    def rank(a: Alert) -> Tuple[int, float, str, float, float, str, int]:
+        inc, score = best[key(a)]
+        t = a.event.get("time")
+        return (-inc, -score, key(a), -score_of(a.row), t if isinstance(t, float) else 0.0,
+                str(a.event.get("event_id") or ""), a.index)  # fmt: skip
+
+    return sorted(candidates, key=rank)[: max(0, max_rows)]
 
 
 class TriageConfig:
@@ -204,7 +229,7 @@ class Triage:
             if flagged:
                 candidates.append(Alert(i, row, ev, raw))
         stats.flagged = len(candidates) + sum(1 for i in read_errors if is_flagged(rows[i]))
-        chosen = sorted(candidates, key=lambda a: (-score_of(a.row), a.index))[: max(0, self.config.max_rows)]
+        chosen = cap_by_incident(candidates, self.config.max_rows)
         over_cap = {a.index for a in candidates} - {a.index for a in chosen}
         stats.over_cap = len(over_cap)
         groups = group_alerts(chosen, self.config.gap_s, self.config.group_max)

@@ -1,8 +1,10 @@
 """From detector output rows to alert groups and the context an analyst would look at.
 
-Only rows stage one flagged (ct_anomaly=1) are triaged. They are grouped so one chain of calls covers a burst by
-the same identity doing the same thing (same identity, same technique or API, no gap longer than `gap_s`), and
-each group gets the evidence the agents reason over: detector fields, the identity's activity in this run and in
+Only rows stage one flagged (ct_anomaly=1) are triaged. They are grouped so one chain of calls covers one entity
+incident (`ct_incident`: the detector already joined the identity's anomalies, whatever their API, so the analyst
+agent sees the recon, the escalation and the persistence together); rows without an incident (older detector
+output, lookups) fall back to bursts by the same identity doing the same thing (same technique or API, no gap
+longer than `gap_s`). Each group gets the evidence the agents reason over: detector fields, the identity's activity in this run and in
 the baseline profile when one is given, related events (same source IP, same access key) in the window, threat
 intel, allowlist and knowledge-base matches, and injection findings in attacker-written fields.
 
@@ -156,21 +158,49 @@ class Group:
         return len(self.alerts)
 
 
+_INCIDENT_ID = re.compile(r"ctad-[0-9a-f]{16}")
+
+
+def incident_of(row: Dict[str, Any]) -> str:
+    """The row's `ct_incident`, or "" when it has none or it is not one the detector could have written (the
+    field comes back from a lookup anyone can write to, so it is checked before it joins rows together)."""
+    value = row.get("ct_incident")
+    if isinstance(value, list):
+        value = value[0] if value else ""
+    value = str(value or "")
+    return value if _INCIDENT_ID.fullmatch(value) else ""
+
+
+def incident_score_of(row: Dict[str, Any]) -> int:
+    """`ct_incident_score` as a bounded int (0 when missing or not a number)."""
+    try:
+        value = float(row.get("ct_incident_score") or 0)
+    except (TypeError, ValueError):
+        return 0
+    return int(min(max(value, 0.0), 100.0)) if value == value else 0
+
+
 def group_alerts(alerts: Sequence[Alert], gap_s: float = 1800.0, max_size: int = 50) -> List[Group]:
-    """Bursts: same identity and behaviour (technique, else API), split on a gap over `gap_s` or at `max_size`."""
+    """One group per incident (split at `max_size`); rows without one: bursts of the same identity and behaviour
+    (technique, else API), split on a gap over `gap_s` or at `max_size`."""
     by_key: Dict[Tuple[str, str], List[Alert]] = defaultdict(list)
     for a in alerts:
-        behaviour = str(a.row.get("ct_technique") or "") or a.event["api"]
+        incident = incident_of(a.row)
+        behaviour = (
+            ("incident:" + incident) if incident else (str(a.row.get("ct_technique") or "") or a.event["api"])
+        )
         by_key[(a.event.get("identity") or "unknown", behaviour)].append(a)
     groups: List[Group] = []
     for key, items in by_key.items():
         items.sort(key=lambda a: (a.event.get("time") or 0.0, a.index))
+        split_on_gap = not key[1].startswith("incident:")  # the detector already cut incidents on its own gap
         current: List[Alert] = []
         last: Optional[float] = None
         for a in items:
             t = a.event.get("time")
             if current and (
-                len(current) >= max_size or (t is not None and last is not None and t - last > gap_s)
+                len(current) >= max_size
+                or (split_on_gap and t is not None and last is not None and t - last > gap_s)
             ):
                 groups.append(Group(key, current))
                 current = []
@@ -180,6 +210,25 @@ def group_alerts(alerts: Sequence[Alert], gap_s: float = 1800.0, max_size: int =
             groups.append(Group(key, current))
     groups.sort(key=lambda g: min(a.index for a in g.alerts))
     return groups
+
+
+def incident_context(rows: Sequence[Dict[str, Any]]) -> Dict[str, Any]:
+    """What the detector said about the group's incident: its id, current score and severity (those of its
+    strongest row: the score only grows as events arrive), and every technique and tactic it holds."""
+    ids = {incident_of(r) for r in rows} - {""}
+    if not ids:
+        return {}
+    top = max(rows, key=incident_score_of)
+    severity = str(top.get("ct_incident_severity") or "")
+    return {
+        "id": sorted(ids)[0],
+        "score": incident_score_of(top),
+        "severity": severity if severity in ("low", "medium", "high", "critical") else "",
+        "techniques": sorted({safe_token(r.get("ct_technique"), 16) for r in rows if r.get("ct_technique")})[
+            :20
+        ],
+        "tactics": sorted({safe_token(r.get("ct_tactic"), 8) for r in rows if r.get("ct_tactic")})[:20],
+    }
 
 
 # ------------------------------------------------------------------------------------------------ context
@@ -394,6 +443,7 @@ def build_context(
             "reasons": [safe_token(r, 200).replace("?", " ") for r, _ in reasons.most_common(8)],
             "invoked_by": safe_token(next((e.get("invoked_by") for e in evs if e.get("invoked_by")), ""), 80),
         },
+        "incident": incident_context(rows),
         "identity_activity": activity,
         "related": related,
         "baseline": (baseline or Baseline()).describe(identity, apis, [i for i in ips if i]),
@@ -422,8 +472,12 @@ def fingerprint(ctx: Dict[str, Any], samples: List[Dict[str, Any]]) -> str:
     """
     volatile = ("eventID", "eventTime", "requestID", "tlsDetails")
     stable_ctx = {
-        k: v for k, v in ctx.items() if k not in ("window", "identity_activity", "related", "events")
+        k: v
+        for k, v in ctx.items()
+        if k not in ("window", "identity_activity", "related", "events", "incident")
     }
+    incident = ctx.get("incident") or {}
+    stable_ctx["incident"] = {k: incident[k] for k in ("severity", "techniques", "tactics") if k in incident}
     stable_ctx["detector"] = {k: v for k, v in ctx["detector"].items() if k != "max_score"}
     stable_ctx["score_band"] = round(float(ctx["detector"]["max_score"]) * 10)
     stable_samples = [{k: v for k, v in s.items() if k not in volatile} for s in samples]

@@ -503,6 +503,7 @@ def _merge(dst: Dict[str, Any], patch: Dict[str, Any]) -> None:
 _TYPES = {
     "float": lambda v: isinstance(v, (int, float)) and not isinstance(v, bool),
     "byte": lambda v: isinstance(v, int) and not isinstance(v, bool) and -128 <= v <= 127,
+    "integer": lambda v: isinstance(v, int) and not isinstance(v, bool) and -(2**31) <= v < 2**31,
     "keyword": lambda v: isinstance(v, (str, int, float, bool)),
     "date": lambda v: isinstance(v, (str, int)),
     "ip": lambda v: isinstance(v, str),

@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from ctad.schema import OUTPUT_FIELDS
 from ctad.splunk.splunkd_sim import (
     Session,
     chunks_of,
@@ -22,8 +23,7 @@ from ctad.splunk.splunkd_sim import (
 )
 from splunk_helpers import DETECT, SESSION_KEY
 
-CT = ("ct_score", "ct_anomaly", "ct_severity", "ct_reasons", "ct_tactic", "ct_technique", "ct_identity", "ct_model",
-      "ct_error")  # fmt: skip
+CT = OUTPUT_FIELDS
 
 
 def ct_of(row):
@@ -49,7 +49,7 @@ def cli_results(records, tmp_path: Path, extra=()):
             "ct_anomaly": str(obj["ct_anomaly"]),
             "ct_severity": obj["ct_severity"],
             "ct_reasons": reasons if len(reasons) > 1 else (reasons[0] if reasons else ""),
-            **{k: str(obj[k]) for k in CT[4:]},
+            **{k: str(obj[k]) for k in CT[CT.index("ct_reasons") + 1 :]},
         }
     return res
 

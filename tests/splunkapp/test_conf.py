@@ -172,7 +172,7 @@ def test_saved_searches_of_the_contract():
         "CTAD - Update baseline",
         "CTAD - Detect",
         "CTAD - Triage",
-        "CTAD - High severity anomaly",
+        "CTAD - Incident",
     ):
         assert name in ss, name
         assert ss[name]["disabled"] == "1", f"{name} needs the index macro set first: disabled by default"
@@ -201,20 +201,33 @@ def test_detect_schedule_and_dedup():
     assert "dedup eventID" in s
     # an anomaly stored by an earlier, overlapping window is not written again (keeps its triage)
     assert "lookup ctad_anomalies eventID OUTPUT" in s
+    # an incident keeps the id stored by an earlier window once that window's first event has slid out
+    assert (
+        "ct_incident AS ctad_prev_incident" in s
+        and "by ct_incident" in s.split("| where isnull(ctad_prev")[0]
+    )
     assert s.rstrip().endswith("outputlookup append=true key_field=eventID ctad_anomalies")
-    for field in ("_time", "eventID", "ct_score", "ct_reasons", "ct_identity", "detected_at"):
+    for field in ("_time", "eventID", "ct_score", "ct_reasons", "ct_identity", "detected_at", "ct_risk", "ct_incident",
+                  "ct_incident_score", "ct_incident_severity"):  # fmt: skip
         assert re.search(rf"\btable\b[^|]*\b{re.escape(field)}\b", s), field
 
 
-def test_alert_throttled_per_identity():
-    a = _saved()["CTAD - High severity anomaly"]
+def test_alert_fires_per_incident_throttled_per_incident():
+    a = _saved()["CTAD - Incident"]
+    s = a["search"]
     assert a["alert.suppress"] == "1"
-    assert a["alert.suppress.fields"] == "ct_identity"
+    # one alert per incident, again only when it escalates to a higher severity
+    assert a["alert.suppress.fields"] == "ct_incident,incident_severity"
     assert a["alert.suppress.period"]
     assert a["alert.digest_mode"] == "0"
-    assert 'ct_severity="high"' in a["search"] and 'ct_severity="critical"' in a["search"]
-    assert "ct_identity" in a["search"]
+    assert "`ctad_incidents`" in s and "incident_score>=`ctad_incident_alert_score`" in s
+    assert 'detected_at>=relative_time(now(), "-15m")' in s
+    assert re.search(r"\btable\b[^|]*\bct_incident\b[^|]*\bct_identity\b", s)
     assert a["counttype"] == "number of events" and a["relation"] == "greater than" and a["quantity"] == "0"
+    macro = h.conf("macros")["ctad_incidents"]["definition"]
+    assert "by ct_incident ct_identity" in macro and "max(ct_incident_score) as incident_score" in macro
+    assert h.conf("macros")["ctad_incident_alert_score"]["definition"] == "50"
+    assert not any("ct_severity=" in v.get("search", "") for v in _saved().values()), "no per-row alert left"
 
 
 def test_triage_is_chained_after_detection():
@@ -222,10 +235,12 @@ def test_triage_is_chained_after_detection():
     t = ss["CTAD - Triage"]
     assert "agenttriage" in t["search"]
     assert "key_field=eventID ctad_anomalies" in t["search"]
-    assert "triage_verdict" in t["search"].split("agenttriage")[0], "only rows not triaged yet"
+    assert "triage_verdict" in t["search"].split("agenttriage")[0], "only incidents not triaged yet"
+    # whole incidents: an incident with a new untriaged anomaly goes to agenttriage with all its anomalies
+    assert "by ctad_group" in t["search"] and "ct_incident" in t["search"].split("eventstats")[0]
     # runs 5 minutes after each detection, the alert 5 minutes after triage
     assert t["cron_schedule"] == "5-59/15 * * * *"
-    assert ss["CTAD - High severity anomaly"]["cron_schedule"] == "10-59/15 * * * *"
+    assert ss["CTAD - Incident"]["cron_schedule"] == "10-59/15 * * * *"
 
 
 def test_baseline_status_search_shows_not_enough_history():

@@ -80,6 +80,8 @@ def test_overview_covers_the_brief():
         "by ct_identity",
         "by account",
         "`ctad_baseline_status`",
+        "`ctad_incidents`",
+        "dc(ct_incident)",
     ):
         assert piece in queries, piece
 
@@ -92,6 +94,7 @@ def test_identity_dashboard_filters_on_chosen_identity():
             assert f"${token}$" in ds["options"]["query"], dsid
     queries = " ".join(ds["options"]["query"] for ds in d["dataSources"].values())
     assert "ct_reasons" in queries and "inputlookup ctad_baseline" in queries
+    assert "`ctad_incidents`" in queries and "ct_incident_score" in queries
 
 
 def test_model_health_covers_the_brief():

@@ -10,7 +10,15 @@ import splunkapp_helpers as h
 
 # The contract's option lists (docs/splunk-app.md, "Commands").
 CONTRACT = {
-    "cloudtraildetect": {"threshold", "baseline", "explain", "model", "engine", "retention_days"},
+    "cloudtraildetect": {
+        "threshold",
+        "baseline",
+        "explain",
+        "model",
+        "engine",
+        "retention_days",
+        "incident_gap",
+    },
     "ctadbaseline": {"retention_days", "merge", "collection"},
     "agenttriage": {"backend", "max_rows"},
 }
