@@ -124,6 +124,11 @@ FEATURES: Tuple[Tuple[str, str], ...] = (
         "impact of the action, 0..5: the catalogue's risk (at most 3 for an API whose request decides its "
         "risk, such as ModifySnapshotAttribute), raised by the request's risk flags",
     ),
+    (
+        "id_action_log_count",
+        "log1p of how often this identity made this very request before: the same API with the same risk "
+        "flags (for a flagged request), else the same API",
+    ),
 )
 FEATURE_NAMES: Tuple[str, ...] = tuple(name for name, _ in FEATURES)
 
@@ -139,7 +144,7 @@ DIRECTIONS: Dict[str, int] = {
     "id_ip_first": 1, "id_net_first": 1, "id_uaf_first": 1, "id_region_first": 1, "id_key_first": 1,
     "ip_first_global": 1, "api_risk": 1, "req_public": 1, "req_cross_account": 1, "req_open_ingress": 1,
     "req_logging_off": 1, "req_credential_other": 1, "req_self_grant": 1, "req_short_expiry": 1,
-    "id_api_surprise": 1, "api_estate_share": -1, "impact": 1,
+    "id_api_surprise": 1, "api_estate_share": -1, "impact": 1, "id_action_log_count": -1,
 }  # fmt: skip
 FEATURE_INDEX: Dict[str, int] = {name: i for i, name in enumerate(FEATURE_NAMES)}
 
@@ -178,11 +183,18 @@ def _service(source: str) -> int:
     return _SERVICE_CODE.get(source.split(".", 1)[0], len(SERVICES) - 1)
 
 
-KINDS = ("api", "ip", "net", "uaf", "region", "key")
+KINDS = ("api", "ip", "net", "uaf", "region", "key", "action")
 
-SURPRISE_PRIOR = (
-    10.0  # pseudo-calls of the estate's API mix added to each identity's own (Bayesian smoothing)
-)
+
+def action_key(api: str, flags: Sequence[str]) -> str:
+    """A risky request as the identity's history remembers it: the API and what the request did. "Has this role
+    shared a snapshot with another account before?" is the question, not "has it called ModifySnapshotAttribute"."""
+    return api + "|" + "|".join(flags)
+
+
+MAX_ACTIONS = 1024  # risky-request kinds remembered per identity: request flags are attacker-chosen
+# pseudo-calls of the estate's API mix added to each identity's own (Bayesian smoothing)
+SURPRISE_PRIOR = 10.0
 MAX_SURPRISE = 40.0
 # Request risk flags that put an action at the top of the impact scale, whatever the catalogue says of the API.
 FLAG_IMPACT = {"logging_off": 5, "public": 5, "cross_account": 5, "short_expiry": 5, "open_ingress": 4,
@@ -221,7 +233,7 @@ class IdentityState:
     dicts because this object is touched for every event and attribute access on slots is the cheapest there is.
     """
 
-    __slots__ = ("n", "first", "last", "hours", "weekend", "api", "ip", "net", "uaf", "region", "key",
+    __slots__ = ("n", "first", "last", "hours", "weekend", "api", "ip", "net", "uaf", "region", "key", "action",
                  "win_long", "win_short", "win_api", "novel", "denied_long", "errors_short")  # fmt: skip
 
     def __init__(self) -> None:
@@ -236,6 +248,9 @@ class IdentityState:
         self.uaf: Dict[str, List[float]] = {}
         self.region: Dict[str, List[float]] = {}
         self.key: Dict[str, List[float]] = {}
+        self.action: Dict[
+            str, List[float]
+        ] = {}  # risky requests made: "source:name|flag|flag" (see action_key)
         self.win_long: deque = deque()  # (time, api, denied) over the last hour
         self.win_short: deque = deque()  # (time, is_error) over the last 5 minutes
         self.win_api: Dict[str, int] = {}
@@ -422,9 +437,14 @@ class FeatureState:
                    1 if "credential_other" in flags else 0, 1 if "self_grant" in flags else 0,
                    1 if "short_expiry" in flags else 0)  # fmt: skip
             level = impact(min(info[0], 3) if ev.name in JUDGED_BY_PARAMETERS else info[0], flags)
+            akey = action_key(api, flags)
+            action_seen = st.action.get(akey)
+            action_count = action_seen[0] if action_seen is not None else 0
         else:
             req = _NO_FLAGS
             level = min(info[0], 3) if ev.name in JUDGED_BY_PARAMETERS else info[0]
+            action_seen = akey = None
+            action_count = api_seen[0] if api_seen is not None else 0
         known = self.active  # identities with events before this one
         novel_api = n and api_seen is None
         mfa = ev.mfa
@@ -473,6 +493,7 @@ class FeatureState:
             surprise(api_seen[0] if api_seen else 0, n, g[0] if g else 0, self.total, len(self.apis)),
             (g[1] / known if known > 0 else 0.0) if g else 0.0,
             level,
+            log1p(action_count),
         ]
 
         # --- fold the event in
@@ -535,6 +556,14 @@ class FeatureState:
                 key_seen[0] += 1
                 if t > key_seen[2]:
                     key_seen[2] = t
+        if akey is not None:
+            if action_seen is None:
+                if len(st.action) < MAX_ACTIONS:  # request flags are attacker-chosen: the table is bounded
+                    st.action[akey] = [1, t, t]
+            else:
+                action_seen[0] += 1
+                if t > action_seen[2]:
+                    action_seen[2] = t
         wl.append((t, api, denied))
         win_api[api] = 1 if in_window is None else in_window + 1
         ws.append((t, failed))

@@ -92,17 +92,19 @@ def _expm1(x: float) -> float:
 def _history(event: Event, row: Sequence[float]) -> str:
     """What the identity's history says of this very call, in words (causal: only what came before)."""
     events = _expm1(row[FEATURE_INDEX["id_log_events"]])
-    calls = _expm1(row[FEATURE_INDEX["id_api_log_count"]])
+    calls = _expm1(row[FEATURE_INDEX["id_action_log_count"]])  # this very request: same API, same risk flags
     if events < 0.5:
         return f"no earlier activity of {event.identity} in this data"
     age = row[FEATURE_INDEX["id_age_days"]]
     span = _duration(age * 86400.0) if age == age and age > 0 else "a short time"
+    what = f"such a {event.name} request ({', '.join(event.flags)})" if event.flags else event.name
     if calls < 0.5:
-        return f"{event.identity} never called {event.name} in its {span} of history ({events:.0f} events)"
+        made = "made" if event.flags else "called"
+        return f"{event.identity} never {made} {what} in its {span} of history ({events:.0f} events)"
     gap = row[FEATURE_INDEX["log_gap_id_api"]]
     last = f", last {_duration(_expm1(gap))} ago" if gap == gap else ""
     times = "once" if calls < 1.5 else f"{calls:.0f} times"
-    return f"{event.identity} called {event.name} {times} before{last}"
+    return f"{event.identity} {'made' if event.flags else 'called'} {what} {times} before{last}"
 
 
 def _duration(seconds: float) -> str:

@@ -51,7 +51,7 @@ _FLAG_COLUMNS = (
 )
 _API_RISK = FEATURE_INDEX["api_risk"]
 _IMPACT = FEATURE_INDEX["impact"]
-_ID_API_LOG = FEATURE_INDEX["id_api_log_count"]
+_ID_ACTION_LOG = FEATURE_INDEX["id_action_log_count"]
 _EPS = 1e-12
 MAX_SHIFT = 30.0
 
@@ -65,14 +65,14 @@ def _finite(x: Any) -> float:
 
 
 def routine_calls(row: Sequence[Any]) -> float:
-    """How often this identity made this very call before (the feature is log1p of it)."""
-    x = _finite(row[_ID_API_LOG])
+    """How often this identity made this very request before: same API, same risk flags (log1p in the row)."""
+    x = _finite(row[_ID_ACTION_LOG])
     return math.expm1(min(max(x, 0.0), 50.0))
 
 
 def prior(row: Sequence[Any]) -> float:
     """The knowledge prior of a feature row: the riskiest first-time actions, discounted only by how often this
-    identity made this very call before (1 / (1 + calls): once before halves it)."""
+    identity made this very request before (1 / (1 + n): once before halves it)."""
     if not _finite(row[_IMPACT]) >= 4.0:  # every flag above raises impact to 4 or 5: most rows stop here
         return 0.0
     base = 0.0

@@ -26,7 +26,7 @@ def prior_array(X: np.ndarray) -> np.ndarray:
         base = np.where(np.isfinite(v) & (v >= 1.0), np.maximum(base, FLAG_PRIOR[flag]), base)
     base = np.where(col("api_risk") >= 5.0, np.maximum(base, RISK5_PRIOR), base)
     base = np.where(col("impact") >= 4.0, base, 0.0)
-    calls = np.expm1(np.clip(col("id_api_log_count"), 0.0, 50.0))
+    calls = np.expm1(np.clip(col("id_action_log_count"), 0.0, 50.0))
     return base / (1.0 + calls)
 
 

@@ -168,12 +168,20 @@ class ReferenceState(FeatureState):
             surprise(api_seen[0] if api_seen else 0, n, g[0] if g else 0, self.total, len(self.apis)),
             0.0,
             min(info[0], 3) if ev.name in JUDGED_BY_PARAMETERS else info[0],
+            log1p(api_seen[0]) if api_seen else 0.0,
         ]
         if flags:
             for i, flag in enumerate(("public", "cross_account", "open_ingress", "logging_off", "credential_other",
                                       "self_grant", "short_expiry")):  # fmt: skip
                 row[39 + i] = 1 if flag in flags else 0
             row[48] = max([row[48]] + [FLAG_IMPACT.get(f, 0) for f in flags])
+            akey = ev.source + ":" + ev.name + "|" + "|".join(flags)
+            row[49] = log1p(st.action[akey][0]) if akey in st.action else 0.0
+            if akey in st.action:
+                st.action[akey][0] += 1
+                st.action[akey][2] = max(st.action[akey][2], t)
+            elif len(st.action) < 1024:
+                st.action[akey] = [1, t, t]
         before = sum(1 for v in self.identities.values() if v.n)
         if g and before:
             row[47] = g[1] / before

@@ -80,5 +80,10 @@ def test_impact_of_a_revert_is_capped_but_a_share_is_top():
 
 def test_sign_in_event_without_arn_keeps_the_users_history():
     rec = event("CheckMfa", "signin.amazonaws.com", {})
-    rec["userIdentity"] = {"type": "IAMUser", "accountId": ACCT, "userName": "alice", "principalId": "AIDAEXAMPLE"}
+    rec["userIdentity"] = {
+        "type": "IAMUser",
+        "accountId": ACCT,
+        "userName": "alice",
+        "principalId": "AIDAEXAMPLE",
+    }
     assert Normalizer().from_raw(rec).identity == f"arn:aws:iam::{ACCT}:user/alice"

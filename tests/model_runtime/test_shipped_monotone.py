@@ -38,7 +38,9 @@ def test_directions_hold_on_the_shipped_model(rows):
     base = model.predict(rows, engine="python")
     for name, direction in DIRECTIONS.items():
         i = FEATURE_INDEX[name]
-        kept = [k for k, r in enumerate(rows) if r[i] == r[i]]  # a missing value follows the tree's default way
+        kept = [
+            k for k, r in enumerate(rows) if r[i] == r[i]
+        ]  # a missing value follows the tree's default way
         bumped = []
         for k in kept:
             r2 = list(rows[k])

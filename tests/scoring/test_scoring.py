@@ -28,8 +28,8 @@ def test_high_impact_first_time_gets_a_prior_whatever_the_identity_busyness():
 
 def test_only_this_very_action_done_routinely_lowers_the_prior():
     first = prior(row(req_cross_account=1, impact=5))
-    once = prior(row(req_cross_account=1, impact=5, id_api_log_count=math.log1p(1)))
-    often = prior(row(req_cross_account=1, impact=5, id_api_log_count=math.log1p(99)))
+    once = prior(row(req_cross_account=1, impact=5, id_action_log_count=math.log1p(1)))
+    often = prior(row(req_cross_account=1, impact=5, id_action_log_count=math.log1p(99)))
     assert first > once > often > 0
     assert once == pytest.approx(first / 2)
 
@@ -38,7 +38,7 @@ def test_no_prior_below_high_impact_and_hostile_numbers_are_safe():
     assert prior(row(api_risk=3, impact=3)) == 0.0
     assert prior(row(api_risk=5, impact=5)) == pytest.approx(0.6)
     for bad in (float("nan"), float("inf"), -float("inf"), 1e308, -1e308):
-        r = row(req_public=1, impact=5, id_api_log_count=bad)
+        r = row(req_public=1, impact=5, id_action_log_count=bad)
         assert 0.0 <= prior(r) <= 0.9
         r = row(req_public=bad, impact=bad, api_risk=bad)
         assert 0.0 <= prior(r) <= 0.9

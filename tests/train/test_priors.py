@@ -19,8 +19,8 @@ def test_prior_array_equals_prior():
         X[:, FEATURE_INDEX[name]] = rng.random(4000) < 0.1
     X[:, FEATURE_INDEX["api_risk"]] = rng.integers(0, 6, 4000)
     X[:, FEATURE_INDEX["impact"]] = np.maximum(X[:, FEATURE_INDEX["api_risk"]], rng.integers(0, 6, 4000))
-    X[:, FEATURE_INDEX["id_api_log_count"]] = np.log1p(rng.integers(0, 50, 4000))
-    X[::97, FEATURE_INDEX["id_api_log_count"]] = np.nan
+    X[:, FEATURE_INDEX["id_action_log_count"]] = np.log1p(rng.integers(0, 50, 4000))
+    X[::97, FEATURE_INDEX["id_action_log_count"]] = np.nan
     X[::89, FEATURE_INDEX["impact"]] = np.inf
     p = rng.random(4000)
     want = [combine(float(pi), prior(list(r))) for pi, r in zip(p, X)]
