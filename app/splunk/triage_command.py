@@ -30,13 +30,6 @@ CONF = "ctad"  # default/ctad.conf, local/ctad.conf
 STANZA = "triage"
 
 
-def _endpoint_not_an_option(_text: str) -> str:
-    """`base_url=` in a search is refused with where the setting lives (it used to be an option)."""
-    raise ValueError(
-        f"not a search option: the Anthropic API endpoint is an admin setting ({CONF}.conf [{STANZA}] "
-        "api_base_url, https only), so the stored key never goes to a host typed in a search"
-    )
-
 
 class AgentTriageCommand(P.Command):
     name = "agenttriage"
@@ -44,7 +37,6 @@ class AgentTriageCommand(P.Command):
     options = {
         "backend": P.Option(P.choice("auto", "offline", "anthropic"), "auto"),
         "model": P.Option(str, DEFAULT_MODEL),
-        "base_url": P.Option(_endpoint_not_an_option, ""),
         "max_rows": P.Option(P.number(0, 10000, integer=True), 200),
         "concurrency": P.Option(P.number(1, 16, integer=True), 4),
         "timeout": P.Option(P.number(1, 600, integer=True), 60),

@@ -422,7 +422,7 @@ def test_base_url_is_not_a_search_option(tmp_path):
     s = Session(TRIAGE_CMD)
     meta, _ = s.send(getinfo(["base_url=http://attacker.example"], str(tmp_path), command="agenttriage"))
     code, err = s.close()
-    assert meta["finished"] is True and "ctad.conf" in meta["error"] and "api_base_url" in meta["error"]
+    assert meta["finished"] is True and "unknown option 'base_url'" in meta["error"]
     assert code == 1 and b"Traceback" not in err
 
 
