@@ -30,7 +30,6 @@ CONF = "ctad"  # default/ctad.conf, local/ctad.conf
 STANZA = "triage"
 
 
-
 class AgentTriageCommand(P.Command):
     name = "agenttriage"
     type = "stateful"

@@ -256,7 +256,7 @@ def test_spoofed_aws_user_agent_is_not_benign_evidence_offline(make_row):
     for s, c in zip(spoofed, cli):
         assert s["triage_verdict"] != "false_positive", s["triage_explanation"]
         assert CONCERN[s["triage_verdict"]] >= CONCERN[c["triage_verdict"]]
-        assert "imitates an AWS service" in s["triage_explanation"]
+        assert "allowlist user_agent" not in s["triage_explanation"]
 
 
 def test_aws_written_fields_still_make_a_service_call_benign(make_row):
