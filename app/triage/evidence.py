@@ -6,8 +6,9 @@ each group gets the evidence the agents reason over: detector fields, the identi
 the baseline profile when one is given, related events (same source IP, same access key) in the window, threat
 intel, allowlist and knowledge-base matches, and injection findings in attacker-written fields.
 
-Evidence is split in two: `trusted` (computed here, values reduced to safe tokens) and `untrusted` (raw fields as
-the caller wrote them), so prompts can spotlight the second.
+`group.context` is everything triage computed (values reduced to safe tokens), `group.untrusted` the raw samples.
+A prompt shows only `prompt_trusted(context)` (numbers, fixed vocabulary, lookup text) as trusted; every value
+taken from a log field, reasons included, goes into the spotlighted block with the samples (`prompt_untrusted`).
 """
 
 from __future__ import annotations
@@ -174,9 +175,8 @@ def score_of(row: Dict[str, Any]) -> float:
     return min(1.0, max(0.0, score))
 
 
-MAX_DEPTH = (
-    24  # nesting kept in prompt samples and cache keys; CloudTrail's own records stay under ~10 levels
-)
+# Nesting kept in prompt samples and cache keys; CloudTrail's own records stay under ~10 levels.
+MAX_DEPTH = 24
 MAX_ITEMS = 200  # members kept per object or array in those samples
 
 

@@ -7,6 +7,9 @@
 Both return the response as a plain dict and raise `LLMError` with a `kind`. Retries are done here, not in the
 SDK (it runs with max_retries=0): one policy for both transports, `retry-after` honoured, and the 429 that says
 `enforced_spend_limit_reached` is never retried (it does not clear until the billing period or limit changes).
+
+The key is guarded here too: `check_base_url` (https only; plain http only to this machine), requests only to the
+configured origin (a batch `results_url` elsewhere is not followed), and `redact` on every error message.
 """
 
 from __future__ import annotations
