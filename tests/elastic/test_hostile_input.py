@@ -162,3 +162,15 @@ def test_reader_raises_read_error_for_sortless_full_pages_in_every_slice(fake_es
     with pytest.raises(ReadError, match="without sort values"):
         list(read_documents(es_client, INDEX, page_size=5, slices=2, stats=stats))
     assert stats.pit_closed and fake_es.open_pits() == []
+
+
+@pytest.mark.parametrize(("ct", "score", "reasons"), [({"ct_score": 10**400, "ct_reasons": 3}, None, ["3"]),
+                                                      ({"ct_score": "nan", "ct_reasons": None}, None, []),
+                                                      ({"ct_score": 0.5, "ct_reasons": ("a", 1)}, 0.5, ["a", "1"])])  # fmt: skip
+def test_clean_ct_never_raises_on_odd_values(ct, score, reasons):
+    """Found by tests/fuzz: an int past float range (OverflowError) or a non-list ct_reasons (TypeError)."""
+    from ctad.elastic.writer import clean_ct
+
+    fields = clean_ct(ct)
+    assert fields["ct_score"] == score and fields["ct_reasons"] == reasons
+    json.dumps(fields, allow_nan=False)
