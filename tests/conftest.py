@@ -28,7 +28,7 @@ def shared_data() -> Path:
 # so a run is reproducible and quick; "long" (CTAD_FUZZ=long or --hypothesis-profile=long) searches far more
 # examples with fresh randomness and keeps failures in .hypothesis/ to replay them.
 try:
-    from hypothesis import HealthCheck, settings
+    from hypothesis import HealthCheck, Phase, settings
 except ImportError:  # pragma: no cover - hypothesis is in the dev extra
     pass
 else:
@@ -38,6 +38,9 @@ else:
     settings.register_profile(
         "ci", max_examples=30, derandomize=True, database=None, deadline=None, print_blob=True,
         suppress_health_check=_quiet_checks,
+        # no shrinking: a failure shows the example as found (the same one on every run, derandomized) in
+        # seconds, where shrinking a big hostile example can take a minute; the long profile shrinks
+        phases=[Phase.explicit, Phase.reuse, Phase.generate],
     )  # fmt: skip
     settings.register_profile(
         "long", max_examples=30 * 25, derandomize=False, deadline=None, print_blob=True,

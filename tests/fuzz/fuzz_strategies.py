@@ -195,10 +195,14 @@ def _iso(seconds: int) -> str:
 
 @st.composite
 def cloudtrail_events(draw: Any, id_pool: int = 0) -> Dict[str, Any]:
-    """A well-formed CloudTrail record. ``id_pool`` > 0 draws eventIDs from that few values (collisions)."""
+    """A well-formed CloudTrail record. ``id_pool`` > 0 draws eventIDs from that few values and eventTime from
+    two, so events collide on (eventTime, eventID) with different content."""
     source, name, params = draw(st.sampled_from(APIS))
     identity = draw(st.sampled_from(IDENTITIES))
-    seconds = BASE_TIME + draw(st.integers(0, 3 * 86400))
+    if id_pool:  # a duplicate is the same (eventTime, eventID): collide on both
+        seconds = BASE_TIME + 60 * draw(st.integers(0, 1))
+    else:
+        seconds = BASE_TIME + draw(st.integers(0, 3 * 86400))
     if id_pool:
         event_id = f"00000000-0000-0000-0000-{draw(st.integers(0, id_pool - 1)):012d}"
     else:
@@ -266,13 +270,17 @@ def hostile_events(
     required: bool = True,
     text: st.SearchStrategy[str] = None,  # type: ignore[assignment]
     id_pool: int = 0,
+    keep_id: bool = False,
 ) -> Dict[str, Any]:
     """A CloudTrail record with some fields replaced by hostile values. ``required=False`` leaves eventTime,
-    eventID, eventName, eventSource and userIdentity intact (the event must then still be scored)."""
+    eventID, eventName, eventSource and userIdentity intact (the event must then still be scored);
+    ``keep_id`` leaves only eventID intact (so a list can hold distinct eventIDs)."""
     record = draw(cloudtrail_events(id_pool=id_pool))
     text = text if text is not None else hostile_text()
     values = st.one_of(json_values(text), deep_values() if required else json_values(text))
-    paths = OPTIONAL_PATHS + (REQUIRED_PATHS if required else [])
+    paths = OPTIONAL_PATHS + (
+        [p for p in REQUIRED_PATHS if not keep_id or p != ("eventID",)] if required else []
+    )
     for path in draw(st.lists(st.sampled_from(paths), min_size=1, max_size=4, unique=True)):
         _replace(record, path, draw(values))
     return record
@@ -287,3 +295,10 @@ def rows() -> st.SearchStrategy[Any]:
         hostile_text(),
         st.binary(max_size=40),
     )
+
+
+@st.composite
+def with_order(draw: Any, items: st.SearchStrategy[list]) -> tuple:
+    """(items, a permutation of their indices), both drawn up front so a replay draws the same data."""
+    values = draw(items)
+    return values, draw(st.permutations(list(range(len(values)))))
