@@ -138,3 +138,19 @@ def test_baseline_build_and_show_refuse_a_truncated_profile(tmp_path, capsys):
     assert main(["baseline", "build", str(src), "--base", str(cut), "--out", str(out)]) == 2
     assert "cannot read baseline profile" in capsys.readouterr().err
     assert not out.exists()
+
+
+@pytest.mark.parametrize("workers", ["1", "2"])
+@pytest.mark.parametrize("empty", [b"[]", b'{"Records": []}', b" [ ] "])
+def test_a_line_or_file_holding_an_empty_array_still_gives_a_row(tmp_path, workers, empty):
+    """Found by tests/fuzz: a JSON-lines line `[]` (or an empty Records list) vanished from the output."""
+    src = _events(tmp_path, n=2)
+    src.write_bytes(src.read_bytes() + empty + b"\n")
+    whole = tmp_path / "whole.json"
+    whole.write_bytes(empty)
+    out = tmp_path / "o.jsonl"
+    assert main(["detect", str(src), str(whole), "-o", str(out), "-q", "--workers", workers]) == 0
+    rows = [json.loads(line) for line in out.read_text().splitlines()]
+    assert len(rows) == 4
+    assert [bool(r["ct_error"]) for r in rows] == [False, False, True, True]
+    assert all("empty JSON array" in r["ct_error"] for r in rows[2:])
