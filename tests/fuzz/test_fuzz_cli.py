@@ -44,7 +44,7 @@ def _detect(tmp, src, name: str, workers: str) -> List[bytes]:
     return out.read_bytes().splitlines()
 
 
-@budget(4)
+@budget(3)
 @given(lines)
 def test_cli_every_line_comes_out_once_and_parallel_matches(tmp_path_factory, raw_lines):
     tmp = tmp_path_factory.mktemp("cli")
