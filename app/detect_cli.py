@@ -20,6 +20,7 @@ import time
 from pathlib import Path
 from typing import Any, BinaryIO, Dict, List, Optional, TextIO, Tuple
 
+from .argtypes import existing_dir, int_range, probability
 from .detect import Detector, ModelError, Run
 from .profile import Profile
 from .readers import InputRow, iter_rows
@@ -67,17 +68,24 @@ def register(sub: argparse._SubParsersAction) -> None:
         "--update-baseline", action="store_true", help="write the profile after this run back to --baseline"
     )
     p.add_argument(
-        "--threshold", type=float, help="anomaly threshold (default: the model's shipped threshold)"
+        "--threshold",
+        type=probability,
+        help="anomaly threshold from 0 to 1 (default: the model's shipped threshold)",
     )
     p.add_argument("--model", help="model directory (default: the bundled model/)")
     p.add_argument("--no-explain", action="store_true", help="skip reasons (faster)")
     p.add_argument("--engine", choices=("auto", "python", "numpy"), default="auto",
                    help="model evaluation: numpy when importable (auto), or force one")  # fmt: skip
     p.add_argument(
-        "--max-memory-rows", type=int, default=100_000, help="rows held in memory before spilling to disk"
+        "--max-memory-rows",
+        type=int_range(1),
+        default=100_000,
+        help="rows held in memory before spilling to disk",
     )
-    p.add_argument("--spill-dir", help="directory for temporary spill files (default: system temp)")
-    p.add_argument("--workers", type=int, default=0,
+    p.add_argument(
+        "--spill-dir", type=existing_dir, help="directory for temporary spill files (default: system temp)"
+    )
+    p.add_argument("--workers", type=int_range(0), default=0,
                    help="processes to use (default: one per core; 1 runs in this process only)")  # fmt: skip
     p.add_argument("--summary-json", help="also write the run summary as JSON here")
     p.add_argument("--quiet", "-q", action="store_true", help="no progress bar or summary table")
@@ -426,7 +434,11 @@ def build_profile(
 
 
 def cmd_baseline_build(args: argparse.Namespace) -> int:
-    base = Profile.load(args.base) if args.base else None
+    try:
+        base = Profile.load(args.base) if args.base else None
+    except ValueError as exc:
+        print(f"ctad baseline build: {exc}", file=sys.stderr)
+        return 2
     profile, bad = build_profile(args.paths, base)
     removed = profile.prune(args.retention_days)
     profile.save(args.out)
@@ -441,6 +453,10 @@ def cmd_baseline_build(args: argparse.Namespace) -> int:
 
 
 def cmd_baseline_show(args: argparse.Namespace) -> int:
-    profile = Profile.load(args.profile)
+    try:
+        profile = Profile.load(args.profile)
+    except ValueError as exc:
+        print(f"ctad baseline show: {exc}", file=sys.stderr)
+        return 2
     print(json.dumps(profile.describe(), indent=2))
     return 0

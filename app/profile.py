@@ -12,6 +12,7 @@ from __future__ import annotations
 import gzip
 import json
 import time as _time
+import zlib
 from collections import deque
 from pathlib import Path
 from typing import Any, Dict, Iterable, Iterator, List, Optional, Union
@@ -243,7 +244,8 @@ class Profile:
             opener = gzip.open if magic == b"\x1f\x8b" else open
             with opener(path, "rt", encoding="utf-8") as fh:  # type: ignore[operator]
                 data = json.load(fh)
-        except (OSError, ValueError) as exc:
+        except (OSError, ValueError, EOFError, zlib.error, RecursionError) as exc:
+            # EOFError: a truncated .gz (a copy cut short, a full disk); zlib.error: corrupt deflate data
             raise ValueError(f"cannot read baseline profile {path}: {exc}") from None
         if not isinstance(data, dict) or data.get("version") != FORMAT_VERSION or "identities" not in data:
             raise ValueError(f"{path} is not a ctad baseline profile (version {FORMAT_VERSION})")

@@ -122,13 +122,11 @@ def _decode_clean(data: bytes) -> Tuple[Any, bool]:
 
 
 def _rows_from_object(obj: Any, text: Optional[bytes], source: str) -> Iterator[InputRow]:
-    if isinstance(obj, dict) and isinstance(obj.get("Records"), list):
-        for i, rec in enumerate(obj["Records"]):
-            yield InputRow(
-                rec, None, "" if isinstance(rec, dict) else "record is not a JSON object", f"{source}#{i}"
-            )
-    elif isinstance(obj, list):
-        for i, rec in enumerate(obj):
+    records = obj["Records"] if isinstance(obj, dict) and isinstance(obj.get("Records"), list) else obj
+    if isinstance(records, list):
+        if not records:  # an input that holds no event still gives a row saying so, as an empty file does
+            yield InputRow(None, None, f"{source}: an empty JSON array, no event in it", source)
+        for i, rec in enumerate(records):
             yield InputRow(
                 rec, None, "" if isinstance(rec, dict) else "record is not a JSON object", f"{source}#{i}"
             )
