@@ -417,3 +417,75 @@ def test_normalizer_refuses_times_relative_to_its_own_clock():
         normalizer.normalize(raw_event(time="2013-10-31T23:59:59Z"))
     with pytest.raises(NormalizeError, match="finite"):
         normalizer.normalize({**raw_event(), "eventTime": 10**400})
+
+
+# ------------------------------------------------------------------------------------- Splunk's ctadbaseline
+def test_ctadbaseline_refuses_aggregate_rows_with_implausible_times(tmp_path):
+    from ctad.splunk.baseline_command import BY_FIELDS
+
+    rows = []
+    for record in _history() + _odd_times()[:1]:
+        row = splunk_row(record, with_raw=False)
+        stats = {f: row.get(f) or "-" for f in BY_FIELDS}
+        stats.update(count="1", first=row["_time"], last=row["_time"], ctad_hour="10", weekend_count="0")
+        rows.append(stats)
+    rows.append({**rows[0], "first": "1.000"})  # one row whose min(_time) is 1970
+    baseline = [sys.executable, str(REPO / "bin" / "ctadbaseline.py")]
+    _, (final,), out, _ = run_search(baseline, [], rows, [50, 7, 1000], str(tmp_path))
+    meta = json.loads(next(r for r in out if r["kind"] == "meta")["value"])
+    assert bounded.CLOUDTRAIL_START <= meta["first_time"] <= meta["last_time"] < bounded.latest_plausible()
+    assert sum(r["kind"] == "id" for r in out) == 59
+    assert "2 of 179 rows skipped" in json.dumps(final)
+
+
+# ------------------------------------------------------------------------------------------ Elastic's door
+def _elastic_helpers():
+    import importlib.util
+
+    pytest.importorskip("elasticsearch")
+    here = REPO / "tests" / "elastic"
+    modules = {}
+    for name in ("fake_es", "conftest"):
+        spec = importlib.util.spec_from_file_location(f"ctad_h1_elastic_{name}", here / f"{name}.py")
+        module = importlib.util.module_from_spec(spec)  # type: ignore[arg-type]
+        sys.modules[spec.name] = module  # type: ignore[union-attr]
+        spec.loader.exec_module(module)  # type: ignore[union-attr]
+        modules[name] = module
+    return modules["fake_es"].FakeES, modules["conftest"].ecs_from_raw
+
+
+def test_elastic_detect_keeps_events_apart_and_refuses_hostile_ones(tmp_path):
+    """`ctad elastic detect` over ECS documents: shared eventIDs, a deep event.original, an impossible time."""
+    fake_es_class, ecs_from_raw = _elastic_helpers()
+    records = _shared_id_pair()
+    deep = _deep_event(300, "deep")
+    future = raw_event(time="2199-01-01T00:00:00Z", event_id="future")
+    docs = [ecs_from_raw(r) for r in records] + [ecs_from_raw(deep, keep_original=True)]
+    odd = ecs_from_raw(future, keep_original=True)
+    odd["@timestamp"] = "2024-05-01T10:00:09.000Z"  # inside the window: only the original record says 2199
+    docs.append(odd)
+    answers = []
+    for n, order in enumerate((docs, list(reversed(docs)))):
+        server = fake_es_class()
+        url = server.start()
+        try:
+            ids = server.add_docs("logs-aws.cloudtrail-default", order)
+            code = main(["elastic", "detect", "--url", url, "--index", "logs-aws.cloudtrail-*", "--from",
+                         "2024-04-01T00:00:00Z", "--to", "2024-06-01T00:00:00Z", "--write", "update",
+                         "--summary-json", str(tmp_path / f"s{n}.json")])  # fmt: skip
+            assert code == 0
+            stored = server.indices["logs-aws.cloudtrail-default"]
+            answers.append({json.dumps(doc, sort_keys=True): _ct(stored[i]) for doc, i in zip(order, ids)})
+        finally:
+            server.stop()
+    assert answers[0] == answers[1]
+    got = answers[0]
+    by_doc = [got[json.dumps(doc, sort_keys=True)] for doc in docs]
+    benign, evil = by_doc[len(records) - 2], by_doc[len(records) - 1]
+    assert benign["ct_identity"].endswith("user/alice") and evil["ct_identity"].endswith("user/mallory")
+    assert "nested more than 200 levels" in by_doc[-2]["ct_error"]
+    assert "implausible eventTime" in by_doc[-1]["ct_error"]
+    cli = _by_content(_detect(tmp_path, [Path(_write_jsonl_records(tmp_path / "e.jsonl", records))], 1))
+    assert [cli[json.dumps(r, sort_keys=True)]["ct_identity"] for r in records] == [
+        b["ct_identity"] for b in by_doc[: len(records)]
+    ]
