@@ -1,9 +1,10 @@
 """The detector: normalise, order, featurise, score, explain; every row in gives one result out.
 
 A run is a function of (profile, set of events): rows may arrive in any order and in any batches (Splunk sends
-newest first, in chunks of 1 to 50,000). The run therefore collects events first, sorts them by
-(eventTime, eventID) — spilling sorted runs to disk beyond `max_memory_rows` — then walks them once through the
-causal feature state, scores them in batches, and hands results back in the order rows were added.
+newest first, in chunks of 1 to 50,000). The run therefore collects events first, sorts them in the engine's
+order (eventTime, eventID, content: `ctad.ordering`), spilling sorted runs to disk beyond `max_memory_rows`,
+then walks them once through the causal feature state, scores them in batches, and hands results back in the
+order rows were added.
 """
 
 from __future__ import annotations

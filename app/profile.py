@@ -46,7 +46,7 @@ class Profile:
     # ------------------------------------------------------------------------------------------ summary
     @property
     def total(self) -> int:
-        return int(self.data.get("total") or 0)
+        return bounded.count(self.data.get("total"))
 
     def time_range(self) -> Tuple[Optional[float], Optional[float]]:
         """(first, last) event time the profile covers, each a time CloudTrail can have written.
@@ -183,7 +183,11 @@ class Profile:
         hour: Optional[int] = None,
         weekend_count: Optional[int] = None,
     ) -> None:
-        """Merge one `stats count min(_time) max(_time) by ...` row, keyed the way detection keys events."""
+        """Merge one `stats count min(_time) max(_time) by ...` row, keyed the way detection keys events.
+
+        The numbers come from a search's results: bounded here (`ctad.bounded`), so a forged count or hour can
+        neither raise nor grow the profile without limit; times must be plausible (the caller checks them)."""
+        count = bounded.count(count)
         if count <= 0:
             return
         d = self.data
@@ -201,10 +205,10 @@ class Profile:
         ident["n"] += count
         ident["first"] = min(ident["first"], first)
         ident["last"] = max(ident["last"], last)
-        h = int(hour) % 24 if hour is not None else int(last // 3600) % 24
+        h = bounded.whole(hour) % 24 if hour is not None else bounded.whole(last // 3600) % 24
         ident["hours"][h] += count
         if weekend_count is not None:
-            ident["weekend"] += int(weekend_count)
+            ident["weekend"] += min(bounded.count(weekend_count), count)
         api = event.source + ":" + event.name
         new_api = api not in ident["seen"]["api"]
         new_ip = event.ip not in ident["seen"]["ip"]
@@ -231,7 +235,7 @@ class Profile:
         s = d["sources"].setdefault(event.ip, [0, 0])
         s[0] += count
         s[1] += 1 if new_ip else 0
-        d["total"] = int(d.get("total") or 0) + count
+        d["total"] = bounded.count(d.get("total")) + count
         d["first_time"] = first if d.get("first_time") is None else min(d["first_time"], first)
         d["last_time"] = last if d.get("last_time") is None else max(d["last_time"], last)
 

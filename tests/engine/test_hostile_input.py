@@ -489,3 +489,26 @@ def test_elastic_detect_keeps_events_apart_and_refuses_hostile_ones(tmp_path):
     assert [cli[json.dumps(r, sort_keys=True)]["ct_identity"] for r in records] == [
         b["ct_identity"] for b in by_doc[: len(records)]
     ]
+
+
+def test_aggregate_rows_with_forged_numbers_are_bounded():
+    """`| ctadbaseline` folds search results into a profile: a forged count, hour or weekend count cannot raise."""
+    from ctad.catalog import Catalog
+    from ctad.normalize import Normalizer
+
+    normalizer = Normalizer(Catalog.load(), now=1714557600.0)
+    event = normalizer.normalize(raw_event())
+    profile = Profile()
+    profile.add_aggregate(
+        event, 10**400, 1714550000.0, 1714557600.0, hour=float("nan"), weekend_count=float("inf")
+    )
+    profile.add_aggregate(event, -3, 1714550000.0, 1714557600.0)  # a negative count adds nothing
+    ident = profile.data["identities"][event.identity]
+    assert (
+        ident["n"] == bounded.MAX_COUNT
+        and ident["weekend"] == bounded.MAX_COUNT
+        and ident["hours"][0] == ident["n"]
+    )
+    state = profile.to_state(Catalog.load())
+    row = state.process(normalizer.normalize(raw_event(time="2024-05-01T10:00:01Z", event_id="x")))
+    assert all(isinstance(v, (int, float)) for v in row)
