@@ -228,7 +228,12 @@ def row_body(item: InputRow) -> Tuple[bytes, str]:
     is written back with what lies beyond the limit cut."""
     problem = ""
     if item.error:
-        body = dumps({"ctad_input_ref": item.source})
+        ref: Dict[str, Any] = {"ctad_input_ref": item.source}
+        if (
+            item.text is not None
+        ):  # text that could not be read (e.g. nested beyond the parser): its beginning
+            ref["ctad_input"] = item.text[:2000].decode("utf-8", "replace")
+        body = dumps(ref)
     elif item.text is not None:
         body = item.text
         if bounded.too_deep(item.obj, body):

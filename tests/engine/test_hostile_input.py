@@ -496,7 +496,7 @@ def test_aggregate_rows_with_forged_numbers_are_bounded():
     from ctad.catalog import Catalog
     from ctad.normalize import Normalizer
 
-    normalizer = Normalizer(Catalog.load(), now=1714557600.0)
+    normalizer = Normalizer(Catalog.load())
     event = normalizer.normalize(raw_event())
     profile = Profile()
     profile.add_aggregate(
@@ -512,3 +512,28 @@ def test_aggregate_rows_with_forged_numbers_are_bounded():
     state = profile.to_state(Catalog.load())
     row = state.process(normalizer.normalize(raw_event(time="2024-05-01T10:00:01Z", event_id="x")))
     assert all(isinstance(v, (int, float)) for v in row)
+
+
+def test_a_record_beyond_the_parser_limit_does_not_take_its_file_with_it(tmp_path):
+    """An S3 file whose one record nests deeper than any parser reads: the file's other events are still rows."""
+    ok = [json.dumps(raw_event(event_id=f"ok-{i}", time=f"2024-05-01T10:00:0{i}Z")) for i in range(2)]
+    deep = '{"eventID": "too-deep", "p": ' + "[" * 1100 + "]" * 1100 + "}"
+    path = tmp_path / "in" / "x.json.gz"
+    path.parent.mkdir()
+    with gzip.open(path, "wt") as fh:
+        fh.write('{"Records": [' + ok[0] + ", " + deep + ", " + ok[1] + "]}")
+    for workers in (1, 2):
+        rows = _detect(tmp_path, [path], workers)
+        assert [r.get("eventID") for r in rows] == ["ok-0", None, "ok-1"]
+        assert rows[0]["ct_error"] == rows[2]["ct_error"] == "" and rows[1]["ct_error"].startswith(
+            "record 1:"
+        )
+        assert rows[1]["ctad_input"].startswith('{"eventID": "too-deep"')
+    out = tmp_path / "stdlib.jsonl"
+    code = ("import sys; sys.modules['orjson'] = None; from ctad.cli import main; "
+            f"sys.exit(main(['detect', {str(path)!r}, '-o', {str(out)!r}, '-q', '--workers', '1']))")  # fmt: skip
+    subprocess.run([sys.executable, "-c", code], check=True, cwd=REPO)
+    stdlib = [json.loads(line) for line in out.read_text().splitlines()]
+    assert [_ct(r) for r in stdlib[::2]] == [_ct(r) for r in rows[::2]] and stdlib[1]["ct_error"].startswith(
+        "record 1:"
+    )
