@@ -229,9 +229,7 @@ def row_body(item: InputRow) -> Tuple[bytes, str]:
     problem = ""
     if item.error:
         ref: Dict[str, Any] = {"ctad_input_ref": item.source}
-        if (
-            item.text is not None
-        ):  # text that could not be read (e.g. nested beyond the parser): its beginning
+        if item.text is not None:  # text that could not be read (nested beyond the parser): its beginning
             ref["ctad_input"] = item.text[:2000].decode("utf-8", "replace")
         body = dumps(ref)
     elif item.text is not None:
@@ -460,7 +458,8 @@ def cmd_baseline_build(args: argparse.Namespace) -> int:
     d = profile.describe()
     print(
         f"baseline: {d['events']:,} events, {d['identities']:,} identities over {d['span_days']} days"
-        f" -> {args.out} ({bad} unreadable rows skipped, {removed} stale entries pruned)"
+        f" -> {args.out} ({bad} rows skipped: unreadable, nested too deeply or an implausible time;"
+        f" {removed} stale entries pruned)"
         + ("" if d["trusted"] else "; not enough history yet (< 7 days): novelty features are weak"),
         file=sys.stderr,
     )

@@ -81,7 +81,7 @@ def _parse_time(value: Any) -> float:
     if isinstance(value, (int, float)) and not isinstance(value, bool):
         t = bounded.to_float(value)  # float(10**400) raises, float("nan") is no time
         if t is None:
-            raise NormalizeError(f"eventTime is not a finite number: {str(value)[:40]!r}")
+            raise NormalizeError(f"eventTime is not a finite number ({type(value).__name__})")
         return t
     if isinstance(value, list) and value:
         value = value[0]

@@ -163,6 +163,12 @@ def _item_values(item: Tuple[float, str, int, int, Tuple[Any, ...]]) -> Tuple[An
     return item[4]
 
 
+def _final_key(walk: EventWalk) -> Tuple[Any, ...]:
+    """The merge key through which the walk has handed out every event; () before the first (a batch can fill
+    up inside one long group of events sharing a time and eventID, before any of the group is final)."""
+    return walk.done[:4] if walk.done is not None else ()
+
+
 def _api_info_function(det: Detector) -> Any:
     from .features import FeatureState
 
@@ -620,12 +626,12 @@ def _score_all(
         if not len(seqs) & 511 and final[0] is not None:  # a unit may have been written since: refill
             writes.submit(final[0], writers)
         if len(seqs) >= SCORE_BATCH:
-            pending.append((seqs, evs, rows, dups, walk.done[:4], pool.apply_async(_score_task, (rows,))))
+            pending.append((seqs, evs, rows, dups, _final_key(walk), pool.apply_async(_score_task, (rows,))))
             seqs, evs, rows, dups = [], [], [], []
             while len(pending) >= MAX_PENDING or (pending and pending[0][-1].ready()):
                 finish(*pending.popleft())
     if seqs:
-        pending.append((seqs, evs, rows, dups, walk.done[:4], pool.apply_async(_score_task, (rows,))))
+        pending.append((seqs, evs, rows, dups, _final_key(walk), pool.apply_async(_score_task, (rows,))))
         dups = []
     while pending:
         finish(*pending.popleft())
