@@ -9,12 +9,12 @@ Event values are attacker-written: they are only substituted into text, never in
 from __future__ import annotations
 
 import csv
-import math
 import string
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
+from . import bounded
 from .features import CATEGORIES, FEATURE_INDEX
 from .resources import find_dir
 from .schema import Event
@@ -79,11 +79,25 @@ def load_templates(path: Optional[Path] = None) -> List[Template]:
     return out
 
 
-def _duration(seconds: float) -> str:
+def _duration(log_seconds: float) -> str:
+    """A `log1p(seconds)` feature as text. The feature is bounded, but templates may name {gap} for any feature
+    (a count of 1,000 calls is exp(1000) seconds), so the exponent is bounded too, and so is the text."""
+    if log_seconds != log_seconds:
+        return "a long time"
+    seconds = bounded.expm1(log_seconds)
     days = seconds / 86400.0
+    if days >= 36500:
+        return "over 100 years"
     if days >= 2:
         return f"{days:.0f} days"
-    return f"{seconds / 3600.0:.0f} hours"
+    return f"{max(seconds, 0.0) / 3600.0:.0f} hours"
+
+
+def _number(x: float) -> str:
+    """A feature value as a whole number for a sentence; bounded so a forged value cannot fill the reason."""
+    if x != x:
+        return "?"
+    return f"{bounded.clamp(x, -bounded.MAX_COUNT, bounded.MAX_COUNT):.0f}"
 
 
 class Explainer:
@@ -108,7 +122,7 @@ class Explainer:
     ) -> List[Tuple[str, str]]:
         """(sentence, template) pairs, strongest first; the template groups reasons across events."""
         risk, cat, technique = api_info[0], api_info[1], api_info[4]
-        hour = int(event.time // 3600) % 24
+        hour = bounded.whole(event.time // 3600) % 24
         values: Dict[str, Any] = {
             "identity": event.identity,
             "api": event.api,
@@ -120,7 +134,7 @@ class Explainer:
             "access_key": event.access_key,
             "resource_or_target": event.resource or "a resource",
             "hour": f"{hour:02d}",
-            "daykind": "weekend day" if ((int(event.time // 86400) + 3) % 7) >= 5 else "weekday",
+            "daykind": "weekend day" if ((bounded.whole(event.time // 86400) + 3) % 7) >= 5 else "weekday",
             "category": (CATEGORIES[cat] if 0 <= cat < len(CATEGORIES) else "") or "sensitive",
             "technique_part": f", ATT&CK {technique}" if technique else "",
         }
@@ -139,10 +153,10 @@ class Explainer:
             x = row[i]
             for template in self.by_feature.get(names[i], ()):
                 if template.holds(x):
-                    values["count"] = f"{x:.0f}"
+                    values["count"] = _number(x)
                     values["value"] = x
-                    values["pct"] = f"{100.0 * x:.1f}" if x == x else "?"
-                    values["gap"] = _duration(math.expm1(x)) if x == x else "a long time"
+                    values["pct"] = f"{100.0 * bounded.clamp(x, 0.0, 1.0):.1f}" if x == x else "?"
+                    values["gap"] = _duration(x)
                     sentence = _FORMAT.format(template.text, **values)
                     if sentence not in said:
                         said.add(sentence)
