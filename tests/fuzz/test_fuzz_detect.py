@@ -98,11 +98,6 @@ def test_results_do_not_depend_on_row_order(detector, records_order):
     assert [again[k] for k in sorted(range(len(order)), key=order.__getitem__)] == first
 
 
-@pytest.mark.xfail(
-    strict=False,
-    reason="known: issue 11 item 7 (events sharing an eventID with different content are merged, the result "
-    "depends on order), fixed on h1-engine",
-)
 @budget(40)
 @given(
     with_order(
