@@ -46,7 +46,7 @@ trap 'rm -rf "$WORK"' EXIT
 STAGE="$WORK/$APP"
 mkdir -p "$STAGE/bin" "$STAGE/lookups" dist
 
-cp -R default metadata static appserver model agents "$STAGE/"
+cp -R default metadata static appserver model agents README "$STAGE/"
 cp lookups/*.csv "$STAGE/lookups/"
 cp bin/*.py "$STAGE/bin/"
 cp LICENSE "$STAGE/LICENSE"

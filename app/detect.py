@@ -1,25 +1,29 @@
 """The detector: normalise, order, featurise, score, explain; every row in gives one result out.
 
 A run is a function of (profile, set of events): rows may arrive in any order and in any batches (Splunk sends
-newest first, in chunks of 1 to 50,000). The run therefore collects events first, sorts them by
-(eventTime, eventID) — spilling sorted runs to disk beyond `max_memory_rows` — then walks them once through the
-causal feature state, scores them in batches, and hands results back in the order rows were added.
+newest first, in chunks of 1 to 50,000). The run therefore collects events first, sorts them in the engine's
+order (eventTime, eventID, content: `ctad.ordering`), spilling sorted runs to disk beyond `max_memory_rows`,
+then walks them once through the causal feature state, scores them in batches, and hands results back in the
+order rows were added.
 """
 
 from __future__ import annotations
 
 import json
 import math
+import operator
 import sys
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Dict, Iterator, List, Optional, Sequence, Tuple, Union
 
+from . import bounded
 from .catalog import Catalog
 from .features import FEATURE_NAMES, FeatureState
 from .incidents import DEFAULT_GAP, IncidentTracker, event_risk
 from .normalize import NormalizeError, Normalizer
+from .ordering import EventWalk
 from .profile import Profile
 from .reasons import Explainer
 from .resources import find_dir
@@ -152,7 +156,9 @@ class Detector:
         engine: str = "auto",
         model_cache_dir: Optional[str] = None,
         incident_gap: float = DEFAULT_GAP,
+        now: Optional[float] = None,
     ) -> None:
+        """`now`: the run's clock for the plausibility of event times (default: the wall clock at start-up)."""
         self.catalog = catalog or Catalog.load()
         self.bundle = bundle or ModelBundle.load(model_dir, cache_dir=model_cache_dir)
         self.threshold = float(threshold) if threshold is not None else self.bundle.threshold
@@ -160,7 +166,8 @@ class Detector:
         self.explain = explain
         self.spill_dir = spill_dir
         self.max_memory_rows = max_memory_rows
-        self.normalizer = Normalizer(self.catalog)
+        self.normalizer = Normalizer(self.catalog, now=now)
+        self.now = self.normalizer.latest - bounded.FUTURE_SLACK
         self.explainer = Explainer()
         self.engine = engine  # model evaluation: "auto" (numpy when importable), "python" or "numpy"
         self.incident_gap = incident_gap  # seconds between anomalies of one identity within one incident
@@ -195,14 +202,23 @@ def error_key(message: str) -> str:
     return message.split(":")[0][:60]
 
 
+_ITEM_KEY = operator.itemgetter(0, 1, 2)
+_ITEM_EVENT = operator.itemgetter(3)
+
+
+def _item_values(item: Tuple[float, str, int, Event]) -> Tuple[Any, ...]:
+    return item[3].to_tuple()
+
+
 class Run:
     """One set of events. Add rows, then read results once, in add order."""
 
     def __init__(self, detector: Detector) -> None:
         self.det = detector
         self.summary = Summary()
+        # (eventTime, eventID, row number, Event): `EventWalk` orders ties on (time, eventID) by content
         self._events = ExternalSorter(
-            key=lambda item: (item[0], item[1], item[2]),
+            key=_ITEM_KEY,
             max_items=detector.max_memory_rows,
             directory=detector.spill_dir,
             encode=lambda item: (item[0], item[1], item[2], item[3].to_tuple()),
@@ -249,18 +265,17 @@ class Run:
         state = det.profile.to_state(det.catalog) if det.profile is not None else FeatureState(det.catalog)
         self.state = state
         batch: List[Tuple[int, Event, List[float]]] = []
-        prev: Optional[Tuple[float, str, int]] = None
-        for t, event_id, seq, ev in self._events.sorted():
-            if prev is not None and event_id == prev[1] and t == prev[0]:
-                # CloudTrail delivers some events twice: count once, answer every copy alike.
-                self._dups[seq] = prev[2]
-                self.summary.duplicates += 1
+        walk = EventWalk(self._events.sorted(), state, event=_ITEM_EVENT, values=_item_values)
+        for item, ev, row, first in walk:
+            if first is not None:
+                # A true re-delivery (same time, eventID and content): counted once, answered alike.
+                self._dups[item[2]] = first[2]
                 continue
-            prev = (t, event_id, seq)
-            batch.append((seq, ev, state.process(ev)))
+            batch.append((item[2], ev, row))  # type: ignore[arg-type]
             if len(batch) >= SCORE_BATCH:
                 yield from self._score_batch(batch, model, threshold)
                 batch = []
+        self.summary.duplicates += walk.duplicates
         if batch:
             yield from self._score_batch(batch, model, threshold)
         self.profile = Profile.from_state(state)

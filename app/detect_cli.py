@@ -20,10 +20,12 @@ import time
 from pathlib import Path
 from typing import Any, BinaryIO, Dict, List, Optional, TextIO, Tuple
 
+from . import bounded
+from .argtypes import existing_dir, int_range, probability
 from .detect import DEFAULT_INCIDENT_GAP_MINUTES, MAX_INCIDENT_GAP_MINUTES, Detector, ModelError, Run
 from .profile import Profile
 from .readers import InputRow, iter_rows
-from .schema import OUTPUT_FIELDS
+from .schema import OUTPUT_FIELDS, Event
 
 try:
     import orjson
@@ -67,7 +69,9 @@ def register(sub: argparse._SubParsersAction) -> None:
         "--update-baseline", action="store_true", help="write the profile after this run back to --baseline"
     )
     p.add_argument(
-        "--threshold", type=float, help="anomaly threshold (default: the model's shipped threshold)"
+        "--threshold",
+        type=probability,
+        help="anomaly threshold from 0 to 1 (default: the model's shipped threshold)",
     )
     p.add_argument("--model", help="model directory (default: the bundled model/)")
     add_incident_gap_argument(p)
@@ -75,10 +79,15 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--engine", choices=("auto", "python", "numpy"), default="auto",
                    help="model evaluation: numpy when importable (auto), or force one")  # fmt: skip
     p.add_argument(
-        "--max-memory-rows", type=int, default=100_000, help="rows held in memory before spilling to disk"
+        "--max-memory-rows",
+        type=int_range(1),
+        default=100_000,
+        help="rows held in memory before spilling to disk",
     )
-    p.add_argument("--spill-dir", help="directory for temporary spill files (default: system temp)")
-    p.add_argument("--workers", type=int, default=0,
+    p.add_argument(
+        "--spill-dir", type=existing_dir, help="directory for temporary spill files (default: system temp)"
+    )
+    p.add_argument("--workers", type=int_range(0), default=0,
                    help="processes to use (default: one per core; 1 runs in this process only)")  # fmt: skip
     p.add_argument("--summary-json", help="also write the run summary as JSON here")
     p.add_argument("--quiet", "-q", action="store_true", help="no progress bar or summary table")
@@ -152,7 +161,7 @@ def splice_inner(body: bytes, ct_inner: bytes) -> bytes:
         return b"{" + inner + (b"," if inner else b"") + ct_inner + b"}"
     try:
         obj = json.loads(body)
-    except ValueError:
+    except (ValueError, RecursionError):
         obj = None
     if not isinstance(obj, dict):
         obj = {"ctad_input": body.decode("utf-8", "replace")[:2000]}
@@ -167,7 +176,7 @@ def _flat_get(obj: Any, path: str) -> str:
             return ""
         node = node.get(part)
     if node is None or isinstance(node, (dict, list)):
-        return "" if node is None else json.dumps(node)
+        return "" if node is None else json.dumps(bounded.cut_nesting(node))
     return str(node)
 
 
@@ -210,7 +219,7 @@ class OutputWriter:
     def _write_csv(self, body: bytes, ct: Dict[str, Any]) -> None:
         try:
             obj = json.loads(body)
-        except ValueError:
+        except (ValueError, RecursionError):  # the row's ct_error says why; its text still goes in _raw
             obj = {}
         row = [_flat_get(obj, f) for f in CSV_FIELDS]
         for name in OUTPUT_FIELDS:
@@ -241,25 +250,46 @@ def _progress(quiet: bool, **kwargs: Any) -> Any:
     return tqdm(file=sys.stderr, mininterval=0.5, dynamic_ncols=True, **kwargs)
 
 
-def row_text(item: InputRow) -> bytes:
-    """The JSON text an output row starts from, on one line: the input's own text when it has one."""
+def row_body(item: InputRow) -> Tuple[bytes, str]:
+    """The JSON text an output row starts from, on one line (the input's own text when it has one), and why the
+    row cannot be scored though it was read ("" when it can).
+
+    An event nested deeper than `bounded.MAX_NESTING` is refused here as the Splunk and Elastic doors refuse it
+    (`Normalizer`), whichever JSON library is installed: orjson cannot write it back at all, and the standard
+    library only up to its recursion limit. Its own text is kept when the input had one; a record of an S3 file
+    is written back with what lies beyond the limit cut."""
+    problem = ""
     if item.error:
-        body = dumps({"ctad_input_ref": item.source})
+        ref: Dict[str, Any] = {"ctad_input_ref": item.source}
+        if item.text is not None:  # text that could not be read (nested beyond the parser): its beginning
+            ref["ctad_input"] = item.text[:2000].decode("utf-8", "replace")
+        body = dumps(ref)
+    elif item.text is not None:
+        body = item.text
+        if bounded.too_deep(item.obj, body):
+            problem = bounded.nesting_error()
     else:
-        body = item.text if item.text is not None else dumps(item.obj)
-    return body.replace(b"\n", b" ") if b"\n" in body else body
+        try:
+            body = dumps(item.obj)
+        except (TypeError, ValueError, RecursionError):  # orjson: "Recursion limit reached" (a TypeError)
+            body = b""
+        if not body or bounded.too_deep(item.obj, body):
+            problem = bounded.nesting_error()
+            body = dumps(bounded.cut_nesting(item.obj))
+    return (body.replace(b"\n", b" ") if b"\n" in body else body), problem
 
 
 def feed(run: Run, paths: List[str], body_file: Any = None, progress: Any = None) -> int:
     """Read every input row into the run (and its JSON text into body_file); returns the row count."""
     n = 0
     for item in iter_rows(paths):
-        if item.error:
-            run.skip(item.error)
+        body, problem = row_body(item)
+        if item.error or problem:
+            run.skip(item.error or problem)
         else:
             run.add(item.obj)
         if body_file is not None:
-            body_file.write(row_text(item) + b"\n")
+            body_file.write(body + b"\n")
         n += 1
         if progress is not None and n % 5000 == 0:
             progress.update(5000)
@@ -364,7 +394,7 @@ def _detect_parallel(args: argparse.Namespace, detector: Detector, workers: int,
     suffix = ".csv" if output.endswith(".csv") else (".gz" if output.endswith(".gz") else ".jsonl")
     config = {  # how a spawned worker rebuilds the detector (forked workers inherit it)
         "detector": {"model_dir": args.model, "threshold": detector.threshold, "explain": detector.explain,
-                     "engine": detector.engine, "profile": None},
+                     "engine": detector.engine, "profile": None, "now": detector.now},
         "tmp": tmp_dir,
         "output_kind": suffix,
     }  # fmt: skip
@@ -421,45 +451,53 @@ def print_summary(summary: Dict[str, Any], output: str, profile: Optional[Profil
 def build_profile(
     paths: List[str], base: Optional[Profile] = None, max_memory_rows: int = 100_000
 ) -> Tuple[Profile, int]:
-    """Fold historical events into a profile in (time, eventID) order, without a model."""
+    """Fold historical events into a profile in the engine's order (`ctad.ordering`), without a model.
+
+    Returns the profile and how many rows were skipped (unreadable, or an implausible time)."""
     from .catalog import Catalog
+    from .detect import normalize_row
     from .features import FeatureState
-    from .normalize import NormalizeError, Normalizer
+    from .normalize import Normalizer
+    from .ordering import EventWalk
     from .spill import ExternalSorter
 
     catalog = Catalog.load()
     normalizer = Normalizer(catalog)
-    sorter = ExternalSorter(key=lambda item: (item[0], item[1]), max_items=max_memory_rows)
+    sorter = ExternalSorter(
+        key=lambda item: (item[0], item[1], item[2]),
+        max_items=max_memory_rows,
+        encode=lambda item: (item[0], item[1], item[2], item[3].to_tuple()),
+        decode=lambda item: (item[0], item[1], item[2], Event.from_tuple(item[3])),
+    )
     bad = 0
-    for item in iter_rows(paths):
-        if item.error:
+    for seq, item in enumerate(iter_rows(paths)):
+        ev = item.error or row_body(item)[1] or normalize_row(normalizer, item.obj)
+        if isinstance(ev, str):
             bad += 1
             continue
-        try:
-            ev = normalizer.normalize(item.obj)
-        except NormalizeError:
-            bad += 1
-            continue
-        sorter.add((ev.time, ev.event_id, ev))
+        sorter.add((ev.time, ev.event_id, seq, ev))
     state = base.to_state(catalog) if base is not None else FeatureState(catalog)
-    prev = None
-    for t, event_id, ev in sorter.sorted():
-        if prev == (t, event_id):
-            continue
-        prev = (t, event_id)
-        state.process(ev)
+    for _ in EventWalk(
+        sorter.sorted(), state, event=lambda item: item[3], values=lambda item: item[3].to_tuple()
+    ):
+        pass
     return Profile.from_state(state), bad
 
 
 def cmd_baseline_build(args: argparse.Namespace) -> int:
-    base = Profile.load(args.base) if args.base else None
+    try:
+        base = Profile.load(args.base) if args.base else None
+    except ValueError as exc:
+        print(f"ctad baseline build: {exc}", file=sys.stderr)
+        return 2
     profile, bad = build_profile(args.paths, base)
     removed = profile.prune(args.retention_days)
     profile.save(args.out)
     d = profile.describe()
     print(
         f"baseline: {d['events']:,} events, {d['identities']:,} identities over {d['span_days']} days"
-        f" -> {args.out} ({bad} unreadable rows skipped, {removed} stale entries pruned)"
+        f" -> {args.out} ({bad} rows skipped: unreadable, nested too deeply or an implausible time;"
+        f" {removed} stale entries pruned)"
         + ("" if d["trusted"] else "; not enough history yet (< 7 days): novelty features are weak"),
         file=sys.stderr,
     )
@@ -467,6 +505,10 @@ def cmd_baseline_build(args: argparse.Namespace) -> int:
 
 
 def cmd_baseline_show(args: argparse.Namespace) -> int:
-    profile = Profile.load(args.profile)
+    try:
+        profile = Profile.load(args.profile)
+    except ValueError as exc:
+        print(f"ctad baseline show: {exc}", file=sys.stderr)
+        return 2
     print(json.dumps(profile.describe(), indent=2))
     return 0

@@ -1,9 +1,13 @@
 """Features, defined once for training and serving.
 
-Every feature is causal: an event sees the profile (baseline) plus the events strictly before it in
-(eventTime, eventID) order, never its future. The engine therefore gives the same answer to a scheduled run over a
+Every feature is causal: an event sees the profile (baseline) plus the events strictly before it in the engine's
+order ((eventTime, eventID, content), `ctad.ordering`), never its future. The engine therefore gives the same answer to a scheduled run over a
 window (profile loaded from history) and to a replay of everything, and the same answer whatever order or batches
 the rows arrive in, because the caller sorts before calling `FeatureState.process`.
+
+Numbers: `process` relies on finite, non-negative counts and plausible times, which its inputs guarantee by
+construction (`ctad.bounded`: the normaliser refuses implausible times, `Profile.to_state` bounds a profile's
+counts and times), so its hot path uses `math.log1p` and plain division without checks.
 
 Missing values are NaN: a tree follows its default branch, which is how "no history yet" reaches the model
 (hunting over a folder of logs starts with an empty profile; identity maturity features say how much it knows).

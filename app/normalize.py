@@ -19,6 +19,7 @@ import re
 from functools import lru_cache
 from typing import Any, Dict, List, Mapping, Optional, Tuple
 
+from . import bounded
 from .schema import Event
 
 MAX_VALUE_BYTES = 1_000_000  # CloudTrail caps events at 256 KB; anything over 1 MB is not a CloudTrail record
@@ -28,13 +29,16 @@ try:  # orjson parses 3-5x faster; it is optional (Splunk's Python has no compil
     import orjson as _orjson
 
     def loads(text: Any) -> Any:
-        return _orjson.loads(text)
+        return _orjson.loads(text)  # refuses nesting over 1024 levels with a ValueError
 
 except ImportError:  # pragma: no cover - exercised on Splunk's Python
     _orjson = None
 
     def loads(text: Any) -> Any:
-        return json.loads(text)
+        try:
+            return json.loads(text)
+        except RecursionError:  # ~1000 levels: a ValueError like any other unreadable text, never a crash
+            raise ValueError("JSON nested too deeply to parse") from None
 
 
 class NormalizeError(ValueError):
@@ -75,7 +79,10 @@ def parse_time(value: Any) -> float:
 
 def _parse_time(value: Any) -> float:
     if isinstance(value, (int, float)) and not isinstance(value, bool):
-        return float(value)
+        t = bounded.to_float(value)  # float(10**400) raises, float("nan") is no time
+        if t is None:
+            raise NormalizeError(f"eventTime is not a finite number ({type(value).__name__})")
+        return t
     if isinstance(value, list) and value:
         value = value[0]
     if not isinstance(value, str) or not value:
@@ -105,10 +112,10 @@ def _parse_time(value: Any) -> float:
                 raise NormalizeError(f"eventTime has a bad offset: {s[:40]!r}") from None
             return t + frac - offset if rest[0] == "+" else t + frac + offset
         raise NormalizeError(f"eventTime is not a timestamp: {s[:40]!r}")
-    try:
-        return float(s)
-    except ValueError:
-        raise NormalizeError(f"eventTime is not a timestamp: {s[:40]!r}") from None
+    t = bounded.to_float(s)
+    if t is None:
+        raise NormalizeError(f"eventTime is not a timestamp: {s[:40]!r}")
+    return t
 
 
 def format_time(t: float) -> str:
@@ -547,14 +554,26 @@ def _unflatten(row: Mapping[str, Any], prefix: str) -> Any:
 class Normalizer:
     """Turns any accepted row shape into an `Event`; holds the catalogue used for user-agent families."""
 
-    def __init__(self, catalog: Any = None) -> None:
+    def __init__(self, catalog: Any = None, now: Optional[float] = None) -> None:
+        """`now`: the run's clock (default: the wall clock now); events dated more than a day after it, or
+        before CloudTrail existed, are refused (`bounded.implausible_time`)."""
         if catalog is None:
             from .catalog import Catalog
 
             catalog = Catalog.load()
         self.catalog = catalog
+        self.latest = bounded.latest_plausible(now)
         self._ua_cache: Dict[str, Tuple[str, str]] = {}
         self._identities: Dict[Tuple[str, ...], Tuple[str, str, bool]] = {}
+
+    def check_time(self, t: Any) -> float:
+        """`t` as seconds when it can be a CloudTrail event time for this run, else NormalizeError (used for the
+        first/last times of Splunk's aggregate rows, which never pass through `_build`)."""
+        seconds = parse_time(t)
+        problem = bounded.implausible_time(seconds, self.latest)
+        if problem:
+            raise NormalizeError(problem)
+        return seconds
 
     def _ua(self, ua: str) -> Tuple[str, str]:
         hit = self._ua_cache.get(ua)
@@ -609,10 +628,13 @@ class Normalizer:
         if isinstance(row, (bytes, str)):
             if len(row) > MAX_VALUE_BYTES:
                 raise NormalizeError(f"row is {len(row)} bytes, over the 1 MB limit for one event")
+            text = row
             try:
-                row = loads(row)
+                row = loads(text)
             except ValueError as exc:
                 raise NormalizeError(f"not valid JSON: {str(exc)[:120]}") from None
+            if bounded.too_deep(row, text):
+                raise NormalizeError(bounded.nesting_error())
         if not isinstance(row, dict):
             raise NormalizeError(f"expected a JSON object, got {type(row).__name__}")
         if "Records" in row and isinstance(row["Records"], list):
@@ -679,6 +701,8 @@ class Normalizer:
             except ValueError:
                 parsed = None
             if isinstance(parsed, dict):
+                if bounded.too_deep(parsed, raw):
+                    raise NormalizeError(bounded.nesting_error())
                 detail = parsed.get("detail")
                 if isinstance(detail, dict) and "eventName" in detail:
                     parsed = detail
@@ -743,6 +767,8 @@ class Normalizer:
             except ValueError:
                 parsed = None
             if isinstance(parsed, dict) and "eventName" in parsed:
+                if bounded.too_deep(parsed, original):
+                    raise NormalizeError(bounded.nesting_error())
                 return self.from_raw(parsed)
         ui = "aws.cloudtrail.user_identity."
         params = get("aws.cloudtrail.flattened.request_parameters")
@@ -812,8 +838,8 @@ class Normalizer:
         if not source:
             raise NormalizeError(f"eventSource is missing (eventName {name[:80]!r})")
         t = parse_time(time_value)
-        if not (0 < t < 7_258_118_400):  # 1970 .. 2200
-            raise NormalizeError(f"eventTime out of range: {time_value!r:.40}")
+        if not bounded.CLOUDTRAIL_START <= t <= self.latest:
+            raise NormalizeError(bounded.implausible_time(t, self.latest) or "implausible eventTime")
         if not itype:
             itype = "Unknown"
         key, session, mfa_at_idp = self._identity(
@@ -887,6 +913,6 @@ _default: Optional[Normalizer] = None
 def normalize(row: Any) -> Event:
     """Module-level convenience with the default catalogue (what triage and adapters call)."""
     global _default
-    if _default is None:
-        _default = Normalizer()
+    if _default is None or _default.latest < bounded.latest_plausible() - 3600:
+        _default = Normalizer()  # a long-lived process: the plausible window moves with the clock
     return _default.normalize(row)

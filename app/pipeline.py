@@ -24,6 +24,7 @@ import bisect
 import contextlib
 import gc
 import io
+import itertools
 import math
 import mmap
 import multiprocessing
@@ -38,6 +39,7 @@ from dataclasses import dataclass
 from typing import Any, Deque, Dict, Iterator, List, Optional, Sequence, Tuple
 
 from .detect import Detector, Run, ct_score, error_key, normalize_row, score_rows_batch
+from .ordering import EventWalk
 from .profile import Profile
 from .readers import iter_file, iter_rows, list_file_names
 from .schema import SEVERITIES, Event, empty_output
@@ -91,7 +93,7 @@ def _tune_gc() -> None:
 # ------------------------------------------------------------------------------------------------- read
 def _read_task(task: Tuple[int, List[str]]) -> Dict[str, Any]:
     """Normalise a group of files: bodies (known ct_* fields + JSON text) and a sorted run of events."""
-    from .detect_cli import dumps, row_text  # the same bytes the single-process writer makes
+    from .detect_cli import dumps, row_body  # the same bytes the single-process writer makes
 
     index, files = task
     ctx = _CTX
@@ -116,7 +118,8 @@ def _read_task(task: Tuple[int, List[str]]) -> Dict[str, Any]:
         lines: List[bytes] = []
         # iter_rows for what is not a file, so missing paths read as the single-process reader reads them
         for item in iter_file(name) if os.path.isfile(name) else iter_rows([name]):
-            ev = item.error or normalize_row(normalizer, item.obj)
+            body, problem = row_body(item)
+            ev = item.error or problem or normalize_row(normalizer, item.obj)
             if isinstance(ev, str):
                 errors[error_key(ev)] += 1
                 known = _ERROR + dumps(empty_output(ev, version))[1:-1]
@@ -133,7 +136,7 @@ def _read_task(task: Tuple[int, List[str]]) -> Dict[str, Any]:
                 # A plain tuple, its repeated values shared: pickles ~4x smaller and faster than the Event.
                 values = ev.to_tuple()
                 events.append((ev.time, ev.event_id, index, local, tuple(map(share, values, values))))
-            lines += (known, _SEP, row_text(item), b"\n")
+            lines += (known, _SEP, body, b"\n")
             local += 1
         out.write(b"".join(lines))
         if local - first_row >= UNIT_ROWS or n == len(files) - 1:
@@ -154,6 +157,20 @@ def _read_task(task: Tuple[int, List[str]]) -> Dict[str, Any]:
         "run": run_path,
         "units": units,
     }
+
+
+def _item_event(item: Tuple[float, str, int, int, Tuple[Any, ...]]) -> Event:
+    return Event.from_tuple(item[4])
+
+
+def _item_values(item: Tuple[float, str, int, int, Tuple[Any, ...]]) -> Tuple[Any, ...]:
+    return item[4]
+
+
+def _final_key(walk: EventWalk) -> Tuple[Any, ...]:
+    """The merge key through which the walk has handed out every event; () before the first (a batch can fill
+    up inside one long group of events sharing a time and eventID, before any of the group is final)."""
+    return walk.done[:4] if walk.done is not None else ()
 
 
 def _api_info_function(det: Detector) -> Any:
@@ -549,7 +566,6 @@ def _score_all(
 
         state = FeatureState(det.catalog)
     run.state = state
-    process = state.process
     threshold = det.threshold
     severity_index = {name: i for i, name in enumerate(SEVERITIES)}
     pending: Deque[Tuple[List[int], List[Event], List[List[float]], List[Tuple[int, int]], Any, Any]] = (
@@ -601,34 +617,26 @@ def _score_all(
     evs: List[Event] = []
     rows: List[List[float]] = []
     dups: List[Tuple[int, int]] = []
-    prev_t: Optional[float] = None
-    prev_id = ""
-    prev_seq = -1
-    from_tuple = Event.from_tuple
     runs = _reduce_runs(pool, [r["run"] for r in read if r["events"]], os.path.dirname(arrays))
-    item: Any = None
     final: List[Any] = [None]  # the merge key through which every result is final
-    for block in merge_runs([iter_blocks(path, remove=True) for path in runs]):
-        for item in block:
-            t, event_id, task, local, values = item
-            seq = starts[task] + local
-            if t == prev_t and event_id == prev_id:
-                dups.append((seq, prev_seq))  # CloudTrail delivers some events twice: count once
-                continue
-            prev_t, prev_id, prev_seq = t, event_id, seq
-            ev = from_tuple(values)
-            seqs.append(seq)
-            evs.append(ev)
-            rows.append(process(ev))
-            if not len(seqs) & 511 and final[0] is not None:  # a unit may have been written since: refill
-                writes.submit(final[0], writers)
-            if len(seqs) >= SCORE_BATCH:
-                pending.append((seqs, evs, rows, dups, item[:4], pool.apply_async(_score_task, (rows,))))
-                seqs, evs, rows, dups = [], [], [], []
-                while len(pending) >= MAX_PENDING or (pending and pending[0][-1].ready()):
-                    finish(*pending.popleft())
+    merged = itertools.chain.from_iterable(merge_runs([iter_blocks(path, remove=True) for path in runs]))
+    walk = EventWalk(merged, state, event=_item_event, values=_item_values)
+    for item, ev, row, first in walk:
+        if first is not None:  # a true re-delivery: counted once, answered as its first copy
+            dups.append((starts[item[2]] + item[3], starts[first[2]] + first[3]))
+            continue
+        seqs.append(starts[item[2]] + item[3])
+        evs.append(ev)  # type: ignore[arg-type]
+        rows.append(row)  # type: ignore[arg-type]
+        if not len(seqs) & 511 and final[0] is not None:  # a unit may have been written since: refill
+            writes.submit(final[0], writers)
+        if len(seqs) >= SCORE_BATCH:
+            pending.append((seqs, evs, rows, dups, _final_key(walk), pool.apply_async(_score_task, (rows,))))
+            seqs, evs, rows, dups = [], [], [], []
+            while len(pending) >= MAX_PENDING or (pending and pending[0][-1].ready()):
+                finish(*pending.popleft())
     if seqs:
-        pending.append((seqs, evs, rows, dups, item[:4], pool.apply_async(_score_task, (rows,))))
+        pending.append((seqs, evs, rows, dups, _final_key(walk), pool.apply_async(_score_task, (rows,))))
         dups = []
     while pending:
         finish(*pending.popleft())

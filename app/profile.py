@@ -12,15 +12,22 @@ from __future__ import annotations
 import gzip
 import json
 import time as _time
+import zlib
 from collections import deque
 from pathlib import Path
-from typing import Any, Dict, Iterable, Iterator, List, Optional, Union
+from typing import Any, Dict, Iterable, Iterator, List, Optional, Tuple, Union
 
+from . import bounded
 from .features import DAY, KINDS, WIN_LONG, WIN_SHORT, FeatureState, IdentityState, SourceState
 from .schema import Event
 
 FORMAT_VERSION = 1
 MIN_TRUSTED_DAYS = 7  # practitioners (and Splunk's own UBA content) trust a baseline after a week of data
+
+
+def _seconds(value: Any) -> float:
+    """A time from a profile as a finite float (0.0 when it is not one): the feature code subtracts times."""
+    return bounded.seconds(value, 0.0)  # type: ignore[return-value]
 
 
 class Profile:
@@ -40,14 +47,36 @@ class Profile:
     # ------------------------------------------------------------------------------------------ summary
     @property
     def total(self) -> int:
-        return int(self.data.get("total") or 0)
+        return bounded.count(self.data.get("total"))
+
+    def time_range(self) -> Tuple[Optional[float], Optional[float]]:
+        """(first, last) event time the profile covers, each a time CloudTrail can have written.
+
+        A profile saved before implausible times were refused (or built by other tools) may say 1970 or 2199:
+        such a bound is ignored and taken from the identities' own plausible times instead, so a stray date never
+        makes an hour of history look like a trusted baseline, nor prunes every identity as stale."""
+        latest = bounded.latest_plausible()
+
+        def plausible(value: Any) -> Optional[float]:
+            t = bounded.seconds(value)
+            return t if t is not None and not bounded.implausible_time(t, latest) else None
+
+        first, last = plausible(self.data.get("first_time")), plausible(self.data.get("last_time"))
+        if (first is None) != (self.data.get("first_time") is None) or (last is None) != (
+            self.data.get("last_time") is None
+        ):
+            firsts = [t for t in (plausible(i.get("first")) for i in self.data["identities"].values()) if t]
+            lasts = [t for t in (plausible(i.get("last")) for i in self.data["identities"].values()) if t]
+            first = first if first is not None else min(firsts, default=None)
+            last = last if last is not None else max(lasts, default=None)
+        return first, last
 
     @property
     def span_days(self) -> float:
-        first, last = self.data.get("first_time"), self.data.get("last_time")
+        first, last = self.time_range()
         if first is None or last is None:
             return 0.0
-        return (float(last) - float(first)) / DAY
+        return max(0.0, last - first) / DAY
 
     @property
     def trusted(self) -> bool:
@@ -66,41 +95,45 @@ class Profile:
 
     # ------------------------------------------------------------------------------------- state bridge
     def to_state(self, catalog: Any) -> FeatureState:
+        """The engine's working state. Every number is bounded here (`ctad.bounded`), on the way in, so the
+        feature code can rely on finite, non-negative counts and finite times whatever the profile holds."""
+        count, when = bounded.count, _seconds
         state = FeatureState(catalog)
         d = self.data
-        state.total = int(d.get("total") or 0)
-        state.first_time = d.get("first_time")
-        state.last_time = d.get("last_time")
-        state.apis = {k: [int(v[0]), int(v[1])] for k, v in d["apis"].items()}
+        state.total = count(d.get("total"))
+        # kept as stored (int or float) when finite: a profile saved again must come out the same
+        state.first_time = d.get("first_time") if bounded.seconds(d.get("first_time")) is not None else None
+        state.last_time = d.get("last_time") if bounded.seconds(d.get("last_time")) is not None else None
+        state.apis = {k: [count(v[0]), count(v[1])] for k, v in d["apis"].items()}
         for ip, v in d["sources"].items():
             src = SourceState()
-            src.n, src.identities = int(v[0]), int(v[1])
+            src.n, src.identities = count(v[0]), count(v[1])
             for t in v[2] if len(v) > 2 else ():
-                src.win_short.append(float(t))
+                src.win_short.append(when(t))
             for t in v[3] if len(v) > 3 else ():
-                src.win_denied.append(float(t))
+                src.win_denied.append(when(t))
             state.sources[ip] = src
         for key, v in d["identities"].items():
             st = IdentityState()
-            st.n = int(v["n"])
-            st.first = float(v["first"])
-            st.last = float(v["last"])
-            st.hours = [int(h) for h in v["hours"]]
-            st.weekend = int(v.get("weekend", 0))
+            st.n = count(v["n"])
+            st.first = when(v["first"])
+            st.last = when(v["last"])
+            st.hours = ([count(h) for h in v["hours"]] + [0] * 24)[:24]  # features index it by hour
+            st.weekend = count(v.get("weekend", 0))
             for kind in KINDS:
                 st.table(kind).update(
-                    {val: [int(e[0]), float(e[1]), float(e[2])] for val, e in v["seen"].get(kind, {}).items()}
+                    {val: [count(e[0]), when(e[1]), when(e[2])] for val, e in v["seen"].get(kind, {}).items()}
                 )
             for t, api, denied in v.get("win_long", ()):
-                st.win_long.append((float(t), api, bool(denied)))
+                st.win_long.append((when(t), api, bool(denied)))
                 st.win_api[api] = st.win_api.get(api, 0) + 1
                 st.denied_long += bool(denied)
             for t, err in v.get("win_short", ()):
-                st.win_short.append((float(t), bool(err)))
+                st.win_short.append((when(t), bool(err)))
                 st.errors_short += bool(err)
             if st.n > 0:
                 state.active += 1
-            st.novel = deque(float(t) for t in v.get("novel", ()))
+            st.novel = deque(when(t) for t in v.get("novel", ()))
             state.identities[key] = st
         return state
 
@@ -153,7 +186,11 @@ class Profile:
         hour: Optional[int] = None,
         weekend_count: Optional[int] = None,
     ) -> None:
-        """Merge one `stats count min(_time) max(_time) by ...` row, keyed the way detection keys events."""
+        """Merge one `stats count min(_time) max(_time) by ...` row, keyed the way detection keys events.
+
+        The numbers come from a search's results: bounded here (`ctad.bounded`), so a forged count or hour can
+        neither raise nor grow the profile without limit; times must be plausible (the caller checks them)."""
+        count = bounded.count(count)
         if count <= 0:
             return
         d = self.data
@@ -171,10 +208,10 @@ class Profile:
         ident["n"] += count
         ident["first"] = min(ident["first"], first)
         ident["last"] = max(ident["last"], last)
-        h = int(hour) % 24 if hour is not None else int(last // 3600) % 24
+        h = bounded.whole(hour) % 24 if hour is not None else bounded.whole(last // 3600) % 24
         ident["hours"][h] += count
         if weekend_count is not None:
-            ident["weekend"] += int(weekend_count)
+            ident["weekend"] += min(bounded.count(weekend_count), count)
         api = event.source + ":" + event.name
         new_api = api not in ident["seen"]["api"]
         new_ip = event.ip not in ident["seen"]["ip"]
@@ -201,13 +238,14 @@ class Profile:
         s = d["sources"].setdefault(event.ip, [0, 0])
         s[0] += count
         s[1] += 1 if new_ip else 0
-        d["total"] = int(d.get("total") or 0) + count
+        d["total"] = bounded.count(d.get("total")) + count
         d["first_time"] = first if d.get("first_time") is None else min(d["first_time"], first)
         d["last_time"] = last if d.get("last_time") is None else max(d["last_time"], last)
 
     def prune(self, retention_days: float, now: Optional[float] = None) -> int:
         """Forget sightings older than the retention; returns how many entries went."""
-        end = now if now is not None else (self.data.get("last_time") or _time.time())
+        # the newest event (a plausible one: a stored 2199 must not prune everything), else the clock
+        end = now if now is not None else (self.time_range()[1] or _time.time())
         cut = end - retention_days * DAY
         removed = 0
         for key in list(self.data["identities"]):
@@ -245,7 +283,8 @@ class Profile:
             opener = gzip.open if magic == b"\x1f\x8b" else open
             with opener(path, "rt", encoding="utf-8") as fh:  # type: ignore[operator]
                 data = json.load(fh)
-        except (OSError, ValueError) as exc:
+        except (OSError, ValueError, EOFError, zlib.error, RecursionError) as exc:
+            # EOFError: a truncated .gz (a copy cut short, a full disk); zlib.error: corrupt deflate data
             raise ValueError(f"cannot read baseline profile {path}: {exc}") from None
         if not isinstance(data, dict) or data.get("version") != FORMAT_VERSION or "identities" not in data:
             raise ValueError(f"{path} is not a ctad baseline profile (version {FORMAT_VERSION})")

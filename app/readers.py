@@ -11,6 +11,7 @@ from __future__ import annotations
 import gzip
 import io
 import os
+import re
 import zlib
 from pathlib import Path
 from typing import Any, Iterable, Iterator, List, NamedTuple, Optional, Tuple, Union
@@ -80,9 +81,58 @@ def _document_rows(data: bytes, source: str) -> Iterator[InputRow]:
     try:
         obj = _decode(data)
     except ValueError as exc:
-        yield InputRow(None, None, f"{source}: not valid JSON ({str(exc)[:100]})", source)
+        members = _split_records(data)
+        if members is None:
+            yield InputRow(None, None, f"{source}: not valid JSON ({str(exc)[:100]})", source)
+            return
+        # One member the parser refuses (nested beyond its limit) must not take the file's other events with it.
+        for i, text in enumerate(members):
+            ref = f"{source}#{i}"
+            try:
+                rec, _ = _decode_clean(text)
+            except ValueError as member_exc:
+                yield InputRow(None, text, f"record {i}: not valid JSON ({str(member_exc)[:100]})", ref)
+                continue
+            yield InputRow(rec, None, "" if isinstance(rec, dict) else "record is not a JSON object", ref)
         return
     yield from _rows_from_object(obj, None, source)
+
+
+_TOKENS = re.compile(rb'"(?:[^"\\]|\\.)*"|[\[\]{},:]')
+
+
+def _split_records(data: bytes) -> Optional[List[bytes]]:
+    """The texts of the members of a `{"Records": [...]}` document that did not parse as a whole, or None.
+
+    Found by a bracket scan (strings skipped whole by one regular expression; no recursion), so a member nested
+    deeper than any parser allows is cut out as text and the others are read one by one."""
+    depth = 0
+    seen = b""  # at depth 1: b'"Records"', then b":" once its colon follows
+    start = -1  # where the current member starts, once inside the Records array
+    members: List[bytes] = []
+    for match in _TOKENS.finditer(data):
+        token = match.group()
+        if start >= 0:
+            if depth == 2 and token in (b",", b"]"):
+                members.append(data[start : match.start()].strip())
+                if token == b"]":
+                    return [m for m in members if m]
+                start = match.end()
+                continue
+        elif depth == 1 and token == b'"Records"':
+            seen = token
+            continue
+        elif seen and token == b":":
+            seen = b":"
+            continue
+        elif seen == b":" and token == b"[":
+            start = match.end()
+        seen = b""
+        if token in (b"{", b"["):
+            depth += 1
+        elif token in (b"}", b"]"):
+            depth -= 1
+    return None
 
 
 def list_files(paths: Iterable[Union[str, Path]]) -> List[Path]:
@@ -122,13 +172,11 @@ def _decode_clean(data: bytes) -> Tuple[Any, bool]:
 
 
 def _rows_from_object(obj: Any, text: Optional[bytes], source: str) -> Iterator[InputRow]:
-    if isinstance(obj, dict) and isinstance(obj.get("Records"), list):
-        for i, rec in enumerate(obj["Records"]):
-            yield InputRow(
-                rec, None, "" if isinstance(rec, dict) else "record is not a JSON object", f"{source}#{i}"
-            )
-    elif isinstance(obj, list):
-        for i, rec in enumerate(obj):
+    records = obj["Records"] if isinstance(obj, dict) and isinstance(obj.get("Records"), list) else obj
+    if isinstance(records, list):
+        if not records:  # an input that holds no event still gives a row saying so, as an empty file does
+            yield InputRow(None, None, f"{source}: an empty JSON array, no event in it", source)
+        for i, rec in enumerate(records):
             yield InputRow(
                 rec, None, "" if isinstance(rec, dict) else "record is not a JSON object", f"{source}#{i}"
             )

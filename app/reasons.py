@@ -9,12 +9,12 @@ Event values are attacker-written: they are only substituted into text, never in
 from __future__ import annotations
 
 import csv
-import math
 import string
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
+from . import bounded
 from .features import CATEGORIES, FEATURE_INDEX
 from .resources import find_dir
 from .schema import Event
@@ -82,11 +82,10 @@ def load_templates(path: Optional[Path] = None) -> List[Template]:
 _IMPACT = FEATURE_INDEX["impact"]
 _FLAG_FEATURES = ("req_logging_off", "req_public", "req_cross_account", "req_open_ingress", "req_credential_other",
                   "req_self_grant", "req_short_expiry")  # fmt: skip
-_MAX_LOG = 700.0  # expm1 overflows past ~709: features are bounded, but a reason must never end a run
 
 
 def _expm1(x: float) -> float:
-    return math.expm1(min(max(x, 0.0), _MAX_LOG)) if x == x else 0.0
+    return bounded.expm1(x) if x == x else 0.0
 
 
 def _history(event: Event, row: Sequence[float]) -> str:
@@ -96,24 +95,43 @@ def _history(event: Event, row: Sequence[float]) -> str:
     if events < 0.5:
         return f"no earlier activity of {event.identity} in this data"
     age = row[FEATURE_INDEX["id_age_days"]]
-    span = _duration(age * 86400.0) if age == age and age > 0 else "a short time"
+    span = _seconds_text(age * 86400.0) if age == age and age > 0 else "a short time"
     what = f"such a {event.name} request ({', '.join(event.flags)})" if event.flags else event.name
     if calls < 0.5:
         made = "made" if event.flags else "called"
         return f"{event.identity} never {made} {what} in its {span} of history ({events:.0f} events)"
     gap = row[FEATURE_INDEX["log_gap_id_api"]]
-    last = f", last {_duration(_expm1(gap))} ago" if gap == gap else ""
+    last = f", last {_duration(gap)} ago" if gap == gap else ""
     times = "once" if calls < 1.5 else f"{calls:.0f} times"
     return f"{event.identity} {'made' if event.flags else 'called'} {what} {times} before{last}"
 
 
-def _duration(seconds: float) -> str:
+def _duration(log_seconds: float) -> str:
+    """A `log1p(seconds)` feature as text. The feature is bounded, but templates may name {gap} for any feature
+    (a count of 1,000 calls is exp(1000) seconds), so the exponent is bounded too, and so is the text."""
+    if log_seconds != log_seconds:
+        return "a long time"
+    return _seconds_text(bounded.expm1(log_seconds))
+
+
+def _seconds_text(seconds: float) -> str:
+    if seconds != seconds:
+        return "a long time"
     days = seconds / 86400.0
+    if days >= 36500:
+        return "over 100 years"
     if days >= 2:
-        return f"{min(days, 1e6):.0f} days"
+        return f"{days:.0f} days"
     if seconds >= 5400:
         return f"{seconds / 3600.0:.0f} hours"
     return f"{max(seconds, 0.0) / 60.0:.0f} minutes"
+
+
+def _number(x: float) -> str:
+    """A feature value as a whole number for a sentence; bounded so a forged value cannot fill the reason."""
+    if x != x:
+        return "?"
+    return f"{bounded.clamp(x, -bounded.MAX_COUNT, bounded.MAX_COUNT):.0f}"
 
 
 class Explainer:
@@ -138,7 +156,7 @@ class Explainer:
     ) -> List[Tuple[str, str]]:
         """(sentence, template) pairs, strongest first; the template groups reasons across events."""
         risk, cat, technique = api_info[0], api_info[1], api_info[4]
-        hour = int(event.time // 3600) % 24
+        hour = bounded.whole(event.time // 3600) % 24
         values: Dict[str, Any] = {
             "identity": event.identity,
             "api": event.api,
@@ -150,7 +168,7 @@ class Explainer:
             "access_key": event.access_key,
             "resource_or_target": event.resource or "a resource",
             "hour": f"{hour:02d}",
-            "daykind": "weekend day" if ((int(event.time // 86400) + 3) % 7) >= 5 else "weekday",
+            "daykind": "weekend day" if ((bounded.whole(event.time // 86400) + 3) % 7) >= 5 else "weekday",
             "category": (CATEGORIES[cat] if 0 <= cat < len(CATEGORIES) else "") or "sensitive",
             "technique_part": f", ATT&CK {technique}" if technique else "",
         }
@@ -180,11 +198,11 @@ class Explainer:
             x = row[i]
             for template in self.by_feature.get(names[i], ()):
                 if template.holds(x):
-                    values["count"] = f"{x:.0f}"
+                    values["count"] = _number(x)
                     values["value"] = x
-                    values["pct"] = f"{100.0 * x:.1f}" if x == x else "?"
-                    values["gap"] = _duration(_expm1(x)) if x == x else "a long time"
-                    values["value_bits"] = f"{x:.0f}" if x == x else "?"
+                    values["pct"] = f"{100.0 * bounded.clamp(x, 0.0, 1.0):.1f}" if x == x else "?"
+                    values["gap"] = _duration(x)
+                    values["value_bits"] = _number(x)
                     sentence = _FORMAT.format(template.text, **values)
                     if sentence not in said:
                         said.add(sentence)

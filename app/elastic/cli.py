@@ -16,10 +16,19 @@ import uuid
 from pathlib import Path
 from typing import Any, Dict, Iterable, Iterator, Optional, Tuple
 
+from ..argtypes import existing_dir, int_range, probability, seconds
 from ..detect_cli import add_incident_gap_argument
 from .connect import ConnectionSetupError, add_connection_arguments, make_client
 from .export import FORMATS, ExportStats, export_line, open_output
-from .reader import DEFAULT_KEEP_ALIVE, DEFAULT_PAGE_SIZE, ReadStats, parse_query, read_documents
+from .reader import (
+    DEFAULT_KEEP_ALIVE,
+    DEFAULT_PAGE_SIZE,
+    MAX_PAGE_SIZE,
+    ReadError,
+    ReadStats,
+    parse_query,
+    read_documents,
+)
 from .templates import DEFAULT_TEMPLATE_NAME, install_results_template, results_template
 from .writer import WriteReport, clean_ct, parse_write_target, row_meta, write_results
 
@@ -41,9 +50,14 @@ def _add_read_arguments(p: argparse.ArgumentParser) -> None:
         "--query", default=None, help="extra filter: JSON query DSL clause or a Lucene query string"
     )
     g.add_argument(
-        "--page-size", type=int, default=DEFAULT_PAGE_SIZE, help=f"hits per page ({DEFAULT_PAGE_SIZE})"
+        "--page-size",
+        type=int_range(1, MAX_PAGE_SIZE),
+        default=DEFAULT_PAGE_SIZE,
+        help=f"hits per page ({DEFAULT_PAGE_SIZE})",
     )
-    g.add_argument("--slices", type=int, default=1, help="read N slices of the PIT in parallel threads (1)")
+    g.add_argument(
+        "--slices", type=int_range(1), default=1, help="read N slices of the PIT in parallel threads (1)"
+    )
     g.add_argument(
         "--slice", default=None, metavar="ID/MAX", help="read only slice ID of MAX (separate processes)"
     )
@@ -81,14 +95,25 @@ def register(subparsers: Any) -> None:
         help="write the profile after this window back to --baseline",
     )
     g.add_argument("--model", default=None, help="model directory (default: the bundled model/)")
-    g.add_argument("--threshold", type=float, default=None, help="anomaly threshold (default: the model's)")
+    g.add_argument(
+        "--threshold",
+        type=probability,
+        default=None,
+        help="anomaly threshold from 0 to 1 (default: the model's)",
+    )
     add_incident_gap_argument(g)
     g.add_argument("--no-explain", action="store_true", help="skip reasons (faster)")
     g.add_argument(
-        "--max-memory-rows", type=int, default=100_000, help="rows held in memory before spilling to disk"
+        "--max-memory-rows",
+        type=int_range(1),
+        default=100_000,
+        help="rows held in memory before spilling to disk",
     )
     g.add_argument(
-        "--spill-dir", default=None, help="directory for temporary spill files (default: system temp)"
+        "--spill-dir",
+        type=existing_dir,
+        default=None,
+        help="directory for temporary spill files (default: system temp)",
     )
     g.add_argument("--engine", choices=("auto", "python", "numpy"), default="auto",
                    help="model evaluation: auto (numpy when importable), python or numpy")  # fmt: skip
@@ -101,9 +126,13 @@ def register(subparsers: Any) -> None:
     g.add_argument("--anomalies-only", action="store_true", help="write only anomalies and unscorable rows")
     g.add_argument("--out", default=None, help="also write results as JSON lines here (- = stdout, .gz ok)")
     g.add_argument("--failed-out", default=None, help="JSON lines of rows Elasticsearch refused (for replay)")
-    g.add_argument("--chunk-size", type=int, default=500, help="bulk actions per request (500)")
-    g.add_argument("--max-retries", type=int, default=5, help="retries of 429-rejected bulk items (5)")
-    g.add_argument("--initial-backoff", type=float, default=1.0, help="seconds before the first retry (1)")
+    g.add_argument("--chunk-size", type=int_range(1), default=500, help="bulk actions per request (500)")
+    g.add_argument(
+        "--max-retries", type=int_range(0), default=5, help="retries of 429-rejected bulk items (5)"
+    )
+    g.add_argument(
+        "--initial-backoff", type=seconds(), default=1.0, help="seconds before the first retry (1)"
+    )
     g.add_argument("--summary-json", default=None, help="write the run summary JSON here (default: stderr)")
     d.set_defaults(func=cmd_detect)
 
@@ -231,7 +260,7 @@ def cmd_detect(args: argparse.Namespace) -> int:
                 for doc in docs:
                     run.add(doc)
                     spool.write(json.dumps(row_meta(doc, with_key), default=str) + "\n")
-        except _es_errors() as exc:
+        except (*_es_errors(), ReadError) as exc:
             _err(f"read failed after {stats.documents} documents, nothing written: {_describe_es_error(exc)}")
             summary["read"] = stats.as_dict()
             _emit_summary(args, summary)
@@ -329,7 +358,7 @@ def cmd_export(args: argparse.Namespace) -> int:
         with contextlib.closing(read_documents(client, stats=stats, **read_kwargs)) as docs:
             for doc in docs:
                 fh.write(export_line(doc, args.format, ex))
-    except _es_errors() as exc:
+    except (*_es_errors(), ReadError) as exc:
         _err(f"read failed after {stats.documents} documents: {_describe_es_error(exc)}")
         return 3
     finally:

@@ -11,6 +11,8 @@ import os
 import warnings
 from typing import Any, Dict, Optional
 
+from ..argtypes import seconds
+
 ENV_URL = "CTAD_ES_URL"
 ENV_API_KEY = "CTAD_ES_API_KEY"
 ENV_USER = "CTAD_ES_USER"
@@ -37,7 +39,9 @@ def add_connection_arguments(parser: argparse.ArgumentParser) -> None:
     group.add_argument(
         "--insecure", action="store_true", help="do not verify the TLS certificate (testing only)"
     )
-    group.add_argument("--request-timeout", type=float, default=60.0, help="seconds per request (60)")
+    group.add_argument(
+        "--request-timeout", type=seconds(allow_zero=False), default=60.0, help="seconds per request (60)"
+    )
 
 
 def client_kwargs(args: argparse.Namespace, environ: Optional[Dict[str, str]] = None) -> Dict[str, Any]:

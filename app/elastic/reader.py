@@ -19,6 +19,7 @@ from typing import Any, Dict, Iterator, List, Optional, Union
 
 SORT = [{"@timestamp": "asc"}, {"_shard_doc": "asc"}]
 DEFAULT_PAGE_SIZE = 1000
+MAX_PAGE_SIZE = 10000  # Elasticsearch's index.max_result_window default
 DEFAULT_KEEP_ALIVE = "5m"
 
 
@@ -89,23 +90,58 @@ def build_query(
     return {"bool": {"filter": filters}}
 
 
-def _hit_to_doc(hit: Dict[str, Any]) -> Dict[str, Any]:
-    doc = dict(hit.get("_source") or {})
+def _hit_to_doc(hit: Any, stats: ReadStats, where: str) -> Dict[str, Any]:
+    """The document of one hit. A hit or ``_source`` that is not an object still becomes a row (the detector
+    gives it ``ct_error``), with a warning: every document read comes out."""
+    if not isinstance(hit, dict):
+        stats.warnings.append(
+            f"{where}: a hit is not an object ({type(hit).__name__}); kept as an unreadable row"
+        )
+        return {"_id": None, "_index": None, "ctad_bad_hit": str(hit)[:200]}
+    source = hit.get("_source")
+    if source is None:
+        source = {}
+    if isinstance(source, dict):
+        doc = dict(source)
+    else:
+        stats.warnings.append(f"{where}: hit {str(hit.get('_id'))[:100]} has a _source that is not an object")
+        doc = {"ctad_bad_source": str(source)[:200]}
     doc["_id"] = hit.get("_id")
     doc["_index"] = hit.get("_index")
     return doc
 
 
+def _page_hits(resp: Any, where: str) -> List[Any]:
+    """``hits.hits`` of a search reply, or a ReadError saying the reply has none (a proxy's page, an error
+    body answered with 200): without it the read cannot know what it missed."""
+    hits = resp.get("hits") if isinstance(resp, dict) else None
+    hits = hits.get("hits") if isinstance(hits, dict) else None
+    if not isinstance(hits, list):
+        raise ReadError(
+            f"{where}: the search reply has no hits.hits list; cannot tell which documents were read"
+        )
+    return hits
+
+
 def _check_page(resp: Dict[str, Any], stats: ReadStats, where: str) -> None:
-    shards = resp.get("_shards") or {}
-    failed = int(shards.get("failed") or 0)
+    shards = resp.get("_shards")
+    shards = shards if isinstance(shards, dict) else {}
+    failed = shards.get("failed") or 0
+    failed = failed if isinstance(failed, int) and failed > 0 else 0
     if failed:
         stats.shard_failures += failed
+        failures = shards.get("failures")
         reasons = sorted(
             {
-                str(((f.get("reason") or {}).get("type")) or f.get("reason") or "unknown")
-                for f in shards.get("failures") or []
+                str(
+                    (f.get("reason") or {}).get("type")
+                    if isinstance(f.get("reason"), dict)
+                    else f.get("reason")
+                )
+                for f in (failures if isinstance(failures, list) else [])
+                if isinstance(f, dict)
             }
+            - {"None", ""}
         )
         stats.warnings.append(f"{where}: {failed} shard(s) failed ({', '.join(reasons) or 'no reason'})")
     if resp.get("timed_out"):
@@ -140,7 +176,8 @@ def _page_slice(
         if slice_spec is not None:
             kwargs["slice"] = dict(slice_spec)
         resp = client.search(**kwargs)
-        hits = resp["hits"]["hits"]
+        resp = getattr(resp, "body", resp)  # elasticsearch-py's ObjectApiResponse wraps the reply's dict
+        hits = _page_hits(resp, where)
         # Always continue with the most recent PIT id: Elasticsearch may hand back a new one per response.
         current_pit = resp.get("pit_id") or current_pit
         if lock is None:
@@ -151,11 +188,17 @@ def _page_slice(
                 _check_page(resp, stats, where)
                 stats.pages += 1
         for hit in hits:
-            yield _hit_to_doc(hit)
+            if lock is None:
+                doc = _hit_to_doc(hit, stats, where)
+            else:
+                with lock:
+                    doc = _hit_to_doc(hit, stats, where)
+            yield doc
         if len(hits) < page_size:
             return
-        search_after = hits[-1].get("sort")
-        if not search_after:
+        last = hits[-1]
+        search_after = last.get("sort") if isinstance(last, dict) else None
+        if not isinstance(search_after, list) or not search_after:
             raise ReadError(f"{where}: hit without sort values; cannot continue search_after paging")
 
 
@@ -174,15 +217,18 @@ def read_documents(
     stats: Optional[ReadStats] = None,
     time_field: str = "@timestamp",
 ) -> Iterator[Dict[str, Any]]:
-    """Yield every matching document as ``_source`` plus ``_id``/``_index``.
+    """Every matching document as ``_source`` plus ``_id``/``_index``, as an iterator.
 
     ``slice_id``/``slice_max`` read one slice (for readers in separate processes); ``slices > 1`` reads all
     slices of one PIT concurrently in threads (order across slices is then not deterministic; the detector's
     results depend only on the set of events, so that is fine for detection). ``stats`` is filled in as the
     read goes, including shard failures that would otherwise make a read silently partial.
+
+    Not a generator itself: bad arguments raise ValueError here, at the call, not at the first ``next()``
+    where a caller handling read errors would not expect them.
     """
-    if page_size < 1 or page_size > 10000:
-        raise ValueError("page size must be between 1 and 10000")
+    if not 1 <= page_size <= MAX_PAGE_SIZE:
+        raise ValueError(f"page size must be between 1 and {MAX_PAGE_SIZE}")
     if (slice_id is None) != (slice_max is None):
         raise ValueError("slice_id and slice_max go together")
     if slice_max is not None and not (slice_max >= 2 and 0 <= slice_id < slice_max):  # type: ignore[operator]
@@ -193,6 +239,20 @@ def read_documents(
         raise ValueError("use either one explicit slice or slices > 1, not both")
     stats = stats if stats is not None else ReadStats()
     q = build_query(time_from, time_to, query, time_field)
+    return _read(client, index, q, page_size, keep_alive, slice_id, slice_max, slices, stats)
+
+
+def _read(
+    client: Any,
+    index: Union[str, List[str]],
+    q: Dict[str, Any],
+    page_size: int,
+    keep_alive: str,
+    slice_id: Optional[int],
+    slice_max: Optional[int],
+    slices: int,
+    stats: ReadStats,
+) -> Iterator[Dict[str, Any]]:
     pit = client.open_point_in_time(index=index, keep_alive=keep_alive)
     pit_id = pit["id"]
     try:

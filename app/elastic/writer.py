@@ -161,7 +161,7 @@ def clean_ct(ct: Dict[str, Any]) -> Dict[str, Any]:
         if name == "ct_score":
             try:
                 value = float(value) if value is not None else None
-            except (TypeError, ValueError):
+            except (TypeError, ValueError, OverflowError):  # OverflowError: an int past float range
                 value = None
             if value is not None and not math.isfinite(value):
                 value = None
@@ -174,8 +174,10 @@ def clean_ct(ct: Dict[str, Any]) -> Dict[str, Any]:
                 value = []
             elif isinstance(value, str):
                 value = [value]
-            else:
+            elif isinstance(value, (list, tuple)):
                 value = [str(v) for v in value]
+            else:  # one value of another type (a number in a hand-written row): one reason, as text
+                value = [str(value)]
         elif value is None:
             value = ""
         else:

@@ -79,6 +79,17 @@ class SplunkRest:
     def kv_all(self, collection: str, limit: int = 50000) -> List[Dict[str, Any]]:
         return self.kv_query(collection, {}, limit)
 
+    # configuration files
+    def conf_stanza(self, conf: str, stanza: str) -> Optional[Dict[str, str]]:
+        """One stanza of an app .conf file as splunkd merges it (local over default), or None when absent."""
+        path = f"configs/conf-{urllib.parse.quote(conf, safe='')}/{urllib.parse.quote(stanza, safe='')}"
+        out = self.request("GET", path)
+        entries = out.get("entry") if isinstance(out, dict) else None
+        content = entries[0].get("content") if isinstance(entries, list) and entries else None
+        if not isinstance(content, dict):
+            return None
+        return {str(k): str(v) for k, v in content.items() if not str(k).startswith("eai:")}
+
     # storage/passwords
     def password(self, realm: str, name: str) -> Optional[str]:
         """The clear password stored for realm:name, or None (the secret never leaves the search head)."""

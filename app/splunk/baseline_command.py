@@ -62,8 +62,9 @@ def _num(value: Any, what: str) -> float:
 def aggregate_row(profile: Profile, normalizer: Normalizer, row: Dict[str, Any]) -> None:
     """Fold one `ctad_baseline_stats` row into the profile; NormalizeError says why a row is unusable."""
     count = int(_num(row.get("count"), "count"))
-    first = _num(row.get("first"), "first")
-    last = _num(row.get("last"), "last")
+    # An implausible first or last time (1970, 2199) would make the whole baseline look trusted or prune it.
+    first = normalizer.check_time(_num(row.get("first"), "first"))
+    last = normalizer.check_time(_num(row.get("last"), "last"))
     fields: Dict[str, Any] = {}
     for name in BY_FIELDS:
         value = _first(row.get(name))

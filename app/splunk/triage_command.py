@@ -1,13 +1,15 @@
 """`| agenttriage`: stage-two triage of ctad detections on the search head (where the Anthropic key lives).
 
     ... | cloudtraildetect | agenttriage [backend=auto|offline|anthropic] [model=...] [max_rows=200]
-                                         [concurrency=4] [timeout=60] [cache_ttl=86400] [base_url=...]
+                                         [concurrency=4] [timeout=60] [cache_ttl=86400]
 
 Type stateful (search head, never on indexers: the key, the KV store cache and the agents live there). Each
 execute chunk is triaged as one run (rows of a burst usually arrive in the same chunk) and answered at once with
 every row: all its input fields plus every triage_* field (empty when not triaged).
 
 Key: storage/passwords realm `ctad_cloudtrail`, name `anthropic` (read with the session key from getinfo).
+Endpoint: `ctad.conf` `[triage] api_base_url` (an admin setting, https only; default https://api.anthropic.com),
+never a search option: whoever can type a search must not be able to send the stored key to a host of theirs.
 Cache: KV store `ctad_triage_cache`; analyst knowledge: KV store `ctad_feedback`. Without a key: offline expert.
 """
 
@@ -20,9 +22,12 @@ from ..knowledge.splunk_rest import SplunkRest, SplunkRestError
 from ..triage.cache import KVCache
 from ..triage.engine import DEFAULT_MODEL, Triage, TriageConfig
 from ..triage.fields import empty_triage
+from ..triage.llm import DEFAULT_BASE_URL, check_base_url, redact
 from . import protocol as P
 
 APP = "ctad_cloudtrail"
+CONF = "ctad"  # default/ctad.conf, local/ctad.conf
+STANZA = "triage"
 
 
 class AgentTriageCommand(P.Command):
@@ -31,7 +36,6 @@ class AgentTriageCommand(P.Command):
     options = {
         "backend": P.Option(P.choice("auto", "offline", "anthropic"), "auto"),
         "model": P.Option(str, DEFAULT_MODEL),
-        "base_url": P.Option(str, ""),
         "max_rows": P.Option(P.number(0, 10000, integer=True), 200),
         "concurrency": P.Option(P.number(1, 16, integer=True), 4),
         "timeout": P.Option(P.number(1, 600, integer=True), 60),
@@ -45,15 +49,20 @@ class AgentTriageCommand(P.Command):
         opts = self.opts
         rest = None
         key = ""
+        base_url = DEFAULT_BASE_URL
         try:
             rest = SplunkRest(info["splunkd_uri"], info["session_key"], app=APP)
             if opts["backend"] != "offline":
                 key = rest.password(APP, "anthropic") or ""
+                if key:
+                    base_url = (rest.conf_stanza(CONF, STANZA) or {}).get("api_base_url") or DEFAULT_BASE_URL
+                    base_url = check_base_url(str(base_url))
         except (SplunkRestError, KeyError, TypeError, AttributeError, ValueError) as exc:
-            self._setup_error = f"splunkd: {exc}"
+            self._setup_error = f"splunkd: {exc}" if not key else f"{CONF}.conf [{STANZA}]: {exc}"
+            key = ""  # no endpoint the key may go to: offline expert
         backend = opts["backend"]
         if backend == "anthropic" and not key:
-            self._setup_error = (
+            self._setup_error = self._setup_error or (
                 "no Anthropic key in storage/passwords (realm ctad_cloudtrail, name anthropic)"
             )
             backend = "offline"
@@ -61,7 +70,7 @@ class AgentTriageCommand(P.Command):
             backend=backend if key else "offline",
             model=opts["model"],
             api_key=key,
-            base_url=opts["base_url"],
+            base_url=base_url,
             timeout=float(opts["timeout"]),
             max_rows=int(opts["max_rows"]),
             concurrency=int(opts["concurrency"]),
@@ -76,6 +85,7 @@ class AgentTriageCommand(P.Command):
         except Exception as exc:  # bad agents/lookups: every row still comes back, with the reason
             self._setup_error = f"triage unavailable: {type(exc).__name__}: {exc}"
         if self._setup_error:
+            self._setup_error = redact(self._setup_error, [key])
             self.messages.warn(f"{self.name}: {self._setup_error}")
 
     def execute(self, body: bytes, finished: bool) -> bytes:
@@ -96,7 +106,8 @@ class AgentTriageCommand(P.Command):
         try:
             out = self._engine.run(rows)
         except Exception as exc:  # never lose the chunk
-            out = [dict(r, **empty_triage(f"triage failed: {type(exc).__name__}: {exc}")) for r in rows]
+            why = redact(f"triage failed: {type(exc).__name__}: {exc}")
+            out = [dict(r, **empty_triage(why)) for r in rows]
         for row in out:
             if isinstance(row.get("triage_actions"), list) and not row["triage_actions"]:
                 row["triage_actions"] = ""

@@ -17,6 +17,7 @@ from typing import Any, Dict, Iterable, List, Optional
 from ..catalog import Catalog
 from ..features import FEATURE_NAMES, FeatureState
 from ..normalize import NormalizeError, Normalizer
+from ..ordering import EventWalk
 from ..spill import ExternalSorter
 
 DAY = 86400.0
@@ -90,7 +91,8 @@ def featurize(
     """Feature rows for labelled records (any order); `labels` (eventID -> 0/1) overrides `_label`."""
     catalog = catalog or Catalog.load()
     normalizer = Normalizer(catalog)
-    sorter = ExternalSorter(key=lambda item: (item[0], item[1]), max_items=max_memory_rows)
+    # (time, eventID, record number, Event, labels): `EventWalk` orders ties on (time, eventID) by content
+    sorter = ExternalSorter(key=lambda item: (item[0], item[1], item[2]), max_items=max_memory_rows)
     started = time.perf_counter()
     bad = 0
     n = 0
@@ -111,7 +113,7 @@ def featurize(
             str(rec.get("_campaign") or ""),
             str(rec.get("_scenario") or ""),
         )
-        sorter.add((ev.time, ev.event_id, ev, meta))
+        sorter.add((ev.time, ev.event_id, n, ev, meta))
         t_min, t_max = min(t_min, ev.time), max(t_max, ev.time)
     read_seconds = time.perf_counter() - started
 
@@ -124,16 +126,17 @@ def featurize(
     hunting: Optional[FeatureState] = None
     hunt_start = hunt_end = None
     t0: Optional[float] = None
-    prev = None
-    for t, event_id, ev, (label, technique, campaign, scenario) in sorter.sorted():
-        if prev == (t, event_id):
+    walk = EventWalk(
+        sorter.sorted(), scheduled, event=lambda item: item[3], values=lambda item: item[3].to_tuple()
+    )
+    for item, ev, row, first in walk:
+        if first is not None:  # a true re-delivery: one training row
             continue
-        prev = (t, event_id)
+        t, event_id, (label, technique, campaign, scenario) = item[0], item[1], item[4]
         if t0 is None:
             t0 = t
             hunt_start = t0 + warmup
             hunt_end = hunt_start + hunting_window_days * DAY
-        row = scheduled.process(ev)
         if t >= t0 + warmup:
             data.append(row, label, technique, campaign, ev.account, t, "scheduled", event_id, scenario)
         if hunting_window_days > 0 and hunt_start is not None:

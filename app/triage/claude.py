@@ -17,7 +17,7 @@ from typing import Any, Callable, Dict, List, Optional
 import fastjsonschema
 
 from .agents import AgentSet
-from .evidence import Group
+from .evidence import Group, prompt_trusted, prompt_untrusted
 from .injection import new_nonce, spotlight
 from .llm import FATAL_FOR_RUN, LLMError, RetryPolicy, tool_input
 
@@ -122,15 +122,11 @@ class ClaudeBackend:
     def request(self, agent_name: str, group: Group, previous: Dict[str, Any]) -> Dict[str, Any]:
         """The Messages API request body for one agent and one group (what tests assert the defences on)."""
         agent = self.agents[agent_name]
-        trusted = {k: v for k, v in group.context.items() if k != "injection_findings"}
-        untrusted = {"events": group.untrusted}
-        if group.context.get("injection_findings"):
-            untrusted["injection_findings"] = group.context["injection_findings"]
+        earlier = {k: previous[k] for k in agent.inputs if k in previous and k != "context"}
         prompt = agent.user_prompt(
             group={"group_id": group.group_id, "size": group.size},
-            trusted=trusted,
-            previous={k: previous[k] for k in agent.inputs if k in previous and k != "context"},
-            untrusted_block=spotlight(untrusted, new_nonce()),
+            trusted=prompt_trusted(group.context),
+            untrusted_block=spotlight(prompt_untrusted(group.context, group.untrusted, earlier), new_nonce()),
         )
         params: Dict[str, Any] = {
             "model": self.model,

@@ -10,24 +10,62 @@ from pathlib import Path
 from typing import Any, Dict, Iterator, List, Optional
 
 from .engine import DEFAULT_MODEL, DEFAULT_PRICES, Triage, TriageConfig
+from .evidence import MAX_DEPTH, bounded
 from .fields import empty_triage
+from .llm import redact
+
+BAD_LINE = "_bad_line"  # marks a row kept as its text because it could not be read; holds the reason
+NOT_OBJECT = "input line is not a JSON object"
+TOO_DEEP = "input line is nested too deeply to parse; row passed through untriaged"
 
 
 def _read_jsonl(path: str) -> Iterator[Dict[str, Any]]:
-    """Rows of a JSON-lines file; a line that is not a JSON object is kept as {"_raw": line} (never lost)."""
+    """Rows of a JSON-lines file; a line that is not a readable JSON object is kept as {"_raw": line} (never lost).
+
+    "Readable" includes depth: ctad detect writes back events nested deeper than Python's parser accepts
+    (RecursionError, not ValueError), and those rows must come out too.
+    """
     fh = sys.stdin if path == "-" else open(path, encoding="utf-8", errors="replace")  # noqa: SIM115
     try:
         for line in fh:
             if not line.strip():
                 continue
+            reason = NOT_OBJECT
             try:
                 row = json.loads(line)
             except ValueError:
                 row = None
-            yield row if isinstance(row, dict) else {"_raw": line.rstrip("\n"), "_bad_line": True}
+            except RecursionError:  # valid JSON, only deeper than the parser goes: the text is an object
+                row, reason = None, TOO_DEEP
+            yield row if isinstance(row, dict) else {"_raw": line.rstrip("\n"), BAD_LINE: reason}
     finally:
         if fh is not sys.stdin:
             fh.close()
+
+
+def _dump_row(row: Dict[str, Any]) -> str:
+    """One output line; every row gets one, whatever it holds.
+
+    A row kept as text because it could not be parsed comes out as its original JSON object with the triage
+    fields appended, so its detector fields stay where downstream tools look for them. A parsed row that cannot
+    be serialised (nesting the encoder refuses) comes out cut to a bounded depth, with the reason.
+    """
+    reason = row.pop(BAD_LINE, None)
+    if reason:
+        fields = dict(row, **empty_triage(str(reason)))
+        text = str(row.get("_raw", ""))
+        body = text.strip()
+        if reason == TOO_DEEP and body.startswith("{") and body.endswith("}"):
+            extra = json.dumps({k: v for k, v in fields.items() if k != "_raw"})
+            return body[:-1] + ", " + extra[1:]
+        return json.dumps(fields, default=str)
+    try:
+        return json.dumps(row, default=str)
+    except (RecursionError, ValueError) as exc:
+        note = f"row cut to {MAX_DEPTH} levels for output: {type(exc).__name__}"
+        cut = bounded(row)
+        cut["triage_error"] = "; ".join(e for e in (str(cut.get("triage_error") or ""), note) if e)
+        return json.dumps(cut, default=str)
 
 
 def _add_common(p: argparse.ArgumentParser) -> None:
@@ -110,23 +148,21 @@ def _print_stats(stats: Dict[str, Any], out: Any = None) -> None:
         file=out,
     )
     for e in stats["errors"][:5]:
-        print(f"  error: {e}", file=out)
+        print(f"  error: {redact(e)}", file=out)
 
 
 def cmd_triage(args: argparse.Namespace) -> int:
     try:
         engine = _engine(args)
     except (ValueError, OSError) as exc:
-        print(f"ctad triage: {exc}", file=sys.stderr)
+        print(redact(f"ctad triage: {exc}"), file=sys.stderr)
         return 2
     rows = list(_read_jsonl(args.input))
     out_rows = engine.run(rows)
     out = sys.stdout if args.output == "-" else open(args.output, "w", encoding="utf-8")  # noqa: SIM115
     try:
         for row in out_rows:
-            if row.pop("_bad_line", False):
-                row.update({k: v for k, v in empty_triage("input line is not a JSON object").items()})
-            out.write(json.dumps(row, default=str) + "\n")
+            out.write(_dump_row(row) + "\n")
     finally:
         if out is not sys.stdout:
             out.close()
@@ -158,7 +194,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
     try:
         engine = _engine(args)
     except (ValueError, OSError) as exc:
-        print(f"ctad eval-triage: {exc}", file=sys.stderr)
+        print(redact(f"ctad eval-triage: {exc}"), file=sys.stderr)
         return 2
     out_rows = engine.run(rows)
     report = {"backend": engine.backend_name, "metrics": metrics(out_rows), "run": engine.stats.as_dict()}

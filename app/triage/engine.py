@@ -30,7 +30,7 @@ from .evidence import (
     score_of,
 )
 from .fields import TRIAGE_FIELDS, empty_triage, raise_severity
-from .llm import RetryPolicy, make_client
+from .llm import RetryPolicy, make_client, redact
 from .offline import OfflineExpert
 from .reference import Reference
 
@@ -222,7 +222,7 @@ class Triage:
             try:
                 ev, raw = read_event(row) if isinstance(row, dict) else ({}, {})
             except Exception as exc:  # a row we cannot read is still returned, with the reason
-                read_errors[i] = f"unreadable event: {type(exc).__name__}: {str(exc)[:120]}"
+                read_errors[i] = redact(f"unreadable event: {type(exc).__name__}: {str(exc)[:120]}")
                 continue
             if ev:
                 index.add(ev, flagged)
@@ -234,8 +234,16 @@ class Triage:
         stats.over_cap = len(over_cap)
         groups = group_alerts(chosen, self.config.gap_s, self.config.group_max)
         stats.groups = len(groups)
+        group_errors: Dict[int, str] = {}  # row index -> why its group could not be triaged
+        ready: List[Group] = []
         for g in groups:
-            build_context(g, index, self.reference, self.knowledge, self.cti, self.baseline)
+            try:
+                build_context(g, index, self.reference, self.knowledge, self.cti, self.baseline)
+            except Exception as exc:  # one hostile group must not cost the other rows their triage
+                self._fail_group(g, f"context: {type(exc).__name__}: {exc}", group_errors)
+                continue
+            ready.append(g)
+        groups = ready
         answers: Dict[
             str, Tuple[Dict[str, Any], bool, str, str]
         ] = {}  # gid -> (outputs, cached, backend, error)
@@ -260,22 +268,36 @@ class Triage:
                     if self.cache is not None:
                         self.cache.put(self._cache_key(g), res)
                 else:
-                    err = f"{self.backend_name} failed, offline verdict used: " + (
-                        res.short() if hasattr(res, "short") else str(res)
+                    err = redact(
+                        f"{self.backend_name} failed, offline verdict used: "
+                        + (res.short() if hasattr(res, "short") else str(res))
                     )
-                    answers[g.group_id] = (self.offline.run(g), False, OfflineExpert.name, err)
+                    try:
+                        answers[g.group_id] = (self.offline.run(g), False, OfflineExpert.name, err)
+                    except Exception as exc:
+                        self._fail_group(g, f"offline expert: {type(exc).__name__}: {exc}", group_errors)
+                        continue
                     stats.fallback_groups += 1
                     stats.errors.append(err)
             stats.usage = self.llm.usage.as_dict()
             stats.cost_usd = self.llm.usage.cost(self.config.prices)
         else:
             for g in todo:
-                answers[g.group_id] = (self.offline.run(g), False, OfflineExpert.name, "")
+                try:
+                    answers[g.group_id] = (self.offline.run(g), False, OfflineExpert.name, "")
+                except Exception as exc:
+                    self._fail_group(g, f"offline expert: {type(exc).__name__}: {exc}", group_errors)
         out: List[Dict[str, Any]] = []
         fields_by_index: Dict[int, Dict[str, Any]] = {}
         for g in groups:
+            if g.group_id not in answers:
+                continue
             outputs, cached, backend, error = answers[g.group_id]
-            fields = self.finalize(g, outputs, backend, cached, error)
+            try:
+                fields = self.finalize(g, outputs, backend, cached, error)
+            except Exception as exc:
+                self._fail_group(g, f"checks: {type(exc).__name__}: {exc}", group_errors)
+                continue
             for a in g.alerts:
                 fields_by_index[a.index] = fields
         stats.triaged = len(fields_by_index)
@@ -285,6 +307,8 @@ class Triage:
                 base.update(fields_by_index[i])
             elif i in read_errors:
                 base.update(empty_triage(read_errors[i]))
+            elif i in group_errors:
+                base.update(empty_triage(group_errors[i]))
             elif i in over_cap:
                 base.update(empty_triage(f"not triaged: over max_rows={self.config.max_rows}"))
             else:
@@ -292,6 +316,13 @@ class Triage:
             out.append(base)
         stats.seconds = time.perf_counter() - t_start
         return out
+
+    def _fail_group(self, group: Group, why: str, errors: Dict[int, str]) -> None:
+        """Record that a group could not be triaged: its rows come back with the reason, the run goes on."""
+        message = redact(f"not triaged: {why}")[:300]
+        self.stats.errors.append(message)
+        for a in group.alerts:
+            errors[a.index] = message
 
     def _valid_cached(self, hit: Dict[str, Any]) -> bool:
         try:

@@ -8,8 +8,9 @@ longer than `gap_s`). Each group gets the evidence the agents reason over: detec
 the baseline profile when one is given, related events (same source IP, same access key) in the window, threat
 intel, allowlist and knowledge-base matches, and injection findings in attacker-written fields.
 
-Evidence is split in two: `trusted` (computed here, values reduced to safe tokens) and `untrusted` (raw fields as
-the caller wrote them), so prompts can spotlight the second.
+`group.context` is everything triage computed (values reduced to safe tokens), `group.untrusted` the raw samples.
+A prompt shows only `prompt_trusted(context)` (numbers, fixed vocabulary, lookup text) as trusted; every value
+taken from a log field, reasons included, goes into the spotlighted block with the samples (`prompt_untrusted`).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from __future__ import annotations
 import datetime as _dt
 import hashlib
 import json
+import math
 import re
 from collections import Counter, defaultdict
 from typing import Any, Dict, List, Optional, Sequence, Tuple
@@ -58,9 +60,22 @@ def safe_token(value: Any, limit: int = 256) -> str:
 
 
 def _iso(t: Optional[float]) -> str:
+    """UTC ISO time, or "" for a time no calendar holds (NaN, year 10000+): a label must not end the run."""
     if t is None:
         return ""
-    return _dt.datetime.fromtimestamp(t, tz=_dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    try:
+        return _dt.datetime.fromtimestamp(t, tz=_dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    except (OverflowError, OSError, ValueError):
+        return ""
+
+
+def _number(value: Any) -> float:
+    """A finite float from a profile cell, else 0.0 (profiles are files and KV records: they can be damaged)."""
+    try:
+        number = float(value)
+    except (TypeError, ValueError, OverflowError):
+        return 0.0
+    return number if math.isfinite(number) else 0.0
 
 
 # ------------------------------------------------------------------------------------------- reading rows
@@ -72,7 +87,7 @@ def raw_record(row: Dict[str, Any]) -> Dict[str, Any]:
     if isinstance(raw, str) and raw.strip().startswith("{"):
         try:
             parsed = json.loads(raw)
-        except ValueError:
+        except (ValueError, RecursionError):  # unparseable or too deep: the extracted fields are the record
             parsed = None
         if isinstance(parsed, dict):
             detail = parsed.get("detail")
@@ -83,6 +98,30 @@ def raw_record(row: Dict[str, Any]) -> Dict[str, Any]:
     return {k: v for k, v in row.items() if not (isinstance(k, str) and k.startswith(("ct_", "triage_")))}
 
 
+def _root(key: Any) -> str:
+    """`requestParameters` for `requestParameters.bucketName` or `resources{}.ARN` (Splunk's flattened names)."""
+    return re.split(r"[.{\[]", str(key), maxsplit=1)[0]
+
+
+def untrusted_fields(raw: Dict[str, Any]) -> Dict[str, Any]:
+    """The caller-written fields of a record, nested (`_raw`, CLI rows) or flattened (`table`, `fields - _raw`)."""
+    return {k: v for k, v in raw.items() if _root(k) in UNTRUSTED_KEYS and v not in (None, "", {}, [])}
+
+
+def scanned_fields(alert: Any) -> Dict[str, Any]:
+    """What the injection scan reads for one alert: the whole record, whatever its shape, and the detector's reasons.
+
+    Not only UNTRUSTED_KEYS: after `table`, `fields - _raw` or a data model the attacker's text sits under
+    flattened or renamed fields, and a reason can quote a resource name. Only ct_*/triage_* (written by ctad)
+    are left out, by raw_record.
+    """
+    fields = dict(alert.raw)
+    reasons = _reasons(alert.row.get("ct_reasons"))
+    if reasons:
+        fields["ct_reasons"] = reasons
+    return fields
+
+
 def _role_name(identity: str) -> str:
     return identity.rsplit("/", 1)[-1] if ":role/" in identity else ""
 
@@ -90,7 +129,12 @@ def _role_name(identity: str) -> str:
 def read_event(row: Dict[str, Any]) -> Tuple[Dict[str, Any], Dict[str, Any]]:
     """(normalised event fields as a dict, raw CloudTrail record); NormalizeError when the row is not an event."""
     raw = raw_record(row)
-    ev = normalize(row).to_dict()
+    try:
+        ev = normalize(row).to_dict()
+    except RecursionError:  # `_raw` deeper than the JSON parser goes: read the extracted fields instead
+        if "_raw" not in row:
+            raise
+        ev = normalize({k: v for k, v in row.items() if k != "_raw"}).to_dict()
     if row.get("ct_identity"):
         ev["identity"] = str(row["ct_identity"])
     ev["api"] = f"{ev.get('source', '')}:{ev.get('name', '')}"
@@ -120,10 +164,50 @@ def is_flagged(row: Dict[str, Any]) -> bool:
 
 
 def score_of(row: Dict[str, Any]) -> float:
+    """ct_score as a number in [0, 1]: NaN, inf or text (a hand-edited or foreign row) cannot reach round()."""
+    value = row.get("ct_score")
+    if isinstance(value, list) and value:
+        value = value[0]
     try:
-        return float(row.get("ct_score") or 0.0)
-    except (TypeError, ValueError):
+        score = float(value or 0.0)
+    except (TypeError, ValueError, OverflowError):
         return 0.0
+    if not math.isfinite(score):
+        return 1.0 if score > 0 else 0.0
+    return min(1.0, max(0.0, score))
+
+
+# Nesting kept in prompt samples and cache keys; CloudTrail's own records stay under ~10 levels.
+MAX_DEPTH = 24
+MAX_ITEMS = 200  # members kept per object or array in those samples
+
+
+def bounded(value: Any, depth: int = MAX_DEPTH) -> Any:
+    """A copy of a decoded JSON value cut at `depth` levels and `MAX_ITEMS` members per container.
+
+    Samples go through json.dumps (fingerprint, prompt, cache) far from where they were parsed; an event nested
+    1,000 levels deep would end those calls with RecursionError. The cut is marked, never silent.
+    """
+    if isinstance(value, dict):
+        if depth <= 0:
+            return f"<object nested deeper than {MAX_DEPTH} levels: not shown>"
+        items = list(value.items())
+        out = {str(k): bounded(v, depth - 1) for k, v in items[:MAX_ITEMS]}
+        if len(items) > MAX_ITEMS:
+            out["<truncated>"] = f"{len(items) - MAX_ITEMS} more members"
+        return out
+    if isinstance(value, (list, tuple)):
+        if depth <= 0:
+            return f"<array nested deeper than {MAX_DEPTH} levels: not shown>"
+        out_list = [bounded(v, depth - 1) for v in value[:MAX_ITEMS]]
+        if len(value) > MAX_ITEMS:
+            out_list.append(f"<truncated: {len(value) - MAX_ITEMS} more items>")
+        return out_list
+    if isinstance(value, float) and not math.isfinite(value):
+        return str(value)
+    if value is None or isinstance(value, (str, int, float, bool)):
+        return value
+    return str(value)
 
 
 # ----------------------------------------------------------------------------------------------- grouping
@@ -305,8 +389,8 @@ class Baseline:
         if not rows:
             return {"available": bool(self._by), "known_identity": False}
         seen = {(r.get("kind"), r.get("value")) for r in rows}
-        total = sum(int(r.get("count") or 0) for r in rows if r.get("kind") == "api")
-        firsts = [float(r["first"]) for r in rows if r.get("first") not in (None, "")]
+        total = int(sum(min(1e12, max(0.0, _number(r.get("count")))) for r in rows if r.get("kind") == "api"))
+        firsts = [_number(r["first"]) for r in rows if r.get("first") not in (None, "")]
         return {
             "available": True,
             "known_identity": True,
@@ -328,6 +412,20 @@ def _cti_index(path: Optional[str] = None) -> Any:
         return CTIIndex.load(path) if path else CTIIndex.load()
     except Exception:
         return None
+
+
+# Allowlist fields whose value the API caller sets (any HTTP client can send `userAgent: AWS Internal`).
+CALLER_CHOSEN_FIELDS = ("user_agent",)
+
+
+def aws_vouches(ev: Dict[str, Any]) -> bool:
+    """True when a field AWS itself writes says AWS acted: invokedBy, an AWSService identity, or a service name
+    (or `AWS Internal`) as sourceIPAddress. Only then may a caller-chosen header count as benign evidence."""
+    return (
+        bool(ev.get("invoked_by"))
+        or ev.get("identity_type") == "AWSService"
+        or (ev.get("ip_kind") in ("aws_service", "aws_internal"))
+    )
 
 
 def allow_values(ev: Dict[str, Any]) -> Dict[str, Any]:
@@ -371,13 +469,20 @@ def build_context(
 
     injection: List[Dict[str, str]] = []
     allow: List[Dict[str, str]] = []
+    claims: List[
+        Dict[str, str]
+    ] = []  # allowlist matches on headers the caller chose, with nothing AWS wrote behind
     cti_hits: List[Dict[str, Any]] = []
     for a in alerts:
-        for f in find_injection({k: a.raw.get(k) for k in UNTRUSTED_KEYS if k in a.raw}):
+        for f in find_injection(scanned_fields(a)):
             if f not in injection and len(injection) < 20:
                 injection.append(f)
         for m in reference.allow_matches(allow_values(a.event)) if reference is not None else ():
-            if m not in allow:
+            if m["field"] in CALLER_CHOSEN_FIELDS and not aws_vouches(a.event):
+                claim = {"field": m["field"], "claim": safe_token(m["reason"], 200).replace("?", " ")}
+                if claim not in claims:
+                    claims.append(claim)
+            elif m not in allow:
                 allow.append(m)
         if cti is not None and len(cti_hits) < 10:
             try:
@@ -451,6 +556,7 @@ def build_context(
         "allowlist_matches": [
             {"field": m["field"], "reason": safe_token(m["reason"], 200).replace("?", " ")} for m in allow
         ],
+        "unverified_claims": claims,
         "knowledge_matches": kb,
         "injection_findings": injection,
     }
@@ -460,9 +566,88 @@ def build_context(
     for a in alerts:  # one sample per API first, then the rest, up to SAMPLES
         if a.event["api"] not in seen_api and len(samples) < SAMPLES:
             seen_api.add(a.event["api"])
-            samples.append({k: a.raw.get(k) for k in UNTRUSTED_KEYS if a.raw.get(k) not in (None, "", {})})
+            samples.append(bounded(untrusted_fields(a.raw)))
     group.untrusted = samples
     group.fingerprint = fingerprint(ctx, samples)
+
+
+_TECHNIQUE = re.compile(r"T\d{4}(?:\.\d{3})?")
+_TACTIC = re.compile(r"TA\d{4}")
+_WORD = re.compile(r"[a-z][a-z0-9_]{0,31}")  # classifier vocabulary (ip/ua kinds, risk flags)
+_SEVERITIES = ("informational", "low", "medium", "high", "critical")
+
+
+def prompt_trusted(ctx: Dict[str, Any]) -> Dict[str, Any]:
+    """The part of the context a prompt may show outside the untrusted block: numbers, times, fixed vocabulary
+    and the admin's own lookup text, nothing copied from an event.
+
+    Identities, API names, IPs, user-agent families, error codes and the detector's reasons all come from log
+    fields (a reason quotes a bucket name; a role or session name can spell a sentence in ARN characters), so
+    they travel in the untrusted block with the raw samples (`prompt_untrusted`), never here.
+    """
+    det = ctx["detector"]
+
+    def kinds(items: List[Dict[str, Any]]) -> Dict[str, int]:
+        out: Counter = Counter()
+        for item in items:
+            kind = str(item.get("kind") or "")
+            out[kind if _WORD.fullmatch(kind) else "other"] += int(item.get("events") or 0)
+        return dict(out)
+
+    def counts(rel: Dict[str, Any]) -> Dict[str, int]:
+        return {k: int(rel.get(k) or 0) for k in ("events", "flagged", "errors", "identities")}
+
+    base = ctx["baseline"]
+    return {
+        "events": ctx["events"],
+        "window": ctx["window"],
+        "risk_flags": [f for f in ctx["risk_flags"] if _WORD.fullmatch(str(f))],
+        "detector": {
+            "max_score": det["max_score"],
+            "severity": det["severity"] if det["severity"] in _SEVERITIES else "",
+            "technique": det["technique"] if _TECHNIQUE.fullmatch(det["technique"] or "") else "",
+            "tactic": det["tactic"] if _TACTIC.fullmatch(det["tactic"] or "") else "",
+            "reasons": len(det["reasons"]),
+        },
+        "source_ip_kinds": kinds(ctx["source_ips"]),
+        "user_agent_kinds": kinds(ctx["user_agents"]),
+        "errors": sum(int(n) for n in ctx["error_codes"].values()),
+        "identity_activity": counts(ctx["identity_activity"]),
+        "related": [
+            dict(counts(rel), link=key.split(":", 1)[0]) for key, rel in sorted(ctx["related"].items())
+        ],
+        "baseline": {
+            "available": bool(base.get("available")),
+            "known_identity": bool(base.get("known_identity")),
+            "events_in_baseline": int(base.get("events_in_baseline") or 0),
+            "first_seen": str(base.get("first_seen") or ""),
+            "apis_new": len(base.get("apis_new") or ()),
+            "ips_new": len(base.get("ips_new") or ()),
+        },
+        "allowlist_matches": ctx["allowlist_matches"],  # field names and reasons from lookups/allowlist.csv
+        "unverified_claims": sorted({c["field"] for c in ctx.get("unverified_claims") or ()}),
+        "cti_matches": len(ctx["cti_matches"]),
+        "knowledge_matches": dict(
+            Counter(str(k.get("verdict") or "error") for k in ctx["knowledge_matches"])
+        ),
+        "injection_findings": len(ctx["injection_findings"]),
+    }
+
+
+def prompt_untrusted(
+    ctx: Dict[str, Any], samples: List[Dict[str, Any]], previous: Dict[str, Any]
+) -> Dict[str, Any]:
+    """Everything else a prompt carries, for the spotlighted block: raw samples, the context with its values
+    from log fields, earlier agents' answers (a model's text, which may repeat the attacker's) and findings."""
+    out: Dict[str, Any] = {
+        "events": samples,
+        "context": {k: v for k, v in ctx.items() if k != "injection_findings"},
+    }
+    if previous:
+        out["earlier_agents"] = previous
+    if ctx.get("injection_findings"):
+        out["injection_findings"] = ctx["injection_findings"]
+    return out
 
 
 def fingerprint(ctx: Dict[str, Any], samples: List[Dict[str, Any]]) -> str:

@@ -17,7 +17,7 @@ import json
 import re
 import secrets
 import unicodedata
-from typing import Any, Dict, Iterable, List, Tuple
+from typing import Any, Dict, Iterator, List, Tuple
 
 # Instruction-like phrases aimed at a model reading the log. Kept specific: CloudTrail text is full of words
 # like "ignore" or "system" in benign contexts (resource names, error messages), so each pattern needs an
@@ -56,23 +56,34 @@ _INVISIBLE = re.compile("[\u200b-\u200f\u202a-\u202e\u2060-\u2064\u2066-\u2069\u
 _LONG_B64 = re.compile(r"[A-Za-z0-9+/]{120,}={0,2}")
 
 MAX_SCAN = 20_000  # characters scanned per value: enough for any real CloudTrail field, bounded for safety
+MAX_VALUES = 50_000  # values (strings, keys, containers) visited per scan, whatever their nesting
+MAX_TOTAL = 1_000_000  # characters scanned per call: the regexes are linear, this caps the time per event
+MAX_PATH = 200  # characters of a field path kept in a finding (a deep path is long; the tail says enough)
 
 
-def _strings(value: Any, path: str = "", depth: int = 0) -> Iterable[Tuple[str, str]]:
-    """(path, text) for every string (keys included: attackers also write map keys such as tag names)."""
-    if depth > 12:
-        return
-    if isinstance(value, str):
-        yield path, value
-    elif isinstance(value, dict):
-        for k, v in value.items():
-            sub = f"{path}.{k}" if path else str(k)
-            if isinstance(k, str):
-                yield sub + "{key}", k
-            yield from _strings(v, sub, depth + 1)
-    elif isinstance(value, (list, tuple)):
-        for i, v in enumerate(value):
-            yield from _strings(v, f"{path}[{i}]", depth + 1)
+def _strings(value: Any, path: str = "") -> Iterator[Tuple[str, str]]:
+    """(path, text) for every string (keys included: attackers also write map keys such as tag names).
+
+    Walked with an explicit stack, so nesting depth costs nothing (a 1,000-level document is scanned like a flat
+    one); the walk is bounded by the number of values visited instead.
+    """
+    stack: List[Tuple[str, Any]] = [(path, value)]
+    visited = 0
+    while stack and visited < MAX_VALUES:
+        where, node = stack.pop()
+        visited += 1
+        if isinstance(node, str):
+            yield where, node
+        elif isinstance(node, dict):
+            children: List[Tuple[str, Any]] = []
+            for k, v in node.items():
+                sub = f"{where}.{k}" if where else str(k)
+                if isinstance(k, str):
+                    children.append((sub + "{key}", k))
+                children.append((sub, v))
+            stack.extend(reversed(children))  # reversed: document order when popped
+        elif isinstance(node, (list, tuple)):
+            stack.extend(reversed([(f"{where}[{i}]", v) for i, v in enumerate(node)]))
 
 
 def find_injection(fields: Dict[str, Any]) -> List[Dict[str, str]]:
@@ -82,10 +93,16 @@ def find_injection(fields: Dict[str, Any]) -> List[Dict[str, str]]:
     """
     findings: List[Dict[str, str]] = []
     seen = set()
+    budget = MAX_TOTAL
     for path, text in _strings(fields):
         if not text:
             continue
-        text = text[:MAX_SCAN]
+        if budget <= 0:
+            break
+        text = text[: min(MAX_SCAN, budget)]
+        budget -= len(text)
+        if len(path) > MAX_PATH:
+            path = "..." + path[-(MAX_PATH - 3) :]
         if _INVISIBLE.search(text):
             key = (path, "invisible_unicode")
             if key not in seen:

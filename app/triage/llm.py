@@ -7,18 +7,23 @@
 Both return the response as a plain dict and raise `LLMError` with a `kind`. Retries are done here, not in the
 SDK (it runs with max_retries=0): one policy for both transports, `retry-after` honoured, and the 429 that says
 `enforced_spend_limit_reached` is never retried (it does not clear until the billing period or limit changes).
+
+The key is guarded here too: `check_base_url` (https only; plain http only to this machine), requests only to the
+configured origin (a batch `results_url` elsewhere is not followed), and `redact` on every error message.
 """
 
 from __future__ import annotations
 
 import json
 import random
+import re
 import socket
 import ssl
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
-from typing import Any, Callable, Dict, List, Mapping, Optional
+from typing import Any, Callable, Dict, Iterable, List, Mapping, Optional, Set, Tuple
 
 API_VERSION = "2023-06-01"
 DEFAULT_BASE_URL = "https://api.anthropic.com"
@@ -26,13 +31,87 @@ RETRYABLE = ("rate_limited", "overloaded", "server", "timeout", "connection")
 FATAL_FOR_RUN = ("spend_limit", "auth")  # stop calling the API for the rest of the run
 
 
+# ------------------------------------------------------------------------------------------------ secrets
+_SECRETS: Set[str] = set()  # every API key a client of this process was given
+_SECRET_SHAPES = re.compile(
+    r"(sk-ant-[A-Za-z0-9_\-]{6,})"  # Anthropic key shape, even one this process was not given
+    r"|((?i:\b(?:x-api-key|api[_-]?key|authorization|proxy-authorization)\b[\"']?\s*[:=]\s*[\"']?"
+    r"(?:bearer\s+|basic\s+)?))[^\s\"',;}]+"  # a header or field that carries a credential
+)
+
+
+def remember_secret(value: str) -> None:
+    """Register a key so that `redact` removes it from every message, whichever error path carries it."""
+    if value and len(value) >= 8:
+        _SECRETS.add(value)
+        _SECRETS.add(urllib.parse.quote(value, safe=""))
+
+
+def redact(text: Any, secrets: Iterable[str] = ()) -> str:
+    """`text` without any API key: the keys given, every key a client was given, and key-shaped strings.
+
+    The one function every error path uses (LLMError messages, triage_error, stderr, Splunk messages): a proxy
+    or server that echoes the request headers back in its error text must not put the key in a search result.
+    """
+    out = str(text)
+    for secret in sorted(set(_SECRETS).union(s for s in secrets if s and len(s) >= 8), key=len, reverse=True):
+        out = out.replace(secret, "[redacted]")
+
+    def _scrub(m: re.Match[str]) -> str:
+        return "[redacted]" if m.group(1) else m.group(2) + "[redacted]"
+
+    return _SECRET_SHAPES.sub(_scrub, out)
+
+
+# ---------------------------------------------------------------------------------------------- endpoints
+LOCAL_HOSTS = ("127.0.0.1", "localhost", "::1")
+
+
+def check_base_url(url: str) -> str:
+    """The API base URL if the key may be sent there (https; plain http only to this machine), else ValueError.
+
+    The key goes in a header on every request, so the endpoint is an admin's decision (CLI flag or environment,
+    ctad.conf in Splunk), never a search option, and never clear text across a network.
+    """
+    url = (url or DEFAULT_BASE_URL).strip()
+    parts = urllib.parse.urlsplit(url)
+    shown = f"{parts.scheme}://{parts.hostname or ''}"
+    if parts.username or parts.password:
+        raise ValueError(f"API base URL {shown} must not carry credentials")
+    if parts.query or parts.fragment:
+        raise ValueError(f"API base URL {shown} must not have a query or fragment")
+    if not parts.hostname:
+        raise ValueError(f"API base URL {url[:80]!r} has no host")
+    if parts.scheme == "https" or (parts.scheme == "http" and parts.hostname in LOCAL_HOSTS):
+        return url.rstrip("/")
+    raise ValueError(
+        f"API base URL {shown} refused: the API key is only sent over https "
+        "(plain http only to 127.0.0.1/localhost, for local test servers)"
+    )
+
+
+def _origin(url: str) -> Tuple[str, str, Optional[int]]:
+    parts = urllib.parse.urlsplit(url)
+    try:
+        port = parts.port
+    except ValueError:
+        port = -1
+    default = {"https": 443, "http": 80}.get(parts.scheme)
+    return parts.scheme, (parts.hostname or "").lower(), port if port is not None else default
+
+
+def same_origin(url: str, base_url: str) -> bool:
+    """True when `url` is on the configured API's scheme, host and port (where the key may go)."""
+    return _origin(url) == _origin(base_url)
+
+
 class LLMError(Exception):
-    """A failed call: `kind` says what failed (and whether trying again can help)."""
+    """A failed call: `kind` says what failed (and whether trying again can help). The message is redacted."""
 
     def __init__(
         self, kind: str, message: str, status: Optional[int] = None, retry_after: Optional[float] = None
     ):
-        super().__init__(message)
+        super().__init__(redact(message))
         self.kind = kind
         self.status = status
         self.retry_after = retry_after
@@ -65,7 +144,8 @@ def classify(status: int, body: Any, headers: Optional[Mapping[str, str]] = None
     etype = str(err.get("type") or "")
     details = err.get("details") if isinstance(err.get("details"), dict) else {}
     code = str(details.get("error_code") or "")
-    message = str(err.get("message") or (body if isinstance(body, str) else "") or f"HTTP {status}")[:300]
+    # redacted before it is cut: a cut through a key would leave a prefix no exact match finds
+    message = redact(err.get("message") or (body if isinstance(body, str) else "") or f"HTTP {status}")[:300]
     text = f"{etype} {code} {message}".lower()
     if "spend_limit_reached" in text or (status == 429 and "spend limit" in text):
         return LLMError("spend_limit", message, status)
@@ -120,12 +200,15 @@ class StdlibClient:
 
     def __init__(self, api_key: str, base_url: str = DEFAULT_BASE_URL, timeout: float = 60.0):
         self.api_key = api_key
-        self.base_url = (base_url or DEFAULT_BASE_URL).rstrip("/")
+        remember_secret(api_key)
+        self.base_url = check_base_url(base_url)
         self.timeout = timeout
         self._ctx = ssl.create_default_context()
 
     def _request(self, method: str, path: str, body: Any = None, raw: bool = False) -> Any:
-        url = path if path.startswith("http") else self.base_url + path
+        url = path if path.startswith(("http:", "https:")) else self.base_url + path
+        if not same_origin(url, self.base_url):  # the key header goes only to the configured API
+            raise LLMError("unsafe_url", f"refused to send the API key to {_origin(url)[1] or url[:40]}")
         data = json.dumps(body).encode() if body is not None else None
         req = urllib.request.Request(
             url,
@@ -177,9 +260,7 @@ class StdlibClient:
         return self._request("GET", f"/v1/messages/batches/{batch_id}")
 
     def batch_results(self, batch_id: str) -> List[Dict[str, Any]]:
-        batch = self.batch_get(batch_id)
-        url = batch.get("results_url") or f"/v1/messages/batches/{batch_id}/results"
-        text = self._request("GET", url, raw=True)
+        text = self._request("GET", results_path(self.batch_get(batch_id), batch_id, self.base_url), raw=True)
         out = []
         for line in text.splitlines():
             if line.strip():
@@ -188,6 +269,18 @@ class StdlibClient:
                 except ValueError:
                     continue
         return out
+
+
+def results_path(batch: Any, batch_id: str, base_url: str) -> str:
+    """Where to fetch a batch's results: its `results_url` when it is on the configured API, else the API's path.
+
+    A `results_url` on another origin (a proxy passing Anthropic's answer through, or a hostile server) would
+    receive the key header; the same results are served by the configured API under the documented path.
+    """
+    url = batch.get("results_url") if isinstance(batch, dict) else None
+    if isinstance(url, str) and url.startswith(("http:", "https:")) and same_origin(url, base_url):
+        return url
+    return f"/v1/messages/batches/{urllib.parse.quote(str(batch_id), safe='')}/results"
 
 
 class SDKClient:
@@ -199,8 +292,10 @@ class SDKClient:
         import anthropic
 
         self._anthropic = anthropic
+        remember_secret(api_key)
+        self.base_url = check_base_url(base_url)
         self.client = anthropic.Anthropic(
-            api_key=api_key, base_url=base_url or DEFAULT_BASE_URL, timeout=timeout, max_retries=0
+            api_key=api_key, base_url=self.base_url, timeout=timeout, max_retries=0
         )
         self.timeout = timeout
 
@@ -237,11 +332,19 @@ class SDKClient:
             raise self._map(exc) from exc
 
     def batch_results(self, batch_id: str) -> List[Dict[str, Any]]:
+        # Not messages.batches.results(): it follows whatever results_url the server names, key header included.
+        from anthropic._decoders.jsonl import JSONLDecoder
+        from anthropic.types.messages import MessageBatchIndividualResponse
+
+        path = results_path(self.batch_get(batch_id), batch_id, self.base_url)
         try:
-            return [
-                r.model_dump(mode="json", exclude_none=True)
-                for r in self.client.messages.batches.results(batch_id)
-            ]
+            decoder = self.client.get(
+                path,
+                cast_to=JSONLDecoder[MessageBatchIndividualResponse],
+                options={"headers": {"Accept": "application/binary"}},
+                stream=True,
+            )
+            return [r.model_dump(mode="json", exclude_none=True) for r in decoder]
         except Exception as exc:
             raise self._map(exc) from exc
 

@@ -111,11 +111,14 @@ def _sample_param(group: Group, *names: str) -> str:
     """A request parameter from the raw samples, reduced to a safe token (it goes into a command draft)."""
     for s in group.untrusted:
         params = s.get("requestParameters")
-        if isinstance(params, dict):
-            for n in names:
-                v = params.get(n)
-                if isinstance(v, str) and v:
-                    return safe_token(v, 200)
+        for n in names:
+            v = (
+                params.get(n) if isinstance(params, dict) else s.get(f"requestParameters.{n}")
+            )  # nested or flat
+            if isinstance(v, list) and v:
+                v = v[0]
+            if isinstance(v, str) and v:
+                return safe_token(v, 200)
     return ""
 
 
@@ -263,6 +266,9 @@ class OfflineExpert:
             elif weak < 1.5:  # "an AWS service was involved" says little about who drove it
                 weak += 1.0
                 good.append((1.0, f"allowlist {m['field']}: {m['reason']}"))
+        # ctx["unverified_claims"] (an AWS-service user agent that no AWS-written field confirms) weighs nothing
+        # either way: an attacker can send it, and so does a real console session (`AWS Internal` from the
+        # user's own IP, sessionCredentialFromConsole=true: 226 events in the real account in ../shared).
         for k in ctx["knowledge_matches"]:
             if k.get("verdict") in ("false_positive", "benign_true_positive"):
                 good.append(

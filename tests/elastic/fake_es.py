@@ -16,7 +16,7 @@ import time
 import zlib
 from datetime import datetime, timezone
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any, Dict, List, Optional, Tuple
+from typing import Any, Callable, Dict, List, Optional, Tuple
 from urllib.parse import parse_qs, urlsplit
 
 JSON_CT = "application/vnd.elasticsearch+json;compatible-with=9"
@@ -101,6 +101,8 @@ class FakeES:
         self.fail_search_call: Optional[int] = None  # n-th _search (1-based) answers 400
         self.shard_failure_call: Optional[int] = None  # n-th _search reports a failed shard
         self.search_calls = 0
+        # hostile replies: called with each _search reply (a dict), returns what is sent instead
+        self.search_reply_hook: Optional[Callable[[Dict[str, Any]], Any]] = None
         self.dead = False  # drop every connection without answering
         self.bulk_calls = 0
         self._pit_seq = 0
@@ -599,7 +601,8 @@ class _Handler(BaseHTTPRequestHandler):
             elif cmd == "DELETE" and parts == ["_pit"]:
                 self._send(200, es.close_pit(body))
             elif cmd in ("POST", "GET") and parts and parts[-1] == "_search" and len(parts) <= 2:
-                self._send(200, es.search(parts[0] if len(parts) == 2 else None, body))
+                reply = es.search(parts[0] if len(parts) == 2 else None, body)
+                self._send(200, es.search_reply_hook(reply) if es.search_reply_hook else reply)
             elif cmd in ("POST", "PUT") and parts and parts[-1] == "_bulk" and len(parts) <= 2:
                 status, resp = es.bulk(parts[0] if len(parts) == 2 else None, raw)
                 self._send(status, resp)

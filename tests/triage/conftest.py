@@ -61,6 +61,8 @@ class FakeAnthropic:
         self.default = "ok"
         self.overrides: Dict[str, Dict[str, Any]] = {}  # tool name -> answer fields to override
         self.batches: Dict[str, List[Dict[str, Any]]] = {}
+        self.keys_seen: List[str] = []  # API key of every request (x-api-key or bearer token), in order
+        self.results_base = ""  # when set, batches name their results_url on this origin instead
         self.lock = threading.Lock()
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
         self.server.daemon_threads = True
@@ -94,6 +96,12 @@ class FakeAnthropic:
             },
         }
 
+    @staticmethod
+    def key_of(headers: Any) -> str:
+        """The key a request carried: the stdlib client sends x-api-key, this SDK version a bearer token."""
+        bearer = headers.get("authorization", "")
+        return headers.get("x-api-key", "") or (bearer[7:] if bearer.lower().startswith("bearer ") else "")
+
     def _handler(self) -> Any:
         fake = self
 
@@ -116,6 +124,7 @@ class FakeAnthropic:
 
             def do_GET(self) -> None:
                 fake.paths.append(self.path)
+                fake.keys_seen.append(fake.key_of(self.headers))
                 parts = self.path.split("?")[0].strip("/").split("/")
                 bid = parts[3] if len(parts) > 3 else ""
                 if parts[-1] == "results":
@@ -128,6 +137,7 @@ class FakeAnthropic:
                 length = int(self.headers.get("content-length") or 0)
                 body = json.loads(self.rfile.read(length) or b"{}")
                 fake.paths.append(self.path)
+                fake.keys_seen.append(fake.key_of(self.headers))
                 if self.path.startswith("/v1/messages/batches"):
                     bid = f"msgbatch_{len(fake.batches) + 1}"
                     fake.batches[bid] = []
@@ -170,6 +180,11 @@ class FakeAnthropic:
                             },
                         },
                     )
+                elif mode == "echo":  # a proxy that copies the request headers into its error text
+                    key = fake.key_of(self.headers)
+                    headers = "; ".join(f"{k}: {v}" for k, v in self.headers.items())
+                    message = f"upstream refused key {key} ({headers})"
+                    self._send(502, {"type": "error", "error": {"type": "api_error", "message": message}})
                 elif mode == "malformed":
                     self._send(200, '{"id": "msg_1", "content": [', raw=True)
                 elif mode == "timeout":
@@ -192,7 +207,9 @@ class FakeAnthropic:
             "ended_at": "2024-01-01T00:01:00Z" if status == "ended" else None,
             "cancel_initiated_at": None,
             "archived_at": None,
-            "results_url": f"{self.url}/v1/messages/batches/{bid}/results" if status == "ended" else None,
+            "results_url": f"{self.results_base or self.url}/v1/messages/batches/{bid}/results"
+            if status == "ended"
+            else None,
         }
 
     def close(self) -> None:

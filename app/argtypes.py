@@ -1,0 +1,68 @@
+"""argparse ``type=`` validators shared by the ``ctad`` subcommands.
+
+Why here: each option is checked once, where argparse reads it, so every command that takes ``--threshold`` or
+``--spill-dir`` refuses the same bad values with the same one-line message and exit code 2, before any input is
+read. A check inside the command would come after a long read, or be forgotten by the next command.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import os
+from typing import Callable, Optional
+
+
+def probability(text: str) -> float:
+    """A threshold on a score in [0, 1]: nan, inf and anything outside the range would make every row (or
+    none) an anomaly without saying so."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not math.isfinite(value) or not 0.0 <= value <= 1.0:
+        raise argparse.ArgumentTypeError(f"{text!r} must be a number from 0 to 1")
+    return value
+
+
+def int_range(low: int, high: Optional[int] = None) -> Callable[[str], int]:
+    """An integer option in [low, high] (no upper bound when high is None)."""
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+        if value < low or (high is not None and value > high):
+            span = f"from {low} to {high}" if high is not None else f"at least {low}"
+            raise argparse.ArgumentTypeError(f"{text!r} must be {span}")
+        return value
+
+    return parse
+
+
+def existing_dir(text: str) -> str:
+    """A directory for temporary files: it must exist and be writable now, not fail after the whole read."""
+    if not os.path.isdir(text):
+        raise argparse.ArgumentTypeError(f"{text!r} is not an existing directory")
+    if not os.access(text, os.W_OK | os.X_OK):
+        raise argparse.ArgumentTypeError(f"{text!r} is not writable")
+    return text
+
+
+def seconds(allow_zero: bool = True, most: float = 86400.0) -> Callable[[str], float]:
+    """A duration option: finite, not negative (nor zero unless allowed), at most a day; ``time.sleep(nan)``
+    and a timeout of inf fail late or never."""
+
+    def parse(text: str) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
+        low_ok = value >= 0.0 if allow_zero else value > 0.0
+        if not math.isfinite(value) or not low_ok or value > most:
+            floor = "0" if allow_zero else "more than 0"
+            raise argparse.ArgumentTypeError(f"{text!r} must be {floor} and at most {most:g} seconds")
+        return value
+
+    return parse

@@ -1,0 +1,34 @@
+"""Fixtures for the property-based fuzz suite: one bundled-model detector per session (loading it is the slow
+part; a run holds no state between examples, so sharing the Detector is safe)."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).parent))
+
+pytest.importorskip("hypothesis")
+
+
+@pytest.fixture(scope="session")
+def detector():
+    from ctad.detect import Detector
+
+    # a small memory budget so runs of a few dozen rows already spill sorted runs to disk
+    return Detector(max_memory_rows=16)
+
+
+@pytest.fixture(scope="session")
+def explain_all(detector):
+    """Threshold 0: every scored row is an anomaly and gets reasons."""
+    from ctad.detect import Detector
+
+    return Detector(threshold=0.0, max_memory_rows=16, catalog=detector.catalog, bundle=detector.bundle)
+
+
+@pytest.fixture(scope="session")
+def normalizer(detector):
+    return detector.normalizer
