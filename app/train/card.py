@@ -5,6 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Dict, List
 
+from ..scoring import shift_for
+
 SPLIT_TEXT = {
     "technique": "grouped K-fold over attack techniques (held-out techniques never seen in training; benign split by time)",
     "established": "attack scenarios whose attacker is an identity with weeks of history (CI role key, admin "
@@ -50,7 +52,8 @@ def write_card(path: Path, report: Dict[str, Any]) -> None:
 
 - Date: {report["date"]}; file `{report["file"]}` ({report["size_bytes"]:,} bytes), sha256 `{report["sha256"]}`
 - Algorithm shipped: **{report["chosen"]}** (best PR-AUC on the technique hold-out split)
-- Threshold: **{report["threshold"]:.4f}** — {report["threshold_rule"]}
+- Threshold: **0.5** on `ct_score`, calibrated (`ctad.scoring`): the booster's probability and the knowledge prior for high-impact actions, combined (noisy-or), reach the alert line at **{report["threshold"]:.4f}** — {report["threshold_rule"]}; a log-odds shift of {shift_for(report["threshold"]):.3f} puts that line at 0.5
+- Constraints: monotone in the directions of `ctad.features.DIRECTIONS` (novelty, rarity, impact and failures may only move the score the way an analyst reads them)
 - Source data: {report["source"] or "see command"}
 
 ## Data
