@@ -225,9 +225,10 @@ class Profile:
         ):
             if not value and kind in ("region", "key"):
                 continue
-            entry = ident["seen"][kind].get(value)
+            table = ident["seen"].setdefault(kind, {})
+            entry = table.get(value)
             if entry is None:
-                ident["seen"][kind][value] = [count, first, last]
+                table[value] = [count, first, last]
             else:
                 entry[0] += count
                 entry[1] = min(entry[1], first)
@@ -255,7 +256,7 @@ class Profile:
                 removed += 1
                 continue
             for kind in KINDS:
-                table = ident["seen"][kind]
+                table = ident["seen"].get(kind) or {}  # a profile saved before a kind existed has none
                 for value in [v for v, e in table.items() if e[2] < cut]:
                     del table[value]
                     removed += 1
@@ -320,7 +321,7 @@ class Profile:
             yield {"kind": "id", "identity": key, "value": ",".join(str(h) for h in ident["hours"]),
                    "count": ident["n"], "first": ident["first"], "last": ident["last"], "extra": ident.get("weekend", 0)}  # fmt: skip
             for kind in KINDS:
-                for value, (count, first, last) in ident["seen"][kind].items():
+                for value, (count, first, last) in (ident["seen"].get(kind) or {}).items():
                     yield {
                         "kind": kind,
                         "identity": key,
@@ -366,7 +367,7 @@ class Profile:
             elif kind in KINDS:
                 ident = d["identities"].setdefault(key, {"n": 0, "first": 0.0, "last": 0.0, "hours": [0] * 24,
                                                          "weekend": 0, "seen": {k: {} for k in KINDS}})  # fmt: skip
-                ident["seen"][kind][str(row.get("value") or "")] = [
+                ident["seen"].setdefault(kind, {})[str(row.get("value") or "")] = [
                     int(num(row.get("count"))),
                     num(row.get("first")),
                     num(row.get("last")),

@@ -27,6 +27,10 @@ WINDOW_FEATURES = {
     "ip_rate_5m",
     "ip_denied_1h",
 }
+# The identity's history of risky requests (API + request risk flags) needs each event's request parameters, which
+# `stats` over the index does not keep: a Splunk-built baseline has no "action" sightings (docs/DESIGN.md, Profile),
+# so no risky request counts as routine there, and this feature starts from zero.
+ENGINE_ONLY_FEATURES = WINDOW_FEATURES | {"id_action_log_count"}
 
 
 def baseline_stats(records: List[Dict[str, Any]]) -> List[Dict[str, str]]:
@@ -105,7 +109,10 @@ def test_stats_profile_equals_engine_profile_except_windows(split, tmp_path):
         s = stats["identities"][key]
         assert (s["n"], s["hours"], s["weekend"]) == (e["n"], e["hours"], e["weekend"]), key
         assert s["first"] == pytest.approx(e["first"]) and s["last"] == pytest.approx(e["last"])
-        assert s["seen"] == e["seen"], key
+        assert {k: v for k, v in s["seen"].items() if k != "action"} == {
+            k: v for k, v in e["seen"].items() if k != "action"
+        }, key
+        assert not s["seen"].get("action"), key
     assert any("days of history (<7)" in m[1] for m in final["inspector"]["messages"])
 
 
@@ -120,9 +127,11 @@ def test_later_events_get_the_same_features(split, tmp_path):
     far = [r for r in later if parse_time(r["eventTime"]) > end + WIN_LONG]
     near = [r for r in later if parse_time(r["eventTime"]) <= end + WIN_LONG]
     assert len(far) > 200 and len(near) > 5
-    # More than an hour after the baseline ends the recent windows have expired: every feature must agree.
+    # More than an hour after the baseline ends the recent windows have expired: every feature but the history of
+    # risky requests (engine-only) must agree.
+    action = FEATURE_NAMES.index("id_action_log_count")
     for a, b in zip(features(stats_profile, far), features(engine, far)):
-        assert all(same(x, y) for x, y in zip(a, b)), [
+        assert all(same(x, y) for i, (x, y) in enumerate(zip(a, b)) if i != action), [
             n for n, x, y in zip(FEATURE_NAMES, a, b) if not same(x, y)
         ]
     # Within that hour only the sliding-window features may differ.
@@ -131,7 +140,7 @@ def test_later_events_get_the_same_features(split, tmp_path):
         for n, x, y in zip(FEATURE_NAMES, a, b):
             if not same(x, y):
                 differing.add(n)
-    assert differing <= WINDOW_FEATURES, differing - WINDOW_FEATURES
+    assert differing <= ENGINE_ONLY_FEATURES, differing - ENGINE_ONLY_FEATURES
 
 
 def test_chunking_does_not_matter_and_bad_rows_are_skipped(split, tmp_path):
