@@ -36,6 +36,43 @@ def _finite(value: Any) -> Optional[float]:
     return out if math.isfinite(out) else None
 
 
+def _shape_problem(data: Dict[str, Any]) -> str:
+    """What makes a loaded profile's structure unusable by `to_state` ("" when nothing does).
+
+    Only shapes are checked (containers, list lengths): the numbers in them are bounded when the engine takes
+    them in. An edited or damaged file then fails with one clear message instead of a KeyError mid-run.
+    """
+
+    def is_list(v: Any, n: int) -> bool:
+        return isinstance(v, list) and len(v) >= n
+
+    for name in ("identities", "apis", "sources"):
+        if not isinstance(data.get(name), dict):
+            return f"'{name}' is not an object"
+    if not all(is_list(v, 2) for v in data["apis"].values()):
+        return "an 'apis' entry is not a [count, identities] list"
+    for v in data["sources"].values():
+        if not is_list(v, 2) or not all(isinstance(x, list) for x in v[2:4]):
+            return "a 'sources' entry is not a [count, identities, ...] list"
+    for key, ident in data["identities"].items():
+        if not isinstance(ident, dict) or not all(
+            k in ident for k in ("n", "first", "last", "hours", "seen")
+        ):
+            return f"identity {str(key)[:80]!r} lacks n/first/last/hours/seen"
+        seen = ident["seen"]
+        if not isinstance(ident["hours"], list) or not isinstance(seen, dict):
+            return f"identity {str(key)[:80]!r}: hours or seen has the wrong type"
+        for kind in KINDS:
+            table = seen.get(kind, {})
+            if not isinstance(table, dict) or not all(is_list(e, 3) for e in table.values()):
+                return f"identity {str(key)[:80]!r}: seen {kind} entries are not [count, first, last] lists"
+        for name, width in (("win_long", 3), ("win_short", 2), ("novel", 0)):
+            entries = ident.get(name, [])
+            if not isinstance(entries, list) or width and not all(is_list(e, width) for e in entries):
+                return f"identity {str(key)[:80]!r}: {name} is not a list (of lists of {width})"
+    return ""
+
+
 class Profile:
     """Plain-data baseline; `to_state` turns it into the engine's working state and `from_state` back."""
 
@@ -263,6 +300,9 @@ class Profile:
             raise ValueError(f"cannot read baseline profile {path}: {exc}") from None
         if not isinstance(data, dict) or data.get("version") != FORMAT_VERSION or "identities" not in data:
             raise ValueError(f"{path} is not a ctad baseline profile (version {FORMAT_VERSION})")
+        problem = _shape_problem(data)
+        if problem:
+            raise ValueError(f"{path} is a damaged ctad baseline profile: {problem}")
         return cls(data)
 
     # --------------------------------------------------------------------------- flat rows (lookups)
