@@ -104,3 +104,47 @@ def test_every_command_runs_on_splunk_python(version, app_dir, records, tmp_path
     assert [r["eventID"] for r in tri] == [r["eventID"] for r in triage_in]
     triaged = [r for r in tri if r["triage_verdict"]]
     assert len(triaged) == sum(1 for r in triage_in if r["ct_anomaly"] == "1")
+
+
+def _splunk_helpers():
+    """tests/splunk/splunk_helpers.py (the recording's path and reader), loaded by file: another test folder."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location(
+        "splunk_helpers", h.REPO / "tests" / "splunk" / "splunk_helpers.py"
+    )
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.mark.parametrize("version", ["3.9", "3.13"])
+def test_real_splunkd_recording_through_the_built_app(version, app_dir, tmp_path, env):
+    """What a real splunkd (8.0.3) sent, replayed into the packaged cloudtraildetect on Splunk's Pythons."""
+    import csv
+    import io
+
+    from ctad.splunk.splunkd_sim import frame, parse_reply_body
+
+    sh = _splunk_helpers()
+    if not sh.RECORDING.is_file():
+        pytest.skip("../shared/data/splunkd recording is absent in this checkout")
+    py = interpreter(version)
+    if py is None:
+        pytest.skip(f"no python{version} under ~/.pyenv on this machine")
+    with gzip.open(sh.RECORDING, "rb") as fh:
+        requests = sh.read_replies(fh.read())
+    info = requests[0][0]
+    info["searchinfo"].update(dispatch_dir=str(tmp_path), splunkd_uri="https://127.0.0.1:1")
+    data = frame(info) + b"".join(frame(m, b) for m, b in requests[1:])
+    proc = subprocess.run(
+        command(py, app_dir, "cloudtraildetect"), input=data, capture_output=True, timeout=300
+    )
+    assert proc.returncode == 0, proc.stderr.decode()[-2000:]
+    replies = sh.read_replies(proc.stdout)
+    assert len(replies) == len(requests)
+    _, out = parse_reply_body(replies[-1][1])
+    expected = [r for _, b in requests[1:] for r in csv.DictReader(io.StringIO(b.decode(), newline=""))]
+    assert [r["_time"] for r in out] == [r["_time"] for r in expected]
+    assert all(r["ct_error"] for r in out)  # makeresults rows: not CloudTrail, each one says so
+    assert [p for p in tmp_path.rglob("*") if p.is_file() and "model-cache" not in str(p)] == []
