@@ -83,10 +83,9 @@ def scrub_doc(doc: Any) -> Any:
 
 def _loads_stdlib(text: Any) -> Any:
     if isinstance(text, (bytes, bytearray)):
-        try:
-            text = bytes(text).decode("utf-8")
-        except UnicodeDecodeError:  # not UTF-8 (a tampered file): U+FFFD, the way the Splunk path decodes
-            text = bytes(text).decode("utf-8", "replace")
+        # Not UTF-8 (a tampered file) raises UnicodeDecodeError, a ValueError, as orjson does: the readers then
+        # decode with U+FFFD and know the bytes cannot be copied to the output as they are.
+        text = bytes(text).decode("utf-8")
     try:
         doc = json.loads(text)
     except RecursionError:  # nesting deeper than the interpreter's stack: bad input like any other
@@ -100,19 +99,19 @@ try:  # orjson parses 3-5x faster; it is optional (Splunk's Python has no compil
     import orjson as _orjson
 
     def loads(text: Any) -> Any:
-        """JSON text -> value; lone surrogates and invalid UTF-8 become U+FFFD, exactly as without orjson."""
+        """JSON text -> value, each lone surrogate as U+FFFD, exactly as without orjson."""
         try:
             return _orjson.loads(text)
         except _orjson.JSONDecodeError:
-            # orjson refuses lone surrogates and invalid UTF-8 outright: the stdlib path decides (and raises
-            # ValueError for text that is not JSON at all).
+            # orjson refuses a lone surrogate outright: the stdlib path decides (and raises ValueError for text
+            # that is not JSON, or bytes that are not UTF-8, as orjson did).
             return _loads_stdlib(text)
 
 except ImportError:  # pragma: no cover - exercised on Splunk's Python
     _orjson = None
 
     def loads(text: Any) -> Any:
-        """JSON text -> value; lone surrogates and invalid UTF-8 become U+FFFD, exactly as with orjson."""
+        """JSON text -> value, each lone surrogate as U+FFFD, exactly as with orjson."""
         return _loads_stdlib(text)
 
 

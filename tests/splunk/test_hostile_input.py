@@ -179,7 +179,6 @@ def messages(meta: Dict[str, Any]) -> List[List[str]]:
 SURROGATE_TEXTS = [
     '{"a":"al\\ud800ice","k\\udc00":["x\\uDFFF",{"\\ud83d\\ude00":1}]}',
     '{"a":"\\ud800\\ud800\\udc00"}',
-    b'{"a":"\xed\xa0\x80x"}',  # a surrogate encoded as UTF-8 bytes: invalid UTF-8
     '{"a":"\ud800"}',  # a Python str holding a lone surrogate
     '{"a":"\\\\ud800"}',  # an escaped backslash: no surrogate at all
 ]
@@ -193,6 +192,15 @@ def test_loads_replaces_lone_surrogates_the_same_with_and_without_orjson(text):
     dumped.encode("utf-8")  # no lone surrogate left anywhere, keys included
     if "\\\\ud800" not in str(text):
         assert "\ufffd" in dumped
+
+
+@pytest.mark.parametrize("data", [b'{"a":"\xed\xa0\x80x"}', b'{"a":"caf\xe9"}'])
+def test_loads_refuses_bytes_that_are_not_utf8_on_both_paths(data):
+    """The readers then decode with U+FFFD and re-serialise, instead of copying invalid bytes to the output."""
+    with pytest.raises(ValueError):
+        N._loads_stdlib(data)
+    with pytest.raises(ValueError):
+        N.loads(data)
 
 
 def test_loads_deep_nesting_is_a_value_error_not_a_recursion_error():
