@@ -25,6 +25,7 @@ from collections import Counter, deque
 from dataclasses import dataclass, field
 from typing import IO, Any, Deque, Dict, Iterable, Iterator, List, Optional, Tuple
 
+from ..normalize import scrub_surrogates
 from ..schema import OUTPUT_FIELDS
 
 # docs/DESIGN.md output contract, in contract order (one definition, in ctad.schema).
@@ -157,15 +158,17 @@ def clean_ct(ct: Dict[str, Any]) -> Dict[str, Any]:
             if value is None:
                 value = []
             elif isinstance(value, str):
-                value = [value]
+                value = [scrub_surrogates(value)]
             elif isinstance(value, (list, tuple)):
-                value = [str(v) for v in value]
+                value = [scrub_surrogates(str(v)) for v in value]
             else:  # one value of another type (a number in a hand-written row): one reason, as text
-                value = [str(value)]
+                value = [scrub_surrogates(str(value))]
         elif value is None:
             value = ""
         else:
-            value = str(value)
+            # the client encodes with surrogatepass: a lone surrogate (a field of an ECS document the client
+            # decoded) would reach Elasticsearch as invalid UTF-8 and fail the item
+            value = scrub_surrogates(str(value))
         out[name] = value
     return out
 
@@ -190,7 +193,7 @@ def build_action(
         }
     doc: Dict[str, Any] = {}
     for path, value in (meta.get("key") or {}).items():
-        _set_path(doc, path, value)
+        _set_path(doc, path, scrub_surrogates(value) if isinstance(value, str) else value)
     doc["ctad"] = {"source_index": meta.get("_index"), "source_id": meta.get("_id"), "run_id": run_id}
     doc.update(fields)
     return {
