@@ -236,14 +236,17 @@ class Profile:
     ) -> None:
         """Merge one `stats count min(_time) max(_time) by ...` row, keyed the way detection keys events.
 
-        The numbers come from a search's results: bounded here (`ctad.bounded`), so a forged count or hour can
-        neither raise nor grow the profile without limit; times must be plausible (the caller checks them)."""
-        count = bounded.count(count)
+        The numbers come from a search's results: bounded here (`ctad.bounded`, then MAX_COUNT for every count and
+        sum, the bound `from_rows` checks), so a forged count or hour can neither raise nor grow the profile without
+        limit, and the profile reads back as written; times must be plausible (the caller checks them)."""
+        count = min(bounded.count(count), MAX_COUNT)  # Splunk's stats never counts this high: a corrupt row
         if count <= 0:
             return
-        count = min(int(count), MAX_COUNT)  # Splunk's stats never counts this high: a corrupt row, bounded
-        if weekend_count is not None:
-            weekend_count = max(0, min(int(weekend_count), count))
+
+        def plus(total: Any) -> int:
+            # sums stay within the bound `from_rows` checks, so a profile written here reads back unclamped
+            return min(bounded.count(total) + count, MAX_COUNT)
+
         d = self.data
         ident = d["identities"].get(event.identity)
         if ident is None:
@@ -256,13 +259,14 @@ class Profile:
                 "seen": {k: {} for k in KINDS},
             }
             d["identities"][event.identity] = ident
-        ident["n"] += count
+        ident["n"] = plus(ident["n"])
         ident["first"] = min(ident["first"], first)
         ident["last"] = max(ident["last"], last)
         h = bounded.whole(hour) % 24 if hour is not None else bounded.whole(last // 3600) % 24
-        ident["hours"][h] += count
-        if weekend_count is not None:
-            ident["weekend"] += min(bounded.count(weekend_count), count)
+        ident["hours"][h] = plus(ident["hours"][h])
+        if weekend_count is not None:  # the weekend calls are some of this row's calls
+            weekend = min(bounded.count(weekend_count), count)
+            ident["weekend"] = min(bounded.count(ident.get("weekend")) + weekend, MAX_COUNT)
         api = event.source + ":" + event.name
         new_api = api not in ident["seen"]["api"]
         new_ip = event.ip not in ident["seen"]["ip"]
@@ -280,16 +284,16 @@ class Profile:
             if entry is None:
                 ident["seen"][kind][value] = [count, first, last]
             else:
-                entry[0] += count
+                entry[0] = plus(entry[0])
                 entry[1] = min(entry[1], first)
                 entry[2] = max(entry[2], last)
         g = d["apis"].setdefault(api, [0, 0])
-        g[0] += count
+        g[0] = plus(g[0])
         g[1] += 1 if new_api else 0
         s = d["sources"].setdefault(event.ip, [0, 0])
-        s[0] += count
+        s[0] = plus(s[0])
         s[1] += 1 if new_ip else 0
-        d["total"] = bounded.count(d.get("total")) + count
+        d["total"] = plus(d.get("total"))
         d["first_time"] = first if d.get("first_time") is None else min(d["first_time"], first)
         d["last_time"] = last if d.get("last_time") is None else max(d["last_time"], last)
 
