@@ -628,6 +628,8 @@ class Normalizer:
             try:
                 row = loads(text)
             except ValueError as exc:
+                if bounded.text_too_deep(text):  # beyond the parser's limit: the same answer as within it
+                    raise NormalizeError(bounded.nesting_error()) from None
                 raise NormalizeError(f"not valid JSON: {str(exc)[:120]}") from None
             if bounded.too_deep(row, text):
                 raise NormalizeError(bounded.nesting_error())
@@ -695,6 +697,11 @@ class Normalizer:
             try:
                 parsed = loads(raw)
             except ValueError:
+                # A _raw nested beyond the parser's limit is refused like one within it: falling back to the
+                # extracted fields would score it in one process and refuse it in another (the standard
+                # library's limit is the interpreter's stack), so chunking or the door would decide.
+                if bounded.text_too_deep(raw):
+                    raise NormalizeError(bounded.nesting_error()) from None
                 parsed = None
             if isinstance(parsed, dict):
                 if bounded.too_deep(parsed, raw):
@@ -761,6 +768,8 @@ class Normalizer:
             try:
                 parsed = loads(original)
             except ValueError:
+                if bounded.text_too_deep(original):  # as for Splunk's _raw: not the ECS fields instead
+                    raise NormalizeError(bounded.nesting_error()) from None
                 parsed = None
             if isinstance(parsed, dict) and "eventName" in parsed:
                 if bounded.too_deep(parsed, original):
