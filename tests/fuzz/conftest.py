@@ -12,13 +12,18 @@ sys.path.insert(0, str(Path(__file__).parent))
 
 pytest.importorskip("hypothesis")
 
-# Hypothesis (6.170) formats a failing example for its report once more, outside the stack allowance it gives
-# the test itself and without the `nested(...)` printers, by recursing through the value: a failure on an
-# example holding a value nested ~1,000 levels (deep_values() draws 1,000 and 1,023) was reported as a
-# RecursionError in hypothesis/vendor/pretty.py, hiding the real failure. Enough stack for that repr (about six
-# frames a level, as pure-Python frames that use no C stack on 3.11+). The product decides nesting from the
-# text, not from how deep a parser gets (bounded.text_too_deep), so this limit cannot change a result.
-sys.setrecursionlimit(max(sys.getrecursionlimit(), 10_000))
+
+@pytest.fixture(autouse=True)
+def stack_for_failure_reports():
+    """Hypothesis (6.170) formats a failing example for its report once more, outside the stack allowance it
+    gives the test itself and without the `nested(...)` printers, by recursing through the value: a failure on
+    an example holding a value nested ~1,000 levels (deep_values() draws 1,000 and 1,023) was reported as a
+    RecursionError in hypothesis/vendor/pretty.py, hiding the real failure. This gives that repr enough stack
+    (about six pure-Python frames a level) for the fuzz tests only: the rest of the suite keeps the default."""
+    old = sys.getrecursionlimit()
+    sys.setrecursionlimit(max(old, 10_000))
+    yield
+    sys.setrecursionlimit(old)
 
 
 @pytest.fixture(scope="session")
