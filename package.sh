@@ -6,11 +6,12 @@
 #                               --included-tags future; exits non-zero on any failure or error
 #
 # Layout: default/ metadata/ static/ appserver/ lookups/*.csv model/ agents/ bin/*.py, the engine vendored as
-# bin/ctad/ (from app/, without the training/simulator/report/Elastic code), bin/splunklib/ from the installed
-# splunk-sdk, and the pure-Python libraries triage needs (jinja2, markupsafe without its C speedups,
-# fastjsonschema). No numpy (the numpy engine is used only when Splunk's Python for Scientific Computing add-on
+# bin/ctad/ (from app/, without the training/simulator/report/Elastic code), and the pinned pure-Python libraries
+# of scripts/splunk-vendor.txt: splunklib (splunk-sdk) and what triage needs (jinja2, markupsafe without its C
+# speedups, fastjsonschema). No numpy (the numpy engine is used only when Splunk's Python for Scientific Computing add-on
 # provides it). No .pyc/__pycache__; directories 755, files 644, bin/*.py 755.
-# Env: PYTHON (default .venv/bin/python, else python3) is where splunklib/jinja2/... are copied from.
+# Env: PYTHON (default .venv/bin/python, else python3) runs pip download and the build steps;
+# CTAD_VENDOR_CACHE (default dist/vendor) keeps the downloaded pins.
 set -euo pipefail
 cd "$(dirname "$0")"
 ROOT="$(pwd)"
@@ -19,7 +20,7 @@ INSPECT=0
 for arg in "$@"; do
     case "$arg" in
         --inspect) INSPECT=1 ;;
-        -h|--help) sed -n '2,12p' "$0"; exit 0 ;;
+        -h|--help) sed -n '2,14p' "$0"; exit 0 ;;
         *) echo "package.sh: unknown argument $arg" >&2; exit 2 ;;
     esac
 done
@@ -73,28 +74,76 @@ def ignore(folder, names):
 shutil.copytree(src, dst, ignore=ignore)
 PY
 
-# Third-party pure-Python packages, copied from the build Python with their licences.
-"$PYTHON" - "$STAGE/bin" <<'PY'
-import importlib, importlib.metadata as md, os, shutil, sys
-dst = sys.argv[1]
-for mod, dist in (("splunklib", "splunk-sdk"), ("jinja2", "jinja2"), ("markupsafe", "markupsafe"),
-                  ("fastjsonschema", "fastjsonschema"), ("deprecation", "deprecation"), ("packaging", "packaging")):
-    path = importlib.import_module(mod).__file__
-    if os.path.basename(path) == "__init__.py":
-        shutil.copytree(os.path.dirname(path), os.path.join(dst, mod),
-                        ignore=shutil.ignore_patterns("__pycache__", "*.pyc", "*.so", "*.c", "*.h", "*.pyd"))
-    else:  # a single-module distribution (deprecation.py)
-        shutil.copyfile(path, os.path.join(dst, os.path.basename(path)))
-    try:
-        files = md.distribution(dist).files or []
-    except md.PackageNotFoundError:
-        files = []
-    for f in files:
-        name = os.path.basename(str(f))
-        if name.upper().startswith(("LICENSE", "LICENCE", "COPYING")):
-            target = os.path.join(dst, mod) if os.path.isdir(os.path.join(dst, mod)) else dst
-            shutil.copyfile(f.locate(), os.path.join(target, "LICENSE." + dist))
-            break
+# Third-party pure-Python packages: the pins in scripts/splunk-vendor.txt (hash-checked), not whatever the build
+# venv holds, because they must import on Splunk's Python 3.9 (the venv's newest fastjsonschema/packaging do not).
+# Downloads are cached in $CTAD_VENDOR_CACHE (default dist/vendor); an offline build uses the cache alone.
+VENDOR_CACHE="${CTAD_VENDOR_CACHE:-$ROOT/dist/vendor}"
+mkdir -p "$VENDOR_CACHE"
+fetch() { "$PYTHON" -m pip download --quiet --disable-pip-version-check --no-deps --require-hashes \
+    -r "$ROOT/scripts/splunk-vendor.txt" -d "$VENDOR_CACHE" "$@" >/dev/null; }
+if ! fetch 2>"$WORK/pip.log" && ! fetch --no-index --find-links "$VENDOR_CACHE" 2>>"$WORK/pip.log"; then
+    grep -v "is ignored: it is neither" "$WORK/pip.log" >&2 || true
+    echo "package.sh: cannot fetch the pinned libraries of scripts/splunk-vendor.txt (no registry and no cache)" >&2
+    exit 1
+fi
+"$PYTHON" - "$ROOT/scripts/splunk-vendor.txt" "$VENDOR_CACHE" "$STAGE/bin" <<'PY'
+import os, posixpath, re, sys, tarfile, zipfile
+req_file, cache, dst = sys.argv[1:4]
+MODULES = {"splunk-sdk": ["splunklib"], "deprecation": ["deprecation.py"], "packaging": ["packaging"],
+           "jinja2": ["jinja2"], "markupsafe": ["markupsafe"], "fastjsonschema": ["fastjsonschema"]}
+SKIP = re.compile(r"(^|/)__pycache__/|\.(pyc|pyo|so|pyd|c|h)$")
+LICENCE = re.compile(r"(^|/)(LICEN[CS]E|COPYING)[^/]*$", re.I)
+
+def norm(name):
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+def members(path):
+    """(name inside the archive without its top folder or src/, bytes) of every regular file."""
+    if path.endswith(".whl"):
+        with zipfile.ZipFile(path) as z:
+            for info in z.infolist():
+                if not info.is_dir():
+                    yield info.filename, z.read(info)
+    else:
+        with tarfile.open(path) as t:
+            for m in t.getmembers():
+                if m.isfile():
+                    rel = m.name.split("/", 1)[1] if "/" in m.name else m.name
+                    yield (rel[4:] if rel.startswith("src/") else rel), t.extractfile(m).read()
+
+files = {}
+for f in os.listdir(cache):
+    m = re.match(r"(.+?)-(\d[^-]*?)(?:-py.*\.whl|\.tar\.gz)$", f)
+    if m:
+        files[(norm(m.group(1)), m.group(2))] = os.path.join(cache, f)
+for line in open(req_file, encoding="utf-8"):
+    line = line.split("#", 1)[0].strip()
+    if not line:
+        continue
+    name, version = line.split()[0].split("==")
+    path = files.get((norm(name), version))
+    if path is None:
+        sys.exit(f"package.sh: {name}=={version} is not in {cache}")
+    wanted = MODULES[norm(name)]
+    licence_done = False
+    for rel, data in members(path):
+        if posixpath.isabs(rel) or ".." in rel.split("/"):
+            sys.exit(f"package.sh: unsafe path {rel!r} in {path}")
+        top = rel.split("/", 1)[0]
+        if top in wanted and not SKIP.search(rel):
+            target = os.path.join(dst, *rel.split("/"))
+        elif LICENCE.search(rel) and not licence_done and rel.count("/") <= 2 and top not in wanted:
+            first = wanted[0]
+            target = os.path.join(dst, first if not first.endswith(".py") else "", "LICENSE." + norm(name))
+            licence_done = True
+        else:
+            continue
+        os.makedirs(os.path.dirname(target), exist_ok=True)
+        with open(target, "wb") as out:
+            out.write(data)
+    for mod in wanted:
+        if not os.path.exists(os.path.join(dst, mod)):
+            sys.exit(f"package.sh: {mod} not found in {path}")
 PY
 
 find "$STAGE" -name "__pycache__" -type d -prune -exec rm -rf {} +
@@ -103,17 +152,30 @@ find "$STAGE" -type d -exec chmod 755 {} +
 find "$STAGE" -type f -exec chmod 644 {} +
 chmod 755 "$STAGE"/bin/*.py
 
-# The search-time path must import from the app alone (no site-packages), on the machine's Python 3.
-python3 -B -S -E - "$STAGE/bin" <<'PY'
+# Every command must import from the app alone (-I -S: no site-packages, no user site, no PYTHON* env), on
+# the machine's python3 and on Splunk's Pythons (3.9 and 3.13) wherever they exist here: a check on the build
+# Python only let 3.10-only vendored code through.
+CHECKED=""
+for py in python3 python3.9 python3.13 "$HOME"/.pyenv/versions/3.9.*/bin/python "$HOME"/.pyenv/versions/3.13.*/bin/python; do
+    command -v "$py" >/dev/null 2>&1 && "$py" -c "" >/dev/null 2>&1 || continue
+    ver="$("$py" -c 'import sys; print("%d.%d" % sys.version_info[:2])')"
+    case " $CHECKED " in *" $ver "*) continue ;; esac
+    "$py" -I -S -B - "$STAGE/bin" <<'PY' || { echo "package.sh: the app does not import on $py ($ver)" >&2; exit 1; }
 import sys
 sys.path.insert(0, sys.argv[1])
+import _ctad_bootstrap
+_ctad_bootstrap.setup()
 import ctad, ctad.catalog, ctad.detect, ctad.profile, ctad.model_runtime, ctad.reasons  # noqa: F401,E401
-import ctad.splunk, ctad.triage.engine, ctad.triage.cache, ctad.knowledge, ctad.knowledge.splunk_rest, ctad.cti  # noqa
+import ctad.splunk.detect_command, ctad.splunk.baseline_command, ctad.splunk.triage_command  # noqa: F401,E401
+import ctad.triage.engine, ctad.triage.cache, ctad.knowledge, ctad.knowledge.splunk_rest, ctad.cti  # noqa
 import splunklib.searchcommands, splunklib.client, splunklib.results, jinja2, fastjsonschema  # noqa: F401,E401
 assert ctad.__file__.startswith(sys.argv[1]), ctad.__file__
 for name in ("numpy", "orjson"):
     assert name not in sys.modules or not sys.modules[name].__file__.startswith(sys.argv[1]), name
 PY
+    CHECKED="$CHECKED $ver"
+done
+echo "package.sh: commands import on Python$CHECKED"
 
 OUT="dist/$APP-$VERSION.tgz"
 rm -f "$OUT"

@@ -14,6 +14,7 @@ Standard library only: this module is on the search-time path (Splunk's Python 3
 from __future__ import annotations
 
 import math
+import re
 from typing import Any, Optional
 
 # exp(x) overflows a double just above x = 709.78; keeping a margin makes expm1/exp of any bounded value finite.
@@ -200,6 +201,32 @@ def too_deep(obj: Any, text: Any = None, limit: int = MAX_NESTING) -> bool:
         if depth > limit:
             return True
         stack.extend((child, depth + 1) for child in children if isinstance(child, (dict, list)))
+    return False
+
+
+_TEXT_TOKENS = re.compile(r'"(?:[^"\\]|\\.)*"|[\[\]{}]')
+_BYTES_TOKENS = re.compile(_TEXT_TOKENS.pattern.encode())
+
+
+def text_too_deep(text: Any, limit: int = MAX_NESTING) -> bool:
+    """True when JSON `text` opens containers more than `limit` levels deep, whether or not it parses.
+
+    For text a parser refused: orjson stops at 1,024 levels and the standard library wherever the interpreter's
+    stack ends (which depends on the caller's own depth and recursion limit), so "did it parse" cannot decide
+    whether an event is too deep without the answer changing from one process to another. A bracket scan that
+    skips strings whole (one regular expression, no recursion) decides it from the text alone."""
+    if not isinstance(text, (str, bytes, bytearray)) or not _could_nest(text, limit):
+        return False
+    tokens, opening = (_TEXT_TOKENS, "{[") if isinstance(text, str) else (_BYTES_TOKENS, (b"{", b"["))
+    depth = 0
+    for match in tokens.finditer(text):
+        token = match.group()
+        if token in opening:
+            depth += 1
+            if depth > limit:
+                return True
+        elif len(token) == 1:  # a closing bracket (a string token is at least two quotes long)
+            depth -= 1
     return False
 
 

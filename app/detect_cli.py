@@ -23,9 +23,16 @@ from typing import Any, BinaryIO, Dict, List, Optional, TextIO, Tuple
 from . import bounded
 from .argtypes import existing_dir, int_range, probability
 from .detect import DEFAULT_INCIDENT_GAP_MINUTES, MAX_INCIDENT_GAP_MINUTES, Detector, ModelError, Run
+from .normalize import UTF8_ERRORS, loads, utf8
 from .profile import Profile
 from .readers import InputRow, iter_rows
 from .schema import OUTPUT_FIELDS, Event
+
+
+def _dumps_stdlib(obj: Any) -> bytes:
+    """Compact JSON; a lone surrogate (never from `loads`, possible from Python callers) becomes U+FFFD."""
+    return utf8(json.dumps(obj, separators=(",", ":"), ensure_ascii=False, default=str))
+
 
 try:
     import orjson
@@ -33,13 +40,14 @@ try:
     def dumps(obj: Any) -> bytes:
         try:
             return orjson.dumps(obj)
-        except TypeError:  # keys that are not strings (never from JSON input, possible from Python callers)
-            return orjson.dumps(obj, option=orjson.OPT_NON_STR_KEYS)
+        except TypeError:  # keys that are not strings or lone surrogates: never from JSON input
+            try:
+                return orjson.dumps(obj, option=orjson.OPT_NON_STR_KEYS)
+            except TypeError:
+                return _dumps_stdlib(obj)
 
 except ImportError:  # pragma: no cover
-
-    def dumps(obj: Any) -> bytes:
-        return json.dumps(obj, separators=(",", ":"), ensure_ascii=False, default=str).encode("utf-8")
+    dumps = _dumps_stdlib
 
 
 CSV_FIELDS = (
@@ -160,7 +168,7 @@ def splice_inner(body: bytes, ct_inner: bytes) -> bytes:
         inner = body[1:-1].strip()
         return b"{" + inner + (b"," if inner else b"") + ct_inner + b"}"
     try:
-        obj = json.loads(body)
+        obj = loads(body)  # lone surrogates come back as U+FFFD, so `dumps` below can write the object
     except (ValueError, RecursionError):
         obj = None
     if not isinstance(obj, dict):
@@ -192,9 +200,11 @@ class OutputWriter:
         target: Any = sys.stdout.buffer if path == "-" and stream is None else stream
         if self.kind == "csv":
             if target is None:
-                self._text: TextIO = open(path, "w", newline="", encoding="utf-8")  # noqa: SIM115
+                self._text: TextIO = open(path, "w", newline="", encoding="utf-8", errors=UTF8_ERRORS)  # noqa: SIM115
             else:
-                self._text = io.TextIOWrapper(target, newline="", encoding="utf-8", write_through=True)
+                self._text = io.TextIOWrapper(
+                    target, newline="", encoding="utf-8", errors=UTF8_ERRORS, write_through=True
+                )
             self._csv = csv.writer(self._text)
             if header:
                 self._csv.writerow(list(CSV_FIELDS) + list(OUTPUT_FIELDS) + ["_raw"])
@@ -218,8 +228,8 @@ class OutputWriter:
 
     def _write_csv(self, body: bytes, ct: Dict[str, Any]) -> None:
         try:
-            obj = json.loads(body)
-        except (ValueError, RecursionError):  # the row's ct_error says why; its text still goes in _raw
+            obj = loads(body)  # a lone surrogate as U+FFFD: the CSV file is UTF-8
+        except (ValueError, RecursionError):
             obj = {}
         row = [_flat_get(obj, f) for f in CSV_FIELDS]
         for name in OUTPUT_FIELDS:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import math
 import time as _time
 import zlib
 from collections import deque
@@ -23,6 +24,55 @@ from .schema import Event
 
 FORMAT_VERSION = 1
 MIN_TRUSTED_DAYS = 7  # practitioners (and Splunk's own UBA content) trust a baseline after a week of data
+MAX_COUNT = 10**12  # more calls than any identity makes in a retention window: a bigger count is corrupt
+
+
+def _finite(value: Any) -> Optional[float]:
+    """`value` as a finite float, or None (text, NaN, inf, 1e400, None: never a count or a time)."""
+    if isinstance(value, bool):
+        return None
+    try:
+        out = float(value)
+    except (TypeError, ValueError, OverflowError):
+        return None
+    return out if math.isfinite(out) else None
+
+
+def _shape_problem(data: Dict[str, Any]) -> str:
+    """What makes a loaded profile's structure unusable by `to_state` ("" when nothing does).
+
+    Only shapes are checked (containers, list lengths): the numbers in them are bounded when the engine takes
+    them in. An edited or damaged file then fails with one clear message instead of a KeyError mid-run.
+    """
+
+    def is_list(v: Any, n: int) -> bool:
+        return isinstance(v, list) and len(v) >= n
+
+    for name in ("identities", "apis", "sources"):
+        if not isinstance(data.get(name), dict):
+            return f"'{name}' is not an object"
+    if not all(is_list(v, 2) for v in data["apis"].values()):
+        return "an 'apis' entry is not a [count, identities] list"
+    for v in data["sources"].values():
+        if not is_list(v, 2) or not all(isinstance(x, list) for x in v[2:4]):
+            return "a 'sources' entry is not a [count, identities, ...] list"
+    for key, ident in data["identities"].items():
+        if not isinstance(ident, dict) or not all(
+            k in ident for k in ("n", "first", "last", "hours", "seen")
+        ):
+            return f"identity {str(key)[:80]!r} lacks n/first/last/hours/seen"
+        seen = ident["seen"]
+        if not isinstance(ident["hours"], list) or not isinstance(seen, dict):
+            return f"identity {str(key)[:80]!r}: hours or seen has the wrong type"
+        for kind in KINDS:
+            table = seen.get(kind, {})
+            if not isinstance(table, dict) or not all(is_list(e, 3) for e in table.values()):
+                return f"identity {str(key)[:80]!r}: seen {kind} entries are not [count, first, last] lists"
+        for name, width in (("win_long", 3), ("win_short", 2), ("novel", 0)):
+            entries = ident.get(name, [])
+            if not isinstance(entries, list) or width and not all(is_list(e, width) for e in entries):
+                return f"identity {str(key)[:80]!r}: {name} is not a list (of lists of {width})"
+    return ""
 
 
 def _seconds(value: Any) -> float:
@@ -188,11 +238,17 @@ class Profile:
     ) -> None:
         """Merge one `stats count min(_time) max(_time) by ...` row, keyed the way detection keys events.
 
-        The numbers come from a search's results: bounded here (`ctad.bounded`), so a forged count or hour can
-        neither raise nor grow the profile without limit; times must be plausible (the caller checks them)."""
-        count = bounded.count(count)
+        The numbers come from a search's results: bounded here (`ctad.bounded`, then MAX_COUNT for every count and
+        sum, the bound `from_rows` checks), so a forged count or hour can neither raise nor grow the profile without
+        limit, and the profile reads back as written; times must be plausible (the caller checks them)."""
+        count = min(bounded.count(count), MAX_COUNT)  # Splunk's stats never counts this high: a corrupt row
         if count <= 0:
             return
+
+        def plus(total: Any) -> int:
+            # sums stay within the bound `from_rows` checks, so a profile written here reads back unclamped
+            return min(bounded.count(total) + count, MAX_COUNT)
+
         d = self.data
         ident = d["identities"].get(event.identity)
         if ident is None:
@@ -205,13 +261,14 @@ class Profile:
                 "seen": {k: {} for k in KINDS},
             }
             d["identities"][event.identity] = ident
-        ident["n"] += count
+        ident["n"] = plus(ident["n"])
         ident["first"] = min(ident["first"], first)
         ident["last"] = max(ident["last"], last)
         h = bounded.whole(hour) % 24 if hour is not None else bounded.whole(last // 3600) % 24
-        ident["hours"][h] += count
-        if weekend_count is not None:
-            ident["weekend"] += min(bounded.count(weekend_count), count)
+        ident["hours"][h] = plus(ident["hours"][h])
+        if weekend_count is not None:  # the weekend calls are some of this row's calls
+            weekend = min(bounded.count(weekend_count), count)
+            ident["weekend"] = min(bounded.count(ident.get("weekend")) + weekend, MAX_COUNT)
         api = event.source + ":" + event.name
         new_api = api not in ident["seen"]["api"]
         new_ip = event.ip not in ident["seen"]["ip"]
@@ -230,16 +287,16 @@ class Profile:
             if entry is None:
                 table[value] = [count, first, last]
             else:
-                entry[0] += count
+                entry[0] = plus(entry[0])
                 entry[1] = min(entry[1], first)
                 entry[2] = max(entry[2], last)
         g = d["apis"].setdefault(api, [0, 0])
-        g[0] += count
+        g[0] = plus(g[0])
         g[1] += 1 if new_api else 0
         s = d["sources"].setdefault(event.ip, [0, 0])
-        s[0] += count
+        s[0] = plus(s[0])
         s[1] += 1 if new_ip else 0
-        d["total"] = bounded.count(d.get("total")) + count
+        d["total"] = plus(d.get("total"))
         d["first_time"] = first if d.get("first_time") is None else min(d["first_time"], first)
         d["last_time"] = last if d.get("last_time") is None else max(d["last_time"], last)
 
@@ -289,6 +346,9 @@ class Profile:
             raise ValueError(f"cannot read baseline profile {path}: {exc}") from None
         if not isinstance(data, dict) or data.get("version") != FORMAT_VERSION or "identities" not in data:
             raise ValueError(f"{path} is not a ctad baseline profile (version {FORMAT_VERSION})")
+        problem = _shape_problem(data)
+        if problem:
+            raise ValueError(f"{path} is a damaged ctad baseline profile: {problem}")
         return cls(data)
 
     # --------------------------------------------------------------------------- flat rows (lookups)
@@ -333,43 +393,87 @@ class Profile:
                     }
 
     @classmethod
-    def from_rows(cls, rows: Iterable[Dict[str, Any]]) -> Profile:
+    def from_rows(cls, rows: Iterable[Dict[str, Any]], problems: Optional[Dict[str, int]] = None) -> Profile:
+        """The profile `to_rows` wrote, read back from a lookup or the KV store, which anyone can edit.
+
+        Every row is checked: a count that is not a finite number, or a time that is not one, makes the row
+        unusable (it is left out); a negative count becomes 0 and a huge one MAX_COUNT, so the feature code's
+        log/exp never see them. What was left out or clamped is counted in `problems` (reason -> rows), for the
+        caller to tell the user; a bad row never raises.
+        """
         profile = cls()
         d = profile.data
+        found: Dict[str, int] = problems if problems is not None else {}
 
-        def num(v: Any, default: float = 0.0) -> float:
-            try:
-                return float(v)
-            except (TypeError, ValueError):
-                return default
+        def problem(reason: str) -> None:
+            found[reason] = found.get(reason, 0) + 1
+
+        def count(v: Any) -> Optional[int]:
+            n = _finite(v)
+            if n is None:
+                problem("count is not a finite number")
+                return None
+            if n < 0 or n > MAX_COUNT:
+                problem("count out of range (clamped)")
+            return int(min(max(n, 0.0), MAX_COUNT))
+
+        def when(v: Any, optional: bool = False) -> Optional[float]:
+            if optional and (v is None or v == ""):
+                return None
+            t = _finite(v)
+            if t is None:
+                problem("time is not a finite number")
+            return t
 
         for row in rows:
+            if not isinstance(row, dict):
+                problem("row is not an object")
+                continue
             kind = row.get("kind")
-            key = row.get("identity") or ""
+            key = str(row.get("identity") or "")
+            value = row.get("value")
             if kind == "meta":
                 try:
-                    meta = json.loads(row.get("value") or "{}")
+                    meta = json.loads(value) if isinstance(value, str) else None
                 except ValueError:
-                    meta = {}
-                d["total"] = int(meta.get("total") or 0)
-                d["first_time"] = meta.get("first_time")
-                d["last_time"] = meta.get("last_time")
-            elif kind == "gapi":
-                d["apis"][row["value"]] = [int(num(row.get("count"))), int(num(row.get("extra")))]
-            elif kind == "gsrc":
-                d["sources"][row["value"]] = [int(num(row.get("count"))), int(num(row.get("extra")))]
+                    meta = None
+                if not isinstance(meta, dict):
+                    problem("meta row value is not a JSON object")
+                    continue
+                total = count(meta.get("total") or 0)
+                first, last = when(meta.get("first_time"), True), when(meta.get("last_time"), True)
+                d["total"] = total or 0
+                d["first_time"], d["last_time"] = first, last
+            elif kind in ("gapi", "gsrc"):
+                if value is None or value == "":
+                    problem(f"{kind} row without value")
+                    continue
+                n, ids = count(row.get("count")), count(row.get("extra") or 0)
+                if n is None or ids is None:
+                    continue
+                d["apis" if kind == "gapi" else "sources"][str(value)] = [n, ids]
             elif kind == "id":
-                hours = [int(num(h)) for h in str(row.get("value") or "").split(",")][:24]
+                hours = (
+                    [count(h) for h in str(value or "").split(",")[:24]] if value not in (None, "") else []
+                )
+                n, weekend = count(row.get("count")), count(row.get("extra") or 0)
+                first, last = when(row.get("first")), when(row.get("last"))
+                if not key or n is None or weekend is None or first is None or last is None or None in hours:
+                    if not key:
+                        problem("id row without identity")
+                    continue
                 hours += [0] * (24 - len(hours))
                 ident = d["identities"].setdefault(key, {"seen": {k: {} for k in KINDS}})
-                ident.update(n=int(num(row.get("count"))), first=num(row.get("first")), last=num(row.get("last")),
-                             hours=hours, weekend=int(num(row.get("extra"))))  # fmt: skip
+                ident.update(n=n, first=first, last=last, hours=hours, weekend=weekend)
             elif kind in KINDS:
-                ident = d["identities"].setdefault(key, {"n": 0, "first": 0.0, "last": 0.0, "hours": [0] * 24,
+                n, first, last = count(row.get("count")), when(row.get("first")), when(row.get("last"))
+                if not key or n is None or first is None or last is None:
+                    if not key:
+                        problem(f"{kind} row without identity")
+                    continue
+                ident = d["identities"].setdefault(key, {"n": 0, "first": first, "last": last, "hours": [0] * 24,
                                                          "weekend": 0, "seen": {k: {} for k in KINDS}})  # fmt: skip
-                ident["seen"].setdefault(kind, {})[str(row.get("value") or "")] = [
-                    int(num(row.get("count"))),
-                    num(row.get("first")),
-                    num(row.get("last")),
-                ]
+                ident["seen"].setdefault(kind, {})[str(value if value is not None else "")] = [n, first, last]
+            else:
+                problem("unknown kind")
         return profile

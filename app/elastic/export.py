@@ -13,6 +13,8 @@ import sys
 from dataclasses import dataclass
 from typing import IO, Any, Dict, Optional, Tuple
 
+from ..normalize import scrub_surrogates
+
 FORMATS = ("auto", "original", "ecs")
 
 
@@ -59,7 +61,8 @@ def export_line(doc: Dict[str, Any], fmt: str, stats: ExportStats) -> str:
         out = doc
         stats.ecs += 1
     stats.written += 1
-    return json.dumps(out, ensure_ascii=False, default=str, separators=(",", ":")) + "\n"
+    # a lone surrogate (an ECS field the client decoded) cannot be written as UTF-8: U+FFFD, as `loads` gives
+    return scrub_surrogates(json.dumps(out, ensure_ascii=False, default=str, separators=(",", ":"))) + "\n"
 
 
 def open_output(path: str) -> Tuple[IO[str], bool]:

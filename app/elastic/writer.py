@@ -25,6 +25,7 @@ from collections import Counter, deque
 from dataclasses import dataclass, field
 from typing import IO, Any, Deque, Dict, Iterable, Iterator, List, Optional, Tuple
 
+from ..normalize import scrub_surrogates
 from ..schema import OUTPUT_FIELDS
 
 # docs/DESIGN.md output contract, in contract order (one definition, in ctad.schema).
@@ -128,13 +129,13 @@ def _set_path(doc: Dict[str, Any], path: str, value: Any) -> None:
 
 def row_meta(doc: Dict[str, Any], with_key_fields: bool) -> Dict[str, Any]:
     """What the writer needs to remember about a read document (kept small: it is spooled per row)."""
-    meta: Dict[str, Any] = {"_index": doc.get("_index"), "_id": doc.get("_id")}
+    meta: Dict[str, Any] = {"_index": _clean_text(doc.get("_index")), "_id": _clean_text(doc.get("_id"))}
     if with_key_fields:
         key = {}
         for path in KEY_FIELDS:
             value = get_path(doc, path)
             if value is not None and not isinstance(value, (dict, list)):
-                key[path] = value
+                key[path] = _clean_text(value)
         meta["key"] = key
     return meta
 
@@ -151,6 +152,16 @@ def _bounded_int(value: Any) -> int:
     if not math.isfinite(number):
         return 0
     return int(min(max(number, 0.0), 100.0))
+
+
+def _clean_text(value: Any) -> Any:
+    """A string with its lone surrogates as U+FFFD (anything else as it is).
+
+    The client serialises bulk bodies with surrogatepass, so one lone surrogate anywhere in an action (a
+    document's `_id` or `_index` as the client decoded them, a key field, an index name from argv) is invalid
+    UTF-8 that Elasticsearch refuses. An update aimed at such an `_id` then fails as one item (no document has
+    the scrubbed id) instead of the request."""
+    return scrub_surrogates(value) if isinstance(value, str) else value
 
 
 def clean_ct(ct: Dict[str, Any]) -> Dict[str, Any]:
@@ -173,15 +184,17 @@ def clean_ct(ct: Dict[str, Any]) -> Dict[str, Any]:
             if value is None:
                 value = []
             elif isinstance(value, str):
-                value = [value]
+                value = [scrub_surrogates(value)]
             elif isinstance(value, (list, tuple)):
-                value = [str(v) for v in value]
+                value = [scrub_surrogates(str(v)) for v in value]
             else:  # one value of another type (a number in a hand-written row): one reason, as text
-                value = [str(value)]
+                value = [scrub_surrogates(str(value))]
         elif value is None:
             value = ""
         else:
-            value = str(value)
+            # the client encodes with surrogatepass: a lone surrogate (a field of an ECS document the client
+            # decoded) would reach Elasticsearch as invalid UTF-8 and fail the item
+            value = scrub_surrogates(str(value))
         out[name] = value
     return out
 
@@ -196,23 +209,25 @@ def build_action(
 ) -> Dict[str, Any]:
     """One bulk action for one row."""
     fields = clean_ct(ct)
+    # every string in the action is scrubbed here too: `meta` may come from elsewhere than row_meta
+    source_index, source_id = _clean_text(meta.get("_index")), _clean_text(meta.get("_id"))
     if target.mode == "update":
         return {
             "_op_type": "update",
-            "_index": meta["_index"],
-            "_id": meta["_id"],
+            "_index": source_index,
+            "_id": source_id,
             "retry_on_conflict": 3,
             "doc": fields,
         }
     doc: Dict[str, Any] = {}
     for path, value in (meta.get("key") or {}).items():
-        _set_path(doc, path, value)
-    doc["ctad"] = {"source_index": meta.get("_index"), "source_id": meta.get("_id"), "run_id": run_id}
+        _set_path(doc, path, _clean_text(value))
+    doc["ctad"] = {"source_index": source_index, "source_id": source_id, "run_id": _clean_text(run_id)}
     doc.update(fields)
     return {
         "_op_type": "index",
-        "_index": target.index,
-        "_id": result_id(meta.get("_index"), meta.get("_id")),
+        "_index": _clean_text(target.index),
+        "_id": result_id(source_index, source_id),
         "_source": doc,
     }
 

@@ -19,9 +19,10 @@ from __future__ import annotations
 
 import csv
 import io
+import math
 from typing import Any, Dict, List, Optional
 
-from ..normalize import NormalizeError, Normalizer
+from ..normalize import NormalizeError, Normalizer, utf8
 from ..profile import MIN_TRUSTED_DAYS, Profile
 from . import protocol as P
 from .lookups import BaselineSourceError, SplunkRestError, clean_kv_row, read_collection, rest_client
@@ -54,8 +55,8 @@ def _num(value: Any, what: str) -> float:
         out = float(_first(value))
     except (TypeError, ValueError):
         raise NormalizeError(f"{what} is not a number: {str(value)[:40]!r}") from None
-    if out != out:
-        raise NormalizeError(f"{what} is not a number")
+    if not math.isfinite(out):  # NaN, inf, 1e400: no count or time is
+        raise NormalizeError(f"{what} is not a finite number")
     return out
 
 
@@ -85,7 +86,7 @@ def profile_csv(profile: Profile) -> bytes:
     w.writerow(PROFILE_COLUMNS)
     for r in profile.to_rows():
         w.writerow(["" if r.get(c) is None else r.get(c) for c in PROFILE_COLUMNS])
-    return buf.getvalue().encode("utf-8")
+    return utf8(buf.getvalue())
 
 
 class BaselineCommand(P.Command):

@@ -18,6 +18,7 @@ details, the failure behaviour and benchmark figures.
 from __future__ import annotations
 
 import contextlib
+import itertools
 import os
 import shutil
 import sys
@@ -25,6 +26,7 @@ import tempfile
 from typing import Any, Dict, Iterator, List, Optional, Sequence, Tuple
 
 from ..detect import DEFAULT_INCIDENT_GAP_MINUTES, MAX_INCIDENT_GAP_MINUTES, Detector, ModelError
+from ..normalize import utf8
 from ..profile import MIN_TRUSTED_DAYS, Profile
 from ..resources import find_dir
 from ..schema import OUTPUT_FIELDS
@@ -269,19 +271,41 @@ class DetectCommand(P.Command):
         return path
 
     def _baseline(self) -> Optional[Profile]:
+        """The baseline profile, or None (hunting mode) with a message saying why: never a failed search."""
         name = self.opts["baseline"]
         try:
-            rows, where = baseline_rows(self.info, name)
+            return self._read_baseline(name)
         except BaselineSourceError as exc:
             self.messages.warn(f"{self.name}: baseline {name} unavailable ({exc}): hunting mode, no history")
-            return None
+        except Exception as exc:  # a lookup anyone can edit: whatever it holds, the search still runs
+            self._log_exception()
+            self.messages.warn(
+                f"{self.name}: baseline {name} is unusable ({type(exc).__name__}: {str(exc)[:200]}): "
+                "hunting mode, no history"
+            )
+        return None
+
+    def _read_baseline(self, name: str) -> Optional[Profile]:
+        rows, where = baseline_rows(self.info, name)
         if not rows:
             self.messages.info(
                 f"{self.name}: baseline {name} is {'empty' if rows is not None else 'missing'} ({where}): "
                 "hunting mode, the profile comes from this search's events"
             )
             return None
-        profile = Profile.from_rows(clean_kv_row(r) for r in rows)
+        problems: Dict[str, int] = {}
+        profile = Profile.from_rows((clean_kv_row(r) if isinstance(r, dict) else r for r in rows), problems)
+        if problems:
+            top = "; ".join(f"{k} ({v})" for k, v in sorted(problems.items(), key=lambda kv: -kv[1])[:3])
+            self.messages.warn(
+                f"{self.name}: baseline {name} ({where}): {sum(problems.values())} of {len(rows)} rows unusable "
+                f"or clamped: {top}"
+            )
+        if profile.total <= 0 or not profile.data["identities"]:
+            self.messages.warn(
+                f"{self.name}: baseline {name} ({where}) holds no usable history: hunting mode, no history"
+            )
+            return None
         if self.opts["retention_days"]:
             profile.prune(self.opts["retention_days"])
         days = profile.span_days
@@ -300,16 +324,29 @@ class DetectCommand(P.Command):
         try:
             return self._output()
         finally:
-            self.store.close()
-            if self.formatter is not None:
-                self.formatter.close()
-            if self._tmp:
-                shutil.rmtree(self._tmp, ignore_errors=True)
+            self.close()
+
+    def close(self) -> None:
+        """Received rows are kept in the dispatch dir until the reply: remove them, whatever ended the search."""
+        store = getattr(self, "store", None)
+        if store is not None:
+            store.close()
+        formatter = getattr(self, "formatter", None)
+        if formatter is not None:
+            formatter.close()
+            self.formatter = None
+        tmp = getattr(self, "_tmp", None)
+        if tmp:
+            shutil.rmtree(tmp, ignore_errors=True)
+            self._tmp = None
 
     def _ingest(self, body: bytes) -> None:
         header, reader = P.parse_csv(body)
         if not header:
-            return
+            first = next(reader, None)
+            if first is None:  # an empty body: no rows
+                return
+            reader = itertools.chain([first], reader)  # rows under an empty header line: each gets ct_error
         self.union.add(header)
         # Store first and hand the chunk to the formatter worker, which then works while we normalise.
         offset, length = self.store.add(header, body, 0, False)
@@ -325,6 +362,10 @@ class DetectCommand(P.Command):
         clean = True
         for cells in reader:
             n += 1
+            if not header:
+                clean = False
+                run.skip("the chunk's CSV header line is empty: the row's fields are unknown")
+                continue
             if len(cells) != width:
                 clean = False
                 run.skip(
@@ -347,8 +388,8 @@ class DetectCommand(P.Command):
         self.store.chunks[-1] = (header, offset, length, n, clean)
 
     # ------------------------------------------------------------------------------------ output
-    def _formatted(self) -> Iterator[Tuple[bytes, int, int]]:
-        """(rows of each chunk in union-so-far column order, union width then, row count), in chunk order."""
+    def _formatted(self) -> Iterator[Tuple[List[bytes], int, int]]:
+        """(records of each chunk in union-so-far column order, union width then, row count), in chunk order."""
         ranges = self.formatter.finish() if self.formatter is not None else None
         if ranges is not None and len(ranges) == len(self.store.chunks):
             union = Union(set(_CT_NAMES))
@@ -358,7 +399,7 @@ class DetectCommand(P.Command):
                     if rows != n:
                         raise RuntimeError(f"formatter worker returned {rows} rows for a chunk of {n}")
                     fh.seek(start)
-                    yield fh.read(end - start), len(union.columns), n
+                    yield P.split_records(fh.read(end - start)), len(union.columns), n
             return
         if self.formatter is not None:
             self.messages.info(f"{self.name}: formatter worker unavailable, formatting in-process")
@@ -366,26 +407,29 @@ class DetectCommand(P.Command):
         for header, offset, length, n, clean in self.store.chunks:
             body = self.store.body(offset, length)
             if clean and header == union.columns[: len(header)]:
-                # The record bytes as received are already in union-so-far order (minus trailing columns).
-                yield body.partition(b"\n")[2], len(header), n
-            else:
-                data, rows = reformat(body, union)  # adds the chunk's new columns to `union`
-                yield data, len(union.columns), rows
+                # The record bytes as received are already in union-so-far order (minus trailing columns),
+                # unless a stray quote in an unquoted cell (csv reads it literally) makes the quote-counting
+                # split join records: then the chunk is rewritten like any other.
+                records = P.split_records(body)[1:]
+                if len(records) == n:
+                    yield records, len(header), n
+                    continue
+            data, rows = reformat(body, union)  # adds the chunk's new columns to `union`
+            yield P.split_records(data), len(union.columns), rows
 
     def _output(self) -> P.Body:
         out = P.Body(self.work_dir, max_memory=16 * 1024 * 1024)
         columns = self.union.columns
         final = len(columns)
-        out.write((",".join(P.csv_cell(c) for c in columns + list(CT_COLUMNS)) + "\r\n").encode("utf-8"))
+        out.write(utf8(",".join(P.csv_cell(c) for c in columns + list(CT_COLUMNS)) + "\r\n"))
         results = self.run.results()
-        for data, width, n in self._formatted():
-            records = P.split_records(data)
+        for records, width, n in self._formatted():
             if len(records) != n:
                 raise RuntimeError(f"output lost rows: {len(records)} records for {n} rows")
             pad = b"," * (final - width)
             sep = b"," if final else b""
             parts = [
-                (rec if width else b"") + pad + sep + ct_cells(next(results)).encode("utf-8") + b"\r\n"
+                (rec if width else b"") + pad + sep + utf8(ct_cells(next(results))) + b"\r\n"
                 for rec in records
             ]
             out.write(b"".join(parts))

@@ -12,7 +12,7 @@ import json
 import os
 import urllib.parse
 from pathlib import Path
-from typing import Any, Dict, Iterator, List, Optional, Tuple
+from typing import Any, Dict, List, Optional, Tuple
 
 from ..knowledge.splunk_rest import SplunkRest, SplunkRestError
 from ..resources import find_dir
@@ -43,7 +43,12 @@ def read_collection(
     out: List[Dict[str, Any]] = []
     skip = 0
     while True:
-        batch = rest.request("GET", path, query={"limit": str(page), "skip": str(skip)})
+        try:
+            batch = rest.request("GET", path, query={"limit": str(page), "skip": str(skip)})
+        except ValueError as exc:  # 200 with an HTML page (a proxy, a login form): not the KV store
+            raise BaselineSourceError(
+                f"KV store collection {collection}: the reply is not JSON ({exc})"
+            ) from None
         if batch is None:
             return None if skip == 0 else out
         if not isinstance(batch, list):
@@ -54,9 +59,13 @@ def read_collection(
         skip += len(batch)
 
 
-def _read_csv(path: Path) -> Iterator[Dict[str, Any]]:
-    with open(path, newline="", encoding="utf-8", errors="replace") as fh:
-        yield from csv.DictReader(fh)
+def _read_csv(path: Path) -> List[Dict[str, Any]]:
+    """A CSV lookup's rows; BaselineSourceError when it cannot be read (NUL on Python < 3.11, I/O errors)."""
+    try:
+        with open(path, newline="", encoding="utf-8", errors="replace") as fh:
+            return list(csv.DictReader(fh))
+    except (OSError, csv.Error) as exc:
+        raise BaselineSourceError(f"lookup file {path.name}: {exc}") from None
 
 
 def lookups_dir() -> Path:
@@ -70,8 +79,11 @@ def _transform(rest: Optional[SplunkRest], name: str) -> Dict[str, Any]:
         out = rest.request("GET", f"configs/conf-transforms/{urllib.parse.quote(name, safe='')}")
     except SplunkRestError:
         return {}
-    for entry in (out or {}).get("entry", []) if isinstance(out, dict) else []:
-        content = entry.get("content")
+    except ValueError:  # 200 with something that is not JSON (a login or proxy page)
+        return {}
+    entries = out.get("entry") if isinstance(out, dict) else None
+    for entry in entries if isinstance(entries, list) else ():
+        content = entry.get("content") if isinstance(entry, dict) else None
         if isinstance(content, dict):
             return content
     return {}
@@ -87,18 +99,18 @@ def baseline_rows(
         path = Path(name) if os.path.isabs(name) else directory / name
         if not path.is_file():
             return None, f"lookup file {path.name}"
-        return list(_read_csv(path)), f"lookup file {path.name}"
+        return _read_csv(path), f"lookup file {path.name}"
     conf = _transform(rest, name)
     if conf.get("filename"):
         path = directory / os.path.basename(str(conf["filename"]))
         if not path.is_file():
             return None, f"lookup file {path.name}"
-        return list(_read_csv(path)), f"lookup file {path.name}"
+        return _read_csv(path), f"lookup file {path.name}"
     collection = str(conf.get("collection") or name)
     if rest is None:
         path = directory / (name + ".csv")
         if path.is_file():
-            return list(_read_csv(path)), f"lookup file {path.name}"
+            return _read_csv(path), f"lookup file {path.name}"
         raise BaselineSourceError("no splunkd_uri/session_key in getinfo: cannot read the KV store")
     try:
         rows = read_collection(rest, collection)

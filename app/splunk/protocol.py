@@ -19,18 +19,21 @@ error is a reply with ``finished: true`` and ``error`` set, never a traceback on
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import io
 import json
 import re
+import signal
 import sys
 from itertools import compress
 from operator import itemgetter
 from typing import IO, Any, Callable, Dict, Iterable, Iterator, List, Optional, Sequence, Tuple, Union
 
+from ..normalize import utf8
+
 MV = "__mv_"
 _HEADER = re.compile(rb"chunked\s+1\.0\s*,\s*(\d+)\s*,\s*(\d+)\s*\n")
-_MV_ITEM = re.compile(r"\$((?:\$\$|[^$])*)\$(?:;|$)")
 _NEEDS_QUOTE = re.compile(r'[",\r\n]')
 MAX_META_BYTES = 64 * 1024 * 1024
 
@@ -59,8 +62,35 @@ class CommandError(Exception):
 
 # ------------------------------------------------------------------------------------------- multivalue
 def decode_mv(text: str) -> List[str]:
-    """``$a$;$b$`` -> ["a", "b"] (``$$`` is a literal ``$``)."""
-    return [m.replace("$$", "$") for m in _MV_ITEM.findall(text)]
+    """``$a$;$b$`` -> ["a", "b"] (``$$`` is a literal ``$``).
+
+    A scan with str.find, linear in the cell's length whatever it holds: the regex this replaces backtracked
+    quadratically on a malformed cell (``$$x`` repeated: minutes for 100 KB). Malformed input is read leniently:
+    text outside ``$...$`` is skipped, a missing ``;`` tolerated, an unterminated last item dropped.
+    """
+    out: List[str] = []
+    n = len(text)
+    pos = 0
+    while True:
+        start = text.find("$", pos)
+        if start < 0:
+            return out
+        parts = []
+        i = start + 1
+        while True:
+            k = text.find("$", i)
+            if k < 0:
+                return out
+            if k + 1 < n and text[k + 1] == "$":  # "$$": a literal "$", the item goes on
+                parts.append(text[i : k + 1])
+                i = k + 2
+                continue
+            parts.append(text[i:k])
+            break
+        out.append("".join(parts))
+        pos = k + 1
+        if pos < n and text[pos] == ";":
+            pos += 1
 
 
 def encode_mv(values: Sequence[Any]) -> Tuple[str, str]:
@@ -128,7 +158,7 @@ class Channel:
         return data
 
     def write(self, meta: Dict[str, Any], body: Union[bytes, Body, None] = None) -> None:
-        m = json.dumps(meta, separators=(",", ":"), ensure_ascii=False, default=str).encode("utf-8")
+        m = utf8(json.dumps(meta, separators=(",", ":"), ensure_ascii=False, default=str))
         if body is None:
             body = b""
         if isinstance(body, (bytes, bytearray)):
@@ -168,6 +198,8 @@ class Body:
 # ------------------------------------------------------------------------------------------------ CSV
 def parse_csv(body: bytes) -> Tuple[List[str], Iterator[List[str]]]:
     """(header, iterator of cell lists) of one execute body; CRLF or LF rows, quoted newlines kept."""
+    if b"\0" in body or body.count(b"\r") != body.count(b"\r\n"):
+        return _parse_csv_marked(body)
     # A text wrapper decodes lazily: io.StringIO(body.decode()) would hold the chunk twice more, once as UCS-4.
     stream = io.TextIOWrapper(io.BytesIO(body), encoding="utf-8", errors="replace", newline="")
     reader = csv.reader(stream, strict=False)
@@ -176,6 +208,42 @@ def parse_csv(body: bytes) -> Tuple[List[str], Iterator[List[str]]]:
     except StopIteration:
         return [], iter(())
     return header, reader
+
+
+def _parse_csv_marked(body: bytes) -> Tuple[List[str], Iterator[List[str]]]:
+    """`parse_csv` for a body holding NUL or a bare CR, each of which csv mishandles.
+
+    NUL (KV_MODE=json decodes ``\\u0000``): Python < 3.11's csv refuses the whole body. A bare CR outside quotes:
+    csv ends the record there, while splunkd (and `split_records`) end records at LF only, so one row would come
+    out as two. Each stands in for a private-use character the body does not contain while csv splits the body
+    and is put back in the cells: every Python reads the same cells and rows as splunkd wrote them.
+    """
+    text = body.decode("utf-8", "replace")
+    marks = iter(chr(c) for c in range(0xE000, 0xF900) if chr(c) not in text)
+    swaps: List[Tuple[str, str]] = []  # (mark, original)
+    for original, pattern in (("\0", re.compile("\0")), ("\r", re.compile("\r(?!\n|\\Z)"))):
+        if original not in text or not pattern.search(text):
+            continue
+        mark = next(marks, None)
+        if mark is None:  # the body holds every private-use character: no mark left, U+FFFD instead
+            text = pattern.sub("\ufffd", text)
+            continue
+        text = pattern.sub(mark, text)
+        swaps.append((mark, original))
+
+    def restore(cell: str) -> str:
+        for mark, original in swaps:
+            if mark in cell:
+                cell = cell.replace(mark, original)
+        return cell
+
+    reader = csv.reader(io.StringIO(text, newline=""), strict=False)
+    rows = ([restore(c) for c in cells] if swaps else cells for cells in reader)
+    try:
+        header = next(rows)
+    except StopIteration:
+        return [], iter(())
+    return header, rows
 
 
 def split_records(body: bytes) -> List[bytes]:
@@ -402,6 +470,13 @@ class Command:
     def getinfo_reply(self) -> Dict[str, Any]:
         return {"type": self.type, "generating": False, "required_fields": ["*"]}
 
+    def close(self) -> None:
+        """Release what the command holds (files in the dispatch dir, worker processes).
+
+        Called once the run ends however it ends: after the last reply, after an error, and when splunkd ends
+        the search early (cancel: end of input or SIGTERM), so nothing received is left behind on disk.
+        """
+
     # driver
     def run(self, infile: IO[bytes], outfile: IO[bytes]) -> int:
         chan = Channel(infile, outfile)
@@ -410,6 +485,11 @@ class Command:
         except ProtocolError as exc:  # only Channel.read raises it: what came in is not the protocol
             chan.write({"finished": True, "error": f"{self.name}: {exc}"})
             return 1
+        finally:
+            try:
+                self.close()
+            except Exception:  # cleanup must not replace the answer already sent
+                self._log_exception()
 
     def _serve(self, chan: Channel) -> int:
         first = chan.read()
@@ -471,8 +551,17 @@ class Command:
         traceback.print_exc(file=sys.stderr)  # splunkd copies a command's stderr into search.log
 
 
+def _terminate(signum: int, frame: Any) -> None:
+    raise SystemExit(128 + signum)
+
+
 def dispatch(command: Command) -> None:
-    """Entry point for bin/*.py: speak the protocol on stdin/stdout and exit with the command's status."""
+    """Entry point for bin/*.py: speak the protocol on stdin/stdout and exit with the command's status.
+
+    SIGTERM (how a cancelled search may end) becomes SystemExit so that `Command.close` still runs.
+    """
+    with contextlib.suppress(ValueError, OSError):  # not the main thread, or no SIGTERM on this platform
+        signal.signal(signal.SIGTERM, _terminate)
     sys.exit(command.run(sys.stdin.buffer, sys.stdout.buffer))
 
 
@@ -513,4 +602,4 @@ def rows_to_csv(rows: Sequence[Dict[str, Any]], columns: Optional[Sequence[str]]
                 encode_mv([_text(x) for x in v])[1] if isinstance(v, (list, tuple)) and len(v) > 1 else ""
             )
         w.writerow(cells)
-    return buf.getvalue().encode("utf-8")
+    return utf8(buf.getvalue())

@@ -21,6 +21,7 @@ from operator import itemgetter
 from typing import Any, Dict, List, Sequence, Set, Tuple
 
 # protocol raises csv's field limit on import: the forked worker parses the same big `_raw` cells.
+from ..normalize import utf8
 from .protocol import parse_csv
 
 
@@ -59,7 +60,7 @@ def reformat(body: bytes, union: Union) -> Tuple[bytes, int]:
         row = pick(cells)
         w.writerow((row,) if single else row)
         n += 1
-    return buf.getvalue().encode("utf-8"), n
+    return utf8(buf.getvalue()), n
 
 
 def serve(conn: Any, store_path: str, out_path: str, exclude: Sequence[str]) -> None:

@@ -90,8 +90,10 @@ class AgentTriageCommand(P.Command):
 
     def execute(self, body: bytes, finished: bool) -> bytes:
         header, reader = P.parse_csv(body)
-        if not header:
-            return b""
+        if not header:  # rows under an empty header line: their fields are unknown, but every row comes back
+            n = sum(1 for _ in reader)
+            error = "the chunk's CSV header line is empty: the row's fields are unknown"
+            return P.rows_to_csv([empty_triage(error) for _ in range(n)], list(empty_triage())) if n else b""
         to_row = P.RowReader(header)
         rows: List[Dict[str, Any]] = [to_row(cells) for cells in reader]
         out = self._triage(rows)

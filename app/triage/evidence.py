@@ -23,7 +23,8 @@ import re
 from collections import Counter, defaultdict
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
-from ctad.normalize import normalize
+from ctad.bounded import text_too_deep
+from ctad.normalize import NormalizeError, normalize
 
 from .injection import find_injection
 
@@ -131,8 +132,13 @@ def read_event(row: Dict[str, Any]) -> Tuple[Dict[str, Any], Dict[str, Any]]:
     raw = raw_record(row)
     try:
         ev = normalize(row).to_dict()
-    except RecursionError:  # `_raw` deeper than the JSON parser goes: read the extracted fields instead
-        if "_raw" not in row:
+    except NormalizeError:
+        # A `_raw` nested deeper than detection reads (bounded.MAX_NESTING: a ct_error at detection's doors) in a
+        # row something flagged anyway: its extracted fields are the event. The record for the injection scan
+        # is still `raw`, as deep as the parser goes.
+        text = row.get("_raw")
+        text = text[0] if isinstance(text, list) and text else text
+        if not text_too_deep(text):
             raise
         ev = normalize({k: v for k, v in row.items() if k != "_raw"}).to_dict()
     if row.get("ct_identity"):

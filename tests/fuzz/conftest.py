@@ -13,6 +13,19 @@ sys.path.insert(0, str(Path(__file__).parent))
 pytest.importorskip("hypothesis")
 
 
+@pytest.fixture(autouse=True)
+def stack_for_failure_reports():
+    """Hypothesis (6.170) formats a failing example for its report once more, outside the stack allowance it
+    gives the test itself and without the `nested(...)` printers, by recursing through the value: a failure on
+    an example holding a value nested ~1,000 levels (deep_values() draws 1,000 and 1,023) was reported as a
+    RecursionError in hypothesis/vendor/pretty.py, hiding the real failure. This gives that repr enough stack
+    (about six pure-Python frames a level) for the fuzz tests only: the rest of the suite keeps the default."""
+    old = sys.getrecursionlimit()
+    sys.setrecursionlimit(max(old, 10_000))
+    yield
+    sys.setrecursionlimit(old)
+
+
 @pytest.fixture(scope="session")
 def detector():
     from ctad.detect import Detector

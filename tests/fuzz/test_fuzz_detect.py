@@ -123,14 +123,15 @@ def splunk_env(tmp_path_factory):
 
 
 def _cell_safe(row: Dict[str, Any]) -> Dict[str, Any]:
-    """splunkd writes UTF-8: an extracted field cannot hold a lone surrogate (``_raw`` keeps the JSON escape)."""
+    """splunkd writes UTF-8: an extracted field cannot hold a lone surrogate, in its value or in its name (a
+    hostile key flattened into ``requestParameters.<key>``); ``_raw`` keeps the JSON escape."""
 
     def fix(v: Any) -> Any:
         if isinstance(v, list):
             return [fix(x) for x in v]
         return _SURROGATE.sub("\ufffd", v) if isinstance(v, str) else v
 
-    return {k: fix(v) for k, v in row.items()}
+    return {fix(k): fix(v) for k, v in row.items()}
 
 
 def _splunk_ct(row: Dict[str, Any]) -> Dict[str, Any]:

@@ -11,7 +11,6 @@ import json
 import math
 from typing import Any
 
-import pytest
 from ctad.detect import normalize_row
 from ctad.features import FEATURE_NAMES, FeatureState
 from ctad.normalize import MAX_UA, NormalizeError
@@ -103,11 +102,6 @@ def test_hostile_optional_fields_never_hide_a_valid_event(normalizer, record):
         assert ev_text.to_tuple() == ev.to_tuple()  # a dict and its JSON text are the same event
 
 
-@pytest.mark.xfail(
-    strict=False,
-    reason="known: issue 11 item 3, orjson and stdlib json must read the same event (orjson refuses integers "
-    "past 1e308 and NaN/Infinity literals that json.loads, used on Splunk's Python, accepts), fixed on h2-splunk",
-)
 @budget(40)
 @given(hostile_events(required=False, text=encodable_text()))
 def test_numbers_only_python_json_reads_never_hide_a_valid_event(normalizer, record):
@@ -116,11 +110,6 @@ def test_numbers_only_python_json_reads_never_hide_a_valid_event(normalizer, rec
     assert isinstance(ev, Event), ev
 
 
-@pytest.mark.xfail(
-    strict=False,
-    reason="known: issue 11 item 3 (lone surrogate in a field makes orjson refuse the JSON text, the event "
-    "gets ct_error), fixed on h2-splunk",
-)
 @budget(60)
 @given(hostile_events(required=False, text=hostile_text()))
 def test_lone_surrogates_or_nul_in_json_text_never_hide_a_valid_event(normalizer, record):

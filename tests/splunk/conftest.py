@@ -54,6 +54,8 @@ class FakeSplunkd:
         self.transforms: Dict[str, Dict[str, Any]] = {}
         self.requests: List[str] = []
         self.auth: List[str] = []
+        # path (under servicesNS/nobody/ctad_cloudtrail/) -> (status, content type, body) sent as is
+        self.raw: Dict[str, Any] = {}
         fake = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -70,6 +72,15 @@ class FakeSplunkd:
                 parts = [urllib.parse.unquote(p) for p in url.path.split("/")]
                 if parts[1:4] != ["servicesNS", "nobody", "ctad_cloudtrail"]:
                     return self._send(404, {})
+                raw = fake.raw.get("/".join(parts[4:]))
+                if raw is not None:
+                    code, ctype, data = raw
+                    self.send_response(code)
+                    self.send_header("Content-Type", ctype)
+                    self.send_header("Content-Length", str(len(data)))
+                    self.end_headers()
+                    self.wfile.write(data)
+                    return None
                 if parts[4:7] == ["storage", "collections", "data"]:
                     rows = fake.collections.get(parts[7])
                     if rows is None:
