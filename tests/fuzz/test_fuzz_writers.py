@@ -37,6 +37,10 @@ def ct_values(text: st.SearchStrategy[str]) -> st.SearchStrategy[Dict[str, Any]]
             "ct_anomaly": st.sampled_from([0, 1]),
             "ct_severity": st.sampled_from(SEVERITIES),
             "ct_reasons": st.lists(text, max_size=5),
+            "ct_risk": st.integers(0, 100),
+            "ct_incident": st.one_of(st.just(""), st.from_regex(r"ctad-[0-9a-f]{16}", fullmatch=True), text),
+            "ct_incident_score": st.integers(0, 100),
+            "ct_incident_severity": st.sampled_from(["", "low", "medium", "high", "critical"]),
             "ct_tactic": st.sampled_from(["", "TA0007"]),
             "ct_technique": st.sampled_from(["", "T1619"]),
             "ct_identity": text,
@@ -205,8 +209,10 @@ def test_elastic_bulk_action_is_strict_json_with_clean_ct_fields(doc, ct, mode):
     assert score is None or (isinstance(score, float) and math.isfinite(score))
     assert fields["ct_anomaly"] in (0, 1)
     assert isinstance(fields["ct_reasons"], list) and all(isinstance(r, str) for r in fields["ct_reasons"])
+    for name in ("ct_risk", "ct_incident_score"):  # `integer` in the results template
+        assert isinstance(fields[name], int) and 0 <= fields[name] <= 100, name
     for name in OUTPUT_FIELDS:
-        if name not in ("ct_score", "ct_anomaly", "ct_reasons"):
+        if name not in ("ct_score", "ct_anomaly", "ct_reasons", "ct_risk", "ct_incident_score"):
             assert isinstance(fields[name], str), name
     assert "extra" not in fields
 
