@@ -2,7 +2,14 @@
 
 from __future__ import annotations
 
+import functools
+import glob
+import os
+import subprocess
+import sys
+import tarfile
 from pathlib import Path
+from typing import Callable, Optional
 
 import pytest
 
@@ -13,6 +20,37 @@ SHARED = REPO.parent / "shared"
 @pytest.fixture(scope="session")
 def repo() -> Path:
     return REPO
+
+
+def _pyenv_python(version: str) -> Optional[str]:
+    """A working pyenv Python of that minor version (Splunk's 3.9 and 3.13), or None: a shim may exist without
+    working, so the interpreter itself is asked."""
+    for path in sorted(glob.glob(os.path.expanduser(f"~/.pyenv/versions/{version}.*/bin/python"))):
+        out = subprocess.run([path, "-c", "import sys; print('%d.%d' % sys.version_info[:2])"],
+                             capture_output=True, text=True, timeout=30)  # fmt: skip
+        if out.returncode == 0 and out.stdout.strip() == version:
+            return path
+    return None
+
+
+@pytest.fixture(scope="session")
+def pyenv_python() -> Callable[[str], Optional[str]]:
+    """`pyenv_python("3.9")`: the interpreter's path, or None when this machine has none."""
+    return functools.lru_cache(maxsize=None)(_pyenv_python)
+
+
+@pytest.fixture(scope="session")
+def built_app(tmp_path_factory) -> Path:
+    """The installable Splunk app as `package.sh` builds it, unpacked: built once per test session, since the
+    build vendors libraries and takes tens of seconds."""
+    out = subprocess.run(["bash", str(REPO / "package.sh")], cwd=REPO, capture_output=True, text=True,
+                         env=dict(os.environ, PYTHON=sys.executable), timeout=600)  # fmt: skip
+    assert out.returncode == 0, out.stdout + out.stderr
+    (tgz,) = (REPO / "dist").glob("ctad_cloudtrail-*.tgz")
+    dest = tmp_path_factory.mktemp("built")
+    with tarfile.open(tgz) as tar:
+        tar.extractall(dest)
+    return dest / "ctad_cloudtrail"
 
 
 @pytest.fixture(scope="session")

@@ -13,16 +13,12 @@ from __future__ import annotations
 
 import copy
 import csv
-import glob
 import io
 import json
 import math
-import os
 import random
 import signal
-import subprocess
 import sys
-import tarfile
 from pathlib import Path
 from typing import Any, Dict, List
 
@@ -133,37 +129,16 @@ IDS = [str(i) for i in (0, 1, 2, 3, 4, 5, 6, 7, 8, 10, 11, 12, 13)] + ["", ""] +
 
 
 # ------------------------------------------------------------------------------------ the interpreters
-def interpreter(version: str):
-    for path in sorted(glob.glob(os.path.expanduser(f"~/.pyenv/versions/{version}.*/bin/python"))):
-        out = subprocess.run([path, "-c", "import sys; print('%d.%d' % sys.version_info[:2])"],
-                             capture_output=True, text=True, timeout=30)  # fmt: skip
-        if out.returncode == 0 and out.stdout.strip() == version:
-            return path
-    return None
-
-
-@pytest.fixture(scope="module")
-def built_app(tmp_path_factory) -> Path:
-    out = subprocess.run(["bash", str(REPO / "package.sh")], cwd=REPO, capture_output=True, text=True,
-                         env=dict(os.environ, PYTHON=sys.executable), timeout=600)  # fmt: skip
-    assert out.returncode == 0, out.stdout + out.stderr
-    (tgz,) = (REPO / "dist").glob("ctad_cloudtrail-*.tgz")
-    dest = tmp_path_factory.mktemp("built")
-    with tarfile.open(tgz) as tar:
-        tar.extractall(dest)
-    return dest / "ctad_cloudtrail"
-
-
 WHERE = ["venv", "3.9", "3.13"]
 
 
 @pytest.fixture
-def commands(request, built_app, monkeypatch):
+def commands(request, built_app, monkeypatch, pyenv_python):
     """name -> argv of the three commands: the repository's (venv) or the built app's on a bare pyenv Python."""
     where = request.param
     if where == "venv":
         return {"cloudtraildetect": DETECT, "ctadbaseline": BASELINE, "agenttriage": TRIAGE}
-    py = interpreter(where)
+    py = pyenv_python(where)
     if py is None:
         pytest.skip(f"no python{where} under ~/.pyenv on this machine")
     monkeypatch.delenv("CTAD_HOME")  # the built app uses its own model and lookups
@@ -408,8 +383,8 @@ def test_good_baseline_still_used(splunkd, tmp_path):
     assert [r["ct_score"] for r in with_base] != [r["ct_score"] for r in hunting]
 
 
-def test_csv_lookup_with_nul_on_python39(ctad_home, tmp_path):
-    py = interpreter("3.9")
+def test_csv_lookup_with_nul_on_python39(ctad_home, tmp_path, pyenv_python):
+    py = pyenv_python("3.9")
     if py is None:
         pytest.skip("no python3.9 under ~/.pyenv on this machine")
     lookup = ctad_home / "lookups" / "nul_baseline.csv"

@@ -9,13 +9,9 @@ sys.path, which Splunk keeps).
 
 from __future__ import annotations
 
-import glob
 import gzip
 import json
-import os
 import subprocess
-import sys
-import tarfile
 from pathlib import Path
 
 import pytest
@@ -26,25 +22,10 @@ VERSION = h.conf("app")["id"]["version"]
 ISOLATED = ["-E", "-s", "-S", "-B"]
 
 
-def interpreter(version: str):
-    """A working pyenv Python of that minor version, or None (a shim may exist without working)."""
-    for path in sorted(glob.glob(os.path.expanduser(f"~/.pyenv/versions/{version}.*/bin/python"))):
-        out = subprocess.run([path, "-c", "import sys; print('%d.%d' % sys.version_info[:2])"],
-                             capture_output=True, text=True, timeout=30)  # fmt: skip
-        if out.returncode == 0 and out.stdout.strip() == version:
-            return path
-    return None
-
-
 @pytest.fixture(scope="module")
-def app_dir(tmp_path_factory) -> Path:
-    out = subprocess.run(["bash", str(h.REPO / "package.sh")], cwd=h.REPO, capture_output=True, text=True,
-                         env=dict(os.environ, PYTHON=sys.executable), timeout=600)  # fmt: skip
-    assert out.returncode == 0, out.stdout + out.stderr
-    dest = tmp_path_factory.mktemp("built")
-    with tarfile.open(h.REPO / "dist" / f"{h.APP}-{VERSION}.tgz") as tar:
-        tar.extractall(dest)
-    return dest / h.APP
+def app_dir(built_app) -> Path:
+    assert built_app.name == h.APP
+    return built_app
 
 
 @pytest.fixture(scope="module")
@@ -65,8 +46,8 @@ def command(py: str, app: Path, name: str):
 
 
 @pytest.mark.parametrize("version", ["3.9", "3.13"])
-def test_every_command_runs_on_splunk_python(version, app_dir, records, tmp_path, env):
-    py = interpreter(version)
+def test_every_command_runs_on_splunk_python(version, app_dir, records, tmp_path, env, pyenv_python):
+    py = pyenv_python(version)
     if py is None:
         pytest.skip(f"no python{version} under ~/.pyenv on this machine")
     probe = subprocess.run(
@@ -119,7 +100,7 @@ def _splunk_helpers():
 
 
 @pytest.mark.parametrize("version", ["3.9", "3.13"])
-def test_real_splunkd_recording_through_the_built_app(version, app_dir, tmp_path, env):
+def test_real_splunkd_recording_through_the_built_app(version, app_dir, tmp_path, env, pyenv_python):
     """What a real splunkd (8.0.3) sent, replayed into the packaged cloudtraildetect on Splunk's Pythons."""
     import csv
     import io
@@ -129,7 +110,7 @@ def test_real_splunkd_recording_through_the_built_app(version, app_dir, tmp_path
     sh = _splunk_helpers()
     if not sh.RECORDING.is_file():
         pytest.skip("../shared/data/splunkd recording is absent in this checkout")
-    py = interpreter(version)
+    py = pyenv_python(version)
     if py is None:
         pytest.skip(f"no python{version} under ~/.pyenv on this machine")
     with gzip.open(sh.RECORDING, "rb") as fh:
