@@ -83,6 +83,11 @@ def _document_rows(data: bytes, source: str) -> Iterator[InputRow]:
     except ValueError as exc:
         members = _split_records(data)
         if members is None:
+            if _first_line_is_json(data):
+                # Not one JSON value after all but JSON lines that begin with an array (`[]`, then `{...}`): every
+                # line gets its own row, rather than one error for the whole file.
+                yield from _line_rows(data.splitlines(), source)
+                return
             yield InputRow(None, None, f"{source}: not valid JSON ({str(exc)[:100]})", source)
             return
         # One member the parser refuses (nested beyond its limit) must not take the file's other events with it.
@@ -96,6 +101,19 @@ def _document_rows(data: bytes, source: str) -> Iterator[InputRow]:
             yield InputRow(rec, None, "" if isinstance(rec, dict) else "record is not a JSON object", ref)
         return
     yield from _rows_from_object(obj, None, source)
+
+
+def _first_line_is_json(data: bytes) -> bool:
+    """True when the text has several non-blank lines and the first is a JSON value on its own (JSON lines), not
+    the opening of a value spread over lines (a pretty-printed document, which stays one row)."""
+    lines = [line for line in data.splitlines() if line.strip()]
+    if len(lines) < 2:
+        return False
+    try:
+        _decode(lines[0].strip())
+    except ValueError:
+        return False
+    return True
 
 
 _TOKENS = re.compile(rb'"(?:[^"\\]|\\.)*"|[\[\]{},:]')
@@ -184,6 +202,31 @@ def _rows_from_object(obj: Any, text: Optional[bytes], source: str) -> Iterator[
         yield InputRow(obj, text, "" if isinstance(obj, dict) else "record is not a JSON object", source)
 
 
+def _line_rows(lines: Iterable[bytes], source: str) -> Iterator[InputRow]:
+    """JSON lines: each non-blank line is one row (or the rows of the Records object or array it holds)."""
+    lineno = 0
+    for line in lines:
+        lineno += 1
+        stripped = line.strip()
+        if not stripped:
+            continue
+        ref = f"{source}:{lineno}"
+        if len(stripped) > MAX_VALUE_BYTES:
+            yield InputRow(None, None, f"line {lineno} is {len(stripped)} bytes, over the 1 MB limit", ref)
+            continue
+        try:
+            obj, clean = _decode_clean(stripped)
+        except ValueError as exc:
+            yield InputRow(None, None, f"line {lineno}: not valid JSON ({str(exc)[:100]})", ref)
+            continue
+        if isinstance(obj, dict) and isinstance(obj.get("Records"), list):
+            yield from _rows_from_object(obj, None, ref)
+        elif isinstance(obj, dict):
+            yield InputRow(obj, stripped if clean else None, "", ref)
+        else:
+            yield from _rows_from_object(obj, None, ref)
+
+
 def iter_file(path: Union[str, Path]) -> Iterator[InputRow]:
     source = str(path)
     try:
@@ -211,29 +254,7 @@ def iter_file(path: Union[str, Path]) -> Iterator[InputRow]:
                     source,
                 )
                 return
-            lineno = 0
-            for line in stream:
-                lineno += 1
-                stripped = line.strip()
-                if not stripped:
-                    continue
-                ref = f"{source}:{lineno}"
-                if len(stripped) > MAX_VALUE_BYTES:
-                    yield InputRow(
-                        None, None, f"line {lineno} is {len(stripped)} bytes, over the 1 MB limit", ref
-                    )
-                    continue
-                try:
-                    obj, clean = _decode_clean(stripped)
-                except ValueError as exc:
-                    yield InputRow(None, None, f"line {lineno}: not valid JSON ({str(exc)[:100]})", ref)
-                    continue
-                if isinstance(obj, dict) and isinstance(obj.get("Records"), list):
-                    yield from _rows_from_object(obj, None, ref)
-                elif isinstance(obj, dict):
-                    yield InputRow(obj, stripped if clean else None, "", ref)
-                else:
-                    yield from _rows_from_object(obj, None, ref)
+            yield from _line_rows(stream, source)
         except (OSError, EOFError, zlib.error) as exc:  # gzip.BadGzipFile is an OSError
             yield InputRow(None, None, f"{source}: truncated or corrupt file ({exc})", source)
 

@@ -149,6 +149,8 @@ def _bounded_int(value: Any) -> int:
         number = float(value)
     except (TypeError, ValueError):
         return 0
+    except OverflowError:  # an int past the float range (a hand-written or forged row)
+        return 100 if value > 0 else 0
     if not math.isfinite(number):
         return 0
     return int(min(max(number, 0.0), 100.0))

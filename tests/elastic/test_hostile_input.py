@@ -174,3 +174,15 @@ def test_clean_ct_never_raises_on_odd_values(ct, score, reasons):
     fields = clean_ct(ct)
     assert fields["ct_score"] == score and fields["ct_reasons"] == reasons
     json.dumps(fields, allow_nan=False)
+
+
+@pytest.mark.parametrize(
+    "value, want", [(10**400, 100), (-(10**400), 0), (float("nan"), 0), ("1e999", 0), ("42", 42), (None, 0)]
+)
+def test_incident_integers_are_bounded_whatever_the_row_holds(value, want):
+    """Found by the long fuzz profile: ct_risk of 10**400 raised OverflowError in the integer fields' cleaner."""
+    from ctad.elastic.writer import clean_ct
+
+    fields = clean_ct({"ct_risk": value, "ct_incident_score": value})
+    assert fields["ct_risk"] == fields["ct_incident_score"] == want
+    json.dumps(fields, allow_nan=False)

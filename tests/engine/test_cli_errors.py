@@ -154,3 +154,22 @@ def test_a_line_or_file_holding_an_empty_array_still_gives_a_row(tmp_path, worke
     assert len(rows) == 4
     assert [bool(r["ct_error"]) for r in rows] == [False, False, True, True]
     assert all("empty JSON array" in r["ct_error"] for r in rows[2:])
+
+
+@pytest.mark.parametrize("workers", ["1", "2"])
+def test_json_lines_that_begin_with_an_array_give_a_row_per_line(tmp_path, workers):
+    """Found by the long fuzz profile: a file whose first line is `[]` was taken for one JSON document, and its
+    two lines came out as one error row. Lines that are JSON values on their own are JSON lines; a pretty-printed
+    document that does not parse stays one row."""
+    src = tmp_path / "lines.jsonl"
+    event = json.loads(_events(tmp_path, n=1).read_text().splitlines()[0])
+    src.write_bytes(b"[]\n{\n" + json.dumps(event).encode() + b"\n")
+    pretty = tmp_path / "pretty.json"
+    pretty.write_bytes(b'[\n  {"eventName": \n')  # one document, cut short
+    out = tmp_path / "o.jsonl"
+    assert main(["detect", str(src), str(pretty), "-o", str(out), "-q", "--workers", workers]) == 0
+    rows = [json.loads(line) for line in out.read_text().splitlines()]
+    assert len(rows) == 4
+    assert "empty JSON array" in rows[0]["ct_error"] and "not valid JSON" in rows[1]["ct_error"]
+    assert rows[2]["ct_error"] == "" and rows[2]["eventID"] == event["eventID"]
+    assert "not valid JSON" in rows[3]["ct_error"]
