@@ -19,6 +19,7 @@ no more than it did. Standard library only (search-time path).
 
 from __future__ import annotations
 
+import itertools
 import json
 from typing import Any, Callable, Iterable, Iterator, List, Optional, Sequence, Tuple
 
@@ -35,6 +36,9 @@ def content_key(values: Sequence[Any]) -> str:
     """The canonical text of an event's content (`Event.to_tuple()`): equal exactly when the events are equal,
     and ordered the same way on every Python version, process and door (CLI, Splunk, Elastic)."""
     return _ENCODE(values)
+
+
+_END = object()  # marks the end of the items: the last group is flushed like every other
 
 
 class EventWalk:
@@ -66,13 +70,14 @@ class EventWalk:
         event = self.event
         group: List[Any] = []
         key: Any = None
-        for item in self.items:
-            t, event_id = item[0], item[1]
-            if key is not None and t == key[0] and event_id == key[1]:
-                group.append(item)
-                continue
-            if key is not None and (t, event_id) < key:
-                raise ValueError(f"events out of order: {t!r} {event_id!r} after {key[0]!r} {key[1]!r}")
+        for item in itertools.chain(self.items, (_END,)):  # _END flushes the last group through the same code
+            if item is not _END:
+                t, event_id = item[0], item[1]
+                if key is not None and t == key[0] and event_id == key[1]:
+                    group.append(item)
+                    continue
+                if key is not None and (t, event_id) < key:
+                    raise ValueError(f"events out of order: {t!r} {event_id!r} after {key[0]!r} {key[1]!r}")
             if len(group) == 1:  # the common case, inline: one event per (time, eventID)
                 first = group[0]
                 ev = event(first)
@@ -80,15 +85,10 @@ class EventWalk:
                 yield first, ev, process(ev), None
             elif group:
                 yield from self._tie(group)
+            if item is _END:
+                return
             group = [item]
             key = (t, event_id)
-        if len(group) == 1:
-            first = group[0]
-            ev = event(first)
-            self.done = first
-            yield first, ev, process(ev), None
-        elif group:
-            yield from self._tie(group)
 
     def _tie(self, group: List[Any]) -> Iterator[Step]:
         """Events sharing (eventTime, eventID): by content (stable, so equal content keeps input order), then
