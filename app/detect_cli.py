@@ -115,22 +115,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     b.set_defaults(func=lambda args: (b.print_help(), 2)[1])
 
 
-def incident_gap_minutes(text: str) -> int:
-    """argparse type of --incident-gap: whole minutes, bounded like the Splunk command's incident_gap=."""
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected whole minutes, not {text!r}") from None
-    if not 0 <= value <= MAX_INCIDENT_GAP_MINUTES:
-        raise argparse.ArgumentTypeError(f"expected 0..{MAX_INCIDENT_GAP_MINUTES} minutes, not {value}")
-    return value
-
-
 def add_incident_gap_argument(parser: Any) -> None:
     """--incident-gap, shared by `ctad detect` and `ctad elastic detect` so both front doors group alike."""
     parser.add_argument(
         "--incident-gap",
-        type=incident_gap_minutes,
+        type=int_range(0, MAX_INCIDENT_GAP_MINUTES),  # whole minutes, bounded like `incident_gap=` in Splunk
         default=DEFAULT_INCIDENT_GAP_MINUTES,
         metavar="MINUTES",
         help="anomalies of one identity at most this far apart form one incident "
