@@ -318,7 +318,7 @@ class Run:
         risk = event_risk(sev, score) if anomaly else 0
         if risk:
             incident, incident_score, incident_sev = self.incidents.add(
-                ev.identity, ev.time, ev.event_id, ev.source + ":" + ev.name, risk
+                ev.identity, ev.time, ev.event_id, ev.api, risk
             )
         else:
             incident, incident_score, incident_sev = "", 0, ""

@@ -295,7 +295,7 @@ def _render(unit: Tuple[str, int, str, Dict[int, Dict[str, Any]]]) -> bytes:
     """One write unit's output rows, in input order: its rows with the ct_* fields spliced in."""
     from .detect_cli import OutputWriter, compact_object, dumps, splice_inner
 
-    name, start, arrays, reasons = unit
+    name, start, arrays, extras = unit
     ctx = _CTX
     assert ctx is not None
     bodies = os.path.join(ctx.tmp, f"bodies-{name}")
@@ -319,7 +319,7 @@ def _render(unit: Tuple[str, int, str, Dict[int, Dict[str, Any]]]) -> bytes:
         if data[pos] == _SCORED[0]:
             score, code = scores[i], codes[i]
             dynamic = dumps({"ct_score": score if score == score else None, "ct_anomaly": code & 1,
-                             "ct_severity": SEVERITIES[code >> 1], **reasons.get(start + i, _QUIET)})  # fmt: skip
+                             "ct_severity": SEVERITIES[code >> 1], **extras.get(start + i, _QUIET)})  # fmt: skip
             known = dynamic[1:-1] + b"," + known
         if not jsonl:
             rendered.append((data[cut + 1 : end], known))
@@ -454,7 +454,7 @@ class _Writes:
             (name, r["start"] + first, rows, last) for r in read for name, first, rows, last in r["units"]
         ]
         self.starts = [u[1] for u in self.units]
-        self.reasons: List[Dict[int, Dict[str, Any]]] = [{} for _ in self.units]
+        self.extras: List[Dict[int, Dict[str, Any]]] = [{} for _ in self.units]  # anomalies' _QUIET fields
         # Units by the key after which they are final; a unit without events is final from the start.
         self.waiting = sorted(
             ((u[3] is not None, u[3] or (), i) for i, u in enumerate(self.units)), reverse=True
@@ -486,8 +486,8 @@ class _Writes:
             if self.bar is not None:
                 self.bar.close()
 
-    def add_reasons(self, seq: int, reasons: Dict[str, Any]) -> None:
-        self.reasons[bisect.bisect_right(self.starts, seq) - 1][seq] = reasons
+    def add_extras(self, seq: int, extras: Dict[str, Any]) -> None:
+        self.extras[bisect.bisect_right(self.starts, seq) - 1][seq] = extras
 
     def submit(self, upto: Optional[Tuple[Any, ...]], limit: int) -> None:
         """Hand out the units that are final through merge key `upto` (None: all), at most `limit` in flight."""
@@ -502,9 +502,9 @@ class _Writes:
             self.waiting.pop()
             name, start, _, _ = self.units[i]
             self.flight.append(
-                self.pool.apply_async(_write_task, ((name, start, self.arrays, self.reasons[i]),))
+                self.pool.apply_async(_write_task, ((name, start, self.arrays, self.extras[i]),))
             )
-            self.reasons[i] = {}
+            self.extras[i] = {}
 
     def _collect(self, block: bool) -> None:
         while self.flight:
@@ -559,7 +559,9 @@ def _score_all(
     starts = [r["start"] for r in read]
     results = _Results(arrays, total)
     scores, codes = results.scores, results.codes
-    reasons: Dict[int, Dict[str, Any]] = {}  # the anomalies' reasons, until their task is written
+    extras: Dict[
+        int, Dict[str, Any]
+    ] = {}  # the anomalies' reasons and incident fields, until their task is written
     state = det.profile.to_state(det.catalog) if det.profile is not None else None
     if state is None:
         from .features import FeatureState
@@ -590,8 +592,8 @@ def _score_all(
             codes[seq] = severity_index[res["ct_severity"]] * 2 + res["ct_anomaly"]
             if res["ct_reasons"] or res["ct_risk"]:
                 extra = {k: res[k] for k in _QUIET}
-                reasons[seq] = extra
-                writes.add_reasons(seq, extra)
+                extras[seq] = extra
+                writes.add_extras(seq, extra)
             summary.severities[res["ct_severity"]] += 1
             quiet -= 1
             if res["ct_anomaly"]:
@@ -604,9 +606,9 @@ def _score_all(
         for seq, original in dups:
             scores[seq] = scores[original]
             codes[seq] = codes[original]
-            if original in reasons:
-                reasons[seq] = reasons[original]
-                writes.add_reasons(seq, reasons[original])
+            if original in extras:
+                extras[seq] = extras[original]
+                writes.add_extras(seq, extras[original])
         summary.duplicates += len(dups)
         if bar is not None:
             bar.update(len(seqs))
