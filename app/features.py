@@ -435,18 +435,19 @@ class FeatureState:
         g = self.apis.get(api)
         in_window = win_api.get(api)
         flags = ev.flags
+        # the catalogue's risk, capped where the request decides the risk (raised below by the request's flags)
+        level = min(info[0], 3) if ev.name in JUDGED_BY_PARAMETERS else info[0]
         if flags:
             req = (1 if "public" in flags else 0, 1 if "cross_account" in flags else 0,
                    1 if "open_ingress" in flags else 0, 1 if "logging_off" in flags else 0,
                    1 if "credential_other" in flags else 0, 1 if "self_grant" in flags else 0,
                    1 if "short_expiry" in flags else 0)  # fmt: skip
-            level = impact(min(info[0], 3) if ev.name in JUDGED_BY_PARAMETERS else info[0], flags)
+            level = impact(level, flags)
             akey = action_key(api, flags)
             action_seen = st.action.get(akey)
             action_count = action_seen[0] if action_seen is not None else 0
         else:
             req = _NO_FLAGS
-            level = min(info[0], 3) if ev.name in JUDGED_BY_PARAMETERS else info[0]
             action_seen = akey = None
             action_count = api_seen[0] if api_seen is not None else 0
         known = self.active  # identities with events before this one
