@@ -6,7 +6,7 @@
 #                               --included-tags future; exits non-zero on any failure or error
 #
 # Layout: default/ metadata/ static/ appserver/ lookups/*.csv model/ agents/ bin/*.py, the engine vendored as
-# bin/ctad/ (from app/, without the training/simulator/report/Elastic code), and the pinned pure-Python libraries
+# bin/ctad/ (from app/ctad/, without the training/simulator/report/Elastic code), and the pinned pure-Python libraries
 # of scripts/splunk-vendor.txt: splunklib (splunk-sdk) and what triage needs (jinja2, markupsafe without its C
 # speedups, fastjsonschema). No numpy (the numpy engine is used only when Splunk's Python for Scientific Computing add-on
 # provides it). No .pyc/__pycache__; directories 755, files 644, bin/*.py 755.
@@ -54,10 +54,10 @@ cp LICENSE "$STAGE/LICENSE"
 cp docs/splunk-app.md "$STAGE/README.md"
 
 # The engine: search-time modules, the Splunk glue, triage and its knowledge/CTI helpers.
-"$PYTHON" - "$ROOT/app" "$STAGE/bin/ctad" <<'PY'
+"$PYTHON" - "$ROOT/app/ctad" "$STAGE/bin/ctad" <<'PY'
 import shutil, sys
 src, dst = sys.argv[1], sys.argv[2]
-skip_dirs = {"simulate", "train", "elastic", "report", "__pycache__"}
+skip_dirs = {"simulate", "train", "elastic", "report", "evaluation", "__pycache__"}
 skip_files = {"demo.py", "__main__.py", "cli.py"}  # the top-level CLI (rich/tqdm); subpackage cli.py files stay
 test_only = {"splunkd_sim.py"}  # ctad.splunk's splunkd simulator for tests (spawns processes)
 def ignore(folder, names):
@@ -165,7 +165,7 @@ import sys
 sys.path.insert(0, sys.argv[1])
 import _ctad_bootstrap
 _ctad_bootstrap.setup()
-import ctad, ctad.catalog, ctad.detect, ctad.profile, ctad.model_runtime, ctad.reasons  # noqa: F401,E401
+import ctad, ctad.core.catalog, ctad.engine.detect, ctad.core.profile, ctad.forest.runtime, ctad.core.reasons  # noqa: F401,E401
 import ctad.splunk.detect_command, ctad.splunk.baseline_command, ctad.splunk.triage_command  # noqa: F401,E401
 import ctad.triage.engine, ctad.triage.cache, ctad.knowledge, ctad.knowledge.splunk_rest, ctad.cti  # noqa
 import splunklib.searchcommands, splunklib.client, splunklib.results, jinja2, fastjsonschema  # noqa: F401,E401

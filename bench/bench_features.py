@@ -23,12 +23,12 @@ import time
 from pathlib import Path
 
 import orjson
-from ctad import features as new
-from ctad import normalize as normalize_mod
-from ctad import profile as profile_mod
-from ctad.catalog import Catalog
-from ctad.normalize import Normalizer
-from ctad.profile import Profile
+from ctad.core import features as new
+from ctad.core import normalize as normalize_mod
+from ctad.core import profile as profile_mod
+from ctad.core.catalog import Catalog
+from ctad.core.normalize import Normalizer
+from ctad.core.profile import Profile
 from sample_data import sample_data
 
 
@@ -50,7 +50,7 @@ def load_events(data: Path, catalog):
 
 def load_ref(ref: str):
     root = Path(__file__).resolve().parent.parent
-    text = subprocess.run(["git", "show", f"{ref}:app/features.py"], cwd=root, check=True, capture_output=True,
+    text = subprocess.run(["git", "show", f"{ref}:app/ctad/core/features.py"], cwd=root, check=True, capture_output=True,
                           text=True).stdout  # fmt: skip
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "features_ref.py"

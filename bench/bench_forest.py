@@ -7,7 +7,7 @@ timed interleaved in one process, several rounds, and min / median are reported.
 
     .venv/bin/python bench/bench_forest.py [--rows 100000] [--rounds 7] [--src DIR]
 
-``--baseline REV`` also times ``model_runtime_numpy.py`` as of git revision REV (default: aaa392f, before the
+``--baseline REV`` also times the numpy tree engine as of git revision REV (default: aaa392f, before the
 tuning) on the same rows, interleaved with the working tree's version.
 """
 
@@ -27,9 +27,9 @@ import numpy as np
 from sample_data import sample_data
 
 REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))
+sys.path.insert(0, str(REPO / "app"))
 
-from app import model_runtime as mr  # noqa: E402
+from ctad.forest import runtime as mr  # noqa: E402
 
 
 def realistic_rows(src: Path, n: int) -> np.ndarray:
@@ -61,16 +61,23 @@ def realistic_rows(src: Path, n: int) -> np.ndarray:
 
 
 def load_numpy_module(rev: str) -> object:
-    """app/model_runtime_numpy.py as of git revision ``rev``, imported as a module of the app package."""
-    text = subprocess.run(
-        ["git", "-C", str(REPO), "show", f"{rev}:app/model_runtime_numpy.py"],
-        check=True,
-        capture_output=True,
-        text=True,
-    ).stdout
-    path = Path(tempfile.mkdtemp(prefix="bench_forest_")) / "model_runtime_numpy_base.py"
+    """The numpy tree engine as of git revision ``rev``, imported next to today's ``ctad.forest``."""
+    for where in (
+        "app/ctad/forest/numpy_engine.py",
+        "app/model_runtime_numpy.py",
+    ):  # after / before the layers
+        shown = subprocess.run(
+            ["git", "-C", str(REPO), "show", f"{rev}:{where}"], capture_output=True, text=True
+        )
+        if shown.returncode == 0:
+            break
+    else:
+        raise SystemExit(f"no numpy engine at revision {rev}")
+    # Older revisions import their parser relatively, as modules of the package then called `app`.
+    text = shown.stdout.replace("from .model_runtime_parse import", "from ctad.forest.parse import")
+    path = Path(tempfile.mkdtemp(prefix="bench_forest_")) / "numpy_engine_base.py"
     path.write_text(text)
-    spec = importlib.util.spec_from_file_location("app.model_runtime_numpy_base", path)
+    spec = importlib.util.spec_from_file_location("ctad.forest.numpy_engine_base", path)
     mod = importlib.util.module_from_spec(spec)  # type: ignore[arg-type]
     sys.modules[spec.name] = mod  # type: ignore[union-attr]
     spec.loader.exec_module(mod)  # type: ignore[union-attr]

@@ -1,4 +1,4 @@
-"""Benchmark of ctad.model_runtime on a model shaped like the one we ship (~40 features, 300 trees, depth 6).
+"""Benchmark of ctad.forest.runtime on a model shaped like the one we ship (~40 features, 300 trees, depth 6).
 
 Trains an XGBoost and a LightGBM model on synthetic data with NaNs, then reports: file size, parse time,
 code-generation time, rows/s of the generated pure-Python code, of a plain node-array interpreter (the
@@ -28,9 +28,9 @@ import numpy as np
 import xgboost as xgb
 
 REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))
+sys.path.insert(0, str(REPO / "app"))
 
-from app import model_runtime as mr  # noqa: E402
+from ctad.forest import runtime as mr  # noqa: E402
 
 PYTHONS = {
     "3.9": "/root/.pyenv/versions/3.9.18/bin/python",
@@ -40,7 +40,7 @@ PYTHONS = {
 SUB = r"""
 import json, sys, time
 sys.path.insert(0, sys.argv[1])
-from ctad import model_runtime as mr
+from ctad.forest import runtime as mr
 job = json.load(open(sys.argv[2]))
 res = {}
 for name, path in job["models"].items():
@@ -180,10 +180,10 @@ def main() -> int:
 
     if not args.no_subprocess:
         pkg = tmp / "pkg" / "ctad"
-        pkg.mkdir(parents=True)
+        (pkg / "forest").mkdir(parents=True)
         (pkg / "__init__.py").write_text("")
-        for src in (REPO / "app").glob("model_runtime*.py"):
-            shutil.copy(src, pkg / src.name)
+        for src in (REPO / "app" / "ctad" / "forest").glob("*.py"):
+            shutil.copy(src, pkg / "forest" / src.name)
         job = tmp / "job.json"
         job.write_text(
             json.dumps(

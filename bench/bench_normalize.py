@@ -4,7 +4,7 @@
 
 Loads the records of N S3 CloudTrail files (`{"Records": [...]}`, gzip) and times `from_raw` over all of them
 with the garbage collector off, the way the engine streams them. The host is noisy, so the working-tree
-`ctad.normalize` is compared with the one at git `--ref` (loaded from `git show REF:app/normalize.py` into a
+`ctad.core.normalize` is compared with the one at git `--ref` (loaded from `git show REF:app/ctad/core/normalize.py` into a
 temporary module) in the same process: each round is one pass per version, alternating chunk by chunk, timed
 in CPU time; the first round runs on cold caches, and the best round per version is reported.
 """
@@ -43,9 +43,13 @@ def load_records(data: Path, files: int = 0) -> List[Dict[str, Any]]:
 
 
 def load_ref_module(ref: str = "main") -> ModuleType:
-    """`app/normalize.py` as of git `ref`, imported as a sibling module of `ctad.normalize`."""
+    """`app/ctad/core/normalize.py` as of git `ref`, imported as a sibling module of `ctad.core.normalize`."""
     source = subprocess.run(
-        ["git", "show", f"{ref}:app/normalize.py"], cwd=ROOT, check=True, capture_output=True, text=True
+        ["git", "show", f"{ref}:app/ctad/core/normalize.py"],
+        cwd=ROOT,
+        check=True,
+        capture_output=True,
+        text=True,
     ).stdout
     tmp = Path(tempfile.mkdtemp(prefix="ctad-ref-")) / "normalize_ref.py"
     tmp.write_text(source)
@@ -60,7 +64,7 @@ def load_ref_module(ref: str = "main") -> ModuleType:
 def time_from_raw(normalizer: Any, records: List[Dict[str, Any]]) -> float:
     """CPU seconds for one pass of `from_raw` over `records`, gc off; errors are counted as work, not raised."""
     from_raw = normalizer.from_raw
-    error = sys.modules["ctad.normalize"].NormalizeError
+    error = sys.modules["ctad.core.normalize"].NormalizeError
     gc_was = gc.isenabled()
     gc.disable()
     try:
@@ -97,8 +101,8 @@ def main() -> None:
     ap.add_argument("--chunk", type=int, default=5000, help="records timed per version before switching")
     args = ap.parse_args()
 
-    from ctad import normalize as new
-    from ctad.catalog import Catalog
+    from ctad.core import normalize as new
+    from ctad.core.catalog import Catalog
 
     start = time.perf_counter()
     records = load_records(args.data if args.data.exists() else sample_data(), args.files)

@@ -48,7 +48,7 @@ def build_requests(rows: int, with_raw: bool, cache: Path) -> Path:
     target = cache / f"requests-{rows}-{'raw' if with_raw else 'flat'}.bin"
     if target.exists():
         return target
-    sys.path.insert(0, str(REPO))
+    sys.path.insert(0, str(REPO / "app"))
     from ctad.simulate import SimConfig, generate
     from ctad.splunk.splunkd_sim import chunks_of, csv_body, frame, getinfo, splunk_row
 
@@ -82,7 +82,7 @@ def drive(argv, requests: Path, env) -> dict:
     """Run one search: send each request, read its reply; returns timings, peak RSS and output row count."""
     import psutil
 
-    sys.path.insert(0, str(REPO))
+    sys.path.insert(0, str(REPO / "app"))
     from ctad.splunk.protocol import Channel
 
     raw = requests.read_bytes()

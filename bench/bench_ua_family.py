@@ -1,4 +1,4 @@
-"""Benchmark for ctad.catalog (not a test: run it, read the numbers; they are noisy on a shared 2-core box).
+"""Benchmark for ctad.core.catalog (not a test: run it, read the numbers; they are noisy on a shared 2-core box).
 
     .venv/bin/python tests/catalog/bench_ua_family.py [--n 100000]
 
@@ -14,7 +14,7 @@ import json
 import time
 from pathlib import Path
 
-from ctad.catalog import Catalog
+from ctad.core.catalog import Catalog
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "cloudtrail"
 

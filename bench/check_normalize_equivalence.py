@@ -171,8 +171,8 @@ def main() -> int:
     ap.add_argument("--seeds", type=int, default=150, help="records to mutate")
     args = ap.parse_args()
 
-    from ctad import normalize as new
-    from ctad.catalog import Catalog
+    from ctad.core import normalize as new
+    from ctad.core.catalog import Catalog
 
     old = load_ref_module(args.ref)
     catalog = Catalog.load()

@@ -32,7 +32,7 @@ def _load(name: str, path: Path):
 def _tiny_model(out: Path) -> Path:
     import numpy as np
     import xgboost as xgb
-    from ctad.features import FEATURE_NAMES, FEATURES
+    from ctad.core.features import FEATURE_NAMES, FEATURES
 
     rng = np.random.default_rng(1)
     X = rng.random((3000, len(FEATURE_NAMES))).astype(np.float32)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from ctad.catalog import Catalog
+from ctad.core.catalog import Catalog
 
 LOOKUPS = Path(__file__).resolve().parents[2] / "lookups"
 

@@ -8,7 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from ctad.catalog import Catalog
+from ctad.core.catalog import Catalog
 
 
 def test_stratus_technique_pairs_all_present(shared_data: Path, catalog: Catalog) -> None:

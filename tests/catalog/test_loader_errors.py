@@ -6,7 +6,7 @@ import shutil
 from pathlib import Path
 
 import pytest
-from ctad.catalog import Catalog, CatalogError, main
+from ctad.core.catalog import Catalog, CatalogError, main
 
 
 @pytest.fixture()

@@ -8,7 +8,7 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
-from ctad.catalog import CATEGORIES, FILES, UA_KINDS, Catalog, find_lookups_dir
+from ctad.core.catalog import CATEGORIES, FILES, UA_KINDS, Catalog, find_lookups_dir
 
 KEYS = {
     "attack_tactics.csv": ("tactic_id",),

@@ -9,7 +9,7 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
-from ctad.catalog import UA_KINDS, Catalog
+from ctad.core.catalog import UA_KINDS, Catalog
 
 CORPORA = (
     "panther_rule_tests.jsonl",

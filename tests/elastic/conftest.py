@@ -216,7 +216,7 @@ def tiny_model(tmp_path_factory: Any) -> Path:
     """
     np = pytest.importorskip("numpy")
     xgb = pytest.importorskip("xgboost")
-    from ctad.features import FEATURE_INDEX, FEATURE_NAMES, FEATURES
+    from ctad.core.features import FEATURE_INDEX, FEATURE_NAMES, FEATURES
 
     rng = np.random.default_rng(11)
     X = rng.random((3000, len(FEATURE_NAMES))).astype(np.float32)

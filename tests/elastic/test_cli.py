@@ -7,7 +7,7 @@ import json
 
 import pytest
 from ctad.cli import main
-from ctad.schema import OUTPUT_FIELDS
+from ctad.core.schema import OUTPUT_FIELDS
 
 INDEX = ".ds-logs-aws.cloudtrail-default-2026.11.20-000001"
 WINDOW = ["--from", "2026-11-20T00:00:00Z", "--to", "2026-11-21T00:00:00Z"]
@@ -82,7 +82,7 @@ def test_detect_writes_a_results_index_and_local_jsonl(fake_es, make_ecs, tiny_m
 
 def test_ecs_documents_score_like_the_raw_records(fake_es, make_ecs, tiny_model, tmp_path):
     """The same events as ECS documents (via Elasticsearch) and as raw CloudTrail must get the same answers."""
-    from ctad.detect import score_rows
+    from ctad.engine.detect import score_rows
 
     docs = [make_ecs(i, user=f"u{i % 3}", ip=f"198.51.100.{i % 5}", keep_original=True) for i in range(40)]
     for doc in docs:  # make the ECS path do the work: without event.original the normaliser reads ECS fields
@@ -155,7 +155,7 @@ def test_export_original_and_ecs(fake_es, make_ecs, tmp_path, capsys):
 
 
 def test_exported_lines_feed_the_engine(fake_es, make_ecs, tiny_model, tmp_path):
-    from ctad.detect import score_rows
+    from ctad.engine.detect import score_rows
 
     fake_es.add_docs(INDEX, [make_ecs(i, keep_original=i % 2 == 0) for i in range(20)])
     out = tmp_path / "export.jsonl"

@@ -18,8 +18,8 @@ from typing import Any, Dict, List
 
 import pytest
 from ctad.cli import main
+from ctad.core.schema import OUTPUT_FIELDS
 from ctad.elastic.writer import result_id
-from ctad.schema import OUTPUT_FIELDS
 from ctad.splunk.splunkd_sim import run_search, splunk_row
 
 REPO = Path(__file__).resolve().parents[2]

@@ -32,7 +32,7 @@ def _records(shared_data):
 def test_public_attack_logs_score_the_same_through_elasticsearch(
     shared_data, fake_es, tiny_model, tmp_path, to_ecs, keep_original
 ):
-    from ctad.detect import score_rows
+    from ctad.engine.detect import score_rows
 
     raw = _records(shared_data)
     docs = [to_ecs(r, keep_original=keep_original) for r in raw]
@@ -81,9 +81,9 @@ LOST_BY_THE_INTEGRATION = {"console"}
 
 
 def _normalised_differences(shared_data, to_ecs):
-    from ctad.catalog import Catalog
-    from ctad.normalize import NormalizeError, Normalizer
-    from ctad.schema import Event
+    from ctad.core.catalog import Catalog
+    from ctad.core.normalize import NormalizeError, Normalizer
+    from ctad.core.schema import Event
 
     norm = Normalizer(Catalog.load())
     diffs = []

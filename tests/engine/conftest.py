@@ -13,7 +13,7 @@ import pytest  # noqa: E402
 def tiny_model_dir(tmp_path_factory):
     """A small real XGBoost model over the engine's features (quality irrelevant; the plumbing is tested)."""
     import xgboost as xgb
-    from ctad.features import FEATURE_INDEX, FEATURE_NAMES, FEATURES
+    from ctad.core.features import FEATURE_INDEX, FEATURE_NAMES, FEATURES
 
     rng = np.random.default_rng(3)
     n = 4000

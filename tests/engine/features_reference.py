@@ -1,6 +1,6 @@
 """`FeatureState.process` as it was before it was tuned for speed (commit aaa392f), kept as the oracle.
 
-`app/features.py` caches lookups and unrolls the table updates; this copy is the plain definition it must
+`app/ctad/core/features.py` caches lookups and unrolls the table updates; this copy is the plain definition it must
 reproduce exactly: the same row for every event and the same state afterwards. Do not optimise it.
 """
 
@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import List
 
-from ctad.features import (
+from ctad.core.features import (
     _IP_KIND_CODE,
     _IP_UNKNOWN,
     _ITYPE_CODE,
@@ -28,8 +28,8 @@ from ctad.features import (
     log1p,
     surprise,
 )
-from ctad.normalize import JUDGED_BY_PARAMETERS
-from ctad.schema import Event
+from ctad.core.normalize import JUDGED_BY_PARAMETERS
+from ctad.core.schema import Event
 
 
 class ReferenceState(FeatureState):

@@ -9,7 +9,7 @@ import json
 
 import pytest
 from ctad.cli import main
-from ctad.detect_cli import build_profile
+from ctad.engine.cli import build_profile
 
 
 def _events(tmp_path, n=30):

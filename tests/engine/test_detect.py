@@ -5,10 +5,10 @@ import json
 import random
 
 import pytest
-from ctad.detect import Detector
-from ctad.features import FEATURE_NAMES, FeatureState
-from ctad.profile import Profile
-from ctad.schema import OUTPUT_FIELDS
+from ctad.core.features import FEATURE_NAMES, FeatureState
+from ctad.core.profile import Profile
+from ctad.core.schema import OUTPUT_FIELDS
+from ctad.engine.detect import Detector
 from helpers import ecs_doc, raw_event, splunk_row, timeline
 
 
@@ -97,8 +97,8 @@ def test_profile_rows_round_trip(tiny_model_dir):
 
 
 def test_features_are_causal():
-    from ctad.catalog import Catalog
-    from ctad.normalize import normalize
+    from ctad.core.catalog import Catalog
+    from ctad.core.normalize import normalize
 
     evs = sorted((normalize(r) for r in timeline(200)), key=lambda e: (e.time, e.event_id))
     cat = Catalog.load()
@@ -249,7 +249,7 @@ def test_event_tuple_round_trip_keeps_every_field():
     import inspect
     import pickle
 
-    from ctad.schema import Event
+    from ctad.core.schema import Event
 
     assert list(inspect.signature(Event.__init__).parameters)[1:] == list(Event.__slots__)
     ev = Event("e1", 1.5, "s3.amazonaws.com", "GetObject", region="us-east-1", mfa=False, flags=("public",))

@@ -6,11 +6,11 @@ import json
 import random
 
 import pytest
-from ctad.catalog import Catalog
-from ctad.features import FeatureState
-from ctad.normalize import Normalizer
-from ctad.profile import Profile
-from ctad.schema import Event
+from ctad.core.catalog import Catalog
+from ctad.core.features import FeatureState
+from ctad.core.normalize import Normalizer
+from ctad.core.profile import Profile
+from ctad.core.schema import Event
 from ctad.simulate import SimConfig, generate
 from features_reference import ReferenceState
 from helpers import raw_event

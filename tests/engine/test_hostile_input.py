@@ -16,10 +16,10 @@ from pathlib import Path
 from typing import Any, Dict, List, Sequence
 
 import pytest
-from ctad import bounded
-from ctad import profile as profile_module
 from ctad.cli import main
-from ctad.profile import Profile
+from ctad.core import bounded
+from ctad.core import profile as profile_module
+from ctad.core.profile import Profile
 from ctad.splunk.splunkd_sim import run_search, splunk_row
 from helpers import raw_event, timeline
 
@@ -105,9 +105,9 @@ def test_bounded_helpers_never_raise_and_stay_finite():
 
 
 def test_reasons_for_a_huge_count_or_gap_are_sentences_not_overflow():
-    from ctad.features import FEATURE_INDEX, FEATURE_NAMES
-    from ctad.reasons import Explainer
-    from ctad.schema import Event
+    from ctad.core.features import FEATURE_INDEX, FEATURE_NAMES
+    from ctad.core.reasons import Explainer
+    from ctad.core.schema import Event
 
     row = [0.0] * len(FEATURE_NAMES)
     contributions = [0.0] * (len(row) + 1)
@@ -407,7 +407,7 @@ def test_a_profile_stored_with_implausible_times_neither_prunes_nor_looks_truste
 
 
 def test_normalizer_refuses_times_relative_to_its_own_clock():
-    from ctad.normalize import NormalizeError, Normalizer
+    from ctad.core.normalize import NormalizeError, Normalizer
 
     now = 1714557600.0
     normalizer = Normalizer(now=now)
@@ -494,8 +494,8 @@ def test_elastic_detect_keeps_events_apart_and_refuses_hostile_ones(tmp_path):
 
 def test_aggregate_rows_with_forged_numbers_are_bounded():
     """`| ctadbaseline` folds search results into a profile: a forged count, hour or weekend count cannot raise."""
-    from ctad.catalog import Catalog
-    from ctad.normalize import Normalizer
+    from ctad.core.catalog import Catalog
+    from ctad.core.normalize import Normalizer
 
     normalizer = Normalizer(Catalog.load())
     event = normalizer.normalize(raw_event())
@@ -545,7 +545,7 @@ def test_a_record_beyond_the_parser_limit_does_not_take_its_file_with_it(tmp_pat
 def test_a_long_run_of_one_event_id_across_scoring_batches(tmp_path, monkeypatch):
     """300 different events sharing one time and eventID (plus re-deliveries): one tie group longer than a
     parallel scoring batch, so batches fill up before any of the group is final."""
-    from ctad import pipeline
+    from ctad.engine import pipeline
 
     monkeypatch.setattr(pipeline, "SCORE_BATCH", 64)
     monkeypatch.setattr(pipeline, "UNIT_ROWS", 30)

@@ -14,10 +14,10 @@ import sys
 from pathlib import Path
 
 import pytest
-from ctad import bounded
-from ctad.catalog import Catalog
-from ctad.detect import Detector
-from ctad.normalize import NormalizeError, Normalizer
+from ctad.core import bounded
+from ctad.core.catalog import Catalog
+from ctad.core.normalize import NormalizeError, Normalizer
+from ctad.engine.detect import Detector
 from ctad.splunk.splunkd_sim import run_search
 from helpers import ecs_doc, raw_event, splunk_row
 

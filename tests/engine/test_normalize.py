@@ -3,7 +3,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from ctad.normalize import NormalizeError, classify_source, normalize, parse_time, risk_flags
+from ctad.core.normalize import NormalizeError, classify_source, normalize, parse_time, risk_flags
 from helpers import ecs_doc, eventbridge, raw_event, splunk_row
 
 
@@ -166,7 +166,7 @@ def test_all_shared_events_normalise_or_say_why(shared_data):
 
 def test_mfa_unknown_for_identity_center_sessions():
     """SSO sessions log MFAUsed=No / mfaAuthenticated=false whatever the IdP did: never a 'no MFA' signal."""
-    from ctad.normalize import normalize
+    from ctad.core.normalize import normalize
 
     base = {
         "eventTime": "2026-01-05T10:00:00Z",
@@ -207,7 +207,7 @@ def test_parse_time_is_the_same_on_a_remembered_minute(value):
 
 
 def test_identity_memo_keeps_identities_apart():
-    from ctad.normalize import Normalizer
+    from ctad.core.normalize import Normalizer
 
     n = Normalizer()
     base = raw_event(arn=ASSUMED, itype="AssumedRole", issuer=ROLE)
@@ -223,7 +223,7 @@ def test_identity_memo_keeps_identities_apart():
 
 
 def test_resource_keeps_key_priority():
-    from ctad.normalize import _resource
+    from ctad.core.normalize import _resource
 
     assert _resource({"roleArn": "r", "bucketName": "b"}) == "b"
     assert _resource({"bucketName": "", "keyId": "k", "name": "n"}) == "n"

@@ -7,9 +7,9 @@ import json
 import random
 
 import pytest
-from ctad import pipeline
 from ctad.cli import main
-from ctad.profile import Profile
+from ctad.core.profile import Profile
+from ctad.engine import pipeline
 from helpers import raw_event, timeline
 
 
@@ -198,7 +198,7 @@ def test_parallel_run_without_numpy(tiny_model_dir, tmp_path):
     _detect(tmp_path / "in", tmp_path / "one.jsonl", tiny_model_dir, 1)
     script = (
         "import sys; sys.modules['numpy'] = None\n"  # `import numpy` now raises ImportError
-        "from ctad import pipeline\n"
+        "from ctad.engine import pipeline\n"
         "pipeline.TASK_BYTES, pipeline.UNIT_ROWS, pipeline.SCORE_BATCH = 3000, 30, 64\n"
         "from ctad.cli import main\n"
         "code = main(sys.argv[1:])\n"

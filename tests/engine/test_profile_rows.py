@@ -6,8 +6,8 @@ import json
 import math
 
 import pytest
-from ctad.features import KINDS
-from ctad.profile import MAX_COUNT, Profile
+from ctad.core.features import KINDS
+from ctad.core.profile import MAX_COUNT, Profile
 
 ID = "arn:aws:iam::123456789012:user/alice"
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from ctad.normalize import Normalizer
+from ctad.core.normalize import Normalizer
 
 ACCT = "111122223333"
 USER = {"type": "IAMUser", "arn": f"arn:aws:iam::{ACCT}:user/alice", "accountId": ACCT, "userName": "alice",
@@ -67,8 +67,8 @@ def test_deep_lifecycle_is_walked_within_bounds():
 
 
 def test_impact_of_a_revert_is_capped_but_a_share_is_top():
-    from ctad.catalog import Catalog
-    from ctad.features import FEATURE_INDEX, FeatureState
+    from ctad.core.catalog import Catalog
+    from ctad.core.features import FEATURE_INDEX, FeatureState
 
     cat = Catalog.load()
     n = Normalizer(cat)

@@ -2,7 +2,7 @@
 
 import random
 
-from ctad.spill import ExternalSorter
+from ctad.engine.spill import ExternalSorter
 
 
 def test_runs_of_several_blocks_round_trip(tmp_path):
@@ -43,7 +43,7 @@ def test_encode_decode_apply_to_spilled_items_only(tmp_path):
 def test_merge_runs_equals_a_full_sort():
     import random
 
-    from ctad.spill import merge_runs
+    from ctad.engine.spill import merge_runs
 
     rng = random.Random(7)
     for trial in range(60):

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ctad.eval_cli import CARD_END, CARD_START, card_section, update_card
+from ctad.evaluation.cli import CARD_END, CARD_START, card_section, update_card
 
 
 def _report(auc: float) -> dict:

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 from ctad.cli import main
-from ctad.scorecard import roc_auc
+from ctad.evaluation.scorecard import roc_auc
 
 T0 = 1_714_557_600  # 2024-05-01T10:00:00Z
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import random
 
 import pytest
-from ctad.scorecard import (
+from ctad.evaluation.scorecard import (
     FileScore,
     Flagged,
     average_precision,

@@ -28,7 +28,7 @@ def stack_for_failure_reports():
 
 @pytest.fixture(scope="session")
 def detector():
-    from ctad.detect import Detector
+    from ctad.engine.detect import Detector
 
     # a small memory budget so runs of a few dozen rows already spill sorted runs to disk
     return Detector(max_memory_rows=16)
@@ -37,7 +37,7 @@ def detector():
 @pytest.fixture(scope="session")
 def explain_all(detector):
     """Threshold 0: every scored row is an anomaly and gets reasons."""
-    from ctad.detect import Detector
+    from ctad.engine.detect import Detector
 
     return Detector(threshold=0.0, max_memory_rows=16, catalog=detector.catalog, bundle=detector.bundle)
 

@@ -1,4 +1,4 @@
-"""Properties of scoring (``ctad.detect`` Detector / Run) and of the Splunk command over the protocol (issue 11).
+"""Properties of scoring (``ctad.engine.detect`` Detector / Run) and of the Splunk command over the protocol (issue 11).
 
 Invariants: every row in gives one result out, in add order; a result is a score in [0, 1] with an empty
 ``ct_error`` or no score with a non-empty one; no exception escapes; results do not depend on the order rows
@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any, Dict, List
 
 import pytest
-from ctad.schema import OUTPUT_FIELDS, SEVERITIES
+from ctad.core.schema import OUTPUT_FIELDS, SEVERITIES
 from ctad.splunk.splunkd_sim import run_search, splunk_row
 from fuzz_strategies import (
     budget,

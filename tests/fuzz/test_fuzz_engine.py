@@ -11,10 +11,10 @@ import json
 import math
 from typing import Any
 
-from ctad.detect import normalize_row
-from ctad.features import FEATURE_NAMES, FeatureState
-from ctad.normalize import MAX_UA, NormalizeError
-from ctad.schema import Event
+from ctad.core.features import FEATURE_NAMES, FeatureState
+from ctad.core.normalize import MAX_UA, NormalizeError
+from ctad.core.schema import Event
+from ctad.engine.detect import normalize_row
 from fuzz_strategies import (
     budget,
     cloudtrail_events,

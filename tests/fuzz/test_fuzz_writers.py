@@ -10,10 +10,10 @@ import json
 import math
 from typing import Any, Dict, List
 
-from ctad.detect_cli import OutputWriter, row_body
+from ctad.core.schema import OUTPUT_FIELDS, SEVERITIES
 from ctad.elastic.writer import KEY_FIELDS, WriteTarget, build_action, row_meta
-from ctad.readers import InputRow
-from ctad.schema import OUTPUT_FIELDS, SEVERITIES
+from ctad.engine.cli import OutputWriter, row_body
+from ctad.engine.readers import InputRow
 from ctad.splunk.protocol import RowReader, _text, parse_csv, rows_to_csv
 from fuzz_strategies import (
     budget,

@@ -7,8 +7,8 @@ import math
 import re
 
 import pytest
-from ctad import model_runtime as mr
-from ctad.model_runtime_parse import f32_less_as_le64, to_f32
+from ctad.forest import runtime as mr
+from ctad.forest.parse import f32_less_as_le64, to_f32
 
 
 def _xgb_doc(models):

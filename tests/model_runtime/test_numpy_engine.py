@@ -9,8 +9,8 @@ import pytest
 
 np = pytest.importorskip("numpy")
 
-from ctad import model_runtime as mr  # noqa: E402
-from ctad import model_runtime_numpy as mn  # noqa: E402
+from ctad.forest import numpy_engine as mn  # noqa: E402
+from ctad.forest import runtime as mr  # noqa: E402
 
 ALL = ["xgb", "xgb_base", "xgb_dart", "lgb", "lgb_zero", "lgb_cat", "lgb_rf"]
 BUNDLED = Path(__file__).resolve().parents[2] / "model" / "model.json"

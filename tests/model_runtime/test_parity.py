@@ -10,7 +10,7 @@ import pytest
 np = pytest.importorskip("numpy")
 xgb = pytest.importorskip("xgboost")
 
-from ctad import model_runtime as mr  # noqa: E402
+from ctad.forest import runtime as mr  # noqa: E402
 
 ALL = ["xgb", "xgb_base", "xgb_dart", "lgb", "lgb_zero", "lgb_cat", "lgb_rf"]
 

@@ -1,4 +1,4 @@
-"""The shipped model reads evidence the way the feature table says (ctad.features.DIRECTIONS).
+"""The shipped model reads evidence the way the feature table says (ctad.core.features.DIRECTIONS).
 
 Trained with monotone constraints so that it transfers to accounts it never saw; this checks the file that ships,
 through our own runtime: raising a +1 feature never lowers the model's probability, raising a -1 one never
@@ -9,16 +9,16 @@ from __future__ import annotations
 import random
 
 import pytest
-from ctad.catalog import Catalog
-from ctad.detect import ModelBundle
-from ctad.features import DIRECTIONS, FEATURE_INDEX, FeatureState
-from ctad.normalize import Normalizer
-from ctad.readers import iter_file
+from ctad.core.catalog import Catalog
+from ctad.core.features import DIRECTIONS, FEATURE_INDEX, FeatureState
+from ctad.core.normalize import Normalizer
+from ctad.engine.detect import ModelBundle
+from ctad.engine.readers import iter_file
 
 
 @pytest.fixture(scope="module")
 def rows():
-    from ctad.resources import find_dir
+    from ctad.core.resources import find_dir
 
     sample = find_dir("samples") / "sample_account.jsonl.gz"
     cat = Catalog.load()

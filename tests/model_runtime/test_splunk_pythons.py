@@ -9,9 +9,9 @@ import sys
 from pathlib import Path
 
 import pytest
-from ctad import model_runtime as mr
+from ctad.forest import runtime as mr
 
-APP = Path(__file__).resolve().parents[2] / "app"
+APP = Path(__file__).resolve().parents[2] / "app" / "ctad"
 PYTHONS = {
     "3.9": Path("/root/.pyenv/versions/3.9.18/bin/python"),
     "3.13": Path("/root/.pyenv/versions/3.13.0/bin/python"),
@@ -26,7 +26,7 @@ except ImportError:
 else:
     print(json.dumps({"error": "numpy is importable here"}))
     sys.exit(0)
-from ctad import model_runtime as mr
+from ctad.forest import runtime as mr
 job = json.load(open(sys.argv[1]))
 out = {"have_numpy": mr.HAVE_NUMPY, "version": list(sys.version_info[:2]), "models": {}}
 for name, path in job["models"].items():
@@ -55,10 +55,10 @@ def test_no_numpy_interpreter_matches(models, tmp_path, version):
     if not python.exists():
         pytest.skip(f"{python} is not installed")
     pkg = tmp_path / "pkg" / "ctad"
-    pkg.mkdir(parents=True)
+    (pkg / "forest").mkdir(parents=True)
     (pkg / "__init__.py").write_text("")
-    for src in APP.glob("model_runtime*.py"):
-        shutil.copy(src, pkg / src.name)
+    for src in (APP / "forest").glob("*.py"):
+        shutil.copy(src, pkg / "forest" / src.name)
     trained, rows = models
     sample = rows[::10].tolist()  # 1,000 rows, including the split-edge and special-value rows
     sample += [[None if v != v else v for v in r] for r in rows[:50].tolist()]

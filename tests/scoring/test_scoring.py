@@ -1,4 +1,4 @@
-"""Knowledge priors, calibration and incidents: the rules `ctad.scoring` and `ctad.incidents` promise."""
+"""Knowledge priors, calibration and incidents: the rules `ctad.core.scoring` and `ctad.core.incidents` promise."""
 
 from __future__ import annotations
 
@@ -6,9 +6,9 @@ import math
 import random
 
 import pytest
-from ctad.features import FEATURE_INDEX, FEATURE_NAMES
-from ctad.incidents import IncidentTracker, event_risk, incident_severity
-from ctad.scoring import calibrate, combine, final_scores, prior, shift_for
+from ctad.core.features import FEATURE_INDEX, FEATURE_NAMES
+from ctad.core.incidents import IncidentTracker, event_risk, incident_severity
+from ctad.core.scoring import calibrate, combine, final_scores, prior, shift_for
 
 
 def row(**values: float) -> list:

@@ -6,11 +6,11 @@ import math
 from typing import Any, Dict, List
 
 import pytest
-from ctad.catalog import Catalog
-from ctad.detect import Detector
-from ctad.features import FEATURE_NAMES, WIN_LONG
-from ctad.normalize import Normalizer
-from ctad.profile import Profile
+from ctad.core.catalog import Catalog
+from ctad.core.features import FEATURE_NAMES, WIN_LONG
+from ctad.core.normalize import Normalizer
+from ctad.core.profile import Profile
+from ctad.engine.detect import Detector
 from ctad.splunk.baseline_command import BY_FIELDS, PROFILE_COLUMNS
 from ctad.splunk.splunkd_sim import run_search, splunk_row
 from splunk_helpers import BASELINE, SESSION_KEY
@@ -122,7 +122,7 @@ def test_later_events_get_the_same_features(split, tmp_path):
     stats_profile = Profile.from_rows(out)
     engine = engine_profile(history)
     end = engine.data["last_time"]
-    from ctad.normalize import parse_time
+    from ctad.core.normalize import parse_time
 
     far = [r for r in later if parse_time(r["eventTime"]) > end + WIN_LONG]
     near = [r for r in later if parse_time(r["eventTime"]) <= end + WIN_LONG]

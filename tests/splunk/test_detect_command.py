@@ -10,7 +10,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from ctad.schema import OUTPUT_FIELDS
+from ctad.core.schema import OUTPUT_FIELDS
 from ctad.splunk.splunkd_sim import (
     Session,
     chunks_of,
@@ -210,8 +210,8 @@ def test_bad_options_give_a_clean_error(args, expect, tmp_path):
 
 
 def test_baseline_from_kv_store_csv_lookup_and_in_process_agree(records, ctad_home, splunkd, tmp_path):
-    from ctad.detect import Detector
-    from ctad.profile import Profile
+    from ctad.core.profile import Profile
+    from ctad.engine.detect import Detector
     from ctad.splunk.baseline_command import PROFILE_COLUMNS
 
     cut = len(records) * 2 // 3

@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any, Dict, List
 
 import pytest
-from ctad import normalize as N
+from ctad.core import normalize as N
 from ctad.splunk import protocol as P
 from ctad.splunk.splunkd_sim import MV, Session, flatten, getinfo, run_search
 from splunk_helpers import BASELINE, DETECT, REPO, SESSION_KEY

@@ -5,7 +5,7 @@ from __future__ import annotations
 import csv
 import io
 
-from ctad.schema import OUTPUT_FIELDS, empty_output
+from ctad.core.schema import OUTPUT_FIELDS, empty_output
 from ctad.splunk import protocol as P
 from ctad.splunk.detect_command import CT_COLUMNS, ct_cells
 

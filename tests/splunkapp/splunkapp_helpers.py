@@ -471,7 +471,7 @@ def options_in_source(source: str) -> Set[str]:
 
 
 def command_sources(command: str) -> List[Path]:
-    """bin/<command>.py and the app/splunk modules it imports (where the command class may live)."""
+    """bin/<command>.py and the app/ctad/splunk modules it imports (where the command class may live)."""
     entry = REPO / "bin" / f"{command}.py"
     if not entry.is_file():
         return []
@@ -481,7 +481,7 @@ def command_sources(command: str) -> List[Path]:
         re.findall(r"from ctad\.splunk import ([a-z_0-9, ]+)", text)
     ):
         for name in mod.replace(" ", "").split(","):
-            p = REPO / "app" / "splunk" / f"{name}.py"
+            p = REPO / "app" / "ctad" / "splunk" / f"{name}.py"
             if p.is_file():
                 out.append(p)
     return out

@@ -119,7 +119,7 @@ def test_kv_collection_has_lookup(name):
 
 
 def test_baseline_collection_fields_match_profile_rows():
-    from ctad.profile import Profile
+    from ctad.core.profile import Profile
 
     rows = list(Profile().to_rows())
     assert rows, "Profile.to_rows gave nothing"
@@ -128,7 +128,7 @@ def test_baseline_collection_fields_match_profile_rows():
 
 
 def test_anomaly_collection_holds_every_output_field():
-    from ctad.schema import OUTPUT_FIELDS
+    from ctad.core.schema import OUTPUT_FIELDS
     from ctad.triage.fields import empty_triage
 
     listed = {f.strip() for f in h.conf("transforms")["ctad_anomalies"]["fields_list"].split(",")}

@@ -71,8 +71,9 @@ def test_layout(members):
         "LICENSE",
         "bin/agenttriage.py",
         "bin/ctad/__init__.py",
-        "bin/ctad/detect.py",
-        "bin/ctad/model_runtime.py",
+        "bin/ctad/engine/detect.py",
+        "bin/ctad/forest/runtime.py",
+        "bin/ctad/core/features.py",
         "bin/ctad/triage/engine.py",
         "bin/splunklib/__init__.py",
         "bin/splunklib/searchcommands/__init__.py",
@@ -94,9 +95,9 @@ def test_no_training_or_compiled_code(members):
     for name in members:
         rel = name.split("/", 1)[-1]
         assert "__pycache__" not in name and not name.endswith((".pyc", ".pyo", ".so", ".pyd", ".dll")), name
-        assert not rel.startswith(("bin/ctad/simulate", "bin/ctad/train", "bin/ctad/elastic", "bin/numpy")), (
-            name
-        )
+        assert not rel.startswith(
+            ("bin/ctad/simulate", "bin/ctad/train", "bin/ctad/elastic", "bin/ctad/evaluation", "bin/numpy")
+        ), name
         assert not rel.endswith("splunkd_sim.py"), "test-only simulator shipped"
         assert not rel.startswith(("local/", "default/local")), name
         assert "/.git" not in name and not rel.startswith(".")
@@ -134,9 +135,9 @@ def test_search_time_code_is_self_contained(tgz, tmp_path):
     bin_dir = tmp_path / h.APP / "bin"
     code = (
         "import sys; sys.path.insert(0, sys.argv[1]);"
-        "import ctad, ctad.detect, ctad.profile, ctad.catalog, ctad.triage.engine, ctad.knowledge.splunk_rest;"
+        "import ctad, ctad.engine.detect, ctad.core.profile, ctad.core.catalog, ctad.triage.engine, ctad.knowledge.splunk_rest;"
         "import splunklib.searchcommands, splunklib.client, jinja2, fastjsonschema;"
-        "from ctad.resources import find_dir;"
+        "from ctad.core.resources import find_dir;"
         "assert ctad.__file__.startswith(sys.argv[1]), ctad.__file__;"
         "print(find_dir('model'), find_dir('lookups'))"
     )
@@ -158,7 +159,7 @@ def test_packaged_engine_scores_an_event(tgz, tmp_path):
     code = r"""
 import sys
 sys.path.insert(0, sys.argv[1])
-from ctad.detect import Detector
+from ctad.engine.detect import Detector
 run = Detector().start()
 run.add({"eventVersion": "1.08", "eventTime": "2026-01-05T10:00:00Z", "eventSource": "iam.amazonaws.com",
          "eventName": "CreateAccessKey", "awsRegion": "us-east-1", "sourceIPAddress": "203.0.113.9",

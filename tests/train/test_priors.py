@@ -6,8 +6,8 @@ import math
 
 import numpy as np
 import pytest
-from ctad.features import FEATURE_INDEX, FEATURE_NAMES
-from ctad.scoring import combine, prior
+from ctad.core.features import FEATURE_INDEX, FEATURE_NAMES
+from ctad.core.scoring import combine, prior
 from ctad.train.priors import combine_array, prior_array
 
 

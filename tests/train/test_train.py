@@ -11,8 +11,8 @@ pytest.importorskip("xgboost")
 pytest.importorskip("lightgbm")
 
 from ctad import cli  # noqa: E402
-from ctad.detect import Detector  # noqa: E402
-from ctad.features import FEATURE_NAMES  # noqa: E402
+from ctad.core.features import FEATURE_NAMES  # noqa: E402
+from ctad.engine.detect import Detector  # noqa: E402
 from ctad.simulate import SimConfig, generate  # noqa: E402
 from ctad.train.dataset import featurize  # noqa: E402
 from ctad.train.pipeline import choose_threshold, load_feedback_labels  # noqa: E402

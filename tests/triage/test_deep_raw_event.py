@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from ctad.normalize import NormalizeError
+from ctad.core.normalize import NormalizeError
 from ctad.splunk.splunkd_sim import splunk_row
 from ctad.triage.evidence import read_event
 

@@ -1,0 +1,5 @@
+import sys
+
+from ctad.cli import main
+
+sys.exit(main())

@@ -1,0 +1,387 @@
+"""``ctad elastic``: detect on CloudTrail indexed by Elastic's AWS integration, export it, install the template.
+
+Exit codes: 0 done; 1 done but incomplete (write failures or a partial read: the summary says which rows);
+2 bad options or cannot connect; 3 the read failed (nothing was written).
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+from typing import Any, Dict, Iterable, Iterator, Optional, Tuple
+
+from ctad.elastic.connect import ConnectionSetupError, add_connection_arguments, make_client
+from ctad.elastic.export import FORMATS, ExportStats, export_line, open_output
+from ctad.elastic.reader import (
+    DEFAULT_KEEP_ALIVE,
+    DEFAULT_PAGE_SIZE,
+    MAX_PAGE_SIZE,
+    ReadError,
+    ReadStats,
+    parse_query,
+    read_documents,
+)
+from ctad.elastic.templates import DEFAULT_TEMPLATE_NAME, install_results_template, results_template
+from ctad.elastic.writer import WriteReport, clean_ct, parse_write_target, row_meta, write_results
+from ctad.engine.argtypes import existing_dir, int_range, probability, seconds
+from ctad.engine.cli import add_incident_gap_argument
+
+DEFAULT_INDEX = "logs-aws.cloudtrail-*"
+
+
+def _err(msg: str) -> None:
+    print(f"ctad elastic: {msg}", file=sys.stderr)
+
+
+def _add_read_arguments(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("what to read")
+    g.add_argument("--index", default=DEFAULT_INDEX, help=f"index, data stream or pattern ({DEFAULT_INDEX})")
+    g.add_argument(
+        "--from", dest="time_from", default="now-2h", help="@timestamp >= this (date math ok; now-2h)"
+    )
+    g.add_argument("--to", dest="time_to", default="now", help="@timestamp < this (now)")
+    g.add_argument(
+        "--query", default=None, help="extra filter: JSON query DSL clause or a Lucene query string"
+    )
+    g.add_argument(
+        "--page-size",
+        type=int_range(1, MAX_PAGE_SIZE),
+        default=DEFAULT_PAGE_SIZE,
+        help=f"hits per page ({DEFAULT_PAGE_SIZE})",
+    )
+    g.add_argument(
+        "--slices", type=int_range(1), default=1, help="read N slices of the PIT in parallel threads (1)"
+    )
+    g.add_argument(
+        "--slice", default=None, metavar="ID/MAX", help="read only slice ID of MAX (separate processes)"
+    )
+    g.add_argument(
+        "--keep-alive", default=DEFAULT_KEEP_ALIVE, help=f"PIT keep-alive per page ({DEFAULT_KEEP_ALIVE})"
+    )
+
+
+def _slice_arg(text: Optional[str]) -> Tuple[Optional[int], Optional[int]]:
+    if not text:
+        return None, None
+    try:
+        a, b = text.split("/")
+        return int(a), int(b)
+    except ValueError:
+        raise ValueError(f"--slice must look like 0/4, not {text!r}") from None
+
+
+def register(subparsers: Any) -> None:
+    """Add ``ctad elastic {detect,export,template}``."""
+    p = subparsers.add_parser("elastic", help="run on CloudTrail in Elasticsearch (Elastic AWS integration)")
+    sub = p.add_subparsers(dest="elastic_command", metavar="ACTION")
+    p.set_defaults(func=lambda args: (p.print_help(), 2)[1])
+
+    d = sub.add_parser("detect", help="score a time window and write ct_* fields back")
+    add_connection_arguments(d)
+    _add_read_arguments(d)
+    g = d.add_argument_group("detection")
+    g.add_argument(
+        "--baseline", default=None, help="baseline profile to compare with (JSON, .gz ok); created if missing"
+    )
+    g.add_argument(
+        "--update-baseline",
+        action="store_true",
+        help="write the profile after this window back to --baseline",
+    )
+    g.add_argument("--model", default=None, help="model directory (default: the bundled model/)")
+    g.add_argument(
+        "--threshold",
+        type=probability,
+        default=None,
+        help="anomaly threshold from 0 to 1 (default: the model's)",
+    )
+    add_incident_gap_argument(g)
+    g.add_argument("--no-explain", action="store_true", help="skip reasons (faster)")
+    g.add_argument(
+        "--max-memory-rows",
+        type=int_range(1),
+        default=100_000,
+        help="rows held in memory before spilling to disk",
+    )
+    g.add_argument(
+        "--spill-dir",
+        type=existing_dir,
+        default=None,
+        help="directory for temporary spill files (default: system temp)",
+    )
+    g.add_argument("--engine", choices=("auto", "python", "numpy"), default="auto",
+                   help="model evaluation: auto (numpy when importable), python or numpy")  # fmt: skip
+    g = d.add_argument_group("output")
+    g.add_argument(
+        "--write",
+        default="none",
+        help="none (default), update (partial update of the source docs) or index:<name> (e.g. index:ctad-anomalies-prod)",
+    )
+    g.add_argument("--anomalies-only", action="store_true", help="write only anomalies and unscorable rows")
+    g.add_argument("--out", default=None, help="also write results as JSON lines here (- = stdout, .gz ok)")
+    g.add_argument("--failed-out", default=None, help="JSON lines of rows Elasticsearch refused (for replay)")
+    g.add_argument("--chunk-size", type=int_range(1), default=500, help="bulk actions per request (500)")
+    g.add_argument(
+        "--max-retries", type=int_range(0), default=5, help="retries of 429-rejected bulk items (5)"
+    )
+    g.add_argument(
+        "--initial-backoff", type=seconds(), default=1.0, help="seconds before the first retry (1)"
+    )
+    g.add_argument("--summary-json", default=None, help="write the run summary JSON here (default: stderr)")
+    d.set_defaults(func=cmd_detect)
+
+    e = sub.add_parser("export", help="write the documents as JSON lines (for ctad detect / training)")
+    add_connection_arguments(e)
+    _add_read_arguments(e)
+    e.add_argument("--out", required=True, help="output file (- = stdout, .gz = gzip)")
+    e.add_argument(
+        "--format",
+        choices=FORMATS,
+        default="auto",
+        help="original = raw CloudTrail from event.original; ecs = the document; auto = original when present",
+    )
+    e.set_defaults(func=cmd_export)
+
+    t = sub.add_parser("template", help="install (or print) the ctad-anomalies-* index template")
+    add_connection_arguments(t)
+    t.add_argument("--name", default=DEFAULT_TEMPLATE_NAME, help=f"template name ({DEFAULT_TEMPLATE_NAME})")
+    t.add_argument("--print", dest="print_only", action="store_true", help="print the JSON, do not connect")
+    t.set_defaults(func=cmd_template)
+
+
+def _read_kwargs(args: argparse.Namespace) -> Dict[str, Any]:
+    slice_id, slice_max = _slice_arg(args.slice)
+    return {
+        "index": [s for s in args.index.split(",") if s] if "," in args.index else args.index,
+        "time_from": args.time_from or None,
+        "time_to": args.time_to or None,
+        "query": parse_query(args.query),
+        "page_size": args.page_size,
+        "keep_alive": args.keep_alive,
+        "slice_id": slice_id,
+        "slice_max": slice_max,
+        "slices": args.slices,
+    }
+
+
+def _describe_es_error(exc: BaseException) -> str:
+    """A one-line message for client errors (no traceback: the user needs the cause, not our stack)."""
+    name = type(exc).__name__
+    info = getattr(exc, "info", None) or getattr(exc, "body", None)
+    detail = ""
+    if isinstance(info, dict):
+        err = info.get("error")
+        if isinstance(err, dict):
+            detail = f" {err.get('type', '')}: {err.get('reason', '')}"
+    return f"{name}: {str(exc)[:300]}{detail[:300]}"
+
+
+def _es_errors() -> Tuple[type, ...]:
+    try:
+        from elastic_transport import TransportError
+        from elasticsearch import ApiError
+    except ImportError:  # pragma: no cover
+        return (OSError,)
+    return (ApiError, TransportError)
+
+
+def _paired(
+    metas: Iterable[Dict[str, Any]], results: Iterable[Dict[str, Any]]
+) -> Iterator[Tuple[Dict, Dict]]:
+    """Zip spooled row metadata with detector results, refusing to drop rows if the counts ever differ."""
+    it_m, it_r = iter(metas), iter(results)
+    n = 0
+    for meta in it_m:
+        try:
+            ct = next(it_r)
+        except StopIteration:
+            raise RuntimeError(f"detector returned {n} results for more rows; rows would be lost") from None
+        n += 1
+        yield meta, ct
+    for _extra in it_r:
+        raise RuntimeError(f"detector returned more results than the {n} rows added")
+
+
+def _check_output_paths(*paths: Optional[str]) -> None:
+    """Fail before a long read, not after it, when an output file cannot be created."""
+    for path in paths:
+        if path and path != "-":
+            parent = Path(path).expanduser().resolve().parent
+            if not parent.is_dir():
+                raise ValueError(f"cannot write {path}: directory {parent} does not exist")
+
+
+def cmd_detect(args: argparse.Namespace) -> int:
+    try:
+        target = parse_write_target(args.write)
+        _check_output_paths(args.out, args.failed_out, args.summary_json, args.baseline)
+        read_kwargs = _read_kwargs(args)
+        client = make_client(args)
+    except (ValueError, ConnectionSetupError) as exc:
+        _err(str(exc))
+        return 2
+    from ctad.core.profile import Profile
+    from ctad.engine.detect import Detector, ModelError
+
+    profile = None
+    baseline_path = Path(args.baseline) if args.baseline else None
+    try:
+        if baseline_path is not None and baseline_path.exists():
+            profile = Profile.load(baseline_path)
+        det = Detector(
+            model_dir=args.model,
+            profile=profile,
+            threshold=args.threshold,
+            explain=not args.no_explain,
+            spill_dir=args.spill_dir,
+            max_memory_rows=args.max_memory_rows,
+            engine=args.engine,
+            incident_gap=60.0 * args.incident_gap,
+        )
+    except (ModelError, ValueError, OSError) as exc:  # bad baseline file or model: say which, no traceback
+        _err(f"cannot start the detector: {exc}")
+        return 2
+
+    started = time.time()
+    run = det.start()
+    stats = ReadStats()
+    with_key = bool(target and target.needs_key_fields)
+    summary: Dict[str, Any] = {"index": args.index, "from": args.time_from, "to": args.time_to}
+    with tempfile.TemporaryFile("w+", encoding="utf-8", dir=args.spill_dir) as spool:
+        # Row metadata goes to disk, not a list: the detector's memory is bounded, so ours must be too.
+        try:
+            with contextlib.closing(read_documents(client, stats=stats, **read_kwargs)) as docs:
+                for doc in docs:
+                    run.add(doc)
+                    spool.write(json.dumps(row_meta(doc, with_key), default=str) + "\n")
+        except (*_es_errors(), ReadError) as exc:
+            _err(f"read failed after {stats.documents} documents, nothing written: {_describe_es_error(exc)}")
+            summary["read"] = stats.as_dict()
+            _emit_summary(args, summary)
+            return 3
+        summary["read"] = stats.as_dict()
+        spool.seek(0)
+        rows = _paired((json.loads(line) for line in spool), run.results())
+        rows = _tee_out(rows, args.out, summary)
+        report: Optional[WriteReport] = None
+        run_id = uuid.uuid4().hex[:12]
+        if target is None:
+            for _row in rows:
+                pass
+        else:
+            with contextlib.ExitStack() as stack:
+                failed_fh = (
+                    stack.enter_context(open(args.failed_out, "w", encoding="utf-8"))
+                    if args.failed_out
+                    else None
+                )
+                report = write_results(
+                    client,
+                    rows,
+                    target,
+                    run_id=run_id,
+                    anomalies_only=args.anomalies_only,
+                    chunk_size=args.chunk_size,
+                    max_retries=args.max_retries,
+                    initial_backoff=args.initial_backoff,
+                    failed_sink=failed_fh,
+                )
+    summary["detector"] = run.summary.as_dict()
+    summary["detector"]["incidents"] = run.incidents.count
+    summary["write"] = report.as_dict() if report else None
+    summary["run_id"] = run_id
+    summary["seconds"] = round(time.time() - started, 3)
+    summary["baseline"] = profile.describe() if profile is not None else None
+    if baseline_path is not None and run.profile is not None and (args.update_baseline or profile is None):
+        run.profile.save(baseline_path)
+    _emit_summary(args, summary)
+    code = 0
+    if stats.shard_failures or stats.timed_out_pages:
+        _err("the read was partial (shard failures or timeouts): see summary.read.warnings")
+        code = 1
+    if report is not None and report.failed:
+        where = f" (rows in {args.failed_out})" if args.failed_out else " (use --failed-out to keep them)"
+        _err(f"{report.failed} of {report.attempted} rows were not written{where}")
+        code = 1
+    return code
+
+
+def _tee_out(rows: Iterator[Tuple[Dict, Dict]], path: Optional[str], summary: Dict[str, Any]) -> Iterator:
+    """Pass rows through, counting anomalies/errors and writing them to ``path`` as JSON lines if given."""
+    counts = {"rows": 0, "anomalies": 0, "errors": 0}
+    summary["results"] = counts
+    fh, close = open_output(path) if path else (None, False)
+    try:
+        for meta, ct in rows:
+            counts["rows"] += 1
+            fields = clean_ct(ct)
+            counts["anomalies"] += fields["ct_anomaly"]
+            counts["errors"] += 1 if fields["ct_error"] else 0
+            if fh is not None:
+                rec = {"_index": meta.get("_index"), "_id": meta.get("_id")}
+                rec.update(fields)
+                fh.write(json.dumps(rec, default=str) + "\n")
+            yield meta, ct
+    finally:
+        if fh is not None and close:
+            fh.close()
+
+
+def _emit_summary(args: argparse.Namespace, summary: Dict[str, Any]) -> None:
+    text = json.dumps(summary, indent=2, default=str)
+    if getattr(args, "summary_json", None):
+        with open(args.summary_json, "w", encoding="utf-8") as fh:
+            fh.write(text + "\n")
+    else:
+        print(text, file=sys.stderr)
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    try:
+        _check_output_paths(args.out)
+        read_kwargs = _read_kwargs(args)
+        client = make_client(args)
+    except (ValueError, ConnectionSetupError) as exc:
+        _err(str(exc))
+        return 2
+    stats = ReadStats()
+    ex = ExportStats()
+    fh, close = open_output(args.out)
+    try:
+        # closing(): the PIT is released at once even if writing the output fails (disk full, broken pipe)
+        with contextlib.closing(read_documents(client, stats=stats, **read_kwargs)) as docs:
+            for doc in docs:
+                fh.write(export_line(doc, args.format, ex))
+    except (*_es_errors(), ReadError) as exc:
+        _err(f"read failed after {stats.documents} documents: {_describe_es_error(exc)}")
+        return 3
+    finally:
+        if close:
+            fh.close()
+    print(json.dumps({"read": stats.as_dict(), "export": ex.as_dict()}, indent=2), file=sys.stderr)
+    if ex.original_missing:
+        _err(f"{ex.original_missing} documents had no usable event.original and were exported as ECS")
+    return 1 if stats.shard_failures or stats.timed_out_pages else 0
+
+
+def cmd_template(args: argparse.Namespace) -> int:
+    if args.print_only:
+        print(json.dumps(results_template(), indent=2))
+        return 0
+    try:
+        client = make_client(args)
+        resp = install_results_template(client, args.name)
+    except ConnectionSetupError as exc:
+        _err(str(exc))
+        return 2
+    except _es_errors() as exc:
+        _err(f"could not install the template: {_describe_es_error(exc)}")
+        return 3
+    print(json.dumps({"template": args.name, "response": resp}), file=sys.stderr)
+    return 0

@@ -1,0 +1,1 @@
+"""Scoring a model on labelled CloudTrail (`ctad eval`): the figures of the model card's scorecard."""

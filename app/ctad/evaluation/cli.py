@@ -1,0 +1,253 @@
+"""`ctad eval FILE...`: the real-data scorecard. How the shipped detector does on labelled CloudTrail.
+
+Each file is one run of the detector on its own (one file, one account), in hunting mode unless a baseline is
+given, exactly as `ctad detect` would score it; the labels (`_label`, `_technique`) are read beside the events
+and never reach the engine (it ignores `_` keys). The figures are the ones a SOC asks for before trusting a
+detector: ranking quality (ROC-AUC, PR-AUC, recall at 1 % FPR), what the shipped threshold does (precision,
+recall, false alerts, techniques hit) and how many incidents an analyst would open for nothing.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import sys
+from pathlib import Path
+from typing import Any, Dict, List, Optional
+
+from ctad.core.profile import Profile
+from ctad.engine.detect import Detector, ModelError, normalize_row
+from ctad.engine.readers import iter_rows
+from ctad.evaluation.scorecard import FileScore, label_of, technique_of
+
+MAX_FPR = 0.01
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("eval", help="score labelled CloudTrail files and print detection quality per file")
+    p.add_argument("paths", nargs="+", metavar="FILE",
+                   help="labelled CloudTrail (_label 0/1, _technique): JSON lines, S3 files or a directory; "
+                        "each is its own run")  # fmt: skip
+    p.add_argument("--model", help="model directory (default: the bundled model/)")
+    p.add_argument(
+        "--threshold", type=float, help="anomaly threshold (default: the model's shipped threshold)"
+    )
+    p.add_argument("--baseline", help="baseline profile every file starts from (default: hunting mode, none)")
+    p.add_argument("--json", dest="json_out", metavar="FILE", help="also write every figure as JSON here")
+    p.add_argument("--by-technique", action="store_true", help="also print recall per attack technique")
+    p.add_argument("--card", metavar="MODEL_CARD",
+                   help="also write the figures as the scorecard table at the top of this model card (evaluation "
+                        "only: the model and its threshold are not touched)")  # fmt: skip
+    p.add_argument("--quiet", "-q", action="store_true", help="no progress lines on standard error")
+    p.set_defaults(func=cmd_eval)
+
+
+def score_file(detector: Detector, path: str) -> FileScore:
+    """One run of the detector over one file, its verdicts paired with the labels row by row."""
+    card = FileScore(path)
+    run = detector.start()
+    pending: List[
+        Any
+    ] = []  # per added row: (label, technique, time) or None for a row left out of the figures
+    for item in iter_rows([path]):
+        if item.error:
+            run.skip(item.error)
+            card.add_unreadable(item.error)
+            pending.append(None)
+            continue
+        ev = normalize_row(detector.normalizer, item.obj)
+        if isinstance(ev, str):
+            run.skip(ev)
+            time = None
+        else:
+            run.add_event(ev)
+            time = ev.time
+        label = label_of(item.obj) if isinstance(item.obj, dict) else None
+        if label is None:
+            card.add_unlabelled()
+            pending.append(None)
+        else:
+            pending.append((label, technique_of(item.obj), time))
+    for meta, result in zip(pending, run.results()):
+        if meta is not None:
+            card.add(meta[0], meta[1], result, meta[2])
+    return card
+
+
+def cmd_eval(args: argparse.Namespace) -> int:
+    missing = [p for p in args.paths if not os.path.exists(p)]
+    if missing:
+        print(f"ctad eval: no such file or directory: {', '.join(missing)}", file=sys.stderr)
+        return 2
+    if args.threshold is not None and not math.isfinite(args.threshold):
+        print("ctad eval: --threshold must be a number", file=sys.stderr)
+        return 2
+    profile: Optional[Profile] = None
+    if args.baseline:
+        try:
+            profile = Profile.load(args.baseline)
+        except (OSError, ValueError) as exc:
+            print(f"ctad eval: cannot read baseline {args.baseline}: {exc}", file=sys.stderr)
+            return 2
+    try:
+        detector = Detector(model_dir=args.model, profile=profile, threshold=args.threshold, explain=False)
+    except ModelError as exc:
+        print(f"ctad eval: {exc}", file=sys.stderr)
+        return 2
+    figures: List[Dict[str, Any]] = []
+    failed = False
+    for path in args.paths:
+        if not args.quiet:
+            print(f"ctad eval: scoring {path}", file=sys.stderr)
+        fig = score_file(detector, path).figures(MAX_FPR)
+        if not fig["events"]:
+            print(
+                f"ctad eval: {path}: no labelled rows ({fig['rows']:,} rows, none with _label 0 or 1):"
+                " ctad eval needs labelled events (ctad simulate writes them; --no-labels drops them)",
+                file=sys.stderr,
+            )
+            failed = True
+            continue
+        figures.append(fig)
+    report = {
+        "model": detector.model_version,
+        "threshold": detector.threshold,
+        "mode": "baseline" if profile is not None else "hunting",
+        "baseline": profile.describe() if profile is not None else None,
+        "files": figures,
+    }
+    if args.json_out:
+        try:
+            Path(args.json_out).write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
+        except OSError as exc:
+            print(f"ctad eval: cannot write {args.json_out}: {exc.strerror or exc}", file=sys.stderr)
+            return 2
+    if args.card and figures:
+        try:
+            update_card(Path(args.card), card_section(report, " ".join(["ctad eval", *args.paths])))
+        except OSError as exc:
+            print(f"ctad eval: cannot update {args.card}: {exc.strerror or exc}", file=sys.stderr)
+            return 2
+    if figures:
+        print_report(report, args.by_technique)
+    return 2 if failed else 0
+
+
+CARD_START, CARD_END = "<!-- ctad eval: start -->", "<!-- ctad eval: end -->"
+
+
+def card_section(report: Dict[str, Any], command: str) -> str:
+    """The scorecard as Markdown for the model card: real data first, whatever the simulator says after it."""
+    lines = [
+        CARD_START,
+        "## Scorecard on labelled CloudTrail (`ctad eval`, evaluation only)",
+        "",
+        f"`{command}` ({report['mode']} mode, threshold {report['threshold']:g}). Never trained or tuned on.",
+        "",
+        "| file | events | attack | ROC-AUC | PR-AUC | recall @1% FPR | precision | recall | false alerts "
+        "| techniques hit | incidents | false incidents |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for f in report["files"]:
+        lines.append(
+            f"| `{Path(f['file']).name}` | {f['events']:,} | {f['attack_events']:,} | {_ratio(f['roc_auc'])} "
+            f"| {_ratio(f['pr_auc'])} | {_ratio(f['recall_at_fpr'])} | {_ratio(f['precision'])} "
+            f"| {_ratio(f['recall'])} | {f['false_alerts']:,} ({_percent(f['false_alert_rate'])}) "
+            f"| {f['techniques_hit']} of {f['techniques_total']} | {f['incidents']:,} | {f['false_incidents']:,} |"
+        )
+    for f in report["files"]:
+        if f["missed_techniques"]:
+            missed = ", ".join(f"`{t}`" for t in f["missed_techniques"])
+            lines.append(f"\nMissed in `{Path(f['file']).name}`: {missed}.")
+    lines.append(CARD_END)
+    return "\n".join(lines) + "\n"
+
+
+def update_card(path: Path, section: str) -> None:
+    """Put `section` after the card's opening block (title and bullet list), replacing an earlier one."""
+    text = path.read_text(encoding="utf-8")
+    if CARD_START in text and CARD_END in text:
+        head, rest = text.split(CARD_START, 1)
+        tail = rest.split(CARD_END, 1)[1].lstrip("\n")
+        text = head + section + "\n" + tail
+    else:
+        cut = text.find("\n## ")
+        text = (text + "\n" + section) if cut < 0 else (text[: cut + 1] + section + text[cut:])
+    path.write_text(text, encoding="utf-8")
+
+
+# -------------------------------------------------------------------------------------------------- table
+def _ratio(value: Optional[float]) -> str:
+    return "-" if value is None else f"{value:.3f}"
+
+
+def _percent(value: Optional[float]) -> str:
+    return "-" if value is None else f"{100 * value:.1f} %"
+
+
+def print_report(report: Dict[str, Any], by_technique: bool = False) -> None:
+    """One table, a column per file; then what each file missed and which rows could not be used."""
+    from rich.console import Console
+    from rich.table import Table
+    from rich.text import Text
+
+    console = Console()
+    files = report["files"]
+    title = f"ctad eval: model {report['model']}, threshold {report['threshold']:g}, {report['mode']} mode"
+    table = Table(title=Text(title))
+    table.add_column("")
+    for fig in files:
+        table.add_column(Text(Path(fig["file"]).name), justify="right")
+    pct = f"{100 * MAX_FPR:g} %"
+    rows = [
+        ("events (labelled)", lambda f: f"{f['events']:,}"),
+        ("attack events", lambda f: f"{f['attack_events']:,}"),
+        ("ROC-AUC", lambda f: _ratio(f["roc_auc"])),
+        ("PR-AUC (avg precision)", lambda f: _ratio(f["pr_auc"])),
+        (f"recall at {pct} FPR", lambda f: _ratio(f["recall_at_fpr"])),
+        ("at the threshold:", lambda f: ""),
+        ("  precision", lambda f: _ratio(f["precision"])),
+        ("  recall", lambda f: _ratio(f["recall"])),
+        ("  false alerts", lambda f: f"{f['false_alerts']:,} ({_percent(f['false_alert_rate'])} of benign)"),
+        ("  techniques hit", lambda f: f"{f['techniques_hit']} of {f['techniques_total']}"),
+        ("  incidents", lambda f: f"{f['incidents']:,}"),
+        ("  false incidents", lambda f: f"{f['false_incidents']:,}"),
+        ("rows not scored (ct_error)",
+         lambda f: f"{f['error_rows']:,}" + (f" ({f['error_attack_rows']:,} attack)" if f["error_rows"] else "")),
+        ("rows unreadable / unlabelled", lambda f: f"{f['unreadable_rows']:,} / {f['unlabelled_rows']:,}"),
+    ]  # fmt: skip
+    for name, cell in rows:
+        table.add_row(name, *(cell(f) for f in files))
+    console.print(table)
+    groupings = sorted({f["incident_grouping"] for f in files})
+    console.print(Text("incidents: " + "; ".join(groupings)))
+    for fig in files:
+        name = Path(fig["file"]).name
+        if fig["missed_techniques"]:
+            console.print(Text(f"{name}: techniques with no event flagged at the threshold:"))
+            for technique in fig["missed_techniques"]:
+                console.print(Text(f"  {technique}"), overflow="fold")
+        if fig["error_messages"]:
+            text = ", ".join(f"{m} ({n:,})" for m, n in fig["error_messages"][:5])
+            console.print(Text(f"{name}: rows not scored, counted as not flagged: {text}"))
+        if fig["unreadable_messages"]:
+            text = ", ".join(f"{m} ({n:,})" for m, n in fig["unreadable_messages"][:5])
+            console.print(Text(f"{name}: unreadable rows, left out of the figures: {text}"))
+        if fig["unlabelled_rows"]:
+            console.print(
+                Text(
+                    f"{name}: {fig['unlabelled_rows']:,} rows without _label 0/1: scored, left out of the figures"
+                )
+            )
+    if by_technique:
+        for fig in files:
+            t = Table(title=Text(f"recall per technique: {Path(fig['file']).name}"))
+            t.add_column("technique", overflow="fold")
+            t.add_column("attack events", justify="right")
+            t.add_column("flagged", justify="right")
+            t.add_column("recall", justify="right")
+            for technique, c in sorted(fig["techniques"].items(), key=lambda kv: (kv[1]["recall"], kv[0])):
+                t.add_row(Text(technique), f"{c['events']:,}", f"{c['flagged']:,}", f"{c['recall']:.2f}")
+            console.print(t)

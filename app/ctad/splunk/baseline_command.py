@@ -1,0 +1,182 @@
+"""`| ctadbaseline`: turn the `ctad_baseline_stats` macro's rows into baseline profile rows, on the search head.
+
+    `cloudtrail_events` earliest=-30d@h latest=-2h@h | `ctad_baseline_stats`
+    | ctadbaseline [retention_days=30] [merge=<bool>] [collection=ctad_baseline] | outputlookup ctad_baseline
+
+The heavy part (one pass over 30 days of CloudTrail) is Splunk's distributed `stats` on the indexers; this
+command only folds the aggregate rows into a `ctad.core.profile.Profile` with `add_aggregate`, keyed exactly the way
+detection keys events (each row becomes an Event through `ctad.core.normalize`, "-" = empty as `fillnull` wrote it).
+Aggregation is order-independent, so rows are folded in as chunks arrive; the profile rows (`kind identity value
+count first last extra`, `Profile.to_rows`) are written in the reply to the last chunk.
+
+merge=true reads the existing collection first (KV store through splunkd REST with the getinfo session key) and
+adds the new aggregates to it; the result is pruned to retention_days. What a stats-built profile lacks compared
+with one the engine builds over the same history: the last hour's sliding windows (rates, bursts, new-API count),
+which only matter for events within an hour of the baseline's end (docs/splunk-commands.md).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import math
+from typing import Any, Dict, List, Optional
+
+from ctad.core.normalize import NormalizeError, Normalizer, utf8
+from ctad.core.profile import MIN_TRUSTED_DAYS, Profile
+from ctad.splunk import protocol as P
+from ctad.splunk.lookups import (
+    BaselineSourceError,
+    SplunkRestError,
+    clean_kv_row,
+    read_collection,
+    rest_client,
+)
+
+BY_FIELDS = (
+    "userIdentity.type",
+    "userIdentity.arn",
+    "userIdentity.principalId",
+    "userIdentity.accountId",
+    "userIdentity.invokedBy",
+    "userIdentity.accessKeyId",
+    "userIdentity.userName",
+    "userIdentity.sessionContext.sessionIssuer.arn",
+    "recipientAccountId",
+    "eventSource",
+    "eventName",
+    "sourceIPAddress",
+    "userAgent",
+    "awsRegion",
+)
+PROFILE_COLUMNS = ("kind", "identity", "value", "count", "first", "last", "extra")
+
+
+def _first(value: Any) -> Any:
+    return value[0] if isinstance(value, list) and value else value
+
+
+def _num(value: Any, what: str) -> float:
+    try:
+        out = float(_first(value))
+    except (TypeError, ValueError):
+        raise NormalizeError(f"{what} is not a number: {str(value)[:40]!r}") from None
+    if not math.isfinite(out):  # NaN, inf, 1e400: no count or time is
+        raise NormalizeError(f"{what} is not a finite number")
+    return out
+
+
+def aggregate_row(profile: Profile, normalizer: Normalizer, row: Dict[str, Any]) -> None:
+    """Fold one `ctad_baseline_stats` row into the profile; NormalizeError says why a row is unusable."""
+    count = int(_num(row.get("count"), "count"))
+    # An implausible first or last time (1970, 2199) would make the whole baseline look trusted or prune it.
+    first = normalizer.check_time(_num(row.get("first"), "first"))
+    last = normalizer.check_time(_num(row.get("last"), "last"))
+    fields: Dict[str, Any] = {}
+    for name in BY_FIELDS:
+        value = _first(row.get(name))
+        if value is not None and value != "-" and value != "":
+            fields[name] = value
+    fields["_time"] = last
+    event = normalizer.from_flat(fields)
+    hour_cell = _first(row.get("ctad_hour"))
+    hour = int(_num(hour_cell, "ctad_hour")) if hour_cell not in (None, "", "-") else None
+    wk = _first(row.get("weekend_count"))
+    weekend = int(_num(wk, "weekend_count")) if wk not in (None, "", "-") else None
+    profile.add_aggregate(event, count, first, last, hour=hour, weekend_count=weekend)
+
+
+def profile_csv(profile: Profile) -> bytes:
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\r\n")
+    w.writerow(PROFILE_COLUMNS)
+    for r in profile.to_rows():
+        w.writerow(["" if r.get(c) is None else r.get(c) for c in PROFILE_COLUMNS])
+    return utf8(buf.getvalue())
+
+
+class BaselineCommand(P.Command):
+    name = "ctadbaseline"
+    type = "stateful"
+    options = {
+        "retention_days": P.Option(P.number(1, 3650, integer=True), 30, "forget sightings older than this"),
+        "merge": P.Option(P.boolean, False, "add to the existing collection instead of replacing it"),
+        "collection": P.Option(P.name, "ctad_baseline", "KV store collection read when merge=true"),
+    }
+
+    def configure(self) -> None:
+        from ctad.core.catalog import Catalog
+
+        self.normalizer = Normalizer(Catalog.load())
+        self.profile = Profile()
+        self.rows = 0
+        self.bad = 0
+        self.bad_reasons: Dict[str, int] = {}
+        if self.opts["merge"]:
+            self.profile = self._existing()
+
+    def _existing(self) -> Profile:
+        name = self.opts["collection"]
+        rest = rest_client(self.info)
+        if rest is None:
+            raise P.CommandError(f"{self.name}: merge=true needs splunkd_uri and a session key in getinfo")
+        try:
+            rows: Optional[List[Dict[str, Any]]] = read_collection(rest, name)
+        except (SplunkRestError, BaselineSourceError) as exc:
+            raise P.CommandError(f"{self.name}: cannot read KV store collection {name}: {exc}") from None
+        if not rows:
+            self.messages.info(f"{self.name}: collection {name} is empty or missing: starting a new baseline")
+            return Profile()
+        return Profile.from_rows(clean_kv_row(r) for r in rows)
+
+    def execute(self, body: bytes, finished: bool) -> Any:
+        if body:
+            header, reader = P.parse_csv(body)
+            to_row = P.RowReader(header)
+            width = len(header)
+            for cells in reader:
+                self.rows += 1
+                if len(cells) != width:
+                    self._bad(f"malformed CSV record ({len(cells)} cells for {width} columns)")
+                    continue
+                row = to_row(cells)
+                try:
+                    aggregate_row(self.profile, self.normalizer, row)
+                except NormalizeError as exc:
+                    self._bad(str(exc))
+                except Exception as exc:  # an unforeseen row shape must not lose the baseline
+                    self._bad(f"{type(exc).__name__}: {str(exc)[:120]}")
+        if not finished:
+            return b""
+        return self._finish()
+
+    def _bad(self, reason: str) -> None:
+        self.bad += 1
+        key = reason.split(":")[0][:80]
+        self.bad_reasons[key] = self.bad_reasons.get(key, 0) + 1
+
+    def _finish(self) -> bytes:
+        removed = self.profile.prune(self.opts["retention_days"])
+        if self.bad:
+            top = "; ".join(
+                f"{k} ({v})" for k, v in sorted(self.bad_reasons.items(), key=lambda x: -x[1])[:3]
+            )
+            self.messages.warn(f"{self.name}: {self.bad} of {self.rows} rows skipped: {top}")
+        d = self.profile.describe()
+        self.messages.info(
+            f"{self.name}: {d['events']} events, {d['identities']} identities over {d['span_days']} days"
+            f" ({removed} stale entries pruned)"
+        )
+        if d["events"] and not d["trusted"]:
+            self.messages.warn(
+                f"baseline has {d['span_days']:.1f} days of history (<{MIN_TRUSTED_DAYS}): novelty features are weak"
+            )
+        if self.rows == 0 and not self.opts["merge"]:
+            self.messages.warn(
+                f"{self.name}: no input rows: the baseline is empty (check the time range/macros)"
+            )
+        return profile_csv(self.profile)
+
+
+def main() -> None:
+    P.dispatch(BaselineCommand())

@@ -1,5 +1,0 @@
-"""ctad.knowledge: analyst verdicts (SQLite for the CLI, KV store in Splunk) reused by triage and retraining."""
-
-from .store import FEEDBACK_VERDICTS, KnowledgeBase, KVKnowledgeBase, export_labels
-
-__all__ = ["FEEDBACK_VERDICTS", "KnowledgeBase", "KVKnowledgeBase", "export_labels"]
