@@ -585,7 +585,3 @@ class FeatureState:
         if self.last_time is None or t > self.last_time:
             self.last_time = t
         return row
-
-
-def feature_dict(row: Sequence[float]) -> Dict[str, float]:
-    return dict(zip(FEATURE_NAMES, row))

@@ -193,10 +193,6 @@ def _parse_time(value: Any) -> float:
     return t
 
 
-def format_time(t: float) -> str:
-    return _dt.datetime.fromtimestamp(t, tz=_dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
 # ------------------------------------------------------------------------------------------------- network
 _PRIVATE4 = (
     ipaddress.ip_network("10.0.0.0/8"),

@@ -29,10 +29,6 @@ OUTPUT_FIELDS: Tuple[str, ...] = (
 
 SEVERITIES: Tuple[str, ...] = ("informational", "low", "medium", "high", "critical")
 
-# Request details that change risk, found by the normaliser and used as features and reasons.
-RISK_FLAGS: Tuple[str, ...] = ("public", "cross_account", "open_ingress", "logging_off", "credential_other",
-                               "self_grant", "short_expiry")  # fmt: skip
-
 
 class Event:
     """A normalised CloudTrail event: only what features, reasons and triage need."""

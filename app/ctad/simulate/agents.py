@@ -16,7 +16,6 @@ _EPOCH = 1704067200  # 2024-01-01T00:00:00Z; versions below are plausible for da
 _CAMEL = re.compile(r"(?<!^)(?=[A-Z])")
 _KEBAB: Dict[str, str] = {}
 
-FAMILIES = ("aws-cli", "boto3", "go-v2", "java", "js", "terraform", "powershell")
 # Weighted mix people use from a terminal; attackers draw from the same list.
 HUMAN_TOOL_WEIGHTS = (
     ("aws-cli", 0.62),

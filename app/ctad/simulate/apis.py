@@ -128,7 +128,6 @@ ADMIN_WRITES = ops(
     "secretsmanager:GetSecretValue,BatchGetSecretValue,CreateSecret rds:ModifyDBSnapshotAttribute "
     "kms:CreateGrant,PutKeyPolicy"
 )
-ADMIN_MAINTENANCE = ops("cloudtrail:StopLogging,StartLogging")
 TERRAFORM_READS = ops(
     "sts:GetCallerIdentity iam:GetRole,GetPolicy,GetPolicyVersion,ListAttachedRolePolicies,ListRolePolicies,"
     "GetRolePolicy,GetInstanceProfile,GetOpenIDConnectProvider "
@@ -195,10 +194,6 @@ LAMBDA_OPS = ops(
     "s3:GetObject,PutObject,ListObjects sts:AssumeRole,GetCallerIdentity ec2:DescribeInstances,DescribeSnapshots "
     "logs:CreateLogStream athena:StartQueryExecution,GetQueryExecution glue:GetTable"
 )
-LAMBDA_APP = ops(
-    "secretsmanager:GetSecretValue kms:Decrypt ssm:GetParameter,GetParameters sts:AssumeRole "
-    "bedrock:InvokeModel events:PutEvents"
-)
 INSTANCE_AGENT = ops(
     "ssm:UpdateInstanceInformation,ListInstanceAssociations logs:CreateLogStream "
     "kms:GenerateDataKey ec2:DescribeTags"
@@ -228,7 +223,6 @@ BACKUP = ops(
     "ec2:CreateSnapshot,DescribeSnapshots,CopySnapshot,DeleteSnapshot,CreateTags "
     "rds:CreateDBSnapshot,DescribeDBSnapshots,DeleteDBSnapshot"
 )
-BACKUP_SHARE = ops("ec2:ModifySnapshotAttribute,DescribeSnapshotAttribute rds:ModifyDBSnapshotAttribute")
 DATA_OPS = ops(
     "s3:GetObject,PutObject,HeadObject,ListObjects,DeleteObject,DeleteObjects,CopyObject,ListObjectVersions"
 )

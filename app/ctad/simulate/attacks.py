@@ -85,36 +85,6 @@ PANTHER_NOT_ATTACKS = {
     "AWS.Modify.Cloud.Compute.Infrastructure",
     "AWS.EC2.StopInstances",
 }
-CLOUDTRAIL_KEYS = (
-    "eventVersion",
-    "userIdentity",
-    "eventTime",
-    "eventSource",
-    "eventName",
-    "awsRegion",
-    "sourceIPAddress",
-    "userAgent",
-    "errorCode",
-    "errorMessage",
-    "requestParameters",
-    "responseElements",
-    "additionalEventData",
-    "requestID",
-    "eventID",
-    "readOnly",
-    "resources",
-    "eventType",
-    "apiVersion",
-    "managementEvent",
-    "recipientAccountId",
-    "serviceEventDetails",
-    "sharedEventID",
-    "vpcEndpointId",
-    "vpcEndpointAccountId",
-    "eventCategory",
-    "tlsDetails",
-    "sessionCredentialFromConsole",
-)
 _SERVICE_VALUE = re.compile(r"^(AWS Internal|[a-z0-9.-]+\.amazonaws\.com)$")
 _ACCOUNT_IN_TEXT = re.compile(r"(?<![0-9])([0-9]{12})(?![0-9])")
 _KEY = re.compile(r"\b(AKIA|ASIA)[A-Z0-9*]{12,20}\b")

@@ -14,7 +14,7 @@ from typing import Dict, List, Optional, Tuple
 
 from ctad.simulate.agents import BROWSERS, OS_PROFILES, ToolAgent, pick_family
 from ctad.simulate.apis import BROWSE, Resources
-from ctad.simulate.ids import account_id, alnum, derive_rng, hexid, instance_id, key_id, principal_id
+from ctad.simulate.ids import account_id, derive_rng, hexid, instance_id, key_id, principal_id
 from ctad.simulate.networks import COUNTRIES, aws_pool, ip_from
 from ctad.simulate.services import SERVICE_NOISE
 
@@ -553,11 +553,3 @@ def build_org(
         roles=roles,
         holidays=_holidays(start, days),
     )
-
-
-def new_session_name(rng: random.Random, kind: str, ts: float) -> str:
-    if kind == "ci":
-        return "GitHubActions"
-    if kind == "ecs":
-        return hexid(rng, 32)
-    return "botocore-session-%d" % int(ts) if rng.random() < 0.5 else alnum(rng, 10)

@@ -53,7 +53,6 @@ _COMPILED = tuple((name, re.compile(rx, re.IGNORECASE | re.DOTALL)) for name, rx
 
 # Invisible or direction-changing characters used to hide instructions from a human reading the event.
 _INVISIBLE = re.compile("[\u200b-\u200f\u202a-\u202e\u2060-\u2064\u2066-\u2069\ufeff\U000e0000-\U000e007f]")
-_LONG_B64 = re.compile(r"[A-Za-z0-9+/]{120,}={0,2}")
 
 MAX_SCAN = 20_000  # characters scanned per value: enough for any real CloudTrail field, bounded for safety
 MAX_VALUES = 50_000  # values (strings, keys, containers) visited per scan, whatever their nesting
@@ -142,8 +141,3 @@ def spotlight(value: Any, nonce: str, limit: int = 12000) -> str:
     # Delimiter look-alikes inside the data are defused even though the nonce already makes them harmless.
     body = body.replace("<untrusted", "<\\u0075ntrusted").replace("</untrusted", "<\\/\\u0075ntrusted")
     return f"<untrusted_data_{nonce}>\n{body}\n</untrusted_data_{nonce}>"
-
-
-def long_encoded_blobs(fields: Dict[str, Any]) -> List[str]:
-    """Paths of values that carry long base64-like blobs (possible smuggled payloads; reported, not decoded)."""
-    return [path for path, text in _strings(fields) if _LONG_B64.search(text[:MAX_SCAN] or "")]
