@@ -16,6 +16,11 @@ import pytest
 REPO = Path(__file__).resolve().parents[1]
 SHARED = REPO.parent / "shared"
 
+# tests/ on the path (last, so nothing here shadows an installed module): every test folder imports the one
+# CloudTrail event builder as `from cloudtrail_event import CloudTrailEvent`
+if str(Path(__file__).resolve().parent) not in sys.path:
+    sys.path.append(str(Path(__file__).resolve().parent))
+
 
 @pytest.fixture(scope="session")
 def repo() -> Path:

@@ -8,34 +8,19 @@ import gzip
 import json
 
 import pytest
+from cloudtrail_event import CloudTrailEvent, iam_user
 from ctad.cli import main
 from ctad.engine.cli import build_profile
 
 
 def _events(tmp_path, n=30):
     path = tmp_path / "in.jsonl"
-    lines = []
-    for i in range(n):
-        lines.append(
-            json.dumps(
-                {
-                    "eventVersion": "1.08",
-                    "eventTime": f"2026-11-20T08:{i:02d}:00Z",
-                    "eventSource": "ec2.amazonaws.com",
-                    "eventName": "DescribeInstances",
-                    "awsRegion": "us-east-1",
-                    "sourceIPAddress": "198.51.100.7",
-                    "userAgent": "aws-cli/2.15.0",
-                    "userIdentity": {
-                        "type": "IAMUser",
-                        "arn": "arn:aws:iam::111122223333:user/alice",
-                        "accountId": "111122223333",
-                        "accessKeyId": "AKIAEXAMPLE",
-                    },  # fmt: skip
-                    "eventID": f"00000000-0000-0000-0000-{i:012d}",
-                }
-            )
-        )
+    lines = [
+        json.dumps(CloudTrailEvent("DescribeInstances", "ec2.amazonaws.com", time=f"2026-11-20T08:{i:02d}:00Z",
+                                   ua="aws-cli/2.15.0", identity=iam_user(key="AKIAEXAMPLE"),
+                                   event_id=f"00000000-0000-0000-0000-{i:012d}").as_record())
+        for i in range(n)
+    ]  # fmt: skip
     path.write_text("\n".join(lines) + "\n")
     return path
 

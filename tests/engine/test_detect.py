@@ -5,11 +5,12 @@ import json
 import random
 
 import pytest
+from cloudtrail_event import CloudTrailEvent, ecs_from_raw, iam_user, timeline, write_s3
 from ctad.core.features import FEATURE_NAMES, FeatureState
 from ctad.core.profile import Profile
 from ctad.core.schema import OUTPUT_FIELDS
 from ctad.engine.detect import Detector
-from helpers import ecs_doc, raw_event, splunk_row, timeline
+from ctad.splunk.splunkd_sim import splunk_row
 
 
 def run_rows(model_dir, rows, **kw):
@@ -54,7 +55,7 @@ def test_input_shapes_score_alike(tiny_model_dir):
     for convert in (
         splunk_row,
         lambda e: splunk_row(e, with_raw=False),
-        lambda e: ecs_doc(e, with_original=True),
+        lambda e: ecs_from_raw(e, keep_original=True),
     ):
         got = run_rows(tiny_model_dir, [convert(r) for r in rows])[0]
         assert [g["ct_score"] for g in got] == [e["ct_score"] for e in expected]
@@ -112,10 +113,10 @@ def test_features_are_causal():
 
 def test_bad_rows_come_out_with_ct_error(tiny_model_dir):
     rows = [
-        raw_event(event_id="ok-1"),
+        CloudTrailEvent(event_id="ok-1").as_record(),
         {"nonsense": True},
         "{broken",
-        raw_event(event_id="ok-2"),
+        CloudTrailEvent(event_id="ok-2").as_record(),
         [1, 2],
         None,
     ]
@@ -128,9 +129,7 @@ def test_bad_rows_come_out_with_ct_error(tiny_model_dir):
 
 
 def test_reasons_are_sentences_about_the_event(tiny_model_dir):
-    rows = timeline(80) + [raw_event(name="StopLogging", source="cloudtrail.amazonaws.com", event_id="stop-1",
-                                     time="2024-05-01T13:00:00Z", ip="203.0.113.99",
-                                     arn="arn:aws:iam::111122223333:user/u1", params={"name": "org-trail"})]  # fmt: skip
+    rows = timeline(80) + [CloudTrailEvent("StopLogging", "cloudtrail.amazonaws.com", event_id="stop-1", time="2024-05-01T13:00:00Z", ip="203.0.113.99", params={"name": "org-trail"}, identity=iam_user("u1")).as_record()]  # fmt: skip
     results, _ = run_rows(tiny_model_dir, rows, threshold=0.0)
     stop = results[-1]
     assert stop["ct_anomaly"] == 1
@@ -141,10 +140,8 @@ def test_reasons_are_sentences_about_the_event(tiny_model_dir):
 # ------------------------------------------------------------------------------------------------ CLI
 def _write_s3(dir_, rows, per_file=40):
     for i in range(0, len(rows), per_file):
-        path = dir_ / "AWSLogs" / "111122223333" / "CloudTrail" / "us-east-1" / f"f{i:05d}.json.gz"
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with gzip.open(path, "wt") as fh:
-            json.dump({"Records": rows[i : i + per_file]}, fh)
+        write_s3(dir_ / "AWSLogs" / "111122223333" / "CloudTrail" / "us-east-1" / f"f{i:05d}.json.gz",
+                 rows[i : i + per_file])  # fmt: skip
 
 
 def test_cli_detect_s3_dir_in_input_order(tiny_model_dir, tmp_path):
@@ -165,11 +162,11 @@ def test_cli_bad_input_corpus(tiny_model_dir, tmp_path):
 
     d = tmp_path / "bad"
     d.mkdir()
-    good = raw_event(event_id="good-1")
+    good = CloudTrailEvent(event_id="good-1").as_record()
     (d / "a.jsonl").write_bytes(
         json.dumps(good).encode()
         + b"\n{not json\n"
-        + json.dumps(raw_event(event_id="latin", ua="caf\xe9"))
+        + json.dumps(CloudTrailEvent(event_id="latin", ua="caf\xe9").as_record())
         .encode("utf-8")
         .replace(b"caf\\u00e9", b"caf\xe9")
         + b"\n"
@@ -187,7 +184,7 @@ def test_cli_bad_input_corpus(tiny_model_dir, tmp_path):
     )
     (d / "b.json").write_bytes(b"")
     (d / "c.json.gz").write_bytes(gzip.compress(b'{"Records": [')[:-6])
-    (d / "d.json").write_text(json.dumps({"Records": [raw_event(event_id="good-2"), 7]}))
+    (d / "d.json").write_text(json.dumps({"Records": [CloudTrailEvent(event_id="good-2").as_record(), 7]}))
     out = tmp_path / "out.jsonl"
     summary = tmp_path / "summary.json"
     assert main(["detect", str(d), "-o", str(out), "--model", str(tiny_model_dir), "-q",

@@ -6,6 +6,7 @@ import json
 import random
 
 import pytest
+from cloudtrail_event import CloudTrailEvent, iam_user
 from ctad.core.catalog import Catalog
 from ctad.core.features import FeatureState
 from ctad.core.normalize import Normalizer
@@ -13,7 +14,6 @@ from ctad.core.profile import Profile
 from ctad.core.schema import Event
 from ctad.simulate import SimConfig, generate
 from features_reference import ReferenceState
-from helpers import raw_event
 
 
 def same_row(a, b) -> bool:
@@ -95,8 +95,16 @@ def test_same_rows_for_odd_events(catalog, events):
             ev.identity = "arn:aws:iam::111122223333:user/ghost"
         odd.append(ev)
     for i in range(100):  # new identities, addresses and keys
-        odd.append(normalize(raw_event(event_id=f"new-{i:03d}", arn=f"arn:aws:iam::111122223333:user/u{i % 9}",
-                                       ip=f"203.0.113.{i % 13}", key=f"AKIANEW{i % 5}", region="")))  # fmt: skip
+        odd.append(
+            normalize(
+                CloudTrailEvent(
+                    event_id=f"new-{i:03d}",
+                    ip=f"203.0.113.{i % 13}",
+                    region="",
+                    identity=iam_user(f"u{i % 9}", key=f"AKIANEW{i % 5}"),
+                ).as_record()
+            )
+        )
     evs = sorted(odd, key=lambda e: (e.time, e.event_id))
     for i in range(0, len(evs), 25):  # the state after each few events, before later ones hide a difference
         run_both(ref, new, evs[i : i + 25])

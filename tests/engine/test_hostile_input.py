@@ -6,7 +6,6 @@ command through the protocol (splunkd_sim), and `ctad baseline build`.
 
 from __future__ import annotations
 
-import datetime as dt
 import gzip
 import json
 import math
@@ -16,28 +15,17 @@ from pathlib import Path
 from typing import Any, Dict, List, Sequence
 
 import pytest
+from cloudtrail_event import CloudTrailEvent, ecs_from_raw, iam_user, timeline, write_s3
 from ctad.cli import main
 from ctad.core import bounded
 from ctad.core import profile as profile_module
 from ctad.core.profile import Profile
 from ctad.splunk.splunkd_sim import run_search, splunk_row
-from helpers import raw_event, timeline
 
 REPO = Path(__file__).resolve().parents[2]
 DETECT = [sys.executable, str(REPO / "bin" / "cloudtraildetect.py")]
 CT = ("ct_score", "ct_anomaly", "ct_severity", "ct_reasons", "ct_tactic", "ct_technique", "ct_identity",
       "ct_model", "ct_error")  # fmt: skip
-
-
-def _stamp(t: float) -> str:
-    return dt.datetime.fromtimestamp(t, tz=dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def _write_s3(path: Path, records: Sequence[Any]) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with gzip.open(path, "wt") as fh:
-        fh.write(json.dumps({"Records": list(records)}))
-    return path
 
 
 def _write_jsonl(path: Path, lines: Sequence[str]) -> Path:
@@ -123,15 +111,16 @@ def test_reasons_for_a_huge_count_or_gap_are_sentences_not_overflow():
 def _busy_identity(n: int = 1200) -> List[Dict[str, Any]]:
     """One identity making n calls within 5 minutes: a count far above exp()'s range."""
     start = 1714557600
-    return [raw_event(time=_stamp(start + i * 250 // n), event_id=f"busy-{i:05d}") for i in range(n)]
+    return [
+        CloudTrailEvent(time=start + i * 250 // n, event_id=f"busy-{i:05d}").as_record() for i in range(n)
+    ]
 
 
 def test_busy_identity_with_threshold_zero_is_scored_at_every_door(tmp_path):
     """1,200 calls in 5 minutes by one identity, every row explained (threshold 0): reasons used exp(count)."""
     records = _busy_identity()
     files = [
-        _write_s3(tmp_path / "in" / f"f{i}.json.gz", records[i : i + 300])
-        for i in range(0, len(records), 300)
+        write_s3(tmp_path / "in" / f"f{i}.json.gz", records[i : i + 300]) for i in range(0, len(records), 300)
     ]
     single = _detect(tmp_path, files, 1, "--threshold", "0")
     parallel = _detect(tmp_path, files, 2, "--threshold", "0")
@@ -170,7 +159,9 @@ def test_profile_with_negative_nan_and_huge_counts_scores_instead_of_raising(tmp
     for api in data["apis"].values():
         api[0] = -7
     base.write_text(json.dumps(data))
-    later = [raw_event(time=_stamp(1714557600 + 86400 + i), event_id=f"later-{i}") for i in range(5)]
+    later = [
+        CloudTrailEvent(time=1714557600 + 86400 + i, event_id=f"later-{i}").as_record() for i in range(5)
+    ]
     src = _write_jsonl_records(tmp_path / "later.jsonl", later)
     rows = _detect(tmp_path, [Path(src)], 1, "--baseline", str(base), "--threshold", "0")
     assert len(rows) == 5 and all(r["ct_error"] == "" and 0 <= r["ct_score"] <= 1 for r in rows)
@@ -189,14 +180,14 @@ def _nested(depth: int) -> Any:
 
 
 def _deep_event(depth: int, event_id: str) -> Dict[str, Any]:
-    ev = raw_event(name="PutBucketPolicy", event_id=event_id, time="2024-05-01T10:00:05Z")
+    ev = CloudTrailEvent("PutBucketPolicy", event_id=event_id, time="2024-05-01T10:00:05Z").as_record()
     ev["requestParameters"] = {"bucketName": "b", "policy": _nested(depth)}
     return ev
 
 
 def _nesting_inputs(tmp_path: Path) -> List[Path]:
-    ok = [raw_event(event_id=f"ok-{i}", time=f"2024-05-01T10:00:0{i}Z") for i in range(4)]
-    s3 = _write_s3(tmp_path / "in" / "a.json.gz", [ok[0], _deep_event(300, "deep-s3"), ok[1]])
+    ok = [CloudTrailEvent(event_id=f"ok-{i}", time=f"2024-05-01T10:00:0{i}Z").as_record() for i in range(4)]
+    s3 = write_s3(tmp_path / "in" / "a.json.gz", [ok[0], _deep_event(300, "deep-s3"), ok[1]])
     lines = [json.dumps(ok[2]), json.dumps(_deep_event(300, "deep-line")), json.dumps(ok[3]),
              '{"eventID": "too-deep", "x": ' + "[" * 1100 + "]" * 1100 + "}"]  # fmt: skip
     return [s3, _write_jsonl(tmp_path / "in" / "b.jsonl", lines)]
@@ -245,7 +236,7 @@ def test_deep_nesting_without_orjson_gives_the_same_answers(tmp_path):
 
 
 def test_deep_nesting_in_splunk_raw_is_a_row_with_ct_error(tmp_path):
-    ok = raw_event(event_id="ok", time="2024-05-01T10:00:00Z")
+    ok = CloudTrailEvent(event_id="ok", time="2024-05-01T10:00:00Z").as_record()
     deep = _deep_event(300, "deep")
     rows = [splunk_row(ok), {"_time": "1714557605.000", "_raw": json.dumps(deep), "sourcetype": "aws:cloudtrail"},
             {"_time": "1714557606.000", "_raw": '{"eventName": "X", "a": ' + "[" * 1100 + "]" * 1100 + "}"}]  # fmt: skip
@@ -266,10 +257,16 @@ def test_baseline_build_skips_deep_events(tmp_path, capsys):
 # ------------------------------------------------------------------------------------ 7. duplicate eventIDs
 def _shared_id_pair() -> List[Dict[str, Any]]:
     """A benign ListBuckets and a StopLogging by another identity, sharing time and eventID."""
-    benign = raw_event(event_id="same-id", time="2024-05-01T10:00:00Z")
-    evil = raw_event(name="StopLogging", source="cloudtrail.amazonaws.com", event_id="same-id",
-                     time="2024-05-01T10:00:00Z", arn="arn:aws:iam::111122223333:user/mallory",
-                     ip="203.0.113.9", key="AKIAEXAMPLE0000009", params={"name": "main-trail"})  # fmt: skip
+    benign = CloudTrailEvent(event_id="same-id", time="2024-05-01T10:00:00Z").as_record()
+    evil = CloudTrailEvent(
+        "StopLogging",
+        "cloudtrail.amazonaws.com",
+        event_id="same-id",
+        time="2024-05-01T10:00:00Z",
+        ip="203.0.113.9",
+        params={"name": "main-trail"},
+        identity=iam_user("mallory", key="AKIAEXAMPLE0000009"),
+    ).as_record()
     history = timeline(60, identities=2)
     return history + [benign, evil]
 
@@ -349,14 +346,20 @@ def test_public_events_answer_alike_for_any_order_and_every_door(shared_data, tm
 # -------------------------------------------------------------------------------------- 9. implausible times
 def _history(days: int = 2, identities: int = 59) -> List[Dict[str, Any]]:
     start = 1714557600
-    return [raw_event(time=_stamp(start + i * days * 86400 // (identities * 3)), event_id=f"h-{i}",
-                      arn=f"arn:aws:iam::111122223333:user/u{i % identities}") for i in range(identities * 3)]  # fmt: skip
+    return [
+        CloudTrailEvent(
+            time=start + i * days * 86400 // (identities * 3),
+            event_id=f"h-{i}",
+            identity=iam_user(f"u{i % identities}"),
+        ).as_record()
+        for i in range(identities * 3)
+    ]
 
 
 def _odd_times() -> List[Dict[str, Any]]:
     return [
-        raw_event(time="2199-01-01T00:00:00Z", event_id="future"),
-        raw_event(time="1970-01-01T00:00:01Z", event_id="epoch"),
+        CloudTrailEvent(time="2199-01-01T00:00:00Z", event_id="future").as_record(),
+        CloudTrailEvent(time="1970-01-01T00:00:01Z", event_id="epoch").as_record(),
     ]
 
 
@@ -411,13 +414,13 @@ def test_normalizer_refuses_times_relative_to_its_own_clock():
 
     now = 1714557600.0
     normalizer = Normalizer(now=now)
-    assert normalizer.normalize(raw_event(time=_stamp(now + 3600))).time == now + 3600
+    assert normalizer.normalize(CloudTrailEvent(time=now + 3600).as_record()).time == now + 3600
     with pytest.raises(NormalizeError, match="after this run's clock"):
-        normalizer.normalize(raw_event(time=_stamp(now + 2 * 86400)))
+        normalizer.normalize(CloudTrailEvent(time=now + 2 * 86400).as_record())
     with pytest.raises(NormalizeError, match="before CloudTrail existed"):
-        normalizer.normalize(raw_event(time="2013-10-31T23:59:59Z"))
+        normalizer.normalize(CloudTrailEvent(time="2013-10-31T23:59:59Z").as_record())
     with pytest.raises(NormalizeError, match="finite"):
-        normalizer.normalize({**raw_event(), "eventTime": 10**400})
+        normalizer.normalize({**CloudTrailEvent().as_record(), "eventTime": 10**400})
 
 
 # ------------------------------------------------------------------------------------- Splunk's ctadbaseline
@@ -440,27 +443,25 @@ def test_ctadbaseline_refuses_aggregate_rows_with_implausible_times(tmp_path):
 
 
 # ------------------------------------------------------------------------------------------ Elastic's door
-def _elastic_helpers():
+def _fake_es_class():
     import importlib.util
 
     pytest.importorskip("elasticsearch")
-    here = REPO / "tests" / "elastic"
-    modules = {}
-    for name in ("fake_es", "conftest"):
-        spec = importlib.util.spec_from_file_location(f"ctad_h1_elastic_{name}", here / f"{name}.py")
-        module = importlib.util.module_from_spec(spec)  # type: ignore[arg-type]
-        sys.modules[spec.name] = module  # type: ignore[union-attr]
-        spec.loader.exec_module(module)  # type: ignore[union-attr]
-        modules[name] = module
-    return modules["fake_es"].FakeES, modules["conftest"].ecs_from_raw
+    spec = importlib.util.spec_from_file_location(
+        "ctad_h1_elastic_fake_es", REPO / "tests" / "elastic" / "fake_es.py"
+    )
+    module = importlib.util.module_from_spec(spec)  # type: ignore[arg-type]
+    sys.modules[spec.name] = module  # type: ignore[union-attr]
+    spec.loader.exec_module(module)  # type: ignore[union-attr]
+    return module.FakeES
 
 
 def test_elastic_detect_keeps_events_apart_and_refuses_hostile_ones(tmp_path):
     """`ctad elastic detect` over ECS documents: shared eventIDs, a deep event.original, an impossible time."""
-    fake_es_class, ecs_from_raw = _elastic_helpers()
+    fake_es_class = _fake_es_class()
     records = _shared_id_pair()
     deep = _deep_event(300, "deep")
-    future = raw_event(time="2199-01-01T00:00:00Z", event_id="future")
+    future = CloudTrailEvent(time="2199-01-01T00:00:00Z", event_id="future").as_record()
     docs = [ecs_from_raw(r) for r in records] + [ecs_from_raw(deep, keep_original=True)]
     odd = ecs_from_raw(future, keep_original=True)
     odd["@timestamp"] = "2024-05-01T10:00:09.000Z"  # inside the window: only the original record says 2199
@@ -498,7 +499,7 @@ def test_aggregate_rows_with_forged_numbers_are_bounded():
     from ctad.core.normalize import Normalizer
 
     normalizer = Normalizer(Catalog.load())
-    event = normalizer.normalize(raw_event())
+    event = normalizer.normalize(CloudTrailEvent().as_record())
     profile = Profile()
     profile.add_aggregate(
         event, 10**400, 1714550000.0, 1714557600.0, hour=float("nan"), weekend_count=float("inf")
@@ -513,13 +514,18 @@ def test_aggregate_rows_with_forged_numbers_are_bounded():
     Profile.from_rows(list(profile.to_rows()), problems)
     assert problems == {}
     state = profile.to_state(Catalog.load())
-    row = state.process(normalizer.normalize(raw_event(time="2024-05-01T10:00:01Z", event_id="x")))
+    row = state.process(
+        normalizer.normalize(CloudTrailEvent(time="2024-05-01T10:00:01Z", event_id="x").as_record())
+    )
     assert all(isinstance(v, (int, float)) for v in row)
 
 
 def test_a_record_beyond_the_parser_limit_does_not_take_its_file_with_it(tmp_path):
     """An S3 file whose one record nests deeper than any parser reads: the file's other events are still rows."""
-    ok = [json.dumps(raw_event(event_id=f"ok-{i}", time=f"2024-05-01T10:00:0{i}Z")) for i in range(2)]
+    ok = [
+        json.dumps(CloudTrailEvent(event_id=f"ok-{i}", time=f"2024-05-01T10:00:0{i}Z").as_record())
+        for i in range(2)
+    ]
     deep = '{"eventID": "too-deep", "p": ' + "[" * 1100 + "]" * 1100 + "}"
     path = tmp_path / "in" / "x.json.gz"
     path.parent.mkdir()
@@ -551,7 +557,10 @@ def test_a_long_run_of_one_event_id_across_scoring_batches(tmp_path, monkeypatch
     monkeypatch.setattr(pipeline, "UNIT_ROWS", 30)
     monkeypatch.setattr(pipeline, "TASK_BYTES", 3000)
     records = [
-        raw_event(event_id="same", ip=f"198.51.100.{i % 250}", key=f"AKIA{i:016d}") for i in range(300)
+        CloudTrailEvent(
+            event_id="same", ip=f"198.51.100.{i % 250}", identity=iam_user("alice", key=f"AKIA{i:016d}")
+        ).as_record()
+        for i in range(300)
     ]
     records += [dict(records[i]) for i in range(0, 300, 7)]
     files = [Path(_write_jsonl_records(tmp_path / f"f{k}.jsonl", records[k::3])) for k in range(3)]

@@ -14,12 +14,12 @@ import sys
 from pathlib import Path
 
 import pytest
+from cloudtrail_event import CloudTrailEvent
 from ctad.core import bounded
 from ctad.core.catalog import Catalog
 from ctad.core.normalize import NormalizeError, Normalizer
 from ctad.engine.detect import Detector
 from ctad.splunk.splunkd_sim import run_search
-from helpers import ecs_doc, raw_event, splunk_row
 
 REPO = Path(__file__).resolve().parents[2]
 DETECT = [sys.executable, str(REPO / "bin" / "cloudtraildetect.py")]
@@ -30,11 +30,11 @@ def deep_rows(event_id: str = "deep-1") -> list:
     """A Splunk row (extracted fields of the shallow part + `_raw`), an ECS document (+ `event.original`) and a
     JSON text row of one event whose `requestParameters.filter` nests DEPTH lists; the deep text is spliced in,
     as no serialiser writes it."""
-    ev = raw_event(event_id=event_id, params={"bucketName": "b", "filter": "DEEP"})
-    text = json.dumps(ev).replace('"DEEP"', "[" * DEPTH + '"x"' + "]" * DEPTH)
-    splunk = splunk_row(ev)
+    event = CloudTrailEvent(event_id=event_id, params={"bucketName": "b", "filter": "DEEP"})
+    text = json.dumps(event.as_record()).replace('"DEEP"', "[" * DEPTH + '"x"' + "]" * DEPTH)
+    splunk = event.as_splunk_row()
     splunk["_raw"] = text
-    ecs = ecs_doc(ev)
+    ecs = event.as_ecs()
     ecs["event"]["original"] = text
     return [splunk, ecs, text]
 
@@ -70,13 +70,13 @@ def test_beyond_the_parser_is_a_nesting_error_at_every_door(normalizer, recursio
 
 def test_unparsable_raw_that_is_not_deep_still_falls_back_to_fields(normalizer):
     """Only depth decides: a _raw cut short (Splunk's TRUNCATE) is still scored from its extracted fields."""
-    row = splunk_row(raw_event())
+    row = CloudTrailEvent().as_splunk_row()
     row["_raw"] = row["_raw"][:60]
     assert normalizer.normalize(row).name == "ListBuckets"
 
 
 def test_splunk_command_and_engine_agree_on_a_row_beyond_the_parser(tmp_path):
-    rows = [splunk_row(raw_event(event_id="ok", time="2024-05-01T09:59:00Z")), deep_rows()[0]]
+    rows = [CloudTrailEvent(event_id="ok", time="2024-05-01T09:59:00Z").as_splunk_row(), deep_rows()[0]]
     out = run_search(DETECT, [], rows, [1, 1], str(tmp_path))[2]
     run = Detector().start()
     for r in rows:

@@ -3,8 +3,8 @@ from __future__ import annotations
 import json
 
 import pytest
+from cloudtrail_event import CloudTrailEvent, principal
 from ctad.core.normalize import NormalizeError, classify_source, normalize, parse_time, risk_flags
-from helpers import ecs_doc, eventbridge, raw_event, splunk_row
 
 
 def _key(ev):
@@ -18,24 +18,27 @@ ASSUMED = "arn:aws:sts::111122223333:assumed-role/ci-deployer/build-42"
 
 @pytest.mark.parametrize("with_issuer", [True, False])
 def test_assumed_role_is_keyed_by_role_and_session_kept(with_issuer):
-    ev = normalize(raw_event(arn=ASSUMED, itype="AssumedRole", issuer=ROLE if with_issuer else None))
+    ev = normalize(
+        CloudTrailEvent(
+            identity=principal(ASSUMED, "AssumedRole", issuer=ROLE if with_issuer else None)
+        ).as_record()
+    )
     assert ev.identity == ROLE
     assert ev.session == "build-42"
 
 
 def test_every_shape_gives_the_same_event():
-    src = raw_event(
-        name="PutBucketPolicy",
-        arn=ASSUMED,
-        itype="AssumedRole",
-        issuer=ROLE,
+    event = CloudTrailEvent(
+        "PutBucketPolicy",
         params={
             "bucketName": "b1",
             "bucketPolicy": {"Statement": [{"Effect": "Allow", "Principal": "*", "Action": "s3:GetObject"}]},
-        },  # fmt: skip
+        },
+        identity=principal(ASSUMED, "AssumedRole", issuer=ROLE),
     )
-    shapes = [src, eventbridge(src), splunk_row(src), splunk_row(src, with_raw=False), ecs_doc(src),
-              ecs_doc(src, with_original=True), json.dumps(src)]  # fmt: skip
+    src = event.as_record()
+    shapes = [src, event.as_eventbridge(), event.as_splunk_row(), event.as_splunk_row(with_raw=False),
+              event.as_ecs(), event.as_ecs(keep_original=True), json.dumps(src)]  # fmt: skip
     keys = {_key(normalize(s)) for s in shapes}
     assert len(keys) == 1, keys
     ev = normalize(src)
@@ -45,14 +48,16 @@ def test_every_shape_gives_the_same_event():
 
 def test_service_principal_is_not_a_human():
     ev = normalize(
-        raw_event(itype="AWSService", arn="", ip="config.amazonaws.com", ua="config.amazonaws.com")
+        CloudTrailEvent(
+            ip="config.amazonaws.com", ua="config.amazonaws.com", identity=principal("", "AWSService")
+        ).as_record()
     )
     assert ev.identity.startswith("svc:")
     assert ev.ip_kind == "aws_service"
 
 
 def test_invoked_by_is_kept():
-    r = raw_event(arn=ASSUMED, itype="AssumedRole", issuer=ROLE)
+    r = CloudTrailEvent(identity=principal(ASSUMED, "AssumedRole", issuer=ROLE)).as_record()
     r["userIdentity"]["invokedBy"] = "cloudformation.amazonaws.com"
     assert normalize(r).invoked_by == "cloudformation.amazonaws.com"
 
@@ -99,7 +104,7 @@ def test_bad_rows_say_why(row, message):
 
 
 def test_wrongly_typed_fields_do_not_crash():
-    r = raw_event()
+    r = CloudTrailEvent().as_record()
     r["userAgent"] = {"nested": True}
     r["readOnly"] = "maybe"
     r["requestParameters"] = "not an object"
@@ -109,7 +114,7 @@ def test_wrongly_typed_fields_do_not_crash():
 
 
 def test_missing_event_id_gets_a_stable_content_hash():
-    r = raw_event()
+    r = CloudTrailEvent().as_record()
     del r["eventID"]
     assert normalize(r).event_id == normalize(dict(r)).event_id
     assert normalize(r).event_id.startswith("h-")
@@ -210,10 +215,15 @@ def test_identity_memo_keeps_identities_apart():
     from ctad.core.normalize import Normalizer
 
     n = Normalizer()
-    base = raw_event(arn=ASSUMED, itype="AssumedRole", issuer=ROLE)
-    other_issuer = raw_event(arn=ASSUMED, itype="AssumedRole", issuer=ROLE + "-2")
-    svc = [raw_event(itype="AWSService", arn="", source=s) for s in ("s3.amazonaws.com", "ec2.amazonaws.com")]
-    sso = raw_event(arn=ASSUMED.replace("ci-deployer", "AWSReservedSSO_Admin_0123"), itype="AssumedRole")
+    base = CloudTrailEvent(identity=principal(ASSUMED, "AssumedRole", issuer=ROLE)).as_record()
+    other_issuer = CloudTrailEvent(identity=principal(ASSUMED, "AssumedRole", issuer=ROLE + "-2")).as_record()
+    svc = [
+        CloudTrailEvent("ListBuckets", s, identity=principal("", "AWSService")).as_record()
+        for s in ("s3.amazonaws.com", "ec2.amazonaws.com")
+    ]
+    sso = CloudTrailEvent(
+        identity=principal(ASSUMED.replace("ci-deployer", "AWSReservedSSO_Admin_0123"), "AssumedRole")
+    ).as_record()
     sso["userIdentity"]["sessionContext"] = {"attributes": {"mfaAuthenticated": "false"}}
     for _ in range(2):  # the second round is answered from the memo
         assert n.from_raw(base).identity == ROLE

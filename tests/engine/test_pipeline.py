@@ -7,10 +7,10 @@ import json
 import random
 
 import pytest
+from cloudtrail_event import CloudTrailEvent, timeline
 from ctad.cli import main
 from ctad.core.profile import Profile
 from ctad.engine import pipeline
-from helpers import raw_event, timeline
 
 
 @pytest.fixture()
@@ -41,24 +41,29 @@ def _corpus(root):
         with gzip.open(path, "wt") as fh:
             json.dump({"Records": rows[start : start + 37]}, fh)
     (root / "lines.jsonl").write_bytes(
-        json.dumps(raw_event(event_id="line-1")).encode()
+        json.dumps(CloudTrailEvent(event_id="line-1").as_record()).encode()
         + b"\n{not json\n"
         + b'{"eventName": 5, "eventTime": [], "userIdentity": "x", "eventSource": null}\n'
         + b'"just a string"\n'
         + b"{ "
-        + json.dumps(raw_event(event_id="spaced"))[1:-1].encode()
+        + json.dumps(CloudTrailEvent(event_id="spaced").as_record())[1:-1].encode()
         + b" }\n"  # whitespace inside the braces
         + b'{"already": 1, "ct_score": 0.5, '
-        + json.dumps(raw_event(event_id="has-ct"))[1:].encode()
+        + json.dumps(CloudTrailEvent(event_id="has-ct").as_record())[1:].encode()
         + b"\n"
         + json.dumps(
-            {"detail-type": "AWS API Call via CloudTrail", "detail": raw_event(event_id="eb-1")}
+            {
+                "detail-type": "AWS API Call via CloudTrail",
+                "detail": CloudTrailEvent(event_id="eb-1").as_record(),
+            }
         ).encode()
         + b"\n"
     )
     (root / "empty.json").write_bytes(b"")
     (root / "cut.json.gz").write_bytes(gzip.compress(b'{"Records": [')[:-6])
-    (root / "mixed.json").write_text(json.dumps({"Records": [raw_event(event_id="m-1"), 7, None]}))
+    (root / "mixed.json").write_text(
+        json.dumps({"Records": [CloudTrailEvent(event_id="m-1").as_record(), 7, None]})
+    )
 
 
 def _detect(src, out, model, workers, *extra):

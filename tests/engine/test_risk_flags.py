@@ -3,21 +3,18 @@
 from __future__ import annotations
 
 import pytest
+from cloudtrail_event import ACCOUNT, CloudTrailEvent, assumed_role, iam_user
 from ctad.core.normalize import Normalizer
 
-ACCT = "111122223333"
-USER = {"type": "IAMUser", "arn": f"arn:aws:iam::{ACCT}:user/alice", "accountId": ACCT, "userName": "alice",
-        "principalId": "AIDAEXAMPLE"}  # fmt: skip
-ROLE = {"type": "AssumedRole", "arn": f"arn:aws:sts::{ACCT}:assumed-role/ci/session1", "accountId": ACCT,
-        "sessionContext": {"sessionIssuer": {"type": "Role", "arn": f"arn:aws:iam::{ACCT}:role/ci",
-                                             "userName": "ci"}}}  # fmt: skip
+ACCT = ACCOUNT
+USER = iam_user("alice")
+ROLE = assumed_role("ci", "session1")
 
 
 def event(name: str, source: str, params: dict, who: dict = USER) -> dict:
-    return {"eventVersion": "1.08", "userIdentity": who, "eventTime": "2024-05-01T10:00:00Z",
-            "eventSource": source, "eventName": name, "awsRegion": "us-east-1", "sourceIPAddress": "203.0.113.9",
-            "userAgent": "aws-cli/2.15.0", "requestParameters": params, "eventID": "e-" + name,
-            "recipientAccountId": ACCT}  # fmt: skip
+    return CloudTrailEvent(
+        name, source, identity=who, params=params, ip="203.0.113.9", event_id="e-" + name
+    ).as_record()
 
 
 CASES = [

@@ -14,19 +14,15 @@ import subprocess
 import sys
 
 import pytest
+from cloudtrail_event import CloudTrailEvent, iam_user
 from ctad.elastic.export import ExportStats, export_line
 from ctad.elastic.writer import WriteTarget, build_action, clean_ct
 
 
 def _record(i: int, ua: str = "aws-cli/2.15.0", user: str = "alice") -> dict:
-    return {
-        "eventVersion": "1.08", "eventTime": "2026-01-05T10:00:%02dZ" % i, "eventSource": "s3.amazonaws.com",
-        "eventName": "ListBuckets", "awsRegion": "us-east-1", "sourceIPAddress": "203.0.113.9",
-        "userAgent": ua, "eventID": f"e{i}", "recipientAccountId": "123456789012",
-        "requestParameters": {"bucketName": "b\ufffducket"},
-        "userIdentity": {"type": "IAMUser", "arn": f"arn:aws:iam::123456789012:user/{user}",
-                         "accountId": "123456789012", "userName": user},
-    }  # fmt: skip
+    return CloudTrailEvent(time="2026-01-05T10:00:%02dZ" % i, ua=ua, event_id=f"e{i}", ip="203.0.113.9",
+                           account="123456789012", identity=iam_user(user, "123456789012"),
+                           params={"bucketName": "b\ufffducket"}).as_record()  # fmt: skip
 
 
 @pytest.mark.parametrize("suffix", [".csv", ".jsonl"])

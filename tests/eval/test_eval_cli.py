@@ -8,6 +8,7 @@ import random
 from pathlib import Path
 
 import pytest
+from cloudtrail_event import CloudTrailEvent, iam_user
 from ctad.cli import main
 from ctad.evaluation.scorecard import roc_auc
 
@@ -15,23 +16,8 @@ T0 = 1_714_557_600  # 2024-05-01T10:00:00Z
 
 
 def _event(minute: float, user: str, n: int, **labels):
-    seconds = T0 + int(minute * 60)
-    hh, mm, ss = (seconds // 3600) % 24, (seconds // 60) % 60, seconds % 60
-    ev = {
-        "eventVersion": "1.09",
-        "userIdentity": {"type": "IAMUser", "arn": f"arn:aws:iam::111122223333:user/{user}",
-                         "accountId": "111122223333", "accessKeyId": f"AKIA{user.upper():0>16}", "userName": user},
-        "eventTime": f"2024-05-01T{hh:02d}:{mm:02d}:{ss:02d}Z",
-        "eventSource": "s3.amazonaws.com",
-        "eventName": "ListBuckets",
-        "awsRegion": "us-east-1",
-        "sourceIPAddress": "198.51.100.7",
-        "userAgent": "aws-cli/2.15.0 Python/3.11.6 Linux/6.1",
-        "eventID": f"e-{n}",
-        "recipientAccountId": "111122223333",
-    }  # fmt: skip
-    ev.update(labels)
-    return ev
+    return CloudTrailEvent(time=T0 + int(minute * 60), event_id=f"e-{n}", ua="aws-cli/2.15.0 Python/3.11.6 Linux/6.1",
+                           identity=iam_user(user, key=f"AKIA{user.upper():0>16}"), extra=labels).as_record()  # fmt: skip
 
 
 MISSED = "[red]T-two[/red]"  # label text is shown as written, never as rich markup

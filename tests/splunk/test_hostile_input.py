@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any, Dict, List
 
 import pytest
+from cloudtrail_event import CloudTrailEvent, iam_user
 from ctad.core import normalize as N
 from ctad.splunk import protocol as P
 from ctad.splunk.splunkd_sim import MV, Session, flatten, getinfo, run_search
@@ -35,23 +36,9 @@ ACCOUNT = "123456789012"
 
 # ------------------------------------------------------------------------------------------ the events
 def event(i: int, **over: Any) -> Dict[str, Any]:
-    ev = {
-        "eventVersion": "1.08",
-        "userIdentity": {"type": "IAMUser", "principalId": "AIDAEXAMPLE", "accountId": ACCOUNT,
-                         "arn": f"arn:aws:iam::{ACCOUNT}:user/alice", "userName": "alice",
-                         "accessKeyId": "AKIAEXAMPLE"},
-        "eventTime": "2026-01-05T10:%02d:%02dZ" % (i // 60 % 60, i % 60),
-        "eventSource": "s3.amazonaws.com",
-        "eventName": "GetBucketAcl",
-        "awsRegion": "us-east-1",
-        "sourceIPAddress": "203.0.113.9",
-        "userAgent": "aws-cli/2.15.0",
-        "requestParameters": {"bucketName": "data"},
-        "eventID": f"ev-{i:04d}",
-        "recipientAccountId": ACCOUNT,
-    }  # fmt: skip
-    ev.update(over)
-    return ev
+    return CloudTrailEvent("GetBucketAcl", identity=iam_user(key="AKIAEXAMPLE"), ip="203.0.113.9", ua="aws-cli/2.15.0",
+                           time="2026-01-05T10:%02d:%02dZ" % (i // 60 % 60, i % 60), params={"bucketName": "data"},
+                           event_id=f"ev-{i:04d}", account=ACCOUNT, extra=over).as_record()  # fmt: skip
 
 
 def row(i: int, ev: Dict[str, Any], raw: Any = True, fields: Any = None) -> Dict[str, Any]:

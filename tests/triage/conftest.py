@@ -14,6 +14,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Dict, List
 
 import pytest
+from cloudtrail_event import CloudTrailEvent, assumed_role, iam_user
 
 # Valid answers per tool, as Claude would return them through the forced tool call.
 ANSWERS: Dict[str, Dict[str, Any]] = {
@@ -239,59 +240,24 @@ def _row(
     error: str = "",
     score: float = 0.93,
 ) -> Dict[str, Any]:
-    acct = "111122223333"
-    if role:
-        uid = {
-            "type": "AssumedRole",
-            "principalId": "AROAX:s",
-            "arn": f"arn:aws:sts::{acct}:assumed-role/{role}/s",
-            "accountId": acct,
-            "accessKeyId": "ASIAEXAMPLE0000001",
-            "sessionContext": {
-                "sessionIssuer": {
-                    "type": "Role",
-                    "arn": f"arn:aws:iam::{acct}:role/{role}",
-                    "accountId": acct,
-                    "userName": role,
-                }
-            },
-        }
-    else:
-        uid = {
-            "type": "IAMUser",
-            "principalId": "AIDAX",
-            "arn": f"arn:aws:iam::{acct}:user/{user}",
-            "accountId": acct,
-            "accessKeyId": "AKIAEXAMPLE0000001",
-            "userName": user,
-        }
-    row = {
-        "eventVersion": "1.08",
-        "userIdentity": uid,
-        "eventTime": f"2024-05-01T10:{i % 60:02d}:00Z",
-        "eventSource": source,
-        "eventName": name,
-        "awsRegion": "us-east-1",
-        "sourceIPAddress": ip,
-        "userAgent": ua,
-        "requestParameters": params if params is not None else {"name": "org-trail"},
-        "responseElements": None,
-        "eventID": f"evt-{name}-{i}",
-        "eventType": "AwsApiCall",
-        "recipientAccountId": acct,
-        "ct_score": score,
-        "ct_anomaly": anomaly,
-        "ct_severity": "high" if anomaly else "",
-        "ct_reasons": ["first StopLogging by this identity"] if anomaly else [],
-        "ct_tactic": tactic if anomaly else "",
-        "ct_technique": technique if anomaly else "",
-        "ct_identity": uid.get("sessionContext", {}).get("sessionIssuer", {}).get("arn", uid["arn"]),
-        "ct_model": "test",
-        "ct_error": "",
-    }
-    if error:
-        row["errorCode"] = error
-    return row
+    """A scored row as `cloudtraildetect` hands it to triage: the CloudTrail event plus its ct_* fields."""
+    uid = assumed_role(role, "s", principal_id="AROAX:s") if role else iam_user(user, principal_id="AIDAX")
+    event = CloudTrailEvent(name, source, identity=uid, ip=ip, ua=ua, error=error or None, version="1.08",
+                            params=params if params is not None else {"name": "org-trail"},
+                            time=f"2024-05-01T10:{i % 60:02d}:00Z", event_id=f"evt-{name}-{i}")  # fmt: skip
+    identity = uid.get("sessionContext", {}).get("sessionIssuer", {}).get("arn", uid["arn"])
+    return dict(
+        event.as_record(),
+        ct_score=score,
+        ct_anomaly=anomaly,
+        ct_severity="high" if anomaly else "",
+        ct_reasons=["first StopLogging by this identity"] if anomaly else [],
+        ct_tactic=tactic if anomaly else "",
+        ct_technique=technique if anomaly else "",
+        ct_identity=identity,
+        ct_model="test",
+        ct_error="",
+    )
 
 
 @pytest.fixture()
