@@ -27,6 +27,8 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Callable, Dict, Iterator, List, Optional, Pattern, Sequence, Tuple
 
+from ctad.core.errors import CtadError
+
 __all__ = [
     "ALLOWLIST_FIELDS",
     "CATEGORIES",
@@ -122,7 +124,7 @@ _UPPER_LITERAL = re.compile(r"[A-Z]")
 _NESTED_QUANTIFIER = re.compile(r"\((?:[^()\\]|\\.)*" + _UNBOUNDED + r"(?:[^()\\]|\\.)*\)" + _UNBOUNDED)
 
 
-class CatalogError(ValueError):
+class CatalogError(CtadError, ValueError):
     """A lookup file is missing or malformed; the message names the file, the line and the problem."""
 
     def __init__(self, path: Path, line: Optional[int], problem: str) -> None:

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any, Dict, Iterable, Iterator, List, Optional, Sequence, Tuple
 from urllib.parse import urlsplit
 
+from ctad.core.errors import CtadError
 from ctad.cti.indicators import Indicator, IndicatorError, literal_user_agent, make_indicator
 
 log = logging.getLogger(__name__)
@@ -29,7 +30,7 @@ CSV_COLUMNS = ("indicator", "type", "source", "threat", "confidence", "descripti
 Result = Tuple[List[Indicator], List[Dict[str, str]], List[str]]
 
 
-class FeedError(RuntimeError):
+class FeedError(CtadError, RuntimeError):
     """A feed could not be read (network, auth, bad answer); the message is meant for the analyst."""
 
 

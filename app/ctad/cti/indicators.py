@@ -12,6 +12,8 @@ import re
 from dataclasses import asdict, dataclass
 from typing import Any, Dict, Optional
 
+from ctad.core.errors import CtadError
+
 TYPES = ("ipv4", "ipv6", "cidr", "user_agent", "access_key_id", "account_id", "domain")
 
 # Spellings seen in feeds -> our type. "ip" is resolved to ipv4/ipv6/cidr from the value.
@@ -59,7 +61,7 @@ MAX_UA_PATTERN = 512
 _NESTED_QUANTIFIER = re.compile(r"\((?:[^()\\]|\\.)*[+*}](?:[^()\\]|\\.)*\)\s*[+*{]")
 
 
-class IndicatorError(ValueError):
+class IndicatorError(CtadError, ValueError):
     """A feed row that cannot become an indicator (the message says why; the loader records it as skipped)."""
 
 

@@ -20,6 +20,7 @@ from typing import Any, Dict, Iterator, List, Optional, Sequence, Tuple, Union
 
 from ctad.core import bounded
 from ctad.core.catalog import Catalog
+from ctad.core.errors import CtadError
 from ctad.core.features import FEATURE_NAMES, FeatureState
 from ctad.core.incidents import DEFAULT_GAP, IncidentTracker, event_risk
 from ctad.core.normalize import NormalizeError, Normalizer
@@ -38,7 +39,7 @@ MAX_INCIDENT_GAP_MINUTES = 7 * 24 * 60
 DEFAULT_INCIDENT_GAP_MINUTES = int(DEFAULT_GAP // 60)
 
 
-class ModelError(RuntimeError):
+class ModelError(CtadError, RuntimeError):
     """The model directory is missing, unreadable or does not match this engine's features."""
 
 

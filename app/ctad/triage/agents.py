@@ -17,6 +17,8 @@ from typing import Any, Callable, Dict, List, Optional
 import fastjsonschema
 import jinja2
 
+from ctad.core.errors import CtadError
+
 CHAIN = ("context", "analyst", "intel", "validator", "responder")
 
 # JSON Schema keywords the Messages API's strict tool mode does not accept; they stay in the local schema and are
@@ -33,7 +35,7 @@ _STRICT_UNSUPPORTED = (
 )
 
 
-class AgentError(ValueError):
+class AgentError(CtadError, ValueError):
     """The agents directory is missing or inconsistent."""
 
 

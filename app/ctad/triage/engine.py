@@ -30,7 +30,7 @@ from ctad.triage.evidence import (
     score_of,
 )
 from ctad.triage.fields import TRIAGE_FIELDS, empty_triage, raise_severity
-from ctad.triage.llm import RetryPolicy, make_client, redact
+from ctad.triage.llm import RetryPolicy, TriageConfigError, make_client, redact
 from ctad.triage.offline import OfflineExpert
 from ctad.triage.reference import Reference
 
@@ -186,7 +186,7 @@ class Triage:
 
             if client is None:
                 if not key:
-                    raise ValueError(
+                    raise TriageConfigError(
                         "the anthropic backend needs a key (ANTHROPIC_API_KEY, or storage/passwords "
                         "in Splunk); use --backend offline to triage without one"
                     )

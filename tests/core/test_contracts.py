@@ -1,0 +1,91 @@
+"""The typed contracts between modules: one error base, one owner per vocabulary, named tuples and row types."""
+
+from __future__ import annotations
+
+import gzip
+import json
+from pathlib import Path
+
+import pytest
+from ctad.core.errors import CtadError
+
+# --------------------------------------------------------------------------------------------- one error base
+
+
+def _error_classes():
+    from ctad.core.catalog import CatalogError
+    from ctad.core.normalize import NormalizeError
+    from ctad.core.profile import ProfileError
+    from ctad.cti.feeds import FeedError
+    from ctad.cti.indicators import IndicatorError
+    from ctad.cti.stix import UnsupportedPattern
+    from ctad.elastic.connect import ConnectionSetupError
+    from ctad.elastic.reader import ReadError
+    from ctad.engine.detect import ModelError
+    from ctad.forest.parse import ModelFormatError
+    from ctad.knowledge.splunk_rest import SplunkRestError
+    from ctad.splunk.lookups import BaselineSourceError
+    from ctad.triage.agents import AgentError
+    from ctad.triage.llm import LLMError, TriageConfigError
+
+    # each class with the built-in base callers already catch it by
+    return [
+        (CatalogError, ValueError),
+        (NormalizeError, ValueError),
+        (ProfileError, ValueError),
+        (ModelFormatError, ValueError),
+        (ModelError, RuntimeError),
+        (IndicatorError, ValueError),
+        (FeedError, RuntimeError),
+        (UnsupportedPattern, Exception),
+        (AgentError, ValueError),
+        (LLMError, Exception),
+        (TriageConfigError, ValueError),
+        (ConnectionSetupError, Exception),
+        (ReadError, Exception),
+        (SplunkRestError, RuntimeError),
+        (BaselineSourceError, RuntimeError),
+    ]
+
+
+@pytest.mark.parametrize("cls, builtin", _error_classes(), ids=lambda c: getattr(c, "__name__", ""))
+def test_every_error_class_derives_from_ctad_error_and_keeps_its_builtin_base(cls, builtin):
+    assert issubclass(cls, CtadError), cls
+    assert issubclass(cls, builtin), cls
+
+
+def test_catalog_error_message_is_unchanged(tmp_path: Path):
+    from ctad.core.catalog import CatalogError
+
+    err = CatalogError(tmp_path / "x.csv", 3, "bad thing")
+    assert str(err) == f"{tmp_path / 'x.csv'}:3: bad thing"
+    assert isinstance(err, CtadError)
+
+
+@pytest.mark.parametrize(
+    "content, message",
+    [
+        (b"not json", "cannot read baseline profile"),
+        (json.dumps({"version": -1}).encode(), "is not a ctad baseline profile (version"),
+    ],
+)
+def test_profile_load_raises_profile_error_with_the_same_message(
+    tmp_path: Path, content: bytes, message: str
+):
+    from ctad.core.profile import Profile, ProfileError
+
+    path = tmp_path / "baseline.json.gz"
+    path.write_bytes(gzip.compress(content))
+    with pytest.raises(ProfileError) as info:
+        Profile.load(path)
+    assert message in str(info.value) and str(path) in str(info.value)
+    assert isinstance(info.value, ValueError) and isinstance(info.value, CtadError)
+
+
+def test_triage_base_url_refusal_is_a_ctad_error():
+    from ctad.triage.llm import check_base_url
+
+    with pytest.raises(CtadError, match="must not carry credentials"):
+        check_base_url("https://user:pw@example.com")
+    with pytest.raises(ValueError, match="only sent over https"):
+        check_base_url("http://example.com")
