@@ -89,3 +89,47 @@ def test_triage_base_url_refusal_is_a_ctad_error():
         check_base_url("https://user:pw@example.com")
     with pytest.raises(ValueError, match="only sent over https"):
         check_base_url("http://example.com")
+
+
+# ----------------------------------------------------------------------------------- one source per vocabulary
+APP = Path(__file__).resolve().parents[2] / "app" / "ctad"
+
+
+def test_severities_user_agent_kinds_and_categories_have_one_source():
+    from ctad.core import catalog, features, schema
+    from ctad.report import aggregate
+    from ctad.triage import evidence, fields
+
+    assert fields.SEVERITIES is schema.SEVERITIES and evidence.SEVERITIES is schema.SEVERITIES
+    assert tuple(reversed(schema.SEVERITIES)) == aggregate.SEVERITIES
+    assert features.UA_KINDS is schema.UA_KINDS and features.CATEGORIES is schema.CATEGORIES
+    assert frozenset(schema.UA_KINDS) == catalog.UA_KINDS
+    assert frozenset(schema.CATEGORIES) - {"", "other"} == catalog.CATEGORIES
+
+
+@pytest.mark.parametrize("literal", ['"informational", "low"', '"critical", "high", "medium", "low", "informational"', '"attack_tool"',
+                                     '"resource_hijacking"'])  # fmt: skip
+def test_no_module_but_schema_spells_out_a_shared_vocabulary(literal: str):
+    spelled = sorted(
+        str(path.relative_to(APP))
+        for path in APP.rglob("*.py")
+        if path.name != "schema.py" and literal in path.read_text(encoding="utf-8")
+    )
+    assert spelled == [], f"{literal} is written out again in {spelled}; import it from ctad.core.schema"
+
+
+def test_catalog_refuses_a_category_the_model_has_no_code_for(tmp_path: Path):
+    import shutil
+
+    from ctad.core.catalog import Catalog, CatalogError
+    from ctad.core.resources import find_dir
+
+    for f in find_dir("lookups").glob("*.csv"):
+        shutil.copy(f, tmp_path / f.name)
+    apis = tmp_path / "sensitive_apis.csv"
+    lines = apis.read_text(encoding="utf-8").splitlines()
+    head, first = lines[0], lines[1].split(",")
+    first[2] = "other"
+    apis.write_text("\n".join([head, ",".join(first)]) + "\n", encoding="utf-8")
+    with pytest.raises(CatalogError, match="category 'other' not in"):
+        Catalog.load(tmp_path)

@@ -27,6 +27,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Callable, Dict, Iterator, List, Optional, Pattern, Sequence, Tuple
 
+from ctad.core import schema
 from ctad.core.errors import CtadError
 
 __all__ = [
@@ -43,37 +44,10 @@ __all__ = [
     "find_lookups_dir",
 ]
 
-CATEGORIES = frozenset(
-    {
-        "credential_access",
-        "persistence",
-        "privilege_escalation",
-        "defense_evasion",
-        "discovery",
-        "exfiltration",
-        "impact",
-        "lateral_movement",
-        "initial_access",
-        "execution",
-        "collection",
-        "resource_hijacking",
-    }
-)
-UA_KINDS = frozenset(
-    {
-        "aws_console",
-        "aws_internal",
-        "aws_service",
-        "cli",
-        "sdk",
-        "iac",
-        "scanner",
-        "attack_tool",
-        "browser",
-        "script",
-        "unknown",
-    }
-)
+# What a lookup row may name: the shared vocabularies (ctad.core.schema) without the feature encoding's empty
+# and catch-all entries, so a category or kind the model has no code for is refused when the file is loaded.
+CATEGORIES = frozenset(c for c in schema.CATEGORIES if c not in ("", "other"))
+UA_KINDS = frozenset(schema.UA_KINDS)
 # Fields the triage validator may ask about; names follow the canonical event (ctad.core.schema.Event).
 ALLOWLIST_FIELDS = frozenset(
     {"identity", "invoked_by", "user_agent", "source_ip", "role_name", "event_source", "account_id"}

@@ -20,22 +20,18 @@ from collections import deque
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 from ctad.core.normalize import JUDGED_BY_PARAMETERS
-from ctad.core.schema import Event
+from ctad.core.schema import CATEGORIES, UA_KINDS, Event
 
 NAN = float("nan")
 WIN_SHORT = 300.0  # 5 minutes
 WIN_LONG = 3600.0  # 1 hour
 DAY = 86400.0
 
-# Categorical vocabularies: codes are stable; unknown values map to the last code of each list.
-UA_KINDS = ("aws_console", "aws_internal", "aws_service", "cli", "sdk", "iac", "scanner", "attack_tool", "browser",
-            "script", "unknown")  # fmt: skip
+# Categorical vocabularies: codes are stable; unknown values map to the last code of each list. The user-agent
+# kinds and API categories are shared with the catalogue, so they live in ctad.core.schema.
 IDENTITY_TYPES = ("IAMUser", "AssumedRole", "Root", "AWSService", "FederatedUser", "AWSAccount", "SAMLUser",
                   "WebIdentityUser", "Unknown")  # fmt: skip
 IP_KINDS = ("public", "private", "aws_service", "aws_internal", "hostname", "missing", "invalid")
-CATEGORIES = ("", "discovery", "credential_access", "persistence", "privilege_escalation", "defense_evasion",
-              "exfiltration", "impact", "lateral_movement", "initial_access", "execution", "collection",
-              "resource_hijacking", "other")  # fmt: skip
 SERVICES = ("iam", "sts", "s3", "ec2", "lambda", "cloudtrail", "kms", "secretsmanager", "ssm", "rds", "guardduty",
             "logs", "cloudwatch", "organizations", "signin", "config", "sns", "sqs", "dynamodb", "ecr", "ecs",
             "eks", "route53", "cloudformation", "bedrock", "other")  # fmt: skip

@@ -27,7 +27,19 @@ OUTPUT_FIELDS: Tuple[str, ...] = (
     "ct_error",
 )
 
+# Every severity scale in ctad (ct_severity, ct_incident_severity, triage_severity), least severe first: the
+# index is the rank. Triage, the report and the evidence filter all read this one tuple.
 SEVERITIES: Tuple[str, ...] = ("informational", "low", "medium", "high", "critical")
+
+# Categorical vocabularies shared by the lookups (validated by ctad.core.catalog) and the model's features
+# (encoded by ctad.core.features). A value's index is its feature code, written into the shipped model: append
+# new values just before the last one, never reorder. The last value is where anything unknown goes; the
+# catalogue's own vocabulary is the same list without the empty and catch-all entries.
+UA_KINDS: Tuple[str, ...] = ("aws_console", "aws_internal", "aws_service", "cli", "sdk", "iac", "scanner",
+                             "attack_tool", "browser", "script", "unknown")  # fmt: skip
+CATEGORIES: Tuple[str, ...] = ("", "discovery", "credential_access", "persistence", "privilege_escalation",
+                               "defense_evasion", "exfiltration", "impact", "lateral_movement", "initial_access",
+                               "execution", "collection", "resource_hijacking", "other")  # fmt: skip
 
 # Request details that change risk, found by the normaliser and used as features and reasons.
 RISK_FLAGS: Tuple[str, ...] = ("public", "cross_account", "open_ingress", "logging_off", "credential_other",

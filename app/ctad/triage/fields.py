@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from typing import Any, Dict, Tuple
 
+from ctad.core.schema import SEVERITIES
+
 TRIAGE_FIELDS: Tuple[str, ...] = (
     "triage_verdict",
     "triage_confidence",
@@ -25,7 +27,6 @@ TRIAGE_FIELDS: Tuple[str, ...] = (
 )
 
 VERDICTS: Tuple[str, ...] = ("true_positive", "false_positive", "needs_review")
-SEVERITIES: Tuple[str, ...] = ("informational", "low", "medium", "high", "critical")
 
 
 def empty_triage(error: str = "") -> Dict[str, Any]:
