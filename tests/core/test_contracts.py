@@ -133,3 +133,31 @@ def test_catalog_refuses_a_category_the_model_has_no_code_for(tmp_path: Path):
     apis.write_text("\n".join([head, ",".join(first)]) + "\n", encoding="utf-8")
     with pytest.raises(CatalogError, match="category 'other' not in"):
         Catalog.load(tmp_path)
+
+
+# ---------------------------------------------------------------------------------------- api_info by name
+
+
+def test_api_info_is_a_named_tuple_read_by_name():
+    from ctad.core.catalog import Catalog
+    from ctad.core.features import CATEGORIES, SERVICES, ApiFacts, FeatureState
+
+    state = FeatureState(Catalog.load())
+    info = state.api_info("iam.amazonaws.com", "CreateAccessKey")
+    assert isinstance(info, ApiFacts)
+    entry = Catalog.load().api("iam.amazonaws.com", "CreateAccessKey")
+    assert entry is not None
+    assert info.risk == entry.risk and CATEGORIES[info.category] == entry.category
+    assert info.tactic_id == entry.tactic_id and info.tactic_number == int(entry.tactic_id[2:])
+    assert info.technique_id == entry.technique_id and SERVICES[info.service] == "iam"
+    unknown = state.api_info("example.amazonaws.com", "Nothing")
+    assert unknown == ApiFacts(0, 0, 0, "", "", len(SERVICES) - 1)
+
+
+def test_no_module_reads_api_info_by_position():
+    import re
+
+    by_position = re.compile(r"\b(?:info|api_info)\[\d\]")
+    readers = ("core/features.py", "core/reasons.py", "engine/detect.py", "engine/pipeline.py")
+    found = [f"{r}: {m.group(0)}" for r in readers for m in by_position.finditer((APP / r).read_text())]
+    assert found == []

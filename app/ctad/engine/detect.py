@@ -306,7 +306,7 @@ class Run:
         det = self.det
         info = self.state.api_info(ev.source, ev.name)  # type: ignore[union-attr]
         anomaly = score >= threshold
-        risky = bool(ev.flags) or info[0] >= 4
+        risky = bool(ev.flags) or info.risk >= 4
         sev = severity(score, threshold, det.bundle.severity_cuts, risky and anomaly)
         reasons: List[str] = []
         if anomaly and det.explain:
@@ -332,8 +332,8 @@ class Run:
             "ct_incident": incident,
             "ct_incident_score": incident_score,
             "ct_incident_severity": incident_sev,
-            "ct_tactic": info[3],
-            "ct_technique": info[4],
+            "ct_tactic": info.tactic_id,
+            "ct_technique": info.technique_id,
             "ct_identity": ev.identity,
             "ct_model": det.model_version,
             "ct_error": "",
