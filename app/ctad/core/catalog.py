@@ -27,7 +27,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Callable, Dict, Iterator, List, Optional, Pattern, Sequence, Tuple
 
-from ctad.core import schema
+from ctad.core import resources, schema
 from ctad.core.errors import CtadError
 
 __all__ = [
@@ -177,22 +177,18 @@ class _AllowRule:
 
 
 def find_lookups_dir(start: Optional[Path] = None) -> Path:
-    """Where ``lookups/`` is: ``$CTAD_LOOKUPS``, else next to the package's parent.
+    """Where ``lookups/`` is, as ``ctad.core.resources.find_dir`` resolves it ($CTAD_LOOKUPS, $CTAD_HOME, the repo
+    or app root); raises :class:`CatalogError` when that folder has no ``sensitive_apis.csv``.
 
-    Editable install: the package is ``<repo>/app/ctad`` so ``<repo>/lookups``. Vendored in a Splunk app as
-    ``<app>/bin/ctad``: ``<app>/bin/lookups`` or ``<app>/lookups`` (Splunk's own lookup directory).
+    ``start`` is the ``ctad`` package folder of another layout (``<app>/bin/ctad`` in a Splunk app): its root is
+    two levels up.
     """
-    env = os.environ.get("CTAD_LOOKUPS")
-    candidates: List[Path] = [Path(env)] if env else []
-    pkg = Path(start) if start else Path(__file__).resolve().parents[1]  # the ctad package
-    candidates += [pkg.parent.parent / "lookups", pkg.parent / "lookups"]
-    for cand in candidates:
-        if (cand / SENSITIVE_APIS).is_file():
-            return cand
-    tried = ", ".join(str(c) for c in candidates)
-    raise CatalogError(
-        Path(candidates[0]), None, f"no lookups directory with {SENSITIVE_APIS} (tried {tried})"
-    )
+    root = Path(start).parent.parent if start else None
+    directory = resources.find_dir("lookups", root)
+    if (directory / SENSITIVE_APIS).is_file():
+        return directory
+    tried = ", ".join(str(c) for c in resources.candidates("lookups", root))
+    raise CatalogError(directory, None, f"no lookups directory with {SENSITIVE_APIS} (tried {tried})")
 
 
 def _rows(directory: Path, name: str) -> Iterator[Tuple[int, Dict[str, str]]]:

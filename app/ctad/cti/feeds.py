@@ -19,6 +19,7 @@ from typing import Any, Dict, Iterable, Iterator, List, Optional, Sequence, Tupl
 from urllib.parse import urlsplit
 
 from ctad.core.errors import CtadError
+from ctad.core.resources import find_dir
 from ctad.cti.indicators import Indicator, IndicatorError, literal_user_agent, make_indicator
 
 log = logging.getLogger(__name__)
@@ -375,15 +376,8 @@ def _from_cache_file(path: str) -> Iterator[Result]:
 
 # --------------------------------------------------------------------------- collect
 def default_lookup_csv() -> Optional[Path]:
-    """lookups/cti_indicators.csv where the catalog finds its lookups ($CTAD_LOOKUPS, repo, Splunk app)."""
-    try:
-        from ctad.core.catalog import CatalogError, find_lookups_dir
-    except ImportError:  # the engine is not installed alongside (a lone CTI deployment)
-        return None
-    try:
-        candidate = find_lookups_dir() / "cti_indicators.csv"
-    except CatalogError:
-        return None
+    """lookups/cti_indicators.csv in the lookups folder the catalogue reads (`ctad.core.resources.find_dir`)."""
+    candidate = find_dir("lookups") / "cti_indicators.csv"
     return candidate if candidate.is_file() else None
 
 
