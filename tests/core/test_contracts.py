@@ -161,3 +161,81 @@ def test_no_module_reads_api_info_by_position():
     readers = ("core/features.py", "core/reasons.py", "engine/detect.py", "engine/pipeline.py")
     found = [f"{r}: {m.group(0)}" for r in readers for m in by_position.finditer((APP / r).read_text())]
     assert found == []
+
+
+# ------------------------------------------------------------- lookups/cti_indicators.csv: one owner, two doors
+GOOD_ROWS = [
+    "198.51.100.99,ipv4,s,t,50,d",
+    "198.51.100.17/24,cidr,s,t,50,d",  # host bits: normalised to the network
+    "203.0.113.77/32,ip-src,s,t,high,d",  # a feed's spelling, a word for confidence
+    "2001:DB8::7,IPv6,s,t,0.9,d",
+    "*.Evil.Example.,domain,s,t,,d",  # empty confidence: the default
+    "akiaexampleattacker1,access_key_id,s,t,50,d",
+    "1111-2222-3333,account_id,s,t,101,d",  # confidence over 100 is capped
+    "^badtool/,user_agent,s,t,50,d",
+    "# a comment row",
+]
+BAD_ROWS = [
+    ("203.0.113.300,ipv4,s,t,50,d", "'203.0.113.300' is not an IP address or network (ipv4)"),
+    ("1.2.3.4,hash,s,t,50,d", "unsupported indicator type 'hash'"),
+    ("12345,account_id,s,t,50,d", "'12345' is not a 12-digit AWS account id"),
+    ("AKIA123,access_key_id,s,t,50,d", "'AKIA123' does not look like an AWS access key id"),
+    ("bad domain!,domain,s,t,50,d", "'bad domain!' is not a valid domain name"),
+    ("(a+)+,user_agent,s,t,50,d", "nested quantifier"),
+    ("1.2.3.4,ipv4,s,t,very,d", "confidence 'very' is not a number"),
+    (",ipv4,s,t,50,d", "empty indicator value"),
+    ("198.51.100.23,ipv4,s,t,50,d", "duplicate ipv4 indicator '198.51.100.23' (first on line 3)"),
+]
+
+
+def _lookups_with(tmp_path: Path, row: str) -> tuple[Path, int]:
+    import shutil
+
+    from ctad.core.resources import find_dir
+
+    folder = tmp_path / "lookups"
+    shutil.copytree(find_dir("lookups"), folder)
+    path = folder / "cti_indicators.csv"
+    text = path.read_text(encoding="utf-8")
+    text += ("" if text.endswith("\n") else "\n") + row + "\n"
+    path.write_text(text, encoding="utf-8")
+    return path, text.count("\n")
+
+
+def _doors(tmp_path: Path, row: str, monkeypatch) -> tuple[Path, int, object, object]:
+    """(csv path, row line, what Detector() did, what the CTI loader did) with the row appended to a lookups copy
+    that both find by themselves ($CTAD_LOOKUPS)."""
+    from ctad.core.catalog import CatalogError
+    from ctad.cti.index import CTIIndex
+    from ctad.engine.detect import Detector
+
+    path, line = _lookups_with(tmp_path, row)
+    monkeypatch.setenv("CTAD_LOOKUPS", str(path.parent))
+    monkeypatch.setenv("CTAD_CTI_CACHE", str(tmp_path / "no-cache.json"))
+    try:
+        detector: object = Detector()
+    except CatalogError as exc:
+        detector = exc
+    index = CTIIndex.load()
+    assert index.warnings == []
+    return path, line, detector, index
+
+
+@pytest.mark.parametrize("row", GOOD_ROWS)
+def test_a_row_the_cti_loader_accepts_the_detector_accepts(tmp_path: Path, row: str, monkeypatch):
+    _, _, detector, index = _doors(tmp_path, row, monkeypatch)
+    assert not isinstance(detector, Exception), detector
+    assert index.skipped == []  # type: ignore[attr-defined]
+    assert len(detector.catalog.indicators()) == index.stats()["indicators"]  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize("row, reason", BAD_ROWS)
+def test_a_bad_row_gives_the_same_message_from_both_doors(tmp_path: Path, row: str, reason: str, monkeypatch):
+    from ctad.core.catalog import CatalogError
+
+    path, line, detector, index = _doors(tmp_path, row, monkeypatch)
+    assert isinstance(detector, CatalogError), "Detector() accepted a row the CTI loader skips"
+    assert (detector.path, detector.line) == (path, line) and reason in detector.problem
+    skipped = index.skipped  # type: ignore[attr-defined]
+    assert [s["reason"] for s in skipped] == [f"line {line}: {detector.problem}"]
+    assert str(detector) == f"{path}:{line}: {detector.problem}"

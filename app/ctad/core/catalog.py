@@ -18,7 +18,6 @@ Validate a lookups directory from the shell with ``python -m ctad.core.catalog [
 from __future__ import annotations
 
 import csv
-import ipaddress
 import os
 import re
 import sys
@@ -29,6 +28,9 @@ from typing import Callable, Dict, Iterator, List, Optional, Pattern, Sequence, 
 
 from ctad.core import resources, schema
 from ctad.core.errors import CtadError
+from ctad.core.indicators import TYPES as _INDICATOR_TYPES
+from ctad.core.indicators import Indicator, IndicatorFileError
+from ctad.core.indicators import read_csv as read_indicator_csv
 
 __all__ = [
     "ALLOWLIST_FIELDS",
@@ -52,7 +54,7 @@ UA_KINDS = frozenset(schema.UA_KINDS)
 ALLOWLIST_FIELDS = frozenset(
     {"identity", "invoked_by", "user_agent", "source_ip", "role_name", "event_source", "account_id"}
 )
-INDICATOR_TYPES = frozenset({"ipv4", "ipv6", "cidr", "user_agent", "access_key_id", "account_id", "domain"})
+INDICATOR_TYPES = frozenset(_INDICATOR_TYPES)
 
 UNKNOWN_UA: Tuple[str, str] = ("unknown", "unknown")
 #: userAgent characters looked at. CloudTrail's own userAgent is far shorter than this in practice; an
@@ -84,9 +86,6 @@ _TACTIC_ID = re.compile(r"TA\d{4}\Z")
 _TECHNIQUE_ID = re.compile(r"T\d{4}(?:\.\d{3})?\Z")
 _EVENT_SOURCE = re.compile(r"[a-z0-9][a-z0-9.-]{0,127}\Z")
 _EVENT_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_]{0,127}\Z")
-_ACCESS_KEY = re.compile(r"(?:AKIA|ASIA|AIDA|AROA|AGPA|ANPA|ANVA|AIPA|APKA)[A-Z0-9]{16}\Z")
-_ACCOUNT_ID = re.compile(r"\d{12}\Z")
-_DOMAIN = re.compile(r"(?=.{1,253}\Z)(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z][a-z0-9-]{0,62}\Z")
 # API version suffixes some services put on eventName (Lambda: CreateFunction20150331, UpdateFunctionCode
 # 20150331v2; CloudFront: CreateDistribution2020_05_31). Rules and people often write the bare name.
 _VERSION_SUFFIX = re.compile(r"(?:\d{8}(?:v\d+)?|\d{4}_\d{2}_\d{2})\Z")
@@ -140,18 +139,6 @@ class Tactic:
     tactic_id: str
     shortname: str
     name: str
-
-
-@dataclass(frozen=True)
-class Indicator:
-    """One local CTI entry. ``indicator`` is a regex when ``type`` is ``user_agent``."""
-
-    indicator: str
-    type: str
-    source: str
-    threat: str
-    confidence: int
-    description: str
 
 
 # How one alternative of a user-agent rule is tested; plain substrings avoid the regex engine entirely.
@@ -476,30 +463,18 @@ class Catalog:
 
     @staticmethod
     def _load_indicators(directory: Path) -> List[Indicator]:
-        name = "cti_indicators.csv"
-        path = directory / name
-        out: List[Indicator] = []
-        seen = set()
-        for line, row in _rows(directory, name):
-            ind, typ = row["indicator"], row["type"]
-            if typ not in INDICATOR_TYPES:
-                raise CatalogError(path, line, f"type {typ!r} not in {', '.join(sorted(INDICATOR_TYPES))}")
-            problem = _indicator_problem(ind, typ)
-            if problem:
-                raise CatalogError(path, line, problem)
-            if (typ, ind) in seen:
-                raise CatalogError(path, line, f"duplicate {typ} indicator {ind!r}")
-            seen.add((typ, ind))
-            if typ == "user_agent":
-                _compile(path, line, ind, "user_agent regex")
-            try:
-                confidence = int(row["confidence"])
-            except ValueError:
-                confidence = -1
-            if not 0 <= confidence <= 100:
-                raise CatalogError(path, line, f"confidence {row['confidence']!r} is not an integer 0..100")
-            out.append(Indicator(ind, typ, row["source"], row["threat"], confidence, row["description"]))
-        return out
+        # One reader and one set of rules with the CTI loader (ctad.core.indicators): the first bad row stops the
+        # load here with the message the CTI loader gives when it skips that row.
+        path = directory / "cti_indicators.csv"
+        try:
+            found, problems = read_indicator_csv(path)
+        except OSError as exc:
+            raise CatalogError(path, None, f"cannot open: {exc.strerror or exc}") from None
+        except IndicatorFileError as exc:
+            raise CatalogError(path, exc.line, exc.problem) from None
+        if problems:
+            raise CatalogError(path, problems[0].line, problems[0].reason)
+        return found
 
     # ------------------------------------------------------------------ queries
     def api(self, event_source: str, event_name: str) -> Optional[ApiInfo]:
@@ -592,28 +567,6 @@ class Catalog:
             f"{len(self._ua_rules)} ua rules, {sum(len(v) for v in self._allow.values())} allowlist, "
             f"{len(self._indicators)} indicators)"
         )
-
-
-def _indicator_problem(ind: str, typ: str) -> str:
-    """Why ``ind`` is not a valid indicator of type ``typ`` ("" when it is)."""
-    if not ind:
-        return "empty indicator"
-    try:
-        if typ == "ipv4":
-            ipaddress.IPv4Address(ind)
-        elif typ == "ipv6":
-            ipaddress.IPv6Address(ind)
-        elif typ == "cidr":
-            ipaddress.ip_network(ind, strict=True)
-    except ValueError as exc:
-        return f"{typ} indicator {ind!r} is invalid: {exc}"
-    if typ == "access_key_id" and not _ACCESS_KEY.match(ind):
-        return f"access_key_id {ind!r} is not a 20-character AWS key id (AKIA.../ASIA...)"
-    if typ == "account_id" and not _ACCOUNT_ID.match(ind):
-        return f"account_id {ind!r} is not 12 digits"
-    if typ == "domain" and not _DOMAIN.match(ind):
-        return f"domain {ind!r} is not a lower-case domain name"
-    return ""
 
 
 def main(argv: Optional[List[str]] = None) -> int:
