@@ -239,3 +239,70 @@ def test_a_bad_row_gives_the_same_message_from_both_doors(tmp_path: Path, row: s
     skipped = index.skipped  # type: ignore[attr-defined]
     assert [s["reason"] for s in skipped] == [f"line {line}: {detector.problem}"]
     assert str(detector) == f"{path}:{line}: {detector.problem}"
+
+
+# ------------------------------------------------------------------------------------------- row TypedDicts
+_PLAIN = {"str": str, "int": int, "List[str]": list, "Optional[float]": (float, type(None))}
+
+
+def _check_row(row: dict, typed) -> None:
+    """`row` has exactly the TypedDict's keys, in its order, each value of the declared type."""
+    assert list(row) == list(typed.__annotations__)
+    for name, declared in typed.__annotations__.items():
+        kinds = _PLAIN[getattr(declared, "__forward_arg__", declared)]  # a ForwardRef: the module has PEP 563
+        assert isinstance(row[name], kinds) and not isinstance(row[name], bool), (name, row[name])
+
+
+def test_ct_fields_are_the_output_contract_and_the_detector_writes_them(tmp_path: Path):
+    from ctad.core.schema import OUTPUT_FIELDS, CtFields, empty_output
+    from ctad.engine.detect import score_rows
+
+    assert tuple(CtFields.__annotations__) == OUTPUT_FIELDS
+    assert CtFields.__required_keys__ == frozenset(OUTPUT_FIELDS)
+    _check_row(dict(empty_output("why")), CtFields)
+    record = {
+        "eventVersion": "1.08",
+        "eventID": "11111111-2222-3333-4444-555555555555",
+        "eventTime": "2024-03-04T10:00:00Z",
+        "eventSource": "iam.amazonaws.com",
+        "eventName": "CreateAccessKey",
+        "awsRegion": "us-east-1",
+        "sourceIPAddress": "198.51.100.7",
+        "userAgent": "aws-cli/2.15.0",
+        "userIdentity": {
+            "type": "IAMUser",
+            "arn": "arn:aws:iam::111122223333:user/a",
+            "accountId": "111122223333",
+        },
+    }
+    scored, unscored = score_rows([record, {"not": "cloudtrail"}])
+    _check_row(dict(scored), CtFields)
+    _check_row(dict(unscored), CtFields)
+    assert unscored["ct_error"] and unscored["ct_score"] is None
+    assert scored["ct_error"] == "" and isinstance(scored["ct_score"], float)
+
+
+def test_triage_fields_are_the_triage_contract():
+    from ctad.triage.fields import TRIAGE_FIELDS, TriageFields, empty_triage
+
+    assert tuple(TriageFields.__annotations__) == TRIAGE_FIELDS
+    _check_row(dict(empty_triage("why")), TriageFields)
+
+
+def test_the_writers_signatures_name_the_row_types():
+    import typing
+
+    from ctad.core.schema import CtFields, empty_output
+    from ctad.elastic.writer import clean_ct
+    from ctad.engine.cli import OutputWriter
+    from ctad.engine.detect import Run
+    from ctad.triage.engine import Triage
+    from ctad.triage.fields import TriageFields, empty_triage
+
+    def hints(fn):
+        return typing.get_type_hints(fn, vars(__import__(fn.__module__, fromlist=["_"])))
+
+    assert hints(empty_output)["return"] is CtFields and hints(clean_ct)["return"] is CtFields
+    assert hints(OutputWriter.write)["ct"] is CtFields
+    assert hints(Run.results)["return"] == typing.Iterator[CtFields]
+    assert hints(empty_triage)["return"] is TriageFields and hints(Triage.finalize)["return"] is TriageFields

@@ -28,7 +28,7 @@ from ctad.core.ordering import EventWalk
 from ctad.core.profile import Profile
 from ctad.core.reasons import Explainer
 from ctad.core.resources import find_dir
-from ctad.core.schema import OUTPUT_FIELDS, SEVERITIES, Event, empty_output
+from ctad.core.schema import OUTPUT_FIELDS, SEVERITIES, CtFields, Event, empty_output
 from ctad.core.scoring import final_scores
 from ctad.engine.spill import ExternalSorter
 
@@ -301,7 +301,7 @@ class Run:
         score: float,
         threshold: float,
         contributions: Optional[Sequence[float]] = None,
-    ) -> Dict[str, Any]:
+    ) -> CtFields:
         """The ct_* fields of a scored event; `contributions` (from `score_rows_batch`) feed the reasons."""
         det = self.det
         info = self.state.api_info(ev.source, ev.name)  # type: ignore[union-attr]
@@ -339,7 +339,7 @@ class Run:
             "ct_error": "",
         }
 
-    def results(self) -> Iterator[Dict[str, Any]]:
+    def results(self) -> Iterator[CtFields]:
         """ct_* dicts for every added row, in add order. Call once, after the last `add`."""
         if self._done:
             raise RuntimeError("results() was already read for this run")
@@ -417,7 +417,7 @@ def score_rows_batch(
     return scores, contributions
 
 
-def score_rows(rows: Sequence[Any], **kwargs: Any) -> List[Dict[str, Any]]:
+def score_rows(rows: Sequence[Any], **kwargs: Any) -> List[CtFields]:
     """Convenience: one run over an in-memory list of rows (tests, notebooks)."""
     run = Detector(**kwargs).start()
     for row in rows:
