@@ -306,3 +306,19 @@ def test_the_writers_signatures_name_the_row_types():
     assert hints(OutputWriter.write)["ct"] is CtFields
     assert hints(Run.results)["return"] == typing.Iterator[CtFields]
     assert hints(empty_triage)["return"] is TriageFields and hints(Triage.finalize)["return"] is TriageFields
+
+
+# ------------------------------------------------------------------------------------------------------ mypy
+
+
+def test_core_and_forest_type_check():
+    """mypy (non-strict, pyproject.toml [tool.mypy]) over the layers that run inside Splunk, in the one test
+    command: a type error there fails the suite like any other test."""
+    import subprocess
+    import sys
+
+    repo = Path(__file__).resolve().parents[2]
+    out = subprocess.run([sys.executable, "-m", "mypy"], cwd=str(repo), capture_output=True, text=True,
+                         timeout=300)  # fmt: skip
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert "Success: no issues found" in out.stdout, out.stdout

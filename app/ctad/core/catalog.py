@@ -24,7 +24,7 @@ import sys
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
-from typing import Callable, Dict, Iterator, List, Optional, Pattern, Sequence, Tuple
+from typing import Any, Callable, Dict, Iterator, List, Optional, Pattern, Sequence, Tuple, Union
 
 from ctad.core import resources, schema
 from ctad.core.errors import CtadError
@@ -153,8 +153,9 @@ class _UaRule:
     kind: str
     line: int
     # The pattern's top-level alternatives, each as (test, operand): a rule matches if any does. Equivalent
-    # to regex.search(ua) but several times faster on the uncached path, which an attacker can force.
-    tests: Tuple[Tuple[int, object], ...]
+    # to regex.search(ua) but several times faster on the uncached path, which an attacker can force. The
+    # operand is a str for the substring tests and a compiled regex for _MATCH/_SEARCH.
+    tests: Tuple[Tuple[int, Any], ...]
 
 
 @dataclass(frozen=True)
@@ -262,9 +263,9 @@ def _split_alternatives(pattern: str) -> List[str]:
     return parts
 
 
-def _ua_tests(pattern: str) -> Tuple[Tuple[int, object], ...]:
+def _ua_tests(pattern: str) -> Tuple[Tuple[int, Any], ...]:
     """Compile each top-level alternative to the cheapest equivalent test (see ``_UaRule.tests``)."""
-    tests: List[Tuple[int, object]] = []
+    tests: List[Tuple[int, Any]] = []
     for alt in _split_alternatives(pattern):
         head, tail = alt.startswith("^"), alt.endswith("$") and not alt.endswith("\\$")
         core = alt[1 if head else 0 : len(alt) - 1 if tail else len(alt)]
@@ -319,7 +320,7 @@ class Catalog:
 
     # ------------------------------------------------------------------ loading
     @classmethod
-    def load(cls, lookups_dir: Optional[os.PathLike] = None) -> Catalog:
+    def load(cls, lookups_dir: Optional[Union[str, os.PathLike]] = None) -> Catalog:
         """Read and validate every lookup file; raise :class:`CatalogError` on the first problem."""
         directory = Path(lookups_dir) if lookups_dir is not None else find_lookups_dir()
         tactics = cls._load_tactics(directory)
@@ -526,17 +527,17 @@ class Catalog:
         for rule in self._ua_rules:
             for test, operand in rule.tests:
                 if test == _CONTAINS:
-                    hit = operand in ua  # type: ignore[operator]
+                    hit = operand in ua
                 elif test == _PREFIX:
-                    hit = ua.startswith(operand)  # type: ignore[arg-type]
+                    hit = ua.startswith(operand)
                 elif test == _SUFFIX:
-                    hit = ua.endswith(operand)  # type: ignore[arg-type]
+                    hit = ua.endswith(operand)
                 elif test == _EQUALS:
                     hit = ua == operand
                 elif test == _MATCH:
-                    hit = operand.match(ua) is not None  # type: ignore[union-attr]
+                    hit = operand.match(ua) is not None
                 else:
-                    hit = operand.search(ua) is not None  # type: ignore[union-attr]
+                    hit = operand.search(ua) is not None
                 if hit:
                     family = rule.family
                     if "$1" in family:

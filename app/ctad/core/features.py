@@ -384,7 +384,7 @@ class FeatureState:
         ip = ev.ip
         src = self.sources.get(ip)
         ip_first_global = src is None
-        if ip_first_global:
+        if src is None:
             src = self.sources[ip] = SourceState()
         sws, swd = src.win_short, src.win_denied
         while sws and sws[0] <= cut_short:
@@ -409,6 +409,13 @@ class FeatureState:
             self._hour = (start, start + 3600.0, hour, prev_hour, next_hour, weekend)
         last = st.last
         rate_1h = len(wl) + 1
+        # 0/1 flags once the identity has history, NaN (unknown) before (annotations only: no runtime cost)
+        id_api_first: float
+        ip_first: float
+        net_first: float
+        uaf_first: float
+        region_first: float
+        key_first: float
         if n:
             hours = st.hours
             hour_share = (hours[prev_hour] + hours[hour] + hours[next_hour]) / n
