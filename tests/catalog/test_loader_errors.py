@@ -169,12 +169,13 @@ def test_bad_allowlist_rows(copy: Path, row: str, needles: list) -> None:
 @pytest.mark.parametrize(
     "row,needles",
     [
-        ("203.0.113.300,ipv4,s,t,50,d", ["ipv4 indicator", "invalid"]),
-        ("203.0.113.7/24,cidr,s,t,50,d", ["cidr indicator", "host bits"]),
-        ("AKIA123,access_key_id,s,t,50,d", ["access_key_id 'AKIA123'"]),
-        ("12345,account_id,s,t,50,d", ["not 12 digits"]),
+        # the rules of ctad.core.indicators, shared with the CTI loader (tests/core/test_contracts.py)
+        ("203.0.113.300,ipv4,s,t,50,d", ["'203.0.113.300' is not an IP address"]),
+        ("203.0.113.7/24,cidr,s,t,50,d", ["duplicate cidr indicator '203.0.113.0/24' (first on line 2)"]),
+        ("AKIA123,access_key_id,s,t,50,d", ["'AKIA123' does not look like an AWS access key id"]),
+        ("12345,account_id,s,t,50,d", ["12-digit"]),
         ("Bad_Domain!,domain,s,t,50,d", ["domain"]),
-        ("1.2.3.4,ipv4,s,t,101,d", ["confidence '101'"]),
+        ("1.2.3.4,ipv4,s,t,very,d", ["confidence 'very'"]),
         ("1.2.3.4,hash,s,t,50,d", ["type 'hash'"]),
         ("(a+)+,user_agent,s,t,50,d", ["catastrophic backtracking"]),
         ("198.51.100.23,ipv4,s,t,50,d", ["duplicate ipv4"]),

@@ -93,7 +93,7 @@ def test_bounded_helpers_never_raise_and_stay_finite():
 
 
 def test_reasons_for_a_huge_count_or_gap_are_sentences_not_overflow():
-    from ctad.core.features import FEATURE_INDEX, FEATURE_NAMES
+    from ctad.core.features import FEATURE_INDEX, FEATURE_NAMES, ApiFacts
     from ctad.core.reasons import Explainer
     from ctad.core.schema import Event
 
@@ -103,7 +103,7 @@ def test_reasons_for_a_huge_count_or_gap_are_sentences_not_overflow():
         row[FEATURE_INDEX[name]] = value
         contributions[FEATURE_INDEX[name]] = 1.0
     ev = Event("e", 1.7e9, "s3.amazonaws.com", "ListBuckets", identity="arn:aws:iam::1:user/a")
-    reasons = Explainer().reasons(ev, row, contributions, (0, 0, 0, "", "", 0))
+    reasons = Explainer().reasons(ev, row, contributions, ApiFacts(0, 0, 0, "", "", 0))
     assert "1500 calls by arn:aws:iam::1:user/a in 5 minutes" in reasons
     assert any("inactive for over 100 years" in r for r in reasons)
 

@@ -130,7 +130,7 @@ def test_features_are_one_finite_or_missing_number_per_name(normalizer, records)
             assert isinstance(x, (int, float)) and not isinstance(x, bool), name
             assert not math.isinf(x), name
         info = state.api_info(ev.source, ev.name)
-        assert isinstance(info[3], str) and isinstance(info[4], str)
+        assert isinstance(info.tactic_id, str) and isinstance(info.technique_id, str)
 
 
 @budget(40)

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import math
 import re
-from typing import Any, Optional
+from typing import Any, Iterator, Match, Optional, Union
 
 # exp(x) overflows a double just above x = 709.78; keeping a margin makes expm1/exp of any bounded value finite.
 EXP_MAX = 700.0
@@ -31,6 +31,7 @@ def to_float(value: Any) -> Optional[float]:
     """A finite float from a number or numeric string, or None: never raises (huge ints, 'nan', 'inf', objects)."""
     if isinstance(value, bool):
         return None
+    number: Union[int, float, str, bytes]
     if isinstance(value, (int, float)):
         number = value
     elif isinstance(value, (str, bytes)):
@@ -217,9 +218,14 @@ def text_too_deep(text: Any, limit: int = MAX_NESTING) -> bool:
     skips strings whole (one regular expression, no recursion) decides it from the text alone."""
     if not isinstance(text, (str, bytes, bytearray)) or not _could_nest(text, limit):
         return False
-    tokens, opening = (_TEXT_TOKENS, "{[") if isinstance(text, str) else (_BYTES_TOKENS, (b"{", b"["))
+    matches: Iterator[Match[Any]]
+    opening: Any
+    if isinstance(text, str):
+        matches, opening = _TEXT_TOKENS.finditer(text), "{["
+    else:
+        matches, opening = _BYTES_TOKENS.finditer(text), (b"{", b"[")
     depth = 0
-    for match in tokens.finditer(text):
+    for match in matches:
         token = match.group()
         if token in opening:
             depth += 1

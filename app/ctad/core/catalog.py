@@ -18,14 +18,19 @@ Validate a lookups directory from the shell with ``python -m ctad.core.catalog [
 from __future__ import annotations
 
 import csv
-import ipaddress
 import os
 import re
 import sys
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
-from typing import Callable, Dict, Iterator, List, Optional, Pattern, Sequence, Tuple
+from typing import Any, Callable, Dict, Iterator, List, Optional, Pattern, Sequence, Tuple, Union
+
+from ctad.core import resources, schema
+from ctad.core.errors import CtadError
+from ctad.core.indicators import TYPES as _INDICATOR_TYPES
+from ctad.core.indicators import Indicator, IndicatorFileError
+from ctad.core.indicators import read_csv as read_indicator_csv
 
 __all__ = [
     "ALLOWLIST_FIELDS",
@@ -41,42 +46,15 @@ __all__ = [
     "find_lookups_dir",
 ]
 
-CATEGORIES = frozenset(
-    {
-        "credential_access",
-        "persistence",
-        "privilege_escalation",
-        "defense_evasion",
-        "discovery",
-        "exfiltration",
-        "impact",
-        "lateral_movement",
-        "initial_access",
-        "execution",
-        "collection",
-        "resource_hijacking",
-    }
-)
-UA_KINDS = frozenset(
-    {
-        "aws_console",
-        "aws_internal",
-        "aws_service",
-        "cli",
-        "sdk",
-        "iac",
-        "scanner",
-        "attack_tool",
-        "browser",
-        "script",
-        "unknown",
-    }
-)
+# What a lookup row may name: the shared vocabularies (ctad.core.schema) without the feature encoding's empty
+# and catch-all entries, so a category or kind the model has no code for is refused when the file is loaded.
+CATEGORIES = frozenset(c for c in schema.CATEGORIES if c not in ("", "other"))
+UA_KINDS = frozenset(schema.UA_KINDS)
 # Fields the triage validator may ask about; names follow the canonical event (ctad.core.schema.Event).
 ALLOWLIST_FIELDS = frozenset(
     {"identity", "invoked_by", "user_agent", "source_ip", "role_name", "event_source", "account_id"}
 )
-INDICATOR_TYPES = frozenset({"ipv4", "ipv6", "cidr", "user_agent", "access_key_id", "account_id", "domain"})
+INDICATOR_TYPES = frozenset(_INDICATOR_TYPES)
 
 UNKNOWN_UA: Tuple[str, str] = ("unknown", "unknown")
 #: userAgent characters looked at. CloudTrail's own userAgent is far shorter than this in practice; an
@@ -108,9 +86,6 @@ _TACTIC_ID = re.compile(r"TA\d{4}\Z")
 _TECHNIQUE_ID = re.compile(r"T\d{4}(?:\.\d{3})?\Z")
 _EVENT_SOURCE = re.compile(r"[a-z0-9][a-z0-9.-]{0,127}\Z")
 _EVENT_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_]{0,127}\Z")
-_ACCESS_KEY = re.compile(r"(?:AKIA|ASIA|AIDA|AROA|AGPA|ANPA|ANVA|AIPA|APKA)[A-Z0-9]{16}\Z")
-_ACCOUNT_ID = re.compile(r"\d{12}\Z")
-_DOMAIN = re.compile(r"(?=.{1,253}\Z)(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z][a-z0-9-]{0,62}\Z")
 # API version suffixes some services put on eventName (Lambda: CreateFunction20150331, UpdateFunctionCode
 # 20150331v2; CloudFront: CreateDistribution2020_05_31). Rules and people often write the bare name.
 _VERSION_SUFFIX = re.compile(r"(?:\d{8}(?:v\d+)?|\d{4}_\d{2}_\d{2})\Z")
@@ -122,7 +97,7 @@ _UPPER_LITERAL = re.compile(r"[A-Z]")
 _NESTED_QUANTIFIER = re.compile(r"\((?:[^()\\]|\\.)*" + _UNBOUNDED + r"(?:[^()\\]|\\.)*\)" + _UNBOUNDED)
 
 
-class CatalogError(ValueError):
+class CatalogError(CtadError, ValueError):
     """A lookup file is missing or malformed; the message names the file, the line and the problem."""
 
     def __init__(self, path: Path, line: Optional[int], problem: str) -> None:
@@ -166,18 +141,6 @@ class Tactic:
     name: str
 
 
-@dataclass(frozen=True)
-class Indicator:
-    """One local CTI entry. ``indicator`` is a regex when ``type`` is ``user_agent``."""
-
-    indicator: str
-    type: str
-    source: str
-    threat: str
-    confidence: int
-    description: str
-
-
 # How one alternative of a user-agent rule is tested; plain substrings avoid the regex engine entirely.
 _CONTAINS, _PREFIX, _SUFFIX, _EQUALS, _MATCH, _SEARCH = range(6)
 _REGEX_META = frozenset("\\.^$*+?{}[]|()")
@@ -190,8 +153,9 @@ class _UaRule:
     kind: str
     line: int
     # The pattern's top-level alternatives, each as (test, operand): a rule matches if any does. Equivalent
-    # to regex.search(ua) but several times faster on the uncached path, which an attacker can force.
-    tests: Tuple[Tuple[int, object], ...]
+    # to regex.search(ua) but several times faster on the uncached path, which an attacker can force. The
+    # operand is a str for the substring tests and a compiled regex for _MATCH/_SEARCH.
+    tests: Tuple[Tuple[int, Any], ...]
 
 
 @dataclass(frozen=True)
@@ -201,22 +165,18 @@ class _AllowRule:
 
 
 def find_lookups_dir(start: Optional[Path] = None) -> Path:
-    """Where ``lookups/`` is: ``$CTAD_LOOKUPS``, else next to the package's parent.
+    """Where ``lookups/`` is, as ``ctad.core.resources.find_dir`` resolves it ($CTAD_LOOKUPS, $CTAD_HOME, the repo
+    or app root); raises :class:`CatalogError` when that folder has no ``sensitive_apis.csv``.
 
-    Editable install: the package is ``<repo>/app/ctad`` so ``<repo>/lookups``. Vendored in a Splunk app as
-    ``<app>/bin/ctad``: ``<app>/bin/lookups`` or ``<app>/lookups`` (Splunk's own lookup directory).
+    ``start`` is the ``ctad`` package folder of another layout (``<app>/bin/ctad`` in a Splunk app): its root is
+    two levels up.
     """
-    env = os.environ.get("CTAD_LOOKUPS")
-    candidates: List[Path] = [Path(env)] if env else []
-    pkg = Path(start) if start else Path(__file__).resolve().parents[1]  # the ctad package
-    candidates += [pkg.parent.parent / "lookups", pkg.parent / "lookups"]
-    for cand in candidates:
-        if (cand / SENSITIVE_APIS).is_file():
-            return cand
-    tried = ", ".join(str(c) for c in candidates)
-    raise CatalogError(
-        Path(candidates[0]), None, f"no lookups directory with {SENSITIVE_APIS} (tried {tried})"
-    )
+    root = Path(start).parent.parent if start else None
+    directory = resources.find_dir("lookups", root)
+    if (directory / SENSITIVE_APIS).is_file():
+        return directory
+    tried = ", ".join(str(c) for c in resources.candidates("lookups", root))
+    raise CatalogError(directory, None, f"no lookups directory with {SENSITIVE_APIS} (tried {tried})")
 
 
 def _rows(directory: Path, name: str) -> Iterator[Tuple[int, Dict[str, str]]]:
@@ -303,9 +263,9 @@ def _split_alternatives(pattern: str) -> List[str]:
     return parts
 
 
-def _ua_tests(pattern: str) -> Tuple[Tuple[int, object], ...]:
+def _ua_tests(pattern: str) -> Tuple[Tuple[int, Any], ...]:
     """Compile each top-level alternative to the cheapest equivalent test (see ``_UaRule.tests``)."""
-    tests: List[Tuple[int, object]] = []
+    tests: List[Tuple[int, Any]] = []
     for alt in _split_alternatives(pattern):
         head, tail = alt.startswith("^"), alt.endswith("$") and not alt.endswith("\\$")
         core = alt[1 if head else 0 : len(alt) - 1 if tail else len(alt)]
@@ -360,7 +320,7 @@ class Catalog:
 
     # ------------------------------------------------------------------ loading
     @classmethod
-    def load(cls, lookups_dir: Optional[os.PathLike] = None) -> Catalog:
+    def load(cls, lookups_dir: Optional[Union[str, os.PathLike]] = None) -> Catalog:
         """Read and validate every lookup file; raise :class:`CatalogError` on the first problem."""
         directory = Path(lookups_dir) if lookups_dir is not None else find_lookups_dir()
         tactics = cls._load_tactics(directory)
@@ -504,30 +464,18 @@ class Catalog:
 
     @staticmethod
     def _load_indicators(directory: Path) -> List[Indicator]:
-        name = "cti_indicators.csv"
-        path = directory / name
-        out: List[Indicator] = []
-        seen = set()
-        for line, row in _rows(directory, name):
-            ind, typ = row["indicator"], row["type"]
-            if typ not in INDICATOR_TYPES:
-                raise CatalogError(path, line, f"type {typ!r} not in {', '.join(sorted(INDICATOR_TYPES))}")
-            problem = _indicator_problem(ind, typ)
-            if problem:
-                raise CatalogError(path, line, problem)
-            if (typ, ind) in seen:
-                raise CatalogError(path, line, f"duplicate {typ} indicator {ind!r}")
-            seen.add((typ, ind))
-            if typ == "user_agent":
-                _compile(path, line, ind, "user_agent regex")
-            try:
-                confidence = int(row["confidence"])
-            except ValueError:
-                confidence = -1
-            if not 0 <= confidence <= 100:
-                raise CatalogError(path, line, f"confidence {row['confidence']!r} is not an integer 0..100")
-            out.append(Indicator(ind, typ, row["source"], row["threat"], confidence, row["description"]))
-        return out
+        # One reader and one set of rules with the CTI loader (ctad.core.indicators): the first bad row stops the
+        # load here with the message the CTI loader gives when it skips that row.
+        path = directory / "cti_indicators.csv"
+        try:
+            found, problems = read_indicator_csv(path)
+        except OSError as exc:
+            raise CatalogError(path, None, f"cannot open: {exc.strerror or exc}") from None
+        except IndicatorFileError as exc:
+            raise CatalogError(path, exc.line, exc.problem) from None
+        if problems:
+            raise CatalogError(path, problems[0].line, problems[0].reason)
+        return found
 
     # ------------------------------------------------------------------ queries
     def api(self, event_source: str, event_name: str) -> Optional[ApiInfo]:
@@ -579,17 +527,17 @@ class Catalog:
         for rule in self._ua_rules:
             for test, operand in rule.tests:
                 if test == _CONTAINS:
-                    hit = operand in ua  # type: ignore[operator]
+                    hit = operand in ua
                 elif test == _PREFIX:
-                    hit = ua.startswith(operand)  # type: ignore[arg-type]
+                    hit = ua.startswith(operand)
                 elif test == _SUFFIX:
-                    hit = ua.endswith(operand)  # type: ignore[arg-type]
+                    hit = ua.endswith(operand)
                 elif test == _EQUALS:
                     hit = ua == operand
                 elif test == _MATCH:
-                    hit = operand.match(ua) is not None  # type: ignore[union-attr]
+                    hit = operand.match(ua) is not None
                 else:
-                    hit = operand.search(ua) is not None  # type: ignore[union-attr]
+                    hit = operand.search(ua) is not None
                 if hit:
                     family = rule.family
                     if "$1" in family:
@@ -620,28 +568,6 @@ class Catalog:
             f"{len(self._ua_rules)} ua rules, {sum(len(v) for v in self._allow.values())} allowlist, "
             f"{len(self._indicators)} indicators)"
         )
-
-
-def _indicator_problem(ind: str, typ: str) -> str:
-    """Why ``ind`` is not a valid indicator of type ``typ`` ("" when it is)."""
-    if not ind:
-        return "empty indicator"
-    try:
-        if typ == "ipv4":
-            ipaddress.IPv4Address(ind)
-        elif typ == "ipv6":
-            ipaddress.IPv6Address(ind)
-        elif typ == "cidr":
-            ipaddress.ip_network(ind, strict=True)
-    except ValueError as exc:
-        return f"{typ} indicator {ind!r} is invalid: {exc}"
-    if typ == "access_key_id" and not _ACCESS_KEY.match(ind):
-        return f"access_key_id {ind!r} is not a 20-character AWS key id (AKIA.../ASIA...)"
-    if typ == "account_id" and not _ACCOUNT_ID.match(ind):
-        return f"account_id {ind!r} is not 12 digits"
-    if typ == "domain" and not _DOMAIN.match(ind):
-        return f"domain {ind!r} is not a lower-case domain name"
-    return ""
 
 
 def main(argv: Optional[List[str]] = None) -> int:

@@ -17,25 +17,21 @@ from __future__ import annotations
 
 import math
 from collections import deque
-from typing import Any, Dict, List, Optional, Sequence, Tuple
+from typing import Any, Dict, List, NamedTuple, Optional, Sequence, Tuple
 
 from ctad.core.normalize import JUDGED_BY_PARAMETERS
-from ctad.core.schema import Event
+from ctad.core.schema import CATEGORIES, UA_KINDS, Event
 
 NAN = float("nan")
 WIN_SHORT = 300.0  # 5 minutes
 WIN_LONG = 3600.0  # 1 hour
 DAY = 86400.0
 
-# Categorical vocabularies: codes are stable; unknown values map to the last code of each list.
-UA_KINDS = ("aws_console", "aws_internal", "aws_service", "cli", "sdk", "iac", "scanner", "attack_tool", "browser",
-            "script", "unknown")  # fmt: skip
+# Categorical vocabularies: codes are stable; unknown values map to the last code of each list. The user-agent
+# kinds and API categories are shared with the catalogue, so they live in ctad.core.schema.
 IDENTITY_TYPES = ("IAMUser", "AssumedRole", "Root", "AWSService", "FederatedUser", "AWSAccount", "SAMLUser",
                   "WebIdentityUser", "Unknown")  # fmt: skip
 IP_KINDS = ("public", "private", "aws_service", "aws_internal", "hostname", "missing", "invalid")
-CATEGORIES = ("", "discovery", "credential_access", "persistence", "privilege_escalation", "defense_evasion",
-              "exfiltration", "impact", "lateral_movement", "initial_access", "execution", "collection",
-              "resource_hijacking", "other")  # fmt: skip
 SERVICES = ("iam", "sts", "s3", "ec2", "lambda", "cloudtrail", "kms", "secretsmanager", "ssm", "rds", "guardduty",
             "logs", "cloudwatch", "organizations", "signin", "config", "sns", "sqs", "dynamodb", "ecr", "ecs",
             "eks", "route53", "cloudformation", "bedrock", "other")  # fmt: skip
@@ -187,6 +183,18 @@ def _service(source: str) -> int:
     return _SERVICE_CODE.get(source.split(".", 1)[0], len(SERVICES) - 1)
 
 
+class ApiFacts(NamedTuple):
+    """What the features and reasons use of the catalogue's entry for one eventSource+eventName, encoded once
+    per API (``FeatureState.api_info``); an API the catalogue does not list has risk 0 and empty ids."""
+
+    risk: int  # 0 (not in the catalogue) .. 5
+    category: int  # code in CATEGORIES
+    tactic_number: int  # 5 for TA0005; 0 when none
+    tactic_id: str  # "TA0005" or ""
+    technique_id: str  # "T1562.001" or ""
+    service: int  # code in SERVICES
+
+
 KINDS = ("api", "ip", "net", "uaf", "region", "key", "action")
 
 
@@ -292,23 +300,23 @@ class FeatureState:
         self.active = 0  # identities with at least one event (the estate's size for `api_estate_share`)
         self.first_time: Optional[float] = None
         self.last_time: Optional[float] = None
-        self._api_info: Dict[str, Tuple[int, int, int, str, str, int]] = {}
+        self._api_info: Dict[str, ApiFacts] = {}
         self._hour: Tuple[float, float, int, int, int, bool] = (0.0, 0.0, 0, 0, 0, False)  # see process
         # "source:name" -> (source, "source:name", api_info); _api_names holds the first source seen per name
-        self._api_keys: Dict[str, Tuple[str, str, Tuple[int, int, int, str, str, int]]] = {}
-        self._api_names: Dict[str, Tuple[str, str, Tuple[int, int, int, str, str, int]]] = {}
+        self._api_keys: Dict[str, Tuple[str, str, ApiFacts]] = {}
+        self._api_names: Dict[str, Tuple[str, str, ApiFacts]] = {}
 
-    def api_info(self, source: str, name: str) -> Tuple[int, int, int, str, str, int]:
-        """Catalogue facts per API, cached: (risk, category, tactic number, tactic id, technique id, service)."""
+    def api_info(self, source: str, name: str) -> ApiFacts:
+        """Catalogue facts per API, cached (see `ApiFacts`)."""
         key = source + ":" + name
         info = self._api_info.get(key)
         if info is None:
             api = self.catalog.api(source, name) if self.catalog is not None else None
             service = _service(source)
             if api is None:
-                info = (0, 0, 0, "", "", service)
+                info = ApiFacts(0, 0, 0, "", "", service)
             else:
-                info = (
+                info = ApiFacts(
                     int(api.risk or 0),
                     _CATEGORY_CODE.get(api.category or "", len(CATEGORIES) - 1),
                     _tactic_number(api.tactic_id or ""),
@@ -319,7 +327,7 @@ class FeatureState:
             self._api_info[key] = info
         return info
 
-    def _api_key(self, source: str, name: str) -> Tuple[str, str, Tuple[int, int, int, str, str, int]]:
+    def _api_key(self, source: str, name: str) -> Tuple[str, str, ApiFacts]:
         """(source, "source:name", api_info), cached so `process` usually finds it by name without building a string."""
         key = source + ":" + name
         entry = self._api_keys.get(key)
@@ -376,7 +384,7 @@ class FeatureState:
         ip = ev.ip
         src = self.sources.get(ip)
         ip_first_global = src is None
-        if ip_first_global:
+        if src is None:
             src = self.sources[ip] = SourceState()
         sws, swd = src.win_short, src.win_denied
         while sws and sws[0] <= cut_short:
@@ -401,6 +409,13 @@ class FeatureState:
             self._hour = (start, start + 3600.0, hour, prev_hour, next_hour, weekend)
         last = st.last
         rate_1h = len(wl) + 1
+        # 0/1 flags once the identity has history, NaN (unknown) before (annotations only: no runtime cost)
+        id_api_first: float
+        ip_first: float
+        net_first: float
+        uaf_first: float
+        region_first: float
+        key_first: float
         if n:
             hours = st.hours
             hour_share = (hours[prev_hour] + hours[hour] + hours[next_hour]) / n
@@ -436,7 +451,7 @@ class FeatureState:
         in_window = win_api.get(api)
         flags = ev.flags
         # the catalogue's risk, capped where the request decides the risk (raised below by the request's flags)
-        level = min(info[0], 3) if ev.name in JUDGED_BY_PARAMETERS else info[0]
+        level = min(info.risk, 3) if ev.name in JUDGED_BY_PARAMETERS else info.risk
         if flags:
             req = (1 if "public" in flags else 0, 1 if "cross_account" in flags else 0,
                    1 if "open_ingress" in flags else 0, 1 if "logging_off" in flags else 0,
@@ -482,7 +497,7 @@ class FeatureState:
             net_count,
             log1p(n),
             age_days,
-            info[5],
+            info.service,
             NAN if ro is None else (1 if ro else 0),
             ecls,
             _UA_KIND_CODE.get(ev.ua_kind, _UA_UNKNOWN),
@@ -491,9 +506,9 @@ class FeatureState:
             1 if ev.invoked_by else 0,
             1 if ev.console else 0,
             NAN if mfa is None else (1 if mfa else 0),
-            info[0],
-            info[1],
-            info[2],
+            info.risk,
+            info.category,
+            info.tactic_number,
             *req,
             surprise(api_seen[0] if api_seen else 0, n, g[0] if g else 0, self.total, len(self.apis)),
             (g[1] / known if known > 0 else 0.0) if g else 0.0,

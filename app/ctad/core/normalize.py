@@ -21,6 +21,7 @@ from functools import lru_cache
 from typing import Any, Dict, List, Mapping, Optional, Tuple
 
 from ctad.core import bounded
+from ctad.core.errors import CtadError
 from ctad.core.schema import Event
 
 MAX_VALUE_BYTES = 1_000_000  # CloudTrail caps events at 256 KB; anything over 1 MB is not a CloudTrail record
@@ -116,7 +117,7 @@ except ImportError:  # pragma: no cover - exercised on Splunk's Python
         return _loads_stdlib(text)
 
 
-class NormalizeError(ValueError):
+class NormalizeError(CtadError, ValueError):
     """The row is not a CloudTrail event we can score; the message says why."""
 
 

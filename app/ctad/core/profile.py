@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any, Dict, Iterable, Iterator, List, Optional, Tuple, Union
 
 from ctad.core import bounded
+from ctad.core.errors import CtadError
 from ctad.core.features import DAY, KINDS, WIN_LONG, WIN_SHORT, FeatureState, IdentityState, SourceState
 from ctad.core.schema import Event
 
@@ -78,6 +79,10 @@ def _shape_problem(data: Dict[str, Any]) -> str:
 def _seconds(value: Any) -> float:
     """A time from a profile as a finite float (0.0 when it is not one): the feature code subtracts times."""
     return bounded.seconds(value, 0.0)  # type: ignore[return-value]
+
+
+class ProfileError(CtadError, ValueError):
+    """A baseline profile file cannot be read, is not a ctad profile, or is damaged; the message names the file."""
 
 
 class Profile:
@@ -343,12 +348,12 @@ class Profile:
                 data = json.load(fh)
         except (OSError, ValueError, EOFError, zlib.error, RecursionError) as exc:
             # EOFError: a truncated .gz (a copy cut short, a full disk); zlib.error: corrupt deflate data
-            raise ValueError(f"cannot read baseline profile {path}: {exc}") from None
+            raise ProfileError(f"cannot read baseline profile {path}: {exc}") from None
         if not isinstance(data, dict) or data.get("version") != FORMAT_VERSION or "identities" not in data:
-            raise ValueError(f"{path} is not a ctad baseline profile (version {FORMAT_VERSION})")
+            raise ProfileError(f"{path} is not a ctad baseline profile (version {FORMAT_VERSION})")
         problem = _shape_problem(data)
         if problem:
-            raise ValueError(f"{path} is a damaged ctad baseline profile: {problem}")
+            raise ProfileError(f"{path} is a damaged ctad baseline profile: {problem}")
         return cls(data)
 
     # --------------------------------------------------------------------------- flat rows (lookups)

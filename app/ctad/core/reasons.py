@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 from ctad.core import bounded
-from ctad.core.features import CATEGORIES, FEATURE_INDEX
+from ctad.core.features import CATEGORIES, FEATURE_INDEX, ApiFacts
 from ctad.core.resources import find_dir
 from ctad.core.schema import Event
 
@@ -151,11 +151,11 @@ class Explainer:
         event: Event,
         row: Sequence[float],
         contributions: Optional[Sequence[float]],
-        api_info: Tuple[Any, ...],
+        api_info: ApiFacts,
         limit: int = MAX_REASONS,
     ) -> List[Tuple[str, str]]:
         """(sentence, template) pairs, strongest first; the template groups reasons across events."""
-        risk, cat, technique = api_info[0], api_info[1], api_info[4]
+        risk, cat, technique = api_info.risk, api_info.category, api_info.technique_id
         hour = bounded.whole(event.time // 3600) % 24
         values: Dict[str, Any] = {
             "identity": event.identity,

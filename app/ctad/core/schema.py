@@ -8,26 +8,43 @@ Python offers; it pickles as a plain tuple so spilled runs stay small.
 from __future__ import annotations
 
 import operator
-from typing import Any, Dict, List, Optional, Tuple
+from typing import Any, Dict, List, Optional, Tuple, TypedDict
 
-# The fields every adapter adds, in this order (docs/DESIGN.md "Output contract").
-OUTPUT_FIELDS: Tuple[str, ...] = (
-    "ct_score",
-    "ct_anomaly",
-    "ct_severity",
-    "ct_reasons",
-    "ct_risk",
-    "ct_incident",
-    "ct_incident_score",
-    "ct_incident_severity",
-    "ct_tactic",
-    "ct_technique",
-    "ct_identity",
-    "ct_model",
-    "ct_error",
-)
 
+class CtFields(TypedDict):
+    """The fields every adapter adds to a row, in this order (docs/DESIGN.md "Output contract"). A row that could
+    not be scored has them all too, empty, with the reason in ct_error (`empty_output`)."""
+
+    ct_score: Optional[float]  # None when the row was not scored
+    ct_anomaly: int  # 0/1
+    ct_severity: str  # one of SEVERITIES, or "" when not scored
+    ct_reasons: List[str]
+    ct_risk: int
+    ct_incident: str
+    ct_incident_score: int
+    ct_incident_severity: str
+    ct_tactic: str
+    ct_technique: str
+    ct_identity: str
+    ct_model: str
+    ct_error: str
+
+
+OUTPUT_FIELDS: Tuple[str, ...] = tuple(CtFields.__annotations__)
+
+# Every severity scale in ctad (ct_severity, ct_incident_severity, triage_severity), least severe first: the
+# index is the rank. Triage, the report and the evidence filter all read this one tuple.
 SEVERITIES: Tuple[str, ...] = ("informational", "low", "medium", "high", "critical")
+
+# Categorical vocabularies shared by the lookups (validated by ctad.core.catalog) and the model's features
+# (encoded by ctad.core.features). A value's index is its feature code, written into the shipped model: append
+# new values just before the last one, never reorder. The last value is where anything unknown goes; the
+# catalogue's own vocabulary is the same list without the empty and catch-all entries.
+UA_KINDS: Tuple[str, ...] = ("aws_console", "aws_internal", "aws_service", "cli", "sdk", "iac", "scanner",
+                             "attack_tool", "browser", "script", "unknown")  # fmt: skip
+CATEGORIES: Tuple[str, ...] = ("", "discovery", "credential_access", "persistence", "privilege_escalation",
+                               "defense_evasion", "exfiltration", "impact", "lateral_movement", "initial_access",
+                               "execution", "collection", "resource_hijacking", "other")  # fmt: skip
 
 
 class Event:
@@ -131,7 +148,7 @@ class Event:
         return f"Event({self.event_id!r}, {self.time!r}, {self.api!r}, identity={self.identity!r})"
 
 
-def empty_output(error: str = "", model: str = "", identity: str = "") -> Dict[str, Any]:
+def empty_output(error: str = "", model: str = "", identity: str = "") -> CtFields:
     """The ct_* fields of a row that could not be scored: present, empty, with the reason in ct_error."""
     return {
         "ct_score": None,

@@ -8,7 +8,6 @@ stops the others.
 
 from __future__ import annotations
 
-import csv
 import json
 import logging
 import os
@@ -18,18 +17,21 @@ from pathlib import Path
 from typing import Any, Dict, Iterable, Iterator, List, Optional, Sequence, Tuple
 from urllib.parse import urlsplit
 
+from ctad.core.errors import CtadError
+from ctad.core.indicators import IndicatorFileError
+from ctad.core.indicators import read_csv as read_indicator_csv
+from ctad.core.resources import find_dir
 from ctad.cti.indicators import Indicator, IndicatorError, literal_user_agent, make_indicator
 
 log = logging.getLogger(__name__)
 
 DEFAULT_TTL = 6 * 3600  # seconds a fetched feed stays fresh
 CACHE_MARKER = "ctad-cti-cache"
-CSV_COLUMNS = ("indicator", "type", "source", "threat", "confidence", "description")
 
 Result = Tuple[List[Indicator], List[Dict[str, str]], List[str]]
 
 
-class FeedError(RuntimeError):
+class FeedError(CtadError, RuntimeError):
     """A feed could not be read (network, auth, bad answer); the message is meant for the analyst."""
 
 
@@ -37,38 +39,18 @@ class FeedError(RuntimeError):
 def load_csv(path: str, source: Optional[str] = None) -> Tuple[List[Indicator], List[Dict[str, str]]]:
     """Indicators from a CSV with columns indicator,type,source,threat,confidence,description.
 
-    Rows starting with '#' are comments. A bad row is skipped with its line number and reason.
+    Read by `ctad.core.indicators.read_csv`, the same reader and rules the catalogue applies to
+    lookups/cti_indicators.csv. Rows starting with '#' are comments. A bad row is skipped with its line number and
+    reason.
     """
-    found: List[Indicator] = []
-    skipped: List[Dict[str, str]] = []
     label = source or f"csv:{Path(path).name}"
-    with open(path, newline="", encoding="utf-8-sig") as fh:
-        reader = csv.DictReader(row for row in fh if not row.lstrip().startswith("#"))
-        missing = [c for c in ("indicator", "type") if c not in (reader.fieldnames or [])]
-        if missing:
-            raise FeedError(
-                f"{path}: missing column(s) {', '.join(missing)} (expected {','.join(CSV_COLUMNS)})"
-            )
-        for lineno, row in enumerate(reader, start=2):
-            try:
-                found.append(
-                    make_indicator(
-                        row.get("indicator"),
-                        row.get("type"),
-                        row.get("source") or label,
-                        row.get("threat"),
-                        row.get("confidence"),
-                        row.get("description"),
-                    )
-                )
-            except IndicatorError as exc:
-                skipped.append(
-                    {
-                        "source": label,
-                        "indicator": str(row.get("indicator", ""))[:200],
-                        "reason": f"row {lineno}: {exc}",
-                    }
-                )
+    try:
+        found, problems = read_indicator_csv(path, label)
+    except IndicatorFileError as exc:
+        raise FeedError(f"{path}: {exc}") from None
+    skipped = [
+        {"source": label, "indicator": p.indicator, "reason": f"line {p.line}: {p.reason}"} for p in problems
+    ]
     return found, skipped
 
 
@@ -374,15 +356,8 @@ def _from_cache_file(path: str) -> Iterator[Result]:
 
 # --------------------------------------------------------------------------- collect
 def default_lookup_csv() -> Optional[Path]:
-    """lookups/cti_indicators.csv where the catalog finds its lookups ($CTAD_LOOKUPS, repo, Splunk app)."""
-    try:
-        from ctad.core.catalog import CatalogError, find_lookups_dir
-    except ImportError:  # the engine is not installed alongside (a lone CTI deployment)
-        return None
-    try:
-        candidate = find_lookups_dir() / "cti_indicators.csv"
-    except CatalogError:
-        return None
+    """lookups/cti_indicators.csv in the lookups folder the catalogue reads (`ctad.core.resources.find_dir`)."""
+    candidate = find_dir("lookups") / "cti_indicators.csv"
     return candidate if candidate.is_file() else None
 
 

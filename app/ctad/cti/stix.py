@@ -20,12 +20,13 @@ import json
 from typing import Any, Dict, Iterable, List, Optional, Tuple
 from urllib.parse import urlsplit
 
+from ctad.core.errors import CtadError
 from ctad.cti.indicators import Indicator, IndicatorError, like_to_regex, literal_user_agent, make_indicator
 
 Atom = Tuple[str, str]  # (value, our type)
 
 
-class UnsupportedPattern(Exception):
+class UnsupportedPattern(CtadError):
     """The pattern is valid STIX but cannot be matched exactly against CloudTrail; the message says why."""
 
 

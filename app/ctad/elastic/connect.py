@@ -11,6 +11,7 @@ import os
 import warnings
 from typing import Any, Dict, Optional
 
+from ctad.core.errors import CtadError
 from ctad.engine.argtypes import seconds
 
 ENV_URL = "CTAD_ES_URL"
@@ -20,7 +21,7 @@ ENV_PASSWORD = "CTAD_ES_PASSWORD"
 ENV_CA_CERTS = "CTAD_ES_CA_CERTS"
 
 
-class ConnectionSetupError(Exception):
+class ConnectionSetupError(CtadError):
     """The options cannot make a client (missing URL, conflicting credentials, library absent)."""
 
 

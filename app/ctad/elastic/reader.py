@@ -17,13 +17,15 @@ import threading
 from dataclasses import dataclass, field
 from typing import Any, Dict, Iterator, List, Optional, Union
 
+from ctad.core.errors import CtadError
+
 SORT = [{"@timestamp": "asc"}, {"_shard_doc": "asc"}]
 DEFAULT_PAGE_SIZE = 1000
 MAX_PAGE_SIZE = 10000  # Elasticsearch's index.max_result_window default
 DEFAULT_KEEP_ALIVE = "5m"
 
 
-class ReadError(Exception):
+class ReadError(CtadError):
     """A search failed in a way the reader cannot paper over (the message says what and where)."""
 
 

@@ -23,10 +23,10 @@ import math
 import re
 from collections import Counter, deque
 from dataclasses import dataclass, field
-from typing import IO, Any, Deque, Dict, Iterable, Iterator, List, Optional, Tuple
+from typing import IO, Any, Deque, Dict, Iterable, Iterator, List, Mapping, Optional, Tuple, cast
 
 from ctad.core.normalize import scrub_surrogates
-from ctad.core.schema import OUTPUT_FIELDS
+from ctad.core.schema import OUTPUT_FIELDS, CtFields
 
 # docs/DESIGN.md output contract, in contract order (one definition, in ctad.core.schema).
 CT_FIELDS = OUTPUT_FIELDS
@@ -166,7 +166,7 @@ def _clean_text(value: Any) -> Any:
     return scrub_surrogates(value) if isinstance(value, str) else value
 
 
-def clean_ct(ct: Dict[str, Any]) -> Dict[str, Any]:
+def clean_ct(ct: Mapping[str, Any]) -> CtFields:
     """Exactly the contract fields, JSON-safe (a NaN score would make Elasticsearch reject the whole item)."""
     out: Dict[str, Any] = {}
     for name in CT_FIELDS:
@@ -198,7 +198,7 @@ def clean_ct(ct: Dict[str, Any]) -> Dict[str, Any]:
             # decoded) would reach Elasticsearch as invalid UTF-8 and fail the item
             value = scrub_surrogates(str(value))
         out[name] = value
-    return out
+    return cast(CtFields, out)
 
 
 def result_id(source_index: Any, source_id: Any) -> str:

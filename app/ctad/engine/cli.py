@@ -18,12 +18,12 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import Any, BinaryIO, Dict, List, Optional, TextIO, Tuple
+from typing import Any, BinaryIO, Dict, List, Mapping, Optional, TextIO, Tuple
 
 from ctad.core import bounded
 from ctad.core.normalize import UTF8_ERRORS, loads, utf8
 from ctad.core.profile import Profile
-from ctad.core.schema import OUTPUT_FIELDS, Event
+from ctad.core.schema import OUTPUT_FIELDS, CtFields, Event
 from ctad.engine.argtypes import existing_dir, int_range, probability
 from ctad.engine.detect import (
     DEFAULT_INCIDENT_GAP_MINUTES,
@@ -134,7 +134,7 @@ def add_incident_gap_argument(parser: Any) -> None:
 
 
 # --------------------------------------------------------------------------------------------- output
-def _splice(body: bytes, ct: Dict[str, Any]) -> bytes:
+def _splice(body: bytes, ct: CtFields) -> bytes:
     """The input object's JSON text with the ct_* fields added, without re-parsing it when possible."""
     return splice_inner(body, dumps(ct)[1:-1])
 
@@ -208,7 +208,7 @@ class OutputWriter:
         else:
             self._fh = target if target is not None else open(path, "wb")  # noqa: SIM115
 
-    def write(self, body: bytes, ct: Dict[str, Any]) -> None:
+    def write(self, body: bytes, ct: CtFields) -> None:
         if self.kind == "jsonl":
             self._fh.write(_splice(body, ct) + b"\n")
             return
@@ -221,7 +221,7 @@ class OutputWriter:
             return
         self._write_csv(body, json.loads(b"{" + ct_inner + b"}"))
 
-    def _write_csv(self, body: bytes, ct: Dict[str, Any]) -> None:
+    def _write_csv(self, body: bytes, ct: Mapping[str, Any]) -> None:
         try:
             obj = loads(body)  # a lone surrogate as U+FFFD: the CSV file is UTF-8
         except (ValueError, RecursionError):

@@ -20,6 +20,7 @@ from typing import Any, Dict, Iterator, List, Optional, Sequence, Tuple, Union
 
 from ctad.core import bounded
 from ctad.core.catalog import Catalog
+from ctad.core.errors import CtadError
 from ctad.core.features import FEATURE_NAMES, FeatureState
 from ctad.core.incidents import DEFAULT_GAP, IncidentTracker, event_risk
 from ctad.core.normalize import NormalizeError, Normalizer
@@ -27,7 +28,7 @@ from ctad.core.ordering import EventWalk
 from ctad.core.profile import Profile
 from ctad.core.reasons import Explainer
 from ctad.core.resources import find_dir
-from ctad.core.schema import OUTPUT_FIELDS, SEVERITIES, Event, empty_output
+from ctad.core.schema import OUTPUT_FIELDS, SEVERITIES, CtFields, Event, empty_output
 from ctad.core.scoring import final_scores
 from ctad.engine.spill import ExternalSorter
 
@@ -38,7 +39,7 @@ MAX_INCIDENT_GAP_MINUTES = 7 * 24 * 60
 DEFAULT_INCIDENT_GAP_MINUTES = int(DEFAULT_GAP // 60)
 
 
-class ModelError(RuntimeError):
+class ModelError(CtadError, RuntimeError):
     """The model directory is missing, unreadable or does not match this engine's features."""
 
 
@@ -300,12 +301,12 @@ class Run:
         score: float,
         threshold: float,
         contributions: Optional[Sequence[float]] = None,
-    ) -> Dict[str, Any]:
+    ) -> CtFields:
         """The ct_* fields of a scored event; `contributions` (from `score_rows_batch`) feed the reasons."""
         det = self.det
         info = self.state.api_info(ev.source, ev.name)  # type: ignore[union-attr]
         anomaly = score >= threshold
-        risky = bool(ev.flags) or info[0] >= 4
+        risky = bool(ev.flags) or info.risk >= 4
         sev = severity(score, threshold, det.bundle.severity_cuts, risky and anomaly)
         reasons: List[str] = []
         if anomaly and det.explain:
@@ -331,14 +332,14 @@ class Run:
             "ct_incident": incident,
             "ct_incident_score": incident_score,
             "ct_incident_severity": incident_sev,
-            "ct_tactic": info[3],
-            "ct_technique": info[4],
+            "ct_tactic": info.tactic_id,
+            "ct_technique": info.technique_id,
             "ct_identity": ev.identity,
             "ct_model": det.model_version,
             "ct_error": "",
         }
 
-    def results(self) -> Iterator[Dict[str, Any]]:
+    def results(self) -> Iterator[CtFields]:
         """ct_* dicts for every added row, in add order. Call once, after the last `add`."""
         if self._done:
             raise RuntimeError("results() was already read for this run")
@@ -416,7 +417,7 @@ def score_rows_batch(
     return scores, contributions
 
 
-def score_rows(rows: Sequence[Any], **kwargs: Any) -> List[Dict[str, Any]]:
+def score_rows(rows: Sequence[Any], **kwargs: Any) -> List[CtFields]:
     """Convenience: one run over an in-memory list of rows (tests, notebooks)."""
     run = Detector(**kwargs).start()
     for row in rows:

@@ -128,7 +128,8 @@ def _read_task(task: Tuple[int, List[str]]) -> Dict[str, Any]:
                 known = static_cache.get(key)
                 if known is None:
                     info = api_info(ev.source, ev.name)
-                    known = _SCORED + dumps({"ct_tactic": info[3], "ct_technique": info[4],
+                    known = _SCORED + dumps({"ct_tactic": info.tactic_id,
+                                             "ct_technique": info.technique_id,
                                              "ct_identity": ev.identity, "ct_model": version,
                                              "ct_error": ""})[1:-1]  # fmt: skip
                     if len(static_cache) < 100_000:

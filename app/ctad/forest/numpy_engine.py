@@ -155,7 +155,7 @@ class NumpyForest:
                 firsts.append(ids[tree.right[old] if swapped else tree.left[old]])
                 if variant == V_CAT:
                     catids.append(len(cat_sets))
-                    cat_sets.append(tree.cats[old])
+                    cat_sets.append(tree.cats[old])  # type: ignore[arg-type]  # set on every V_CAT node
                 else:
                     catids.append(-1)
         used = sorted(set(variants))

@@ -15,6 +15,8 @@ import math
 import struct
 from typing import Any, Dict, List, Optional, Tuple
 
+from ctad.core.errors import CtadError
+
 # LightGBM's kZeroThreshold is the float 1e-35f, compared after promotion to double.
 LGB_ZERO = struct.unpack("<f", struct.pack("<f", 1e-35))[0]
 # Deepest tree we accept: far beyond what either library builds with sane settings, and it bounds recursion.
@@ -22,7 +24,7 @@ MAX_DEPTH = 512
 MAX_FEATURES = 100_000
 
 
-class ModelFormatError(ValueError):
+class ModelFormatError(CtadError, ValueError):
     """The model file is not a supported, well-formed XGBoost JSON / LightGBM text binary classifier."""
 
 

@@ -14,8 +14,10 @@ import urllib.parse
 import urllib.request
 from typing import Any, Dict, List, Optional
 
+from ctad.core.errors import CtadError
 
-class SplunkRestError(RuntimeError):
+
+class SplunkRestError(CtadError, RuntimeError):
     """splunkd refused or could not be reached; the message is safe to show (no session key in it)."""
 
 

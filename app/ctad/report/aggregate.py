@@ -16,9 +16,10 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any, Dict, Iterable, List, Optional, Tuple
 
+from ctad.core import schema
 from ctad.core.normalize import NormalizeError, parse_time
 
-SEVERITIES = ("critical", "high", "medium", "low", "informational")
+SEVERITIES = tuple(reversed(schema.SEVERITIES))  # display order: most severe first
 SEVERITY_RANK = {s: len(SEVERITIES) - i for i, s in enumerate(SEVERITIES)}  # critical=5 ... informational=1
 VERDICTS = ("true_positive", "needs_review", "false_positive")
 
@@ -30,7 +31,7 @@ MAX_BUCKETS = 20_000  # distinct timeline buckets before coarsening
 TRUE_WORDS = {"1", "true", "yes", "t", "y"}
 # Entity incidents (ctad.core.incidents): ids as the detector writes them; anything else in ct_incident joins nothing.
 INCIDENT_ID = re.compile(r"ctad-[0-9a-f]{16}")
-INCIDENT_SEVERITIES = ("critical", "high", "medium", "low")
+INCIDENT_SEVERITIES = SEVERITIES[:-1]  # an incident is never informational
 _SEV_ORDER = {s: len(INCIDENT_SEVERITIES) - i for i, s in enumerate(INCIDENT_SEVERITIES)}
 # Incidents tracked exactly; past twice this many the weakest are dropped and the page says so.
 MAX_INCIDENTS = 20_000

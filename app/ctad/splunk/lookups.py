@@ -14,6 +14,7 @@ import urllib.parse
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Tuple
 
+from ctad.core.errors import CtadError
 from ctad.core.resources import find_dir
 from ctad.knowledge.splunk_rest import SplunkRest, SplunkRestError
 
@@ -23,7 +24,7 @@ PAGE = 10_000  # records per KV store request (CTAD_KV_PAGE overrides it; tests 
 __all__ = ["APP", "BaselineSourceError", "SplunkRestError", "rest_client", "read_collection", "baseline_rows"]
 
 
-class BaselineSourceError(RuntimeError):
+class BaselineSourceError(CtadError, RuntimeError):
     """The named baseline exists but cannot be read (the message is safe to show)."""
 
 

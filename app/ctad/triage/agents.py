@@ -10,12 +10,14 @@ from __future__ import annotations
 import copy
 import hashlib
 import json
-import os
 from pathlib import Path
 from typing import Any, Callable, Dict, List, Optional
 
 import fastjsonschema
 import jinja2
+
+from ctad.core.errors import CtadError
+from ctad.core.resources import find_dir
 
 CHAIN = ("context", "analyst", "intel", "validator", "responder")
 
@@ -33,20 +35,14 @@ _STRICT_UNSUPPORTED = (
 )
 
 
-class AgentError(ValueError):
+class AgentError(CtadError, ValueError):
     """The agents directory is missing or inconsistent."""
 
 
 def default_agents_dir() -> Path:
-    """Where the agent definitions are: $CTAD_AGENTS_DIR, else `agents/` next to the package (repo or app root)."""
-    env = os.environ.get("CTAD_AGENTS_DIR")
-    if env:
-        return Path(env)
-    here = Path(__file__).resolve().parent  # <repo>/app/ctad/triage or <app>/bin/ctad/triage (Splunk app)
-    for base in (here.parents[1], here.parents[2], here.parents[3]):  # no slicing: Python 3.9
-        if (base / "agents" / "analyst" / "role.json").is_file():
-            return base / "agents"
-    return here.parents[2] / "agents"
+    """Where the agent definitions are: $CTAD_AGENTS_DIR, else $CTAD_HOME/agents, else `agents/` at the repo or
+    app root (`ctad.core.resources.find_dir`)."""
+    return find_dir("agents")
 
 
 class Agent:

@@ -29,8 +29,8 @@ from ctad.triage.evidence import (
     read_event,
     score_of,
 )
-from ctad.triage.fields import TRIAGE_FIELDS, empty_triage, raise_severity
-from ctad.triage.llm import RetryPolicy, make_client, redact
+from ctad.triage.fields import TRIAGE_FIELDS, TriageFields, empty_triage, raise_severity
+from ctad.triage.llm import RetryPolicy, TriageConfigError, make_client, redact
 from ctad.triage.offline import OfflineExpert
 from ctad.triage.reference import Reference
 
@@ -186,7 +186,7 @@ class Triage:
 
             if client is None:
                 if not key:
-                    raise ValueError(
+                    raise TriageConfigError(
                         "the anthropic backend needs a key (ANTHROPIC_API_KEY, or storage/passwords "
                         "in Splunk); use --backend offline to triage without one"
                     )
@@ -334,7 +334,7 @@ class Triage:
 
     def finalize(
         self, group: Group, outputs: Dict[str, Any], backend: str, cached: bool, error: str
-    ) -> Dict[str, Any]:
+    ) -> TriageFields:
         """Triage fields from the agents' answers, with the checks no model output may bypass."""
         analyst, intel = outputs["analyst"], outputs["intel"]
         validator, responder = outputs["validator"], outputs["responder"]

@@ -25,6 +25,7 @@ from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 from ctad.core.bounded import text_too_deep
 from ctad.core.normalize import NormalizeError, normalize
+from ctad.core.schema import SEVERITIES
 from ctad.triage.injection import find_injection
 
 UNTRUSTED_KEYS = (
@@ -579,7 +580,6 @@ def build_context(
 _TECHNIQUE = re.compile(r"T\d{4}(?:\.\d{3})?")
 _TACTIC = re.compile(r"TA\d{4}")
 _WORD = re.compile(r"[a-z][a-z0-9_]{0,31}")  # classifier vocabulary (ip/ua kinds, risk flags)
-_SEVERITIES = ("informational", "low", "medium", "high", "critical")
 
 
 def prompt_trusted(ctx: Dict[str, Any]) -> Dict[str, Any]:
@@ -609,7 +609,7 @@ def prompt_trusted(ctx: Dict[str, Any]) -> Dict[str, Any]:
         "risk_flags": [f for f in ctx["risk_flags"] if _WORD.fullmatch(str(f))],
         "detector": {
             "max_score": det["max_score"],
-            "severity": det["severity"] if det["severity"] in _SEVERITIES else "",
+            "severity": det["severity"] if det["severity"] in SEVERITIES else "",
             "technique": det["technique"] if _TECHNIQUE.fullmatch(det["technique"] or "") else "",
             "tactic": det["tactic"] if _TACTIC.fullmatch(det["tactic"] or "") else "",
             "reasons": len(det["reasons"]),

@@ -7,28 +7,34 @@ downstream tables never lose a column.
 
 from __future__ import annotations
 
-from typing import Any, Dict, Tuple
+from typing import List, Optional, Tuple, TypedDict
 
-TRIAGE_FIELDS: Tuple[str, ...] = (
-    "triage_verdict",
-    "triage_confidence",
-    "triage_severity",
-    "triage_summary",
-    "triage_explanation",
-    "triage_tactic",
-    "triage_technique",
-    "triage_actions",
-    "triage_backend",
-    "triage_cached",
-    "triage_error",
-    "triage_injection_suspected",
-)
+from ctad.core.schema import SEVERITIES
+
+
+class TriageFields(TypedDict):
+    """The triage fields of a row, in output order."""
+
+    triage_verdict: str  # one of VERDICTS, or "" when not triaged
+    triage_confidence: Optional[float]  # 0..1, None when not triaged
+    triage_severity: str  # one of SEVERITIES, or ""
+    triage_summary: str
+    triage_explanation: str
+    triage_tactic: str  # an ATT&CK tactic id the reference table knows, or ""
+    triage_technique: str
+    triage_actions: List[str]
+    triage_backend: str
+    triage_cached: int  # 0/1
+    triage_error: str
+    triage_injection_suspected: int  # 0/1
+
+
+TRIAGE_FIELDS: Tuple[str, ...] = tuple(TriageFields.__annotations__)
 
 VERDICTS: Tuple[str, ...] = ("true_positive", "false_positive", "needs_review")
-SEVERITIES: Tuple[str, ...] = ("informational", "low", "medium", "high", "critical")
 
 
-def empty_triage(error: str = "") -> Dict[str, Any]:
+def empty_triage(error: str = "") -> TriageFields:
     """Triage fields of a row that was not triaged: present and empty (error says why when there is one)."""
     return {
         "triage_verdict": "",

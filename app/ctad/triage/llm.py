@@ -25,6 +25,8 @@ import urllib.parse
 import urllib.request
 from typing import Any, Callable, Dict, Iterable, List, Mapping, Optional, Set, Tuple
 
+from ctad.core.errors import CtadError
+
 API_VERSION = "2023-06-01"
 DEFAULT_BASE_URL = "https://api.anthropic.com"
 RETRYABLE = ("rate_limited", "overloaded", "server", "timeout", "connection")
@@ -67,8 +69,12 @@ def redact(text: Any, secrets: Iterable[str] = ()) -> str:
 LOCAL_HOSTS = ("127.0.0.1", "localhost", "::1")
 
 
+class TriageConfigError(CtadError, ValueError):
+    """A triage setting cannot be used (the API base URL, a missing key); the message says which and why."""
+
+
 def check_base_url(url: str) -> str:
-    """The API base URL if the key may be sent there (https; plain http only to this machine), else ValueError.
+    """The API base URL if the key may be sent there (https; plain http only to this machine), else TriageConfigError.
 
     The key goes in a header on every request, so the endpoint is an admin's decision (CLI flag or environment,
     ctad.conf in Splunk), never a search option, and never clear text across a network.
@@ -77,14 +83,14 @@ def check_base_url(url: str) -> str:
     parts = urllib.parse.urlsplit(url)
     shown = f"{parts.scheme}://{parts.hostname or ''}"
     if parts.username or parts.password:
-        raise ValueError(f"API base URL {shown} must not carry credentials")
+        raise TriageConfigError(f"API base URL {shown} must not carry credentials")
     if parts.query or parts.fragment:
-        raise ValueError(f"API base URL {shown} must not have a query or fragment")
+        raise TriageConfigError(f"API base URL {shown} must not have a query or fragment")
     if not parts.hostname:
-        raise ValueError(f"API base URL {url[:80]!r} has no host")
+        raise TriageConfigError(f"API base URL {url[:80]!r} has no host")
     if parts.scheme == "https" or (parts.scheme == "http" and parts.hostname in LOCAL_HOSTS):
         return url.rstrip("/")
-    raise ValueError(
+    raise TriageConfigError(
         f"API base URL {shown} refused: the API key is only sent over https "
         "(plain http only to 127.0.0.1/localhost, for local test servers)"
     )
@@ -105,7 +111,7 @@ def same_origin(url: str, base_url: str) -> bool:
     return _origin(url) == _origin(base_url)
 
 
-class LLMError(Exception):
+class LLMError(CtadError):
     """A failed call: `kind` says what failed (and whether trying again can help). The message is redacted."""
 
     def __init__(
