@@ -114,6 +114,8 @@ class FakeES:
         # hostile replies: called with each _search reply (a dict), returns what is sent instead
         self.search_reply_hook: Optional[Callable[[Dict[str, Any]], Any]] = None
         self.dead = False  # drop every connection without answering
+        self.hide_from_id_lookups = False  # plain ids searches find nothing (documents not yet refreshed)
+        self.fail_id_lookups = False  # plain ids searches answer 503
         self.bulk_calls = 0
         self._pit_seq = 0
         self.server: Optional[ThreadingHTTPServer] = None
@@ -193,6 +195,10 @@ class FakeES:
         if not isinstance(size, int) or not 0 <= size <= 10000:
             raise ShapeError(400, "illegal_argument_exception", "size must be 0..10000")
         wanted = set(map(str, q["ids"]["values"]))
+        if self.fail_id_lookups:
+            raise ShapeError(503, "injected_failure", "id lookup fails on purpose")
+        if self.hide_from_id_lookups:
+            wanted = set()
         with self.lock:
             try:
                 names = self._resolve(path_index)
