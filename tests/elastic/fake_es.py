@@ -32,6 +32,15 @@ BULK_META_KEYS = {
     "require_alias",
 }
 N_SHARDS = 2
+# Component templates a 8.13+/9.x cluster ships; the fake checks names only (their mappings are not applied).
+BUILTIN_COMPONENTS = {"ecs@mappings", "logs@mappings", "logs@settings", "logs@custom"}
+TEMPLATE_KEYS = {"index_patterns", "priority", "composed_of", "_meta", "template", "data_stream", "version",
+                 "allow_auto_create", "ignore_missing_component_templates", "deprecated"}  # fmt: skip
+TEMPLATE_TEMPLATE_KEYS = {"settings", "mappings", "aliases", "lifecycle"}
+_RETENTION = re.compile(r"^\d+(d|h|m|s|ms|nanos|micros)$")
+PLAIN_SEARCH_KEYS = {"size", "query", "_source", "track_total_hits"}
+DS_DATE = "2026.12.06"
+DATE_FIELDS = {"@timestamp", "event.ingested", "ctad.triage.at"}
 
 
 class ShapeError(Exception):
@@ -91,6 +100,7 @@ class FakeES:
         self.lock = threading.RLock()
         self.indices: Dict[str, Dict[str, Dict[str, Any]]] = {}
         self.templates: Dict[str, Dict[str, Any]] = {}
+        self.data_streams: Dict[str, List[str]] = {}  # name -> backing indices, oldest first (last = write)
         self.pits: Dict[str, Dict[str, Any]] = {}  # pit root -> {"docs": [...], "ids": set, "open": bool}
         self.requests: List[Tuple[str, str, Any]] = []
         self.shape_errors: List[str] = []
@@ -104,6 +114,8 @@ class FakeES:
         # hostile replies: called with each _search reply (a dict), returns what is sent instead
         self.search_reply_hook: Optional[Callable[[Dict[str, Any]], Any]] = None
         self.dead = False  # drop every connection without answering
+        self.hide_from_id_lookups = False  # plain ids searches find nothing (documents not yet refreshed)
+        self.fail_id_lookups = False  # plain ids searches answer 503
         self.bulk_calls = 0
         self._pit_seq = 0
         self.server: Optional[ThreadingHTTPServer] = None
@@ -150,10 +162,60 @@ class FakeES:
         names: List[str] = []
         for part in expr.split(","):
             matched = [n for n in self.indices if fnmatchcase(n, part)]
-            if not matched and "*" not in part:
+            for ds, backing in self.data_streams.items():
+                if fnmatchcase(ds, part):
+                    matched.extend(b for b in backing if b in self.indices)
+            if not matched and "*" not in part and part not in self.data_streams:
                 raise ShapeError(404, "index_not_found_exception", f"no such index [{part}]")
             names.extend(m for m in matched if m not in names)
         return names
+
+    def rollover(self, name: str) -> Dict[str, Any]:
+        with self.lock:
+            backing = self.data_streams.get(name)
+            if backing is None:
+                raise ShapeError(404, "index_not_found_exception", f"no such data stream [{name}]")
+            old = backing[-1]
+            new = f".ds-{name}-{DS_DATE}-{len(backing) + 1:06d}"
+            backing.append(new)
+            self.indices.setdefault(new, {})
+        return {"acknowledged": True, "old_index": old, "new_index": new, "rolled_over": True}
+
+    def plain_search(self, path_index: str, query: Dict[str, List[str]], body: Any) -> Dict[str, Any]:
+        """A non-PIT search: only what ctad's id lookups send (an ``ids`` query, ``_source`` filtering)."""
+        unknown = set(body) - PLAIN_SEARCH_KEYS
+        if unknown:
+            raise ShapeError(400, "parsing_exception", f"unknown key(s) {sorted(unknown)} in search body")
+        q = body.get("query")
+        if not (isinstance(q, dict) and set(q) == {"ids"} and isinstance(q["ids"].get("values"), list)):
+            raise ShapeError(
+                400, "parsing_exception", "this server serves plain searches for ids queries only"
+            )
+        size = body.get("size", 10)
+        if not isinstance(size, int) or not 0 <= size <= 10000:
+            raise ShapeError(400, "illegal_argument_exception", "size must be 0..10000")
+        wanted = set(map(str, q["ids"]["values"]))
+        if self.fail_id_lookups:
+            raise ShapeError(503, "injected_failure", "id lookup fails on purpose")
+        if self.hide_from_id_lookups:
+            wanted = set()
+        with self.lock:
+            try:
+                names = self._resolve(path_index)
+            except ShapeError:
+                if query.get("ignore_unavailable") == ["true"]:
+                    names = []
+                else:
+                    raise
+            hits = []
+            for name in names:
+                for doc_id, src in self.indices.get(name, {}).items():
+                    if doc_id in wanted:
+                        hits.append({"_index": name, "_id": doc_id, "_score": 1.0,
+                                     "_source": _filter_source(src, body.get("_source", True))})  # fmt: skip
+        return {"took": 1, "timed_out": False,
+                "_shards": {"total": N_SHARDS, "successful": N_SHARDS, "skipped": 0, "failed": 0},
+                "hits": {"max_score": 1.0, "hits": hits[:size]}}  # fmt: skip
 
     # ------------------------------------------------------------------ endpoints
     def open_pit(self, index: str, query: Dict[str, List[str]], body: Any) -> Dict[str, Any]:
@@ -282,6 +344,29 @@ class FakeES:
     def put_template(self, name: str, body: Any) -> Dict[str, Any]:
         if not isinstance(body, dict) or not isinstance(body.get("index_patterns"), list):
             raise ShapeError(400, "action_request_validation_exception", "index_patterns is missing")
+        if set(body) - TEMPLATE_KEYS:
+            raise ShapeError(
+                400, "x_content_parse_exception", f"unknown field(s) {sorted(set(body) - TEMPLATE_KEYS)}"
+            )
+        inner = body.get("template") or {}
+        if set(inner) - TEMPLATE_TEMPLATE_KEYS:
+            raise ShapeError(
+                400, "x_content_parse_exception", f"unknown template field(s) {sorted(set(inner))}"
+            )
+        missing = [c for c in body.get("composed_of", []) if c not in BUILTIN_COMPONENTS]
+        if missing and not set(missing) <= set(body.get("ignore_missing_component_templates", [])):
+            raise ShapeError(400, "invalid_index_template_exception",
+                             f"index template [{name}] specifies component templates {missing} that do not exist")  # fmt: skip
+        if "data_stream" in body and not isinstance(body["data_stream"], dict):
+            raise ShapeError(400, "x_content_parse_exception", "data_stream must be an object")
+        lifecycle = inner.get("lifecycle")
+        if lifecycle is not None:
+            if "data_stream" not in body:
+                raise ShapeError(400, "illegal_argument_exception", "lifecycle needs a data stream template")
+            if set(lifecycle) - {"data_retention", "enabled", "downsampling"} or not _RETENTION.match(
+                str(lifecycle.get("data_retention", "1d"))
+            ):
+                raise ShapeError(400, "illegal_argument_exception", f"bad lifecycle {lifecycle!r}")
         mappings = (body.get("template") or {}).get("mappings")
         if not isinstance(mappings, dict) or "properties" not in mappings:
             raise ShapeError(400, "mapper_parsing_exception", "template.mappings.properties is missing")
@@ -289,9 +374,27 @@ class FakeES:
             self.templates[name] = body
         return {"acknowledged": True}
 
+    def _template_for(self, index: str) -> Optional[Dict[str, Any]]:
+        from fnmatch import fnmatchcase
+
+        best = None
+        for body in self.templates.values():
+            if any(fnmatchcase(index, p) for p in body["index_patterns"]) and (
+                best is None or body.get("priority", 0) > best.get("priority", 0)
+            ):
+                best = body
+        return best
+
+    def _stream_of(self, index: str) -> Optional[str]:
+        for ds, backing in self.data_streams.items():
+            if index == ds or index in backing:
+                return ds
+        return None
+
     def _mapping_for(self, index: str) -> Optional[Dict[str, Any]]:
         from fnmatch import fnmatchcase
 
+        index = self._stream_of(index) or index
         best = None
         for body in self.templates.values():
             if any(fnmatchcase(index, p) for p in body["index_patterns"]) and (
@@ -369,6 +472,37 @@ class FakeES:
                     status=429,
                     error={"type": "es_rejected_execution_exception", "reason": "queue full"},
                 )
+            stream = index if index in self.data_streams else None
+            if stream is None and index not in self.indices and op == "create":
+                tmpl = self._template_for(index)
+                if tmpl is not None and "data_stream" in tmpl:
+                    stream = index
+                    self.data_streams[index] = [f".ds-{index}-{DS_DATE}-000001"]
+                    self.indices.setdefault(self.data_streams[index][0], {})
+            if stream is not None:
+                if op != "create":
+                    return dict(base, status=400, error={"type": "illegal_argument_exception",
+                                "reason": "only write ops with an op_type of create are allowed in data streams"})  # fmt: skip
+                if get_field(source, "@timestamp") is None:
+                    return dict(base, status=400, error={"type": "document_parsing_exception",
+                                "reason": "data stream timestamp field [@timestamp] is missing"})  # fmt: skip
+                mapping = self._mapping_for(stream)
+                problem = _check_mapping(mapping.get("properties", {}), source or {}, "") if mapping else ""
+                if problem:
+                    return dict(
+                        base, status=400, error={"type": "document_parsing_exception", "reason": problem}
+                    )
+                write_index = self.data_streams[stream][-1]
+                store = self.indices.setdefault(write_index, {})
+                base["_index"] = write_index
+                if doc_id is None:
+                    doc_id = f"auto{len(store)}"
+                    base["_id"] = doc_id
+                if doc_id in store:
+                    return dict(base, status=409, error={"type": "version_conflict_engine_exception",
+                                "reason": f"[{doc_id}]: version conflict, document already exists"})  # fmt: skip
+                store[doc_id] = source  # type: ignore[assignment]
+                return dict(base, status=201, result="created")
             if op == "update":
                 store = self.indices.get(index)
                 if store is None or doc_id not in store:
@@ -382,7 +516,10 @@ class FakeES:
                     )
                 _merge(store[doc_id], source["doc"])  # type: ignore[index]
                 return dict(base, status=200, result="updated", _version=2)
-            if op == "index":
+            if op == "create" and doc_id is not None and doc_id in self.indices.get(index, {}):
+                return dict(base, status=409, error={"type": "version_conflict_engine_exception",
+                            "reason": f"[{doc_id}]: version conflict, document already exists"})  # fmt: skip
+            if op in ("index", "create"):
                 mapping = self._mapping_for(index)
                 if mapping is not None:
                     problem = _check_mapping(mapping.get("properties", {}), source or {}, "")
@@ -400,6 +537,23 @@ class FakeES:
             return dict(
                 base, status=400, error={"type": "illegal_argument_exception", "reason": f"{op} unsupported"}
             )
+
+
+def _filter_source(src: Dict[str, Any], spec: Any) -> Any:
+    if spec is True or spec is None:
+        return src
+    if spec is False:
+        return None
+    out: Dict[str, Any] = {}
+    for path in spec if isinstance(spec, list) else [spec]:
+        value = get_field(src, path)
+        if value is not None:
+            cur = out
+            parts = path.split(".")
+            for part in parts[:-1]:
+                cur = cur.setdefault(part, {})
+            cur[parts[-1]] = value
+    return out
 
 
 def _bisect(rows: List[Any], after: List[Any]) -> int:
@@ -465,11 +619,11 @@ def _matches(q: Any, src: Dict[str, Any], now: float) -> bool:
         value = get_field(src, field)
         if value is None:
             return False
-        v = to_millis(value, now) if field == "@timestamp" else value
+        v = to_millis(value, now) if field in DATE_FIELDS else value
         for op, bound in bounds.items():
             if op == "format":
                 continue
-            b = to_millis(bound, now) if field == "@timestamp" else bound
+            b = to_millis(bound, now) if field in DATE_FIELDS else bound
             ok = {"gte": v >= b, "gt": v > b, "lte": v <= b, "lt": v < b}[op]
             if not ok:
                 return False
@@ -600,6 +754,15 @@ class _Handler(BaseHTTPRequestHandler):
                 self._send(200, es.open_pit(parts[0], query, body))
             elif cmd == "DELETE" and parts == ["_pit"]:
                 self._send(200, es.close_pit(body))
+            elif cmd == "POST" and len(parts) == 2 and parts[1] == "_rollover":
+                self._send(200, es.rollover(parts[0]))
+            elif (
+                cmd in ("POST", "GET")
+                and len(parts) == 2
+                and parts[1] == "_search"
+                and "pit" not in (body or {})
+            ):
+                self._send(200, es.plain_search(parts[0], query, body or {}))
             elif cmd in ("POST", "GET") and parts and parts[-1] == "_search" and len(parts) <= 2:
                 reply = es.search(parts[0] if len(parts) == 2 else None, body)
                 self._send(200, es.search_reply_hook(reply) if es.search_reply_hook else reply)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
+import os
 import sys
 import tempfile
 import time
@@ -28,6 +29,7 @@ from ctad.elastic.reader import (
     read_documents,
 )
 from ctad.elastic.templates import DEFAULT_TEMPLATE_NAME, install_results_template, results_template
+from ctad.elastic.watermark import Window, add_window_arguments, apply_window
 from ctad.elastic.writer import WriteReport, clean_ct, parse_write_target, row_meta, write_results
 from ctad.engine.argtypes import existing_dir, int_range, probability, seconds
 from ctad.engine.cli import add_incident_gap_argument
@@ -85,6 +87,7 @@ def register(subparsers: Any) -> None:
     d = sub.add_parser("detect", help="score a time window and write ct_* fields back")
     add_connection_arguments(d)
     _add_read_arguments(d)
+    add_window_arguments(d)
     g = d.add_argument_group("detection")
     g.add_argument(
         "--baseline", default=None, help="baseline profile to compare with (JSON, .gz ok); created if missing"
@@ -148,11 +151,20 @@ def register(subparsers: Any) -> None:
     )
     e.set_defaults(func=cmd_export)
 
-    t = sub.add_parser("template", help="install (or print) the ctad-anomalies-* index template")
+    t = sub.add_parser(
+        "template",
+        help="install the alerts data stream template and the ctad-anomalies-* template; write or install the "
+        "Security rule and Kibana objects",
+    )
     add_connection_arguments(t)
     t.add_argument("--name", default=DEFAULT_TEMPLATE_NAME, help=f"template name ({DEFAULT_TEMPLATE_NAME})")
     t.add_argument("--print", dest="print_only", action="store_true", help="print the JSON, do not connect")
+    _add_security_template_arguments(t)
     t.set_defaults(func=cmd_template)
+
+    from ctad.elastic.alert_triage import register as _register_triage
+
+    _register_triage(sub)
 
 
 def _read_kwargs(args: argparse.Namespace) -> Dict[str, Any]:
@@ -222,6 +234,7 @@ def cmd_detect(args: argparse.Namespace) -> int:
         target = parse_write_target(args.write)
         _check_output_paths(args.out, args.failed_out, args.summary_json, args.baseline)
         read_kwargs = _read_kwargs(args)
+        window: Optional[Window] = apply_window(args, read_kwargs)
         client = make_client(args)
     except (ValueError, ConnectionSetupError) as exc:
         _err(str(exc))
@@ -253,6 +266,8 @@ def cmd_detect(args: argparse.Namespace) -> int:
     stats = ReadStats()
     with_key = bool(target and target.needs_key_fields)
     summary: Dict[str, Any] = {"index": args.index, "from": args.time_from, "to": args.time_to}
+    if window is not None:
+        summary["window"] = window.describe()
     with tempfile.TemporaryFile("w+", encoding="utf-8", dir=args.spill_dir) as spool:
         # Row metadata goes to disk, not a list: the detector's memory is bounded, so ours must be too.
         try:
@@ -309,6 +324,11 @@ def cmd_detect(args: argparse.Namespace) -> int:
         where = f" (rows in {args.failed_out})" if args.failed_out else " (use --failed-out to keep them)"
         _err(f"{report.failed} of {report.attempted} rows were not written{where}")
         code = 1
+    if window is not None:
+        if code == 0:
+            window.commit()  # only a complete window moves the watermark: at-least-once
+        else:
+            _err(f"watermark {window.path} not moved: the window will be read again")
     return code
 
 
@@ -371,17 +391,87 @@ def cmd_export(args: argparse.Namespace) -> int:
 
 
 def cmd_template(args: argparse.Namespace) -> int:
-    if args.print_only:
-        print(json.dumps(results_template(), indent=2))
+    from ctad.elastic import kibana
+    from ctad.elastic.templates import alerts_template, install_alerts_template
+
+    try:
+        alerts_body = alerts_template(args.retention)
+    except ValueError as exc:
+        _err(str(exc))
+        return 2
+    if args.print_only or args.print_alerts:
+        print(json.dumps(alerts_body if args.print_alerts else results_template(), indent=2))
         return 0
+    written = []
+    if args.out_dir:
+        out = Path(args.out_dir)
+        (out / kibana.RULE_FILE).write_text(kibana.rule_ndjson(not args.no_suppression), encoding="utf-8")
+        (out / kibana.OBJECTS_FILE).write_text(kibana.objects_ndjson(), encoding="utf-8")
+        written = [str(out / kibana.RULE_FILE), str(out / kibana.OBJECTS_FILE)]
+    report: Dict[str, Any] = {"files": written}
     try:
         client = make_client(args)
-        resp = install_results_template(client, args.name)
+        report["template"] = {args.name: install_results_template(client, args.name)}
+        report["template"][args.alerts_name] = install_alerts_template(
+            client, args.alerts_name, args.retention
+        )
     except ConnectionSetupError as exc:
         _err(str(exc))
         return 2
     except _es_errors() as exc:
         _err(f"could not install the template: {_describe_es_error(exc)}")
         return 3
-    print(json.dumps({"template": args.name, "response": resp}), file=sys.stderr)
+    kibana_url = args.kibana or os.environ.get("CTAD_KIBANA_URL")
+    if kibana_url:
+        try:
+            report["kibana"] = kibana.install(
+                kibana_url,
+                **_kibana_auth(args),
+                space=args.kibana_space,
+                suppression=not args.no_suppression,
+                timeout=float(args.request_timeout),
+            )
+        except kibana.KibanaError as exc:
+            _err(f"templates installed, but Kibana refused the Security objects: {exc}")
+            print(json.dumps(report, default=str), file=sys.stderr)
+            return 1
+    print(json.dumps(report, default=str), file=sys.stderr)
     return 0
+
+
+def _add_security_template_arguments(t: argparse.ArgumentParser) -> None:
+    from ctad.elastic.templates import ALERTS_TEMPLATE_NAME, DEFAULT_RETENTION
+
+    g = t.add_argument_group("alerts data stream and Elastic Security")
+    g.add_argument("--alerts-name", default=ALERTS_TEMPLATE_NAME,
+                   help=f"alerts data stream template name ({ALERTS_TEMPLATE_NAME})")  # fmt: skip
+    g.add_argument("--retention", default=DEFAULT_RETENTION,
+                   help=f"data stream lifecycle retention of the alerts ({DEFAULT_RETENTION})")  # fmt: skip
+    g.add_argument(
+        "--print-alerts", action="store_true", help="print the alerts template JSON, do not connect"
+    )
+    g.add_argument("--out-dir", type=existing_dir, default=None,
+                   help="write the detection rule and Kibana saved objects (NDJSON) into this directory")  # fmt: skip
+    g.add_argument("--kibana", default=None,
+                   help="Kibana URL (or $CTAD_KIBANA_URL): also import the rule and saved objects there")  # fmt: skip
+    g.add_argument("--kibana-space", default=None, help="Kibana space id (default space when not given)")
+    g.add_argument("--no-suppression", action="store_true",
+                   help="leave alert suppression out of the rule (it needs a Platinum license)")  # fmt: skip
+
+
+def _kibana_auth(args: argparse.Namespace) -> Dict[str, Any]:
+    """Kibana takes the same credentials as Elasticsearch: an API key (encoded, or id:key) or basic auth."""
+    import base64
+
+    from ctad.elastic.connect import client_kwargs
+
+    kw = client_kwargs(args)
+    out: Dict[str, Any] = {"ca_certs": kw.get("ca_certs"), "verify": kw.get("verify_certs", True)}
+    key = kw.get("api_key")
+    if isinstance(key, tuple):
+        out["api_key"] = base64.b64encode(f"{key[0]}:{key[1]}".encode()).decode()
+    elif key:
+        out["api_key"] = key
+    elif kw.get("basic_auth"):
+        out["basic_auth"] = kw["basic_auth"]
+    return out

@@ -9,6 +9,17 @@ Two targets:
   can pivot without a join. The result ``_id`` is a hash of the source ``_index``/``_id``: re-running a window
   overwrites rather than duplicates.
 
+* ``stream:<namespace>``: one ECS alert document per event in the ``logs-ctad.alerts-<namespace>`` data stream
+  (``ctad.elastic.alerts``). Data streams are append-only (bulk ``index`` is refused, only ``create``), and an
+  ``_id`` is unique only inside one backing index, so a plain ``create`` with a deterministic id would duplicate
+  an alert once the stream has rolled over. So each chunk first looks its ids up across the whole stream
+  (``ids`` query, ``_source: event.kind``): an id that exists is overwritten in place with an ``update`` addressed
+  to its backing index (how Elasticsearch lets one change a data stream document); the rest are created.
+  A ``create`` answered 409 (another writer, or a document written less than a refresh ago) is counted as
+  ``already_present``, not as a failure. ``event.ingested`` is the write time; an overwrite keeps the first one
+  unless the row changed kind (an event that became an alert must be seen again by the Security rule, which
+  windows on ``event.ingested``).
+
 Every row is accounted for: per-item 429s are retried by ``streaming_bulk`` (``max_retries`` with exponential
 backoff), other item failures are counted by status and written to a dead-letter JSON-lines sink when one is
 given, and if the connection dies mid-stream the rows in flight and the rows not yet sent are counted as failed
@@ -27,6 +38,7 @@ from typing import IO, Any, Deque, Dict, Iterable, Iterator, List, Mapping, Opti
 
 from ctad.core.normalize import scrub_surrogates
 from ctad.core.schema import OUTPUT_FIELDS, CtFields
+from ctad.elastic.alerts import DEFAULT_NAMESPACE, alert_id, build_alert, now_iso, stream_name
 
 # docs/DESIGN.md output contract, in contract order (one definition, in ctad.core.schema).
 CT_FIELDS = OUTPUT_FIELDS
@@ -47,6 +59,9 @@ KEY_FIELDS = (
     "aws.cloudtrail.user_identity.type",
     "aws.cloudtrail.user_identity.access_key_id",
     "aws.cloudtrail.error_code",
+    # for the ECS alerts: what the normaliser needs to read the event again at triage time (assumed roles)
+    "aws.cloudtrail.user_identity.session_context.session_issuer.arn",
+    "aws.cloudtrail.read_only",
 )
 
 DEFAULT_RESULTS_INDEX = "ctad-anomalies-default"
@@ -58,18 +73,20 @@ Row = Tuple[Dict[str, Any], Dict[str, Any]]  # (meta: _index/_id/key fields, ct 
 
 @dataclass(frozen=True)
 class WriteTarget:
-    """Where results go: ``mode`` is ``update`` or ``index`` (then ``index`` is the results index name)."""
+    """Where results go: ``mode`` is ``update``, ``index`` (then ``index`` is the results index name) or
+    ``stream`` (then ``index`` is the ECS alerts data stream, ``logs-ctad.alerts-<namespace>``)."""
 
     mode: str
     index: Optional[str] = None
 
     @property
     def needs_key_fields(self) -> bool:
-        return self.mode == "index"
+        return self.mode in ("index", "stream")
 
 
 def parse_write_target(spec: Optional[str]) -> Optional[WriteTarget]:
-    """``update`` | ``index`` | ``index:<name>`` | ``none``/empty -> WriteTarget or None (no write-back)."""
+    """``update`` | ``index`` | ``index:<name>`` | ``stream`` | ``stream:<namespace>`` | ``none``/empty ->
+    WriteTarget or None (no write-back)."""
     if spec is None or spec.strip().lower() in ("", "none"):
         return None
     spec = spec.strip()
@@ -82,7 +99,9 @@ def parse_write_target(spec: Optional[str]) -> Optional[WriteTarget]:
                 f"invalid index name {name!r}: lowercase letters, digits and . _ + - only, not starting with . _ + -"
             )
         return WriteTarget("index", name)
-    raise ValueError(f"--write must be update, index:<name> or none, not {spec!r}")
+    if spec == "stream" or spec.startswith("stream:"):
+        return WriteTarget("stream", stream_name(spec.partition(":")[2].strip() or DEFAULT_NAMESPACE))
+    raise ValueError(f"--write must be update, index:<name>, stream:<namespace> or none, not {spec!r}")
 
 
 def get_path(doc: Any, path: str) -> Any:
@@ -234,6 +253,56 @@ def build_action(
     }
 
 
+def build_stream_action(
+    meta: Dict[str, Any],
+    ct: Dict[str, Any],
+    target: WriteTarget,
+    run_id: str,
+    ingested: str,
+    existing: Optional[Tuple[str, Any]] = None,
+) -> Dict[str, Any]:
+    """The bulk action for one row into the alerts data stream: ``create`` by deterministic id, or, when the id
+    is already in the stream (``existing`` = its backing index and stored ``event.kind``), an overwrite there."""
+    fields = clean_ct(ct)
+    source_index, source_id = _clean_text(meta.get("_index")), _clean_text(meta.get("_id"))
+    key = {path: _clean_text(value) for path, value in (meta.get("key") or {}).items()}
+    doc = build_alert(
+        key, fields, source_index=source_index, source_id=source_id, run_id=run_id, ingested=ingested
+    )
+    doc_id = alert_id(source_index, source_id)
+    if existing is None:
+        return {"_op_type": "create", "_index": _clean_text(target.index), "_id": doc_id, "_source": doc}
+    backing, old_kind = existing
+    if old_kind == doc["event"]["kind"]:
+        del doc["event"]["ingested"]  # same alert again: the Security rule has seen it, do not make it new
+    return {"_op_type": "update", "_index": backing, "_id": doc_id, "retry_on_conflict": 3, "doc": doc}
+
+
+def existing_alerts(client: Any, stream: str, ids: List[str]) -> Dict[str, Tuple[str, Any]]:
+    """``{_id: (backing index, event.kind)}`` for the ids already somewhere in the data stream (all backing
+    indices: that is the point). A stream that does not exist yet has none."""
+    if not ids:
+        return {}
+    resp = client.search(
+        index=stream,
+        query={"ids": {"values": ids}},
+        size=len(ids),
+        source=["event.kind"],
+        track_total_hits=False,
+        ignore_unavailable=True,
+        allow_no_indices=True,
+    )
+    resp = getattr(resp, "body", resp)
+    found: Dict[str, Tuple[str, Any]] = {}
+    hits = ((resp or {}).get("hits") or {}).get("hits") or []
+    for hit in hits if isinstance(hits, list) else []:
+        if isinstance(hit, dict) and isinstance(hit.get("_id"), str) and isinstance(hit.get("_index"), str):
+            src = hit.get("_source") if isinstance(hit.get("_source"), dict) else {}
+            kind = (src.get("event") or {}).get("kind") if isinstance(src.get("event"), dict) else None
+            found[hit["_id"]] = (hit["_index"], kind)
+    return found
+
+
 @dataclass
 class WriteReport:
     """Counts for the run summary; ``failed`` > 0 means the CLI exits non-zero."""
@@ -245,9 +314,23 @@ class WriteReport:
     by_status: Counter = field(default_factory=Counter)
     samples: List[str] = field(default_factory=list)
     aborted: str = ""
+    stream: bool = False
+    created: int = 0
+    overwritten: int = 0
+    already_present: int = 0
 
     def as_dict(self) -> Dict[str, Any]:
+        extra = (
+            {
+                "created": self.created,
+                "overwritten": self.overwritten,
+                "already_present": self.already_present,
+            }
+            if self.stream
+            else {}
+        )
         return {
+            **extra,
             "attempted": self.attempted,
             "written": self.written,
             "failed": self.failed,
@@ -320,9 +403,10 @@ def write_results(
     """Bulk-write ``(meta, ct)`` rows; returns the counts. Never raises for item or transport failures."""
     from elasticsearch import helpers
 
-    report = WriteReport()
+    report = WriteReport(stream=target.mode == "stream")
     tracker = _Tracker(report, failed_sink)
     source = iter(rows)
+    ingested = now_iso()
 
     def wanted(ct: Dict[str, Any]) -> bool:
         # anomalies_only still writes rows that could not be scored: an error is never hidden
@@ -331,7 +415,39 @@ def write_results(
             return False
         return True
 
+    def stream_actions() -> Iterator[Dict[str, Any]]:
+        buffer: List[Row] = []
+
+        def flush() -> Iterator[Dict[str, Any]]:
+            ids = [alert_id(_clean_text(m.get("_index")), _clean_text(m.get("_id"))) for m, _ct in buffer]
+            try:
+                found = existing_alerts(client, str(target.index), sorted(set(ids)))
+            except Exception as exc:  # these rows were taken from the source: fail them here, not silently
+                why = f"looking up existing alerts failed: {type(exc).__name__}: {exc}"[:500]
+                for m, c in buffer:
+                    tracker.fail(m, c, "lookup-failed", why)
+                buffer.clear()
+                raise
+            for (m, c), doc_id in zip(buffer, ids):
+                action = build_stream_action(m, c, target, run_id, ingested, found.get(doc_id))
+                tracker.sent(action, m, c)
+                yield action
+            buffer.clear()
+
+        for meta, ct in source:
+            if not wanted(ct):
+                continue
+            report.attempted += 1
+            buffer.append((meta, ct))
+            if len(buffer) >= chunk_size:
+                yield from flush()
+        if buffer:
+            yield from flush()
+
     def actions() -> Iterator[Dict[str, Any]]:
+        if target.mode == "stream":
+            yield from stream_actions()
+            return
         for meta, ct in source:
             if not wanted(ct):
                 continue
@@ -359,10 +475,17 @@ def write_results(
             yield_ok=True,
             **extra,
         ):
-            _op, info = next(iter(item.items()))
+            op, info = next(iter(item.items()))
             meta, ct = tracker.done(info.get("_id"))
             if ok:
                 report.written += 1
+                if report.stream:
+                    if op == "create":
+                        report.created += 1
+                    else:
+                        report.overwritten += 1
+            elif report.stream and op == "create" and info.get("status") == 409:
+                report.already_present += 1  # written by another run moments ago: the alert is there
             else:
                 tracker.fail(meta, ct, info.get("status", "error"), _reason(info))
     except Exception as exc:  # connection lost, auth revoked mid-run, ...: account for every row left
