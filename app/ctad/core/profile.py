@@ -19,7 +19,16 @@ from pathlib import Path
 from typing import Any, Dict, Iterable, Iterator, List, Optional, Tuple, Union
 
 from ctad.core import bounded
-from ctad.core.features import DAY, KINDS, WIN_LONG, WIN_SHORT, FeatureState, IdentityState, SourceState
+from ctad.core.features import (
+    DAY,
+    KINDS,
+    WIN_LONG,
+    WIN_SHORT,
+    FeatureState,
+    IdentityState,
+    SourceState,
+    history_key,
+)
 from ctad.core.schema import Event
 
 FORMAT_VERSION = 1
@@ -73,6 +82,34 @@ def _shape_problem(data: Dict[str, Any]) -> str:
             if not isinstance(entries, list) or width and not all(is_list(e, width) for e in entries):
                 return f"identity {str(key)[:80]!r}: {name} is not a list (of lists of {width})"
     return ""
+
+
+def _merge_sighting(table: Dict[str, Any], value: str, entry: List[Any]) -> None:
+    """Add a [count, first, last] sighting to `table[value]` (the sum capped at MAX_COUNT)."""
+    have = table.get(value)
+    if have is None:
+        table[value] = list(entry)
+        return
+    have[0] = min(bounded.count(have[0]) + bounded.count(entry[0]), MAX_COUNT)
+    have[1] = min(have[1], entry[1])
+    have[2] = max(have[2], entry[2])
+
+
+def fold_session_keys(identities: Dict[str, Any]) -> int:
+    """Fold the temporary access keys a baseline written before `history_key` holds into their kind ("ASIA*"),
+    in place; returns how many entries went. A stored baseline then sheds its per-session rows on its next
+    rewrite instead of carrying them for the whole retention."""
+    removed = 0
+    for ident in identities.values():
+        table = ident.get("seen", {}).get("key")
+        if not table or all(history_key(k) == k for k in table):
+            continue
+        folded: Dict[str, Any] = {}
+        for value, entry in table.items():
+            _merge_sighting(folded, history_key(value), entry)
+        removed += len(table) - len(folded)
+        ident["seen"]["key"] = folded
+    return removed
 
 
 def _seconds(value: Any) -> float:
@@ -278,7 +315,7 @@ class Profile:
             ("net", event.net),
             ("uaf", event.ua_family),
             ("region", event.region),
-            ("key", event.access_key),
+            ("key", history_key(event.access_key)),  # a session key is history by its kind only
         ):
             if not value and kind in ("region", "key"):
                 continue
@@ -349,6 +386,7 @@ class Profile:
         problem = _shape_problem(data)
         if problem:
             raise ValueError(f"{path} is a damaged ctad baseline profile: {problem}")
+        fold_session_keys(data["identities"])
         return cls(data)
 
     # --------------------------------------------------------------------------- flat rows (lookups)
@@ -473,7 +511,11 @@ class Profile:
                     continue
                 ident = d["identities"].setdefault(key, {"n": 0, "first": first, "last": last, "hours": [0] * 24,
                                                          "weekend": 0, "seen": {k: {} for k in KINDS}})  # fmt: skip
-                ident["seen"].setdefault(kind, {})[str(value if value is not None else "")] = [n, first, last]
+                text = str(value if value is not None else "")
+                if kind == "key":  # written before history_key: session keys fold into their kind
+                    _merge_sighting(ident["seen"].setdefault(kind, {}), history_key(text), [n, first, last])
+                else:
+                    ident["seen"].setdefault(kind, {})[text] = [n, first, last]
             else:
                 problem("unknown kind")
         return profile
