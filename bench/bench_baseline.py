@@ -22,6 +22,7 @@ import argparse
 import gc
 import json
 import random
+import re
 import sys
 import time
 import tracemalloc
@@ -89,6 +90,12 @@ class Identity:
         self.ips = [_ip(rng) for _ in range(rng.randint(*ips))]
         self.uas = rng.sample(UAS, rng.randint(*uas))
         self.regions = rng.sample(REGIONS, rng.randint(*regions))
+        # habits: the calls it repeats day after day (API, address, agent, region, UTC hour), so a 30-day stats
+        # has the same row on many days, one per session while the macro did not fold sessions
+        hours = rng.sample(range(24), rng.randint(6, 24))
+        size = max(len(self.apis), len(self.ips), 2 * self.rows_per_day[1])
+        self.habits = [(self.apis[i % len(self.apis)], self.ips[i % len(self.ips)], rng.choice(self.uas),
+                        rng.choice(self.regions), rng.choice(hours)) for i in range(size)]  # fmt: skip
         self.account = account
         if kind == "iam_user":
             self.fields = {"userIdentity.type": "IAMUser", "userIdentity.arn": f"arn:aws:iam::{account}:user/svc-{i}",
@@ -113,8 +120,8 @@ class Identity:
             names = [f"s-{int(day)}-{s}" for s in range(sessions)]
             keys = [_key(rng, "ASIA") for _ in range(sessions)]
             for _ in range(rows):
-                t = day + rng.random() * span
-                source, name = rng.choice(self.apis)
+                (source, name), ip, ua, region, hour = rng.choice(self.habits)
+                t = day + (hour * 3600.0 + rng.random() * 3600.0 if span >= DAY else rng.random() * span)
                 row = dict(self.fields)
                 if sessions:
                     s = rng.randrange(sessions)
@@ -128,8 +135,8 @@ class Identity:
                     row["userIdentity.accessKeyId"] = rng.choice(self.keys)
                 count = rng.randint(1, 40)
                 first = t - rng.random() * 600
-                row.update({"eventSource": source, "eventName": name, "sourceIPAddress": rng.choice(self.ips),
-                            "userAgent": rng.choice(self.uas), "awsRegion": rng.choice(self.regions),
+                row.update({"eventSource": source, "eventName": name, "sourceIPAddress": ip,
+                            "userAgent": ua, "awsRegion": region,
                             "ctad_hour": str(int(t // 3600) % 24), "count": str(count), "first": "%.3f" % first,
                             "last": "%.3f" % t, "weekend_count": "0"})  # fmt: skip
                 yield {
@@ -151,6 +158,34 @@ def stats(ids: List[Identity], seed: int, start: float, end: float) -> List[Dict
     return [row for ident in ids for row in ident.stats_rows(rng, start, end)]
 
 
+_ARN_SESSION = re.compile(r"^(arn:[^:]*:sts::[^:]*:assumed-role/[^/]+)/.*$")
+
+
+def macro_fold(rows: List[Dict[str, str]]) -> List[Dict[str, str]]:
+    """What `ctad_baseline_stats` returns since it folds session parts before its stats (default/macros.conf): a
+    temporary key by its kind, an assumed-role session name by "-", rows that then agree grouped into one."""
+    groups: Dict[Tuple[str, ...], Dict[str, str]] = {}
+    for row in rows:
+        row = dict(row)
+        key = row["userIdentity.accessKeyId"]
+        if key[:4] in ("ASIA", "ABIA", "ACCA"):
+            row["userIdentity.accessKeyId"] = key[:4] + "*"
+        if row["userIdentity.type"] == "AssumedRole":
+            row["userIdentity.arn"] = _ARN_SESSION.sub(r"\1/-", row["userIdentity.arn"])
+            pid = row["userIdentity.principalId"]
+            row["userIdentity.principalId"] = pid.split(":", 1)[0] + ":-" if ":" in pid else pid
+        group = tuple(row[f] for f in BY_FIELDS) + (row["ctad_hour"],)
+        have = groups.get(group)
+        if have is None:
+            groups[group] = row
+            continue
+        have["count"] = str(int(have["count"]) + int(row["count"]))
+        have["first"] = min(have["first"], row["first"], key=float)
+        have["last"] = max(have["last"], row["last"], key=float)
+        have["weekend_count"] = str(int(have["weekend_count"]) + int(row["weekend_count"]))
+    return list(groups.values())
+
+
 def best(fn: Callable[[], Any], repeat: int) -> Tuple[float, Any]:
     """CPU seconds of the fastest of `repeat` runs (CPU, not wall: the host's two cores are shared) and its result."""
     times, out = [], None
@@ -163,13 +198,14 @@ def best(fn: Callable[[], Any], repeat: int) -> Tuple[float, Any]:
     return min(times), out
 
 
-def build(normalizer: Normalizer, rows: List[Dict[str, str]], base: Profile = None, retention: int = 30):
+def build(normalizer: Normalizer, rows: List[Dict[str, str]], base: Profile = None, retention: int = 30,
+          changed_only: bool = False):  # fmt: skip
     """ctadbaseline's logic: fold the stats rows, prune to the retention, render the reply's CSV body."""
     profile = base if base is not None else Profile()
     for row in rows:
         aggregate_row(profile, normalizer, row)
     profile.prune(retention)
-    return profile, profile_csv(profile)
+    return profile, profile_csv(profile, profile.touched) if changed_only else profile_csv(profile)
 
 
 def kv_pages(profile: Profile) -> List[bytes]:
@@ -192,6 +228,8 @@ def main(argv: List[str] = None) -> int:
     ap.add_argument("--seed", type=int, default=7)
     ap.add_argument("--repeat", type=int, default=1)
     ap.add_argument("--json", help="also write the figures here")
+    ap.add_argument("--plain-stats", action="store_true",
+                    help="stats rows per session, as the macro returned before it folded session parts")  # fmt: skip
     args = ap.parse_args(argv)
 
     catalog = Catalog.load()
@@ -202,8 +240,11 @@ def main(argv: List[str] = None) -> int:
     hour = stats(ids, args.seed + 1, END - 3600, END)
     print(f"synthesised {len(history):,} stats rows ({args.days} days) + {len(hour):,} for the last hour "
           f"for {len(ids):,} identities in {time.perf_counter() - t0:.1f}s", file=sys.stderr)  # fmt: skip
-    out: Dict[str, Any] = {"identities": len(ids), "days": args.days, "stats_rows": len(history),
-                           "stats_rows_hour": len(hour)}  # fmt: skip
+    out: Dict[str, Any] = {"identities": len(ids), "days": args.days}
+    if not args.plain_stats:
+        out.update(stats_rows_per_session=len(history), stats_rows_hour_per_session=len(hour))
+        history, hour = macro_fold(history), macro_fold(hour)
+    out.update(stats_rows=len(history), stats_rows_hour=len(hour))
 
     secs, (profile, body) = best(lambda: build(normalizer, history), args.repeat)
     rows = sum(1 for _ in profile.to_rows())
@@ -216,12 +257,18 @@ def main(argv: List[str] = None) -> int:
                max_rows_per_identity=max(sum(len(t) for t in i["seen"].values()) + 1
                                          for i in profile.data["identities"].values()))  # fmt: skip
 
-    def update():
-        base = Profile.from_rows(clean_kv_row(r) for page in pages for r in json.loads(page))
-        return build(normalizer, hour, base)
+    incremental = hasattr(Profile(), "touched")  # changed_only=true: the update writes only what it changed
 
-    secs, _ = best(update, args.repeat)
-    out["update_s"] = round(secs, 2)
+    def update():
+        """CTAD - Update baseline: read the collection, fold the hour in, render what outputlookup writes."""
+        base = Profile.from_rows(clean_kv_row(r) for page in pages for r in json.loads(page))
+        if incremental:
+            base.touched = set()
+        return build(normalizer, hour, base, changed_only=incremental)
+
+    secs, (_, written) = best(update, args.repeat)
+    out.update(update_s=round(secs, 2), update_rows_written=written.count(b"\r\n") - 1,
+               update_csv_bytes=len(written))  # fmt: skip
 
     secs, _ = best(lambda: read(pages, catalog), args.repeat)
     out["read_s"] = round(secs, 2)

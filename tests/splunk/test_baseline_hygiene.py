@@ -218,3 +218,27 @@ def test_saved_searches_write_by_stable_key(name):
     search = conf("savedsearches")[name]["search"]
     assert "outputlookup" in search and "key_field=_key" in search
     assert ("changed_only=true" in search) == ("append=true" in search) == (name == "CTAD - Update baseline")
+
+
+def test_loading_pauses_the_cyclic_collector_and_restores_it():
+    """from_rows / to_state pause gc while they allocate (the load's cost at scale) and leave it as they found it,
+    also when the rows' source fails midway."""
+    import gc
+
+    from ctad.core.catalog import Catalog
+
+    def rows():
+        yield {"kind": "id", "identity": "u", "value": "", "count": 1, "first": T0, "last": T0}
+        assert not gc.isenabled()  # paused while the rows are consumed
+        raise RuntimeError("KV store read failed")
+
+    assert gc.isenabled()
+    with pytest.raises(RuntimeError):
+        Profile.from_rows(rows())
+    assert gc.isenabled()
+    gc.disable()
+    try:
+        Profile.from_rows([]).to_state(Catalog.load())
+        assert not gc.isenabled()  # off before: stays off
+    finally:
+        gc.enable()

@@ -9,14 +9,16 @@ profile ends gets exactly the answer a replay would.
 
 from __future__ import annotations
 
+import gc
 import gzip
 import json
 import math
 import time as _time
 import zlib
 from collections import deque
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Dict, Iterable, Iterator, List, Optional, Set, Tuple, Union
+from typing import Any, Callable, Dict, Iterable, Iterator, List, Optional, Set, Tuple, Union
 
 from ctad.core import bounded
 from ctad.core.features import (
@@ -130,7 +132,30 @@ def _evict_least_recent(table: Dict[str, Any], limit: int) -> int:
 
 def _seconds(value: Any) -> float:
     """A time from a profile as a finite float (0.0 when it is not one): the feature code subtracts times."""
+    if type(value) is float and -bounded.MAX_ABS_SECONDS <= value <= bounded.MAX_ABS_SECONDS:
+        return value  # the common case, as bounded.seconds would return it (NaN and inf fail the comparison)
     return bounded.seconds(value, 0.0)  # type: ignore[return-value]
+
+
+def _count(value: Any) -> int:
+    """`bounded.count`, with the profile's own in-range ints returned as they are (the same result, faster)."""
+    if type(value) is int and 0 <= value <= MAX_COUNT:
+        return value
+    return bounded.count(value)
+
+
+@contextmanager
+def _gc_paused() -> Iterator[None]:
+    """Loading a baseline allocates millions of small lists and dicts that hold no reference cycles, and the
+    cyclic collector would walk the growing heap again and again for nothing (about 40 % of the load time at
+    1,000 identities, more as the heap grows: bench/bench_baseline.py). Paused while loading, then restored."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
 
 
 class Profile:
@@ -203,7 +228,11 @@ class Profile:
     def to_state(self, catalog: Any) -> FeatureState:
         """The engine's working state. Every number is bounded here (`ctad.core.bounded`), on the way in, so the
         feature code can rely on finite, non-negative counts and finite times whatever the profile holds."""
-        count, when = bounded.count, _seconds
+        with _gc_paused():
+            return self._to_state(catalog)
+
+    def _to_state(self, catalog: Any) -> FeatureState:
+        count, when = _count, _seconds
         state = FeatureState(catalog)
         d = self.data
         state.total = count(d.get("total"))
@@ -511,13 +540,14 @@ class Profile:
         caller to tell the user; a bad row never raises.
         """
         profile = cls()
-        d = profile.data
         found: Dict[str, int] = problems if problems is not None else {}
 
         def problem(reason: str) -> None:
             found[reason] = found.get(reason, 0) + 1
 
         def count(v: Any) -> Optional[int]:
+            if type(v) is int and 0 <= v <= MAX_COUNT:  # what the KV store gives back for a count
+                return v
             n = _finite(v)
             if n is None:
                 problem("count is not a finite number")
@@ -527,6 +557,8 @@ class Profile:
             return int(min(max(n, 0.0), MAX_COUNT))
 
         def when(v: Any, optional: bool = False) -> Optional[float]:
+            if type(v) is float and -math.inf < v < math.inf:  # the KV store's times (NaN fails this too)
+                return v
             if optional and (v is None or v == ""):
                 return None
             t = _finite(v)
@@ -534,70 +566,80 @@ class Profile:
                 problem("time is not a finite number")
             return t
 
-        for row in rows:
-            if not isinstance(row, dict):
-                problem("row is not an object")
-                continue
-            kind = row.get("kind")
-            key = str(row.get("identity") or "")
-            value = row.get("value")
-            if kind == "meta":
-                try:
-                    meta = json.loads(value) if isinstance(value, str) else None
-                except ValueError:
-                    meta = None
-                if not isinstance(meta, dict):
-                    problem("meta row value is not a JSON object")
-                    continue
-                total = count(meta.get("total") or 0)
-                first, last = when(meta.get("first_time"), True), when(meta.get("last_time"), True)
-                if (total or 0) < d["total"]:  # a duplicate meta row (see below): the larger total wins
-                    continue
-                d["total"] = total or 0
-                d["first_time"], d["last_time"] = first, last
-            elif kind in ("gapi", "gsrc"):
-                if value is None or value == "":
-                    problem(f"{kind} row without value")
-                    continue
-                n, ids = count(row.get("count")), count(row.get("extra") or 0)
-                if n is None or ids is None:
-                    continue
-                table = d["apis" if kind == "gapi" else "sources"]
-                have = table.get(str(value))
-                if have is None or n >= have[0]:  # a duplicate (see below): the larger count is the newer
-                    table[str(value)] = [n, ids]
-            elif kind == "id":
-                hours = (
-                    [count(h) for h in str(value or "").split(",")[:24]] if value not in (None, "") else []
-                )
-                n, weekend = count(row.get("count")), count(row.get("extra") or 0)
-                first, last = when(row.get("first")), when(row.get("last"))
-                if not key or n is None or weekend is None or first is None or last is None or None in hours:
-                    if not key:
-                        problem("id row without identity")
-                    continue
-                hours += [0] * (24 - len(hours))
-                ident = d["identities"].setdefault(key, {"seen": {k: {} for k in KINDS}})
-                if ident.get("n", 0) <= n:  # a duplicate (see below): the one with more events is the newer
-                    ident.update(n=n, first=first, last=last, hours=hours, weekend=weekend)
-            elif kind in KINDS:
-                n, first, last = count(row.get("count")), when(row.get("first")), when(row.get("last"))
-                if not key or n is None or first is None or last is None:
-                    if not key:
-                        problem(f"{kind} row without identity")
-                    continue
-                ident = d["identities"].setdefault(key, {"n": 0, "first": first, "last": last, "hours": [0] * 24,
-                                                         "weekend": 0, "seen": {k: {} for k in KINDS}})  # fmt: skip
-                text = str(value if value is not None else "")
-                table = ident["seen"].setdefault(kind, {})
-                if kind == "key":  # written before history_key: session keys fold into their kind
-                    _merge_sighting(table, history_key(text), [n, first, last])
-                    continue
-                have = table.get(text)
-                # A collection written before rows had stable keys and then updated incrementally holds a value
-                # twice until its next full rebuild: the newer sighting (later last, then more calls) wins.
-                if have is None or (last, n) >= (have[2], have[0]):
-                    table[text] = [n, first, last]
-            else:
-                problem("unknown kind")
+        with _gc_paused():
+            for row in rows:
+                profile._from_row(row, count, when, problem)
         return profile
+
+    def _from_row(
+        self,
+        row: Any,
+        count: Callable[[Any], Optional[int]],
+        when: Callable[..., Optional[float]],
+        problem: Callable[[str], None],
+    ) -> None:
+        """One row of `from_rows` into this profile, with its checks (see there)."""
+        d = self.data
+        if not isinstance(row, dict):
+            problem("row is not an object")
+            return
+        kind = row.get("kind")
+        key = str(row.get("identity") or "")
+        value = row.get("value")
+        if kind == "meta":
+            try:
+                meta = json.loads(value) if isinstance(value, str) else None
+            except ValueError:
+                meta = None
+            if not isinstance(meta, dict):
+                problem("meta row value is not a JSON object")
+                return
+            total = count(meta.get("total") or 0)
+            first, last = when(meta.get("first_time"), True), when(meta.get("last_time"), True)
+            if (total or 0) < d["total"]:  # a duplicate meta row (see below): the larger total wins
+                return
+            d["total"] = total or 0
+            d["first_time"], d["last_time"] = first, last
+        elif kind in ("gapi", "gsrc"):
+            if value is None or value == "":
+                problem(f"{kind} row without value")
+                return
+            n, ids = count(row.get("count")), count(row.get("extra") or 0)
+            if n is None or ids is None:
+                return
+            table = d["apis" if kind == "gapi" else "sources"]
+            have = table.get(str(value))
+            if have is None or n >= have[0]:  # a duplicate (see below): the larger count is the newer
+                table[str(value)] = [n, ids]
+        elif kind == "id":
+            hours = [count(h) for h in str(value or "").split(",")[:24]] if value not in (None, "") else []
+            n, weekend = count(row.get("count")), count(row.get("extra") or 0)
+            first, last = when(row.get("first")), when(row.get("last"))
+            if not key or n is None or weekend is None or first is None or last is None or None in hours:
+                if not key:
+                    problem("id row without identity")
+                return
+            hours += [0] * (24 - len(hours))
+            ident = d["identities"].setdefault(key, {"seen": {k: {} for k in KINDS}})
+            if ident.get("n", 0) <= n:  # a duplicate (see below): the one with more events is the newer
+                ident.update(n=n, first=first, last=last, hours=hours, weekend=weekend)
+        elif kind in KINDS:
+            n, first, last = count(row.get("count")), when(row.get("first")), when(row.get("last"))
+            if not key or n is None or first is None or last is None:
+                if not key:
+                    problem(f"{kind} row without identity")
+                return
+            ident = d["identities"].setdefault(key, {"n": 0, "first": first, "last": last, "hours": [0] * 24,
+                                                     "weekend": 0, "seen": {k: {} for k in KINDS}})  # fmt: skip
+            text = str(value if value is not None else "")
+            table = ident["seen"].setdefault(kind, {})
+            if kind == "key":  # written before history_key: session keys fold into their kind
+                _merge_sighting(table, history_key(text), [n, first, last])
+                return
+            have = table.get(text)
+            # A collection written before rows had stable keys and then updated incrementally holds a value
+            # twice until its next full rebuild: the newer sighting (later last, then more calls) wins.
+            if have is None or (last, n) >= (have[2], have[0]):
+                table[text] = [n, first, last]
+        else:
+            problem("unknown kind")
