@@ -25,6 +25,7 @@ from ctad.core.features import (
     SourceState,
     _weekend,
     error_class,
+    history_key,
     log1p,
     surprise,
 )
@@ -104,7 +105,7 @@ class ReferenceState(FeatureState):
             net_first = 0 if ev.net in st.net else 1
             uaf_first = 0 if ev.ua_family in st.uaf else 1
             region_first = 0 if (not ev.region or ev.region in st.region) else 1
-            key_first = 0 if (not ev.access_key or ev.access_key in st.key) else 1
+            key_first = 0 if (not ev.access_key or history_key(ev.access_key) in st.key) else 1
             net_count = len(st.net)
             age_days = (t - st.first) / DAY
         else:
@@ -218,7 +219,7 @@ class ReferenceState(FeatureState):
             if t > ip_seen[2]:
                 ip_seen[2] = t
         for table, value in ((st.net, ev.net), (st.uaf, ev.ua_family), (st.region, ev.region or None),
-                             (st.key, ev.access_key or None)):  # fmt: skip
+                             (st.key, history_key(ev.access_key) or None)):  # fmt: skip
             if value is not None:
                 entry = table.get(value)
                 if entry is None:

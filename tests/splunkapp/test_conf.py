@@ -16,10 +16,18 @@ BASELINE_STATS = (
     "userIdentity.sessionContext.sessionIssuer.arn recipientAccountId eventSource eventName sourceIPAddress "
     "userAgent awsRegion\n"
     "| eval ctad_hour=floor(_time/3600)%24, ctad_weekend=if((floor(_time/86400)+3)%7>=5,1,0)\n"
+    # session parts folded before the stats (tests/splunk/test_baseline_hygiene.py checks the fold's effect)
+    "| eval ctad_key=if(match('userIdentity.accessKeyId', \"^(ASIA|ABIA|ACCA)\"), "
+    "substr('userIdentity.accessKeyId', 1, 4).\"*\", 'userIdentity.accessKeyId'), "
+    "ctad_arn=if('userIdentity.type'==\"AssumedRole\", replace('userIdentity.arn', "
+    '"^(arn:[^:]*:sts::[^:]*:assumed-role/[^/]+)/.*$", "\\1/-"), \'userIdentity.arn\'), '
+    "ctad_pid=if('userIdentity.type'==\"AssumedRole\", replace('userIdentity.principalId', \"^([^:]+):.*$\", "
+    "\"\\1:-\"), 'userIdentity.principalId')\n"
     "| stats count min(_time) as first max(_time) as last sum(ctad_weekend) as weekend_count by userIdentity.type "
-    "userIdentity.arn userIdentity.principalId userIdentity.accountId userIdentity.invokedBy "
-    "userIdentity.accessKeyId userIdentity.userName userIdentity.sessionContext.sessionIssuer.arn "
-    "recipientAccountId eventSource eventName sourceIPAddress userAgent awsRegion ctad_hour"
+    "ctad_arn ctad_pid userIdentity.accountId userIdentity.invokedBy "
+    "ctad_key userIdentity.userName userIdentity.sessionContext.sessionIssuer.arn "
+    "recipientAccountId eventSource eventName sourceIPAddress userAgent awsRegion ctad_hour\n"
+    "| rename ctad_arn as userIdentity.arn, ctad_pid as userIdentity.principalId, ctad_key as userIdentity.accessKeyId"
 )
 
 
@@ -180,12 +188,14 @@ def test_saved_searches_of_the_contract():
     build = ss["CTAD - Build baseline"]["search"]
     assert build == (
         "`cloudtrail_events` earliest=-30d@h latest=-2h@h | `ctad_baseline_stats` | ctadbaseline "
-        "retention_days=30 | outputlookup ctad_baseline"
+        "retention_days=30 | outputlookup key_field=_key ctad_baseline"
     )
     update = ss["CTAD - Update baseline"]
+    # the hourly update upserts the rows its hour changed (stable _key) instead of rewriting the collection
     assert update["search"] == (
         "`cloudtrail_events` earliest=-3h@h latest=-2h@h | `ctad_baseline_stats` | "
-        "ctadbaseline merge=true retention_days=30 | outputlookup ctad_baseline"
+        "ctadbaseline merge=true changed_only=true retention_days=30 | outputlookup append=true key_field=_key "
+        "ctad_baseline"
     )
     assert update["cron_schedule"] == "7 * * * *"
 

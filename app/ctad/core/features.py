@@ -86,7 +86,10 @@ FEATURES: Tuple[Tuple[str, str], ...] = (
     ("id_net_first", "1 if this identity was never seen from this network (/24 or /48)"),
     ("id_uaf_first", "1 if this identity never used this user-agent family"),
     ("id_region_first", "1 if this identity never called from this region"),
-    ("id_key_first", "1 if this access key id is new for this identity"),
+    (
+        "id_key_first",
+        "1 if this access key is new for this identity (a session key counts by its kind, ASIA*)",
+    ),
     ("ip_first_global", "1 if nobody was seen from this source address before"),
     ("id_net_count", "distinct networks the identity was seen from before"),
     ("id_log_events", "log1p of the identity's past event count (how much the baseline knows)"),
@@ -196,6 +199,22 @@ class ApiFacts(NamedTuple):
 
 
 KINDS = ("api", "ip", "net", "uaf", "region", "key", "action")
+
+# Access key id prefixes of temporary credentials (STS session keys, service bearer tokens, context-specific
+# credentials) -> the value an identity's history keeps for all of them.
+_TEMPORARY_KEYS = {"ASIA": "ASIA*", "ABIA": "ABIA*", "ACCA": "ACCA*"}
+
+
+def history_key(access_key: str) -> str:
+    """An access key id as the identity's history remembers it ("key" table, `id_key_first`).
+
+    A long-term key (AKIA...) belongs to one IAM user for months: a new one is worth noticing, so it is kept by
+    its id. A temporary key is new for every session by nature (each assumed-role session, console sign-in,
+    GetSessionToken): kept by id, every session of every role would look like a novel key and the baseline would
+    hold one row per session (about 40 % of the sample's rows). It is kept by its kind ("ASIA*"), which still
+    says something when it is new: an identity that never used temporary credentials now does. Idempotent, so a
+    folded value (from a baseline or a search that folded keys before its stats) folds to itself."""
+    return _TEMPORARY_KEYS.get(access_key[:4], access_key)
 
 
 def action_key(api: str, flags: Sequence[str]) -> str:
@@ -396,6 +415,8 @@ class FeatureState:
         api_seen = st.api.get(api)
         ip_seen = st.ip.get(ip)
         net, uaf, region, key = ev.net, ev.ua_family, ev.region, ev.access_key
+        if key:  # a session key is history by its kind only (history_key, inlined on the hot path)
+            key = _TEMPORARY_KEYS.get(key[:4], key)
         net_seen = st.net.get(net)
         uaf_seen = st.uaf.get(uaf)
         region_seen = st.region.get(region) if region else None

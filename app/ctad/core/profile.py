@@ -9,23 +9,38 @@ profile ends gets exactly the answer a replay would.
 
 from __future__ import annotations
 
+import gc
 import gzip
 import json
 import math
 import time as _time
 import zlib
 from collections import deque
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Dict, Iterable, Iterator, List, Optional, Tuple, Union
+from typing import Any, Callable, Dict, Iterable, Iterator, List, Optional, Set, Tuple, Union
 
 from ctad.core import bounded
 from ctad.core.errors import CtadError
-from ctad.core.features import DAY, KINDS, WIN_LONG, WIN_SHORT, FeatureState, IdentityState, SourceState
+from ctad.core.features import (
+    DAY,
+    KINDS,
+    WIN_LONG,
+    WIN_SHORT,
+    FeatureState,
+    IdentityState,
+    SourceState,
+    history_key,
+)
 from ctad.core.schema import Event
 
 FORMAT_VERSION = 1
 MIN_TRUSTED_DAYS = 7  # practitioners (and Splunk's own UBA content) trust a baseline after a week of data
 MAX_COUNT = 10**12  # more calls than any identity makes in a retention window: a bigger count is corrupt
+# Values a baseline keeps per identity and kind. A CI role meets hundreds of runner addresses a month and an attacker
+# can spray addresses or user agents: beyond the cap the least recently seen values are forgotten when the
+# baseline is pruned (they look new again, as after the retention), so no identity grows the baseline unbounded.
+MAX_SEEN = {"api": 2048, "ip": 512, "net": 256, "uaf": 64, "region": 64, "key": 64, "action": 1024}
 
 
 def _finite(value: Any) -> Optional[float]:
@@ -76,13 +91,76 @@ def _shape_problem(data: Dict[str, Any]) -> str:
     return ""
 
 
+def _merge_sighting(table: Dict[str, Any], value: str, entry: List[Any]) -> None:
+    """Add a [count, first, last] sighting to `table[value]` (the sum capped at MAX_COUNT)."""
+    have = table.get(value)
+    if have is None:
+        table[value] = list(entry)
+        return
+    have[0] = min(bounded.count(have[0]) + bounded.count(entry[0]), MAX_COUNT)
+    have[1] = min(have[1], entry[1])
+    have[2] = max(have[2], entry[2])
+
+
+def fold_session_keys(identities: Dict[str, Any]) -> int:
+    """Fold the temporary access keys a baseline written before `history_key` holds into their kind ("ASIA*"),
+    in place; returns how many entries went. A stored baseline then sheds its per-session rows on its next
+    rewrite instead of carrying them for the whole retention."""
+    removed = 0
+    for ident in identities.values():
+        table = ident.get("seen", {}).get("key")
+        if not table or all(history_key(k) == k for k in table):
+            continue
+        folded: Dict[str, Any] = {}
+        for value, entry in table.items():
+            _merge_sighting(folded, history_key(value), entry)
+        removed += len(table) - len(folded)
+        ident["seen"]["key"] = folded
+    return removed
+
+
+def _evict_least_recent(table: Dict[str, Any], limit: int) -> int:
+    """Keep the `limit` most recently seen values of a sighting table (ties: more calls, then the value, so the
+    outcome never depends on the table's order); returns how many went."""
+    extra = len(table) - limit
+    if extra <= 0:
+        return 0
+    order = sorted(table.items(), key=lambda item: (_seconds(item[1][2]), bounded.count(item[1][0]), item[0]))
+    for value, _ in order[:extra]:
+        del table[value]
+    return extra
+
+
 def _seconds(value: Any) -> float:
     """A time from a profile as a finite float (0.0 when it is not one): the feature code subtracts times."""
+    if type(value) is float and -bounded.MAX_ABS_SECONDS <= value <= bounded.MAX_ABS_SECONDS:
+        return value  # the common case, as bounded.seconds would return it (NaN and inf fail the comparison)
     return bounded.seconds(value, 0.0)  # type: ignore[return-value]
 
 
 class ProfileError(CtadError, ValueError):
     """A baseline profile file cannot be read, is not a ctad profile, or is damaged; the message names the file."""
+
+
+def _count(value: Any) -> int:
+    """`bounded.count`, with the profile's own in-range ints returned as they are (the same result, faster)."""
+    if type(value) is int and 0 <= value <= MAX_COUNT:
+        return value
+    return bounded.count(value)
+
+
+@contextmanager
+def _gc_paused() -> Iterator[None]:
+    """Loading a baseline allocates millions of small lists and dicts that hold no reference cycles, and the
+    cyclic collector would walk the growing heap again and again for nothing (about 40 % of the load time at
+    1,000 identities, more as the heap grows: bench/bench_baseline.py). Paused while loading, then restored."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
 
 
 class Profile:
@@ -98,6 +176,9 @@ class Profile:
             "first_time": None,
             "last_time": None,
         }
+        # (kind, identity, value) of every row `add_aggregate` changed, when a caller wants them (None: not kept):
+        # an incremental update writes only those rows (`to_rows(only=...)`)
+        self.touched: Optional[Set[Tuple[str, str, str]]] = None
 
     # ------------------------------------------------------------------------------------------ summary
     @property
@@ -152,7 +233,11 @@ class Profile:
     def to_state(self, catalog: Any) -> FeatureState:
         """The engine's working state. Every number is bounded here (`ctad.core.bounded`), on the way in, so the
         feature code can rely on finite, non-negative counts and finite times whatever the profile holds."""
-        count, when = bounded.count, _seconds
+        with _gc_paused():
+            return self._to_state(catalog)
+
+    def _to_state(self, catalog: Any) -> FeatureState:
+        count, when = _count, _seconds
         state = FeatureState(catalog)
         d = self.data
         state.total = count(d.get("total"))
@@ -251,10 +336,15 @@ class Profile:
             return
 
         def plus(total: Any) -> int:
-            # sums stay within the bound `from_rows` checks, so a profile written here reads back unclamped
-            return min(bounded.count(total) + count, MAX_COUNT)
+            # sums stay within the bound `from_rows` checks, so a profile written here reads back unclamped; the
+            # profile's own ints (from_rows and this method write nothing else) skip the general bound
+            if type(total) is not int or total < 0:
+                total = bounded.count(total)
+            total += count
+            return total if total < MAX_COUNT else MAX_COUNT
 
         d = self.data
+        touched = self.touched
         ident = d["identities"].get(event.identity)
         if ident is None:
             ident = {
@@ -283,7 +373,7 @@ class Profile:
             ("net", event.net),
             ("uaf", event.ua_family),
             ("region", event.region),
-            ("key", event.access_key),
+            ("key", history_key(event.access_key)),  # a session key is history by its kind only
         ):
             if not value and kind in ("region", "key"):
                 continue
@@ -293,24 +383,33 @@ class Profile:
                 table[value] = [count, first, last]
             else:
                 entry[0] = plus(entry[0])
-                entry[1] = min(entry[1], first)
-                entry[2] = max(entry[2], last)
+                if first < entry[1]:
+                    entry[1] = first
+                if last > entry[2]:
+                    entry[2] = last
+            if touched is not None:
+                touched.add((kind, event.identity, value))
         g = d["apis"].setdefault(api, [0, 0])
         g[0] = plus(g[0])
         g[1] += 1 if new_api else 0
         s = d["sources"].setdefault(event.ip, [0, 0])
         s[0] = plus(s[0])
         s[1] += 1 if new_ip else 0
+        if touched is not None:
+            touched.update((("id", event.identity, ""), ("gapi", "", api), ("gsrc", "", event.ip)))
         d["total"] = plus(d.get("total"))
         d["first_time"] = first if d.get("first_time") is None else min(d["first_time"], first)
         d["last_time"] = last if d.get("last_time") is None else max(d["last_time"], last)
 
     def prune(self, retention_days: float, now: Optional[float] = None) -> int:
-        """Forget sightings older than the retention; returns how many entries went."""
+        """Forget sightings older than the retention, and each identity's least recently seen values beyond
+        MAX_SEEN; then the estate-wide API and source entries no remaining identity has seen (without this they
+        were never pruned and an hourly merge grew them for ever). Returns how many entries went."""
         # the newest event (a plausible one: a stored 2199 must not prune everything), else the clock
         end = now if now is not None else (self.time_range()[1] or _time.time())
         cut = end - retention_days * DAY
         removed = 0
+        live: Dict[str, Set[str]] = {"api": set(), "ip": set()}
         for key in list(self.data["identities"]):
             ident = self.data["identities"][key]
             if ident["last"] < cut:
@@ -322,6 +421,14 @@ class Profile:
                 for value in [v for v, e in table.items() if e[2] < cut]:
                     del table[value]
                     removed += 1
+                removed += _evict_least_recent(table, MAX_SEEN[kind])
+                if kind in live:
+                    live[kind].update(table)
+        for name, kind in (("apis", "api"), ("sources", "ip")):
+            table = self.data[name]
+            for value in [v for v in table if v not in live[kind]]:
+                del table[value]
+                removed += 1
         return removed
 
     # ------------------------------------------------------------------------------------ persistence
@@ -354,14 +461,24 @@ class Profile:
         problem = _shape_problem(data)
         if problem:
             raise ProfileError(f"{path} is a damaged ctad baseline profile: {problem}")
+        fold_session_keys(data["identities"])
         return cls(data)
 
     # --------------------------------------------------------------------------- flat rows (lookups)
-    def to_rows(self) -> Iterator[Dict[str, Any]]:
-        """Flat rows for a CSV lookup or KV store collection: kind, identity, value, count, first, last, extra."""
+    def to_rows(self, only: Optional[Iterable[Tuple[str, str, str]]] = None) -> Iterator[Dict[str, Any]]:
+        """Flat rows for a CSV lookup or KV store collection: kind, identity, value, count, first, last, extra.
+
+        `only` (the `touched` set of an update): the meta row and just those rows, in sorted order, for an
+        incremental write that leaves the collection's other rows alone; a row pruned since is left out."""
         d = self.data
         yield {"kind": "meta", "identity": "", "value": json.dumps({k: d.get(k) for k in ("version", "total", "first_time", "last_time")}),
                "count": d.get("total") or 0, "first": d.get("first_time") or "", "last": d.get("last_time") or "", "extra": ""}  # fmt: skip
+        if only is not None:
+            for kind, key, value in sorted(only):
+                row = self._row(kind, key, value)
+                if row is not None:
+                    yield row
+            return
         for api, (count, ids) in d["apis"].items():
             yield {
                 "kind": "gapi",
@@ -397,6 +514,27 @@ class Profile:
                         "extra": "",
                     }
 
+    def _row(self, kind: str, key: str, value: str) -> Optional[Dict[str, Any]]:
+        """The one row `to_rows` writes for (kind, identity, value), or None when the profile no longer holds it."""
+        d = self.data
+        if kind in ("gapi", "gsrc"):
+            entry = d["apis" if kind == "gapi" else "sources"].get(value)
+            if entry is None:
+                return None
+            return {"kind": kind, "identity": "", "value": value, "count": entry[0], "first": "", "last": "",
+                    "extra": entry[1]}  # fmt: skip
+        ident = d["identities"].get(key)
+        if ident is None:
+            return None
+        if kind == "id":
+            return {"kind": "id", "identity": key, "value": ",".join(str(h) for h in ident["hours"]),
+                    "count": ident["n"], "first": ident["first"], "last": ident["last"], "extra": ident.get("weekend", 0)}  # fmt: skip
+        entry = (ident["seen"].get(kind) or {}).get(value)
+        if entry is None:
+            return None
+        return {"kind": kind, "identity": key, "value": value, "count": entry[0], "first": entry[1],
+                "last": entry[2], "extra": ""}  # fmt: skip
+
     @classmethod
     def from_rows(cls, rows: Iterable[Dict[str, Any]], problems: Optional[Dict[str, int]] = None) -> Profile:
         """The profile `to_rows` wrote, read back from a lookup or the KV store, which anyone can edit.
@@ -407,13 +545,14 @@ class Profile:
         caller to tell the user; a bad row never raises.
         """
         profile = cls()
-        d = profile.data
         found: Dict[str, int] = problems if problems is not None else {}
 
         def problem(reason: str) -> None:
             found[reason] = found.get(reason, 0) + 1
 
         def count(v: Any) -> Optional[int]:
+            if type(v) is int and 0 <= v <= MAX_COUNT:  # what the KV store gives back for a count
+                return v
             n = _finite(v)
             if n is None:
                 problem("count is not a finite number")
@@ -423,6 +562,8 @@ class Profile:
             return int(min(max(n, 0.0), MAX_COUNT))
 
         def when(v: Any, optional: bool = False) -> Optional[float]:
+            if type(v) is float and -math.inf < v < math.inf:  # the KV store's times (NaN fails this too)
+                return v
             if optional and (v is None or v == ""):
                 return None
             t = _finite(v)
@@ -430,55 +571,80 @@ class Profile:
                 problem("time is not a finite number")
             return t
 
-        for row in rows:
-            if not isinstance(row, dict):
-                problem("row is not an object")
-                continue
-            kind = row.get("kind")
-            key = str(row.get("identity") or "")
-            value = row.get("value")
-            if kind == "meta":
-                try:
-                    meta = json.loads(value) if isinstance(value, str) else None
-                except ValueError:
-                    meta = None
-                if not isinstance(meta, dict):
-                    problem("meta row value is not a JSON object")
-                    continue
-                total = count(meta.get("total") or 0)
-                first, last = when(meta.get("first_time"), True), when(meta.get("last_time"), True)
-                d["total"] = total or 0
-                d["first_time"], d["last_time"] = first, last
-            elif kind in ("gapi", "gsrc"):
-                if value is None or value == "":
-                    problem(f"{kind} row without value")
-                    continue
-                n, ids = count(row.get("count")), count(row.get("extra") or 0)
-                if n is None or ids is None:
-                    continue
-                d["apis" if kind == "gapi" else "sources"][str(value)] = [n, ids]
-            elif kind == "id":
-                hours = (
-                    [count(h) for h in str(value or "").split(",")[:24]] if value not in (None, "") else []
-                )
-                n, weekend = count(row.get("count")), count(row.get("extra") or 0)
-                first, last = when(row.get("first")), when(row.get("last"))
-                if not key or n is None or weekend is None or first is None or last is None or None in hours:
-                    if not key:
-                        problem("id row without identity")
-                    continue
-                hours += [0] * (24 - len(hours))
-                ident = d["identities"].setdefault(key, {"seen": {k: {} for k in KINDS}})
-                ident.update(n=n, first=first, last=last, hours=hours, weekend=weekend)
-            elif kind in KINDS:
-                n, first, last = count(row.get("count")), when(row.get("first")), when(row.get("last"))
-                if not key or n is None or first is None or last is None:
-                    if not key:
-                        problem(f"{kind} row without identity")
-                    continue
-                ident = d["identities"].setdefault(key, {"n": 0, "first": first, "last": last, "hours": [0] * 24,
-                                                         "weekend": 0, "seen": {k: {} for k in KINDS}})  # fmt: skip
-                ident["seen"].setdefault(kind, {})[str(value if value is not None else "")] = [n, first, last]
-            else:
-                problem("unknown kind")
+        with _gc_paused():
+            for row in rows:
+                profile._from_row(row, count, when, problem)
         return profile
+
+    def _from_row(
+        self,
+        row: Any,
+        count: Callable[[Any], Optional[int]],
+        when: Callable[..., Optional[float]],
+        problem: Callable[[str], None],
+    ) -> None:
+        """One row of `from_rows` into this profile, with its checks (see there)."""
+        d = self.data
+        if not isinstance(row, dict):
+            problem("row is not an object")
+            return
+        kind = row.get("kind")
+        key = str(row.get("identity") or "")
+        value = row.get("value")
+        if kind == "meta":
+            try:
+                meta = json.loads(value) if isinstance(value, str) else None
+            except ValueError:
+                meta = None
+            if not isinstance(meta, dict):
+                problem("meta row value is not a JSON object")
+                return
+            total = count(meta.get("total") or 0)
+            first, last = when(meta.get("first_time"), True), when(meta.get("last_time"), True)
+            if (total or 0) < d["total"]:  # a duplicate meta row (see below): the larger total wins
+                return
+            d["total"] = total or 0
+            d["first_time"], d["last_time"] = first, last
+        elif kind in ("gapi", "gsrc"):
+            if value is None or value == "":
+                problem(f"{kind} row without value")
+                return
+            n, ids = count(row.get("count")), count(row.get("extra") or 0)
+            if n is None or ids is None:
+                return
+            table = d["apis" if kind == "gapi" else "sources"]
+            have = table.get(str(value))
+            if have is None or n >= have[0]:  # a duplicate (see below): the larger count is the newer
+                table[str(value)] = [n, ids]
+        elif kind == "id":
+            hours = [count(h) for h in str(value or "").split(",")[:24]] if value not in (None, "") else []
+            n, weekend = count(row.get("count")), count(row.get("extra") or 0)
+            first, last = when(row.get("first")), when(row.get("last"))
+            if not key or n is None or weekend is None or first is None or last is None or None in hours:
+                if not key:
+                    problem("id row without identity")
+                return
+            hours += [0] * (24 - len(hours))
+            ident = d["identities"].setdefault(key, {"seen": {k: {} for k in KINDS}})
+            if ident.get("n", 0) <= n:  # a duplicate (see below): the one with more events is the newer
+                ident.update(n=n, first=first, last=last, hours=hours, weekend=weekend)
+        elif kind in KINDS:
+            n, first, last = count(row.get("count")), when(row.get("first")), when(row.get("last"))
+            if not key or n is None or first is None or last is None:
+                if not key:
+                    problem(f"{kind} row without identity")
+                return
+            ident = d["identities"].setdefault(key, {"n": 0, "first": first, "last": last, "hours": [0] * 24,
+                                                     "weekend": 0, "seen": {k: {} for k in KINDS}})  # fmt: skip
+            text = str(value if value is not None else "")
+            table = ident["seen"].setdefault(kind, {})
+            if kind == "key":  # written before history_key: session keys fold into their kind
+                _merge_sighting(table, history_key(text), [n, first, last])
+                return
+            have = table.get(text)
+            # A collection written before rows had stable keys and then updated incrementally holds a value
+            # twice until its next full rebuild: the newer sighting (later last, then more calls) wins.
+            if have is None or (last, n) >= (have[2], have[0]):
+                table[text] = [n, first, last]
+        else:
+            problem("unknown kind")

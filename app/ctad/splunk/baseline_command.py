@@ -1,7 +1,8 @@
 """`| ctadbaseline`: turn the `ctad_baseline_stats` macro's rows into baseline profile rows, on the search head.
 
     `cloudtrail_events` earliest=-30d@h latest=-2h@h | `ctad_baseline_stats`
-    | ctadbaseline [retention_days=30] [merge=<bool>] [collection=ctad_baseline] | outputlookup ctad_baseline
+    | ctadbaseline [retention_days=30] [merge=<bool>] [changed_only=<bool>] [collection=ctad_baseline]
+    | outputlookup key_field=_key ctad_baseline
 
 The heavy part (one pass over 30 days of CloudTrail) is Splunk's distributed `stats` on the indexers; this
 command only folds the aggregate rows into a `ctad.core.profile.Profile` with `add_aggregate`, keyed exactly the way
@@ -10,7 +11,10 @@ Aggregation is order-independent, so rows are folded in as chunks arrive; the pr
 count first last extra`, `Profile.to_rows`) are written in the reply to the last chunk.
 
 merge=true reads the existing collection first (KV store through splunkd REST with the getinfo session key) and
-adds the new aggregates to it; the result is pruned to retention_days. What a stats-built profile lacks compared
+adds the new aggregates to it; the result is pruned to retention_days. Every row carries a stable `_key` (a hash of
+kind, identity and value), so with changed_only=true the hourly update writes only the meta row and the rows its
+hour changed (`outputlookup append=true key_field=_key` upserts them) instead of rewriting the whole collection; the
+daily full build replaces the collection and so removes what the retention or the per-identity caps dropped. What a stats-built profile lacks compared
 with one the engine builds over the same history: the last hour's sliding windows (rates, bursts, new-API count),
 which only matter for events within an hour of the baseline's end (docs/splunk-commands.md).
 """
@@ -18,9 +22,10 @@ which only matter for events within an hour of the baseline's end (docs/splunk-c
 from __future__ import annotations
 
 import csv
+import hashlib
 import io
 import math
-from typing import Any, Dict, List, Optional
+from typing import Any, Dict, List, Optional, Set, Tuple
 
 from ctad.core.normalize import NormalizeError, Normalizer, utf8
 from ctad.core.profile import MIN_TRUSTED_DAYS, Profile
@@ -49,7 +54,7 @@ BY_FIELDS = (
     "userAgent",
     "awsRegion",
 )
-PROFILE_COLUMNS = ("kind", "identity", "value", "count", "first", "last", "extra")
+PROFILE_COLUMNS = ("kind", "identity", "value", "count", "first", "last", "extra", "_key")
 
 
 def _first(value: Any) -> Any:
@@ -86,12 +91,24 @@ def aggregate_row(profile: Profile, normalizer: Normalizer, row: Dict[str, Any])
     profile.add_aggregate(event, count, first, last, hour=hour, weekend_count=weekend)
 
 
-def profile_csv(profile: Profile) -> bytes:
+def row_key(row: Dict[str, Any]) -> str:
+    """A stable KV store `_key` for a profile row (`outputlookup key_field=_key`): the same (kind, identity, value)
+    always lands on the same record, so an update can upsert the rows it changed instead of rewriting them all.
+    Hashed because identities and values are long and attacker-written; the meta row is "meta"."""
+    if row["kind"] == "meta":
+        return "meta"
+    text = "\x1f".join((str(row["kind"]), str(row["identity"]), str(row["value"])))
+    return hashlib.blake2b(text.encode("utf-8", "surrogatepass"), digest_size=16).hexdigest()
+
+
+def profile_csv(profile: Profile, only: Optional[Set[Tuple[str, str, str]]] = None) -> bytes:
+    """The reply body: profile rows with their `_key`; with `only`, just the meta row and those rows."""
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\r\n")
     w.writerow(PROFILE_COLUMNS)
-    for r in profile.to_rows():
-        w.writerow(["" if r.get(c) is None else r.get(c) for c in PROFILE_COLUMNS])
+    columns = PROFILE_COLUMNS[:-1]
+    for r in profile.to_rows(only):
+        w.writerow(["" if r.get(c) is None else r.get(c) for c in columns] + [row_key(r)])
     return utf8(buf.getvalue())
 
 
@@ -102,6 +119,11 @@ class BaselineCommand(P.Command):
         "retention_days": P.Option(P.number(1, 3650, integer=True), 30, "forget sightings older than this"),
         "merge": P.Option(P.boolean, False, "add to the existing collection instead of replacing it"),
         "collection": P.Option(P.name, "ctad_baseline", "KV store collection read when merge=true"),
+        "changed_only": P.Option(
+            P.boolean,
+            False,
+            "with merge=true, write only the rows this run changed (outputlookup append=true)",
+        ),
     }
 
     def configure(self) -> None:
@@ -114,6 +136,10 @@ class BaselineCommand(P.Command):
         self.bad_reasons: Dict[str, int] = {}
         if self.opts["merge"]:
             self.profile = self._existing()
+            if self.opts["changed_only"]:
+                self.profile.touched = set()
+        elif self.opts["changed_only"]:
+            raise P.CommandError(f"{self.name}: changed_only=true needs merge=true")
 
     def _existing(self) -> Profile:
         name = self.opts["collection"]
@@ -175,7 +201,9 @@ class BaselineCommand(P.Command):
             self.messages.warn(
                 f"{self.name}: no input rows: the baseline is empty (check the time range/macros)"
             )
-        return profile_csv(self.profile)
+        # changed_only: the rows this hour touched (upserted by _key); what the prune removed stays in the
+        # collection until the next full build replaces it, and readers prune to their retention anyway
+        return profile_csv(self.profile, self.profile.touched)
 
 
 def main() -> None:
