@@ -5,7 +5,7 @@
 #   bash package.sh --inspect   build, then splunk-appinspect --mode precert with --included-tags cloud and
 #                               --included-tags future; exits non-zero on any failure or error
 #
-# Layout: default/ metadata/ static/ appserver/ lookups/*.csv model/ agents/ bin/*.py, the engine vendored as
+# Layout: app.manifest default/ metadata/ static/ appserver/ lookups/*.csv model/ agents/ bin/*.py, the engine vendored as
 # bin/ctad/ (from app/ctad/, without the training/simulator/report/Elastic code), and the pinned pure-Python libraries
 # of scripts/splunk-vendor.txt: splunklib (splunk-sdk) and what triage needs (jinja2, markupsafe without its C
 # speedups, fastjsonschema). No numpy (the numpy engine is used only when Splunk's Python for Scientific Computing add-on
@@ -37,8 +37,9 @@ conf_value() { # conf_value FILE STANZA KEY
 VERSION="$(conf_value default/app.conf id version)"
 LAUNCHER_VERSION="$(conf_value default/app.conf launcher version)"
 PY_VERSION="$(sed -n 's/^version = "\(.*\)"/\1/p' pyproject.toml | head -1)"
-if [ -z "$VERSION" ] || [ "$VERSION" != "$LAUNCHER_VERSION" ] || [ "$VERSION" != "$PY_VERSION" ]; then
-    echo "package.sh: versions disagree: app.conf [id] '$VERSION', [launcher] '$LAUNCHER_VERSION', pyproject '$PY_VERSION'" >&2
+MANIFEST_VERSION="$("$PYTHON" -c 'import json, sys; print(json.load(open(sys.argv[1]))["info"]["id"]["version"])' app.manifest)"
+if [ -z "$VERSION" ] || [ "$VERSION" != "$LAUNCHER_VERSION" ] || [ "$VERSION" != "$PY_VERSION" ] || [ "$VERSION" != "$MANIFEST_VERSION" ]; then
+    echo "package.sh: versions disagree: app.conf [id] '$VERSION', [launcher] '$LAUNCHER_VERSION', pyproject '$PY_VERSION', app.manifest '$MANIFEST_VERSION'" >&2
     exit 1
 fi
 
@@ -51,6 +52,7 @@ cp -R default metadata static appserver model agents README "$STAGE/"
 cp lookups/*.csv "$STAGE/lookups/"
 cp bin/*.py "$STAGE/bin/"
 cp LICENSE "$STAGE/LICENSE"
+cp app.manifest "$STAGE/app.manifest"  # schema 2.0.0; its info.id.version must equal app.conf [id] version
 cp docs/splunk-app.md "$STAGE/README.md"
 
 # The engine: search-time modules, the Splunk glue, triage and its knowledge/CTI helpers.

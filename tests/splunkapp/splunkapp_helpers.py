@@ -423,14 +423,25 @@ def studio_dashboards() -> Dict[str, dict]:
     return out
 
 
+TOKEN = re.compile(r"\$([A-Za-z0-9_.:]+)(?:\|([a-z]+))?\$")
+
+
 def substitute_tokens(query: str, values: Dict[str, str]) -> str:
+    """Put token values in as Dashboard Studio does; `$name|s$` quotes the value and escapes its quotes and
+    backslashes ("Wrap value in quotes"), `|n` leaves it as is. KeyError for an undefined token or filter."""
+
     def sub(m: re.Match[str]) -> str:
-        name = m.group(1)
+        name, filt = m.group(1), m.group(2)
         if name not in values:
             raise KeyError(f"undefined token ${name}$")
-        return values[name]
+        value = values[name]
+        if filt == "s":
+            return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+        if filt in (None, "n"):
+            return value
+        raise KeyError(f"token filter |{filt} is not one ctad uses")
 
-    return re.sub(r"\$([A-Za-z0-9_.:|]+)\$", sub, query)
+    return TOKEN.sub(sub, query)
 
 
 # ------------------------------------------------------------------------------------ options declared in code

@@ -91,7 +91,7 @@ def test_identity_dashboard_filters_on_chosen_identity():
     token = d["inputs"]["input_identity"]["options"]["token"]
     for dsid, ds in d["dataSources"].items():
         if dsid != "ds_identity_list":
-            assert f"${token}$" in ds["options"]["query"], dsid
+            assert f"${token}|s$" in ds["options"]["query"], dsid
     queries = " ".join(ds["options"]["query"] for ds in d["dataSources"].values())
     assert "ct_reasons" in queries and "inputlookup ctad_baseline" in queries
     assert "`ctad_incidents`" in queries and "ct_incident_score" in queries

@@ -50,6 +50,7 @@ def test_single_top_folder(members):
 def test_layout(members):
     names = set(members)
     for required in (
+        "app.manifest",
         "default/app.conf",
         "default/commands.conf",
         "default/searchbnf.conf",

@@ -53,7 +53,8 @@ def test_saved_search(name):
 def test_macro_definition(name):
     definition = MACROS[name]["definition"]
     if name in ("cloudtrail_index", "cloudtrail_sourcetype", "cloudtrail_events", "ctad_min_baseline_days",
-                "ctad_incident_alert_score"):  # fmt: skip
+                "ctad_incident_alert_score", "ctad_summary_index", "ctad_anomaly_retention_days",
+                "ctad_triage_cache_retention_days", "ctad_feedback_retention_days"):  # fmt: skip
         assert h.analyse(definition, MACROS) == []
     else:  # pipeline fragments used after a pipe: | `name`
         assert h.analyse("| " + definition, MACROS) == []
