@@ -183,3 +183,28 @@ def test_known_misses(normalizer):
               "BucketLoggingStatus": {"xmlns": "http://s3.amazonaws.com/doc/2006-03-01/"}}  # fmt: skip
     case = Case("real logging off", ("logging_off",), params, source="s3.amazonaws.com")
     assert normalizer.from_raw(check.record(case)).flags == ("logging_off",)
+
+
+HOSTILE = ("x", 5, 1e308, True, None, [], [1, "a"], {}, {"a": [None]})
+
+
+def _hostile_variants(params):
+    """`params` with each value (to three levels down) replaced by each hostile shape in turn."""
+    if not isinstance(params, dict):
+        return
+    for key, value in params.items():
+        for bad in HOSTILE:
+            yield {**params, key: bad}
+        for inner in _hostile_variants(value) if isinstance(value, dict) else ():
+            yield {**params, key: inner}
+
+
+@pytest.mark.parametrize("check, case", CASES, ids=[f"{check.title}: {case.title}" for check, case in CASES])
+def test_hostile_parameters_never_raise(check, case):
+    """Request parameters are attacker-written: any shape in any field gives flags, never an exception (which
+    would cost the row its score)."""
+    record = check.record(case)
+    for params in _hostile_variants(record["requestParameters"]):
+        for name in check.names:
+            flags = risk_flags(record["eventSource"], name, params, TEST_ACCOUNT, "alice", "ci")
+            assert set(flags) <= set(FLAG_ORDER)

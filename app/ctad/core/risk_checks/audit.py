@@ -74,9 +74,13 @@ def detector_disabled(req: Request) -> Tuple[str, ...]:
 def management_events_off(req: Request) -> Tuple[str, ...]:
     params = req.params
     selectors = params.get("eventSelectors") or params.get("advancedEventSelectors")
-    if not selectors or all(
-        isinstance(s, dict) and s.get("includeManagementEvents") in (False, "false") for s in selectors
-    ):
+    if not selectors:
+        return OFF
+    if not isinstance(
+        selectors, list
+    ):  # one selector or a scalar: not the shape CloudTrail writes, and no list
+        return ()
+    if all(isinstance(s, dict) and s.get("includeManagementEvents") in (False, "false") for s in selectors):
         return OFF
     return ()
 
@@ -91,4 +95,5 @@ def management_events_off(req: Request) -> Tuple[str, ...]:
         "LoggingEnabled": {"TargetBucket": "logs", "TargetPrefix": "data/"}}}, source="s3.amazonaws.com"),
 ])  # fmt: skip
 def bucket_logging_off(req: Request) -> Tuple[str, ...]:
-    return OFF if not req.params.get("BucketLoggingStatus", {}).get("LoggingEnabled", True) else ()
+    status = req.params.get("BucketLoggingStatus", {})
+    return OFF if isinstance(status, dict) and not status.get("LoggingEnabled", True) else ()

@@ -184,6 +184,7 @@ def lambda_permission(req: Request) -> Tuple[str, ...]:
 ])  # fmt: skip
 def resource_policy(req: Request) -> Tuple[str, ...]:
     params = req.params
+    attributes = params.get("attributes")
     doc = (
         params.get("bucketPolicy")
         or params.get("policy")
@@ -191,7 +192,7 @@ def resource_policy(req: Request) -> Tuple[str, ...]:
         or params.get("policyText")
         or params.get("assumeRolePolicyDocument")
         or params.get("policyDocument")
-        or (params.get("attributes") or {}).get("Policy")
+        or (attributes.get("Policy") if isinstance(attributes, dict) else None)
     )
     public = cross = False
     for principal, has_condition in principals(doc):
