@@ -239,3 +239,12 @@ def test_resource_keeps_key_priority():
     assert _resource({"bucketName": "", "keyId": "k", "name": "n"}) == "n"
     assert _resource({"bucketName": 5, "other": "x"}) == ""
     assert _resource({"a": 1}) == "" and _resource({}) == "" and _resource("x") == ""
+
+
+def test_sign_in_event_without_arn_keeps_the_users_history():
+    acct = "111122223333"
+    rec = {"eventVersion": "1.08", "eventTime": "2024-05-01T10:00:00Z", "eventSource": "signin.amazonaws.com",
+           "eventName": "CheckMfa", "awsRegion": "us-east-1", "sourceIPAddress": "203.0.113.9",
+           "userAgent": "aws-cli/2.15.0", "requestParameters": {}, "eventID": "e-CheckMfa", "recipientAccountId": acct,
+           "userIdentity": {"type": "IAMUser", "accountId": acct, "userName": "alice", "principalId": "AIDAEXAMPLE"}}  # fmt: skip
+    assert normalize(rec).identity == f"arn:aws:iam::{acct}:user/alice"

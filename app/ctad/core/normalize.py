@@ -18,10 +18,13 @@ import ipaddress
 import json
 import re
 from functools import lru_cache
-from typing import Any, Dict, List, Mapping, Optional, Tuple
+from typing import Any, Dict, Mapping, Optional, Tuple
 
 from ctad.core import bounded
 from ctad.core.errors import CtadError
+from ctad.core.risk_checks import JUDGED_BY_PARAMETERS as JUDGED_BY_PARAMETERS
+from ctad.core.risk_checks import RISK_NAMES, risk_flags
+from ctad.core.risk_checks import json_object as _json_obj
 from ctad.core.schema import Event
 
 MAX_VALUE_BYTES = 1_000_000  # CloudTrail caps events at 256 KB; anything over 1 MB is not a CloudTrail record
@@ -289,257 +292,8 @@ def identity_key(
 
 
 # ------------------------------------------------------------------------------------------ request risk
-_LOGGING_OFF = {
-    ("cloudtrail.amazonaws.com", "StopLogging"),
-    ("cloudtrail.amazonaws.com", "DeleteTrail"),
-    ("cloudtrail.amazonaws.com", "DeleteEventDataStore"),
-    ("cloudtrail.amazonaws.com", "StopEventDataStoreIngestion"),
-    ("guardduty.amazonaws.com", "DeleteDetector"),
-    ("guardduty.amazonaws.com", "DisassociateFromMasterAccount"),
-    ("guardduty.amazonaws.com", "DisassociateFromAdministratorAccount"),
-    ("ec2.amazonaws.com", "DeleteFlowLogs"),
-    ("config.amazonaws.com", "StopConfigurationRecorder"),
-    ("config.amazonaws.com", "DeleteConfigurationRecorder"),
-    ("config.amazonaws.com", "DeleteDeliveryChannel"),
-    ("securityhub.amazonaws.com", "DisableSecurityHub"),
-    ("access-analyzer.amazonaws.com", "DeleteAnalyzer"),
-    ("logs.amazonaws.com", "DeleteLogGroup"),
-    ("macie2.amazonaws.com", "DisableMacie"),
-}
-_PUBLIC_GRANTEES = ("AllUsers", "AuthenticatedUsers")
-_PUBLIC_BY_NAME = (
-    "DeletePublicAccessBlock",
-    "DeleteBucketPublicAccessBlock",
-    "DeleteAccountPublicAccessBlock",
-)
-
-
-def _json_obj(value: Any) -> Any:
-    if isinstance(value, str) and value[:1] in "{[":
-        try:
-            return json.loads(value)
-        except ValueError:
-            return value
-    return value
-
-
-def _walk_strings(value: Any, depth: int = 0):
-    if depth > 12:
-        return
-    if isinstance(value, str):
-        yield value
-    elif isinstance(value, dict):
-        for v in value.values():
-            yield from _walk_strings(v, depth + 1)
-    elif isinstance(value, list):
-        for v in value:
-            yield from _walk_strings(v, depth + 1)
-
-
-def _principals(policy: Any) -> List[Tuple[str, bool]]:
-    """(principal, has_condition) for Allow statements of an IAM-style policy document."""
-    policy = _json_obj(policy)
-    if not isinstance(policy, dict):
-        return []
-    statements = policy.get("Statement")
-    if isinstance(statements, dict):
-        columns = [v for v in statements.values() if isinstance(v, list)]
-        if columns and len(columns) == len(statements) and len({len(c) for c in columns}) == 1:
-            # Splunk's flattened `Statement{}.Effect` multivalue columns: zip them back into statements.
-            keys = list(statements)
-            statements = [dict(zip(keys, values)) for values in zip(*statements.values())]
-        else:
-            statements = [statements]
-    out: List[Tuple[str, bool]] = []
-    for st in statements if isinstance(statements, list) else []:
-        if not isinstance(st, dict) or st.get("Effect", "Allow") != "Allow":
-            continue
-        cond = bool(st.get("Condition"))
-        principal = st.get("Principal")
-        if isinstance(principal, str):
-            out.append((principal, cond))
-        elif isinstance(principal, dict):
-            for v in principal.values():
-                for p in v if isinstance(v, list) else [v]:
-                    if isinstance(p, str):
-                        out.append((p, cond))
-    return out
-
-
-def _foreign_account(principal: str, own: str) -> bool:
-    digits = (
-        "".join(ch for ch in principal.split(":")[4] if ch.isdigit())
-        if principal.count(":") >= 5
-        else principal
-    )
-    return len(digits) == 12 and digits.isdigit() and digits != own
-
-
-# Credentials or a console login made for a principal: for another one than the caller, this is how attackers
-# persist (Stratus iam-backdoor-user, iam-create-user-login-profile); for oneself it is routine key rotation.
-_CREDENTIAL_NAMES = ("CreateAccessKey", "CreateLoginProfile", "UpdateLoginProfile", "CreateServiceSpecificCredential",
-                     "UploadSSHPublicKey", "UploadSigningCertificate")  # fmt: skip
-# A policy attached to the caller itself: privilege escalation (the caller widens its own permissions).
-_USER_GRANTS = ("AttachUserPolicy", "PutUserPolicy", "AddUserToGroup")
-_ROLE_GRANTS = ("AttachRolePolicy", "PutRolePolicy", "UpdateAssumeRolePolicy")
-_LIFECYCLE_NAMES = ("PutBucketLifecycle", "PutBucketLifecycleConfiguration")
-SHORT_EXPIRY_DAYS = (
-    7  # a lifecycle rule deleting objects within a week destroys logs and data (cloudtrail-lifecycle-rule)
-)
-
-
-def _short_expiry(params: Any) -> bool:
-    """True when a lifecycle configuration expires current or old objects within SHORT_EXPIRY_DAYS days."""
-    stack, seen = [params], 0
-    while stack and seen < 2_000:  # attacker-written and arbitrarily nested: walk iteratively, bounded
-        node = stack.pop()
-        seen += 1
-        if isinstance(node, dict):
-            for key, value in node.items():
-                if key in ("Expiration", "NoncurrentVersionExpiration") and isinstance(value, dict):
-                    days = value.get("Days", value.get("NoncurrentDays"))
-                    try:
-                        if days is not None and 0 <= float(days) <= SHORT_EXPIRY_DAYS:
-                            return True
-                    except (TypeError, ValueError):
-                        pass
-                elif isinstance(value, (dict, list)):
-                    stack.append(value)
-        elif isinstance(node, list):
-            stack.extend(node)
-    return False
-
-
-_RISK_NAMES = frozenset(
-    {name for _, name in _LOGGING_OFF}
-    | {"UpdateDetector", "PutEventSelectors", "PutBucketLogging", "ModifySnapshotAttribute", "ModifyImageAttribute",
-       "ModifyDBSnapshotAttribute", "ModifyDBClusterSnapshotAttribute", "PutBucketAcl", "DeletePublicAccessBlock",
-       "DeleteBucketPublicAccessBlock", "DeleteAccountPublicAccessBlock", "PutPublicAccessBlock",
-       "PutAccountPublicAccessBlock", "AddPermission", "AuthorizeSecurityGroupIngress", "ModifySecurityGroupRules",
-       "PutBucketPolicy", "PutKeyPolicy", "PutResourcePolicy", "SetRepositoryPolicy", "CreateRole",
-       "UpdateAssumeRolePolicy", "SetQueueAttributes", "SetTopicAttributes", "PutRegistryPolicy",
-       "PutFileSystemPolicy"}
-    | set(_CREDENTIAL_NAMES) | set(_USER_GRANTS) | set(_ROLE_GRANTS) | set(_LIFECYCLE_NAMES)
-)  # fmt: skip
-
-
-# APIs whose risk the request decides (a snapshot shared or unshared, a policy with or without a foreign principal):
-# for these the catalogue's risk is what the call *can* do; `ctad.core.features.impact` caps it unless a flag is set.
-JUDGED_BY_PARAMETERS = frozenset(
-    name
-    for name in _RISK_NAMES - {n for _, n in _LOGGING_OFF} - set(_PUBLIC_BY_NAME)
-    if name not in ("UpdateDetector", "PutEventSelectors", "PutBucketLogging")
-)
-
-
-def risk_flags(
-    source: str, name: str, params: Any, own_account: str, caller_user: str = "", caller_role: str = ""
-) -> Tuple[str, ...]:
-    """The few request details that change risk: made public, shared out, opened to the world, logging off,
-    credentials for another principal, a policy granted to oneself, objects set to expire within days.
-
-    `caller_user` / `caller_role`: the caller's IAM user or role name, to tell "for another principal" and
-    "to oneself" apart (what AWS wrote in userIdentity, never a request parameter)."""
-    if name not in _RISK_NAMES:
-        return ()
-    flags: List[str] = []
-    if (source, name) in _LOGGING_OFF:
-        flags.append("logging_off")
-    if name in _PUBLIC_BY_NAME:
-        flags.append("public")  # needs no parameters: Elastic's integration drops an empty requestParameters
-    params = _json_obj(params)
-    if not isinstance(params, dict):
-        return tuple(flags)
-    if source == "iam.amazonaws.com":
-        target = params.get("userName")
-        if name in _CREDENTIAL_NAMES and isinstance(target, str) and target and target != caller_user:
-            flags.append("credential_other")
-        elif (name in _USER_GRANTS and caller_user and target == caller_user) or (
-            name in _ROLE_GRANTS and caller_role and params.get("roleName") == caller_role
-        ):
-            flags.append("self_grant")
-    if name in _LIFECYCLE_NAMES and source == "s3.amazonaws.com" and _short_expiry(params):
-        flags.append("short_expiry")
-    if name == "UpdateDetector" and params.get("enable") in (False, "false"):
-        flags.append("logging_off")
-    if name == "PutEventSelectors" and source == "cloudtrail.amazonaws.com":
-        selectors = params.get("eventSelectors") or params.get("advancedEventSelectors")
-        if not selectors or all(
-            isinstance(s, dict) and s.get("includeManagementEvents") in (False, "false") for s in selectors
-        ):
-            flags.append("logging_off")
-    if name == "PutBucketLogging" and not params.get("BucketLoggingStatus", {}).get("LoggingEnabled", True):
-        flags.append("logging_off")
-
-    public = cross = False
-    if name in ("ModifySnapshotAttribute", "ModifyImageAttribute"):
-        perm = params.get("createVolumePermission") or params.get("launchPermission") or {}
-        add = perm.get("add", {}) if isinstance(perm, dict) else {}
-        items = add.get("items", []) if isinstance(add, dict) else []
-        for item in items if isinstance(items, list) else []:
-            if isinstance(item, dict):
-                if item.get("group") == "all":
-                    public = True
-                uid = str(item.get("userId", ""))
-                if uid and uid != own_account:
-                    cross = True
-    elif name in ("ModifyDBSnapshotAttribute", "ModifyDBClusterSnapshotAttribute"):
-        values = params.get("valuesToAdd") or []
-        for v in values if isinstance(values, list) else [values]:
-            if v == "all":
-                public = True
-            elif isinstance(v, str) and v.isdigit() and v != own_account:
-                cross = True
-    elif name == "PutBucketAcl":
-        acl = str(params.get("x-amz-acl", "")) + json.dumps(params.get("AccessControlPolicy", ""))
-        if "public-read" in acl or any(g in acl for g in _PUBLIC_GRANTEES):
-            public = True
-    elif name in ("PutPublicAccessBlock", "PutAccountPublicAccessBlock"):
-        conf = params.get("PublicAccessBlockConfiguration") or {}
-        if isinstance(conf, dict) and conf and not all(v in (True, "true") for v in conf.values()):
-            public = True
-    elif name == "AddPermission" and source.startswith("lambda"):
-        principal = str(params.get("principal", ""))
-        if principal == "*":
-            public = True
-        elif _foreign_account(principal, own_account):
-            cross = True
-    elif name in ("AuthorizeSecurityGroupIngress", "ModifySecurityGroupRules"):
-        for text in _walk_strings(params):
-            if text in ("0.0.0.0/0", "::/0"):
-                flags.append("open_ingress")
-                break
-    if name in (
-        "PutBucketPolicy",
-        "PutKeyPolicy",
-        "PutResourcePolicy",
-        "SetRepositoryPolicy",
-        "CreateRole",
-        "UpdateAssumeRolePolicy",
-        "SetQueueAttributes",
-        "SetTopicAttributes",
-        "PutRegistryPolicy",
-        "PutFileSystemPolicy",
-    ):
-        doc = (
-            params.get("bucketPolicy")
-            or params.get("policy")
-            or params.get("resourcePolicy")
-            or params.get("policyText")
-            or params.get("assumeRolePolicyDocument")
-            or params.get("policyDocument")
-            or (params.get("attributes") or {}).get("Policy")
-        )
-        for principal, has_condition in _principals(doc):
-            if principal == "*" and not has_condition:
-                public = True
-            elif _foreign_account(principal, own_account):
-                cross = True
-    if public and "public" not in flags:
-        flags.append("public")
-    if cross:
-        flags.append("cross_account")
-    return tuple(flags)
+# The checks live in ctad.core.risk_checks, one registered entry per (eventSource, eventName) with its test events;
+# `risk_flags` and `JUDGED_BY_PARAMETERS` are re-exported here for the callers that have always imported them.
 
 
 # The keys naming the main resource of a request, most telling first.
@@ -963,7 +717,7 @@ class Normalizer:
             net,
             ip_kind,
             self._flags(source, name, params, account, itype, arn, issuer_arn, user_name)
-            if name in _RISK_NAMES
+            if name in RISK_NAMES
             else (),  # flags
             _resource(params) if type(params) is dict else _resource(_json_obj(params)),  # resource
         )

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import math
 import random
-from typing import Any, Callable, Dict, Iterator, List, Optional, Tuple
+from typing import Any, Callable, Dict, Iterator, List, NamedTuple, Optional, Tuple
 
 from ctad.simulate import apis, services
 from ctad.simulate.agents import CONSOLE_FRONTENDS, ToolAgent, browser, versions
@@ -565,46 +565,11 @@ class RoleActor:
 
     def expected_per_day(self) -> float:
         r = self.role
-        k = r.kind
         live = (self.org.days - r.start_day) / max(1, self.org.days)
-        if k == "ci":
-            return (r.period * 0.74 * 175.0 + 160.0) * live
-        if k == "deploy":
-            return r.period * 0.74 * 9.0 * live
-        if k == "lambda":
-            return (86400.0 / r.period) * 0.97 * live + 20.0
-        if k == "instance":
-            return 86400.0 / r.period * 1.15 * live
-        if k == "ecs":
-            return 86400.0 / r.period * 0.95 * live + 5.0
-        if k == "scanner":
-            if r.sessions and r.sessions[0] == "datadog":
-                per_sweep = 6 * 1.3
-            else:
-                n_global = sum(
-                    1 for op in apis.SCANNER if op[0] in apis.GLOBAL_SOURCES or op[0] == "s3.amazonaws.com"
-                )
-                regions = len(set(r.account.regions + apis.ALL_REGIONS))
-                per_sweep = n_global + (len(apis.SCANNER) - n_global) * regions
-            return 86400.0 / r.period * per_sweep
-        if k == "config":
-            return 86400.0 / r.period * 6.0
-        if k == "backup":
-            return 45.0
-        if k == "dr-share":
-            return 8.0
-        if k == "patch":
-            return 18.0
-        if k == "svc-user":
-            return 86400.0 / r.period * 3.5 * live
-        if k == "aws-service":
-            return services.SERVICE_NOISE[str(r.extra["spec"])].expected_per_day()
-        if k == "rotation":
-            return 86400.0 / r.period * 9.0
-        return 86400.0 / r.period * 6.0
+        return ROLE_KINDS[r.kind].per_day(r, live)
 
     def stream(self) -> Stream:
-        return ROLE_STREAMS[self.role.kind](self)
+        return ROLE_KINDS[self.role.kind].stream(self)
 
     # --- CI: terraform plans/applies and deployments ---------------------------------------------------
     def _runs(self, per_workday: float, nightly_hour: Optional[float]) -> Iterator[Tuple[float, bool]]:
@@ -969,20 +934,44 @@ class RoleActor:
         return services.rotation_stream(self.role, self._periodic(self.role.period, tz=0), self.rng, self.t0)
 
 
-# Role kind -> the RoleActor method that streams it (kinds are set in org.build_org).
-ROLE_STREAMS: Dict[str, Callable[[RoleActor], Stream]] = {
-    "ci": RoleActor._ci,
-    "deploy": RoleActor._deploy,
-    "lambda": RoleActor._lambda,
-    "ecs": RoleActor._ecs,
-    "instance": RoleActor._instance,
-    "scanner": RoleActor._scanner,
-    "config": RoleActor._config,
-    "service": RoleActor._service,
-    "backup": RoleActor._backup,
-    "svc-user": RoleActor._svc_user,
-    "patch": RoleActor._patch,
-    "dr-share": RoleActor._dr_share,
-    "aws-service": RoleActor._aws_service,
-    "rotation": RoleActor._rotation,
+class RoleKind(NamedTuple):
+    """What a role kind does: the RoleActor method that streams its events, and how many it makes a day."""
+
+    stream: Callable[[RoleActor], Stream]
+    # expected events/day before the actor's rate, for volume planning; `live` is the share of the run the role exists
+    per_day: Callable[[Role, float], float]
+
+
+def _scanner_per_day(r: Role, live: float) -> float:
+    if r.sessions and r.sessions[0] == "datadog":
+        per_sweep = 6 * 1.3
+    else:
+        n_global = sum(
+            1 for op in apis.SCANNER if op[0] in apis.GLOBAL_SOURCES or op[0] == "s3.amazonaws.com"
+        )
+        regions = len(set(r.account.regions + apis.ALL_REGIONS))
+        per_sweep = n_global + (len(apis.SCANNER) - n_global) * regions
+    return 86400.0 / r.period * per_sweep
+
+
+# Role kind -> its stream and volume, one entry per kind (kinds are set in org.build_org). Adding a kind: a
+# RoleActor method and one line here.
+ROLE_KINDS: Dict[str, RoleKind] = {
+    "ci": RoleKind(RoleActor._ci, lambda r, live: (r.period * 0.74 * 175.0 + 160.0) * live),
+    "deploy": RoleKind(RoleActor._deploy, lambda r, live: r.period * 0.74 * 9.0 * live),
+    "lambda": RoleKind(RoleActor._lambda, lambda r, live: (86400.0 / r.period) * 0.97 * live + 20.0),
+    "ecs": RoleKind(RoleActor._ecs, lambda r, live: 86400.0 / r.period * 0.95 * live + 5.0),
+    "instance": RoleKind(RoleActor._instance, lambda r, live: 86400.0 / r.period * 1.15 * live),
+    "scanner": RoleKind(RoleActor._scanner, _scanner_per_day),
+    "config": RoleKind(RoleActor._config, lambda r, live: 86400.0 / r.period * 6.0),
+    "service": RoleKind(RoleActor._service, lambda r, live: 86400.0 / r.period * 6.0),
+    "backup": RoleKind(RoleActor._backup, lambda r, live: 45.0),
+    "svc-user": RoleKind(RoleActor._svc_user, lambda r, live: 86400.0 / r.period * 3.5 * live),
+    "patch": RoleKind(RoleActor._patch, lambda r, live: 18.0),
+    "dr-share": RoleKind(RoleActor._dr_share, lambda r, live: 8.0),
+    "aws-service": RoleKind(
+        RoleActor._aws_service,
+        lambda r, live: services.SERVICE_NOISE[str(r.extra["spec"])].expected_per_day(),
+    ),
+    "rotation": RoleKind(RoleActor._rotation, lambda r, live: 86400.0 / r.period * 9.0),
 }

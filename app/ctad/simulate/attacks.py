@@ -21,7 +21,7 @@ import gzip
 import json
 import random
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, Callable, Dict, Iterable, List, Optional, Sequence, Tuple
@@ -209,57 +209,94 @@ def _synthetic_stratus(tid: str, pairs: str) -> List[Dict[str, Any]]:
     return out
 
 
-@lru_cache(maxsize=1)
-def _catalog() -> Tuple[Dict[str, Technique], Dict[str, List[Dict[str, Any]]]]:
-    techs: Dict[str, Technique] = {}
-    events: Dict[str, List[Dict[str, Any]]] = {}
+# ------------------------------------------------------------------------------------------- attack corpora
+Events = List[Dict[str, Any]]
+ApiKey = Tuple[str, str]
 
-    def add(tid: str, source: str, tactic: str, evs: List[Dict[str, Any]]) -> None:
-        evs = [e for e in evs if e.get("eventName") and e.get("eventSource")]
-        if not evs:
-            return
-        evs.sort(key=lambda e: str(e.get("eventTime") or ""))
-        events[tid] = evs
-        apis = tuple(dict.fromkeys((e["eventSource"], e["eventName"]) for e in evs))
-        techs[tid] = Technique(tid, source, tactic, apis, len(evs))
 
-    api_tactic: Dict[Tuple[str, str], str] = {}
-    td: Dict[str, List[Dict[str, Any]]] = {}
+@dataclass
+class Loaded:
+    """What one corpus holds: its techniques (id, ATT&CK tactic or None to take it from the first of its events
+    whose API another corpus maps to a tactic, events) and what it says of single APIs ((eventSource, eventName),
+    tactic)."""
+
+    techniques: List[Tuple[str, Optional[str], Events]]
+    api_tactics: List[Tuple[ApiKey, str]] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Corpus:
+    """A registered attack corpus: its provenance name (`Technique.source`, `technique_ids(source)`), its loader,
+    and its rank as an authority on API tactics (lower wins when two corpora map one API differently)."""
+
+    name: str
+    load: Callable[[], Loaded]
+    api_tactic_rank: int = 99
+
+
+# In the order their techniques are catalogued. Adding a corpus: a loader below decorated with @corpus, its file
+# in attack_data/ (with its NOTICE entry); nothing else changes.
+CORPORA: Dict[str, Corpus] = {}
+
+
+def corpus(name: str, api_tactic_rank: int = 99) -> Callable[[Callable[[], Loaded]], Callable[[], Loaded]]:
+    def register(load: Callable[[], Loaded]) -> Callable[[], Loaded]:
+        CORPORA[name] = Corpus(name, load, api_tactic_rank)
+        return load
+
+    return register
+
+
+@corpus("stratus", api_tactic_rank=1)
+def _stratus() -> Loaded:
+    """Stratus Red Team detonation logs, and events built from the technique table where a technique has none."""
+    strat: Dict[str, Events] = {}
+    for e in _read("stratus_detonations.jsonl.gz"):
+        strat.setdefault(e["scenario"], []).append(e)
+    with open(DATA_DIR / "stratus_techniques.tsv", encoding="utf-8") as fh:
+        rows = [line.rstrip("\n").split("\t") for line in fh][1:]
+    out = Loaded([])
+    for tid, _kind, pairs in rows:
+        tactic = STRATUS_TACTICS.get(tid.split(".")[1], "")
+        out.techniques.append((tid, tactic, strat.get(tid) or _synthetic_stratus(tid, pairs)))
+        for p in pairs.split(","):
+            if ":" in p:
+                svc, name = p.strip().split(":", 1)
+                out.api_tactics.append(((svc + ".amazonaws.com", name.split(" ")[0]), tactic))
+    return out
+
+
+@corpus("traildiscover", api_tactic_rank=0)  # per-call tactics: more specific than a Stratus technique's
+def _traildiscover() -> Loaded:
+    """TrailDiscover's attack-relevant calls, one technique per scenario, with their ATT&CK tactics."""
+    td: Dict[str, Events] = {}
     td_tactic: Dict[str, str] = {}
+    out = Loaded([])
     for e in _read("traildiscover.jsonl.gz"):
         sid = e["scenario"]
         td.setdefault(sid, []).append(e)
         tac = _tactic_of((e.get("_mitre_tactics") or [""])[0])
         td_tactic[sid] = tac
         if tac:
-            api_tactic.setdefault((e.get("eventSource", ""), e.get("eventName", "")), tac)
-    strat: Dict[str, List[Dict[str, Any]]] = {}
-    for e in _read("stratus_detonations.jsonl.gz"):
-        strat.setdefault(e["scenario"], []).append(e)
-    with open(DATA_DIR / "stratus_techniques.tsv", encoding="utf-8") as fh:
-        rows = [line.rstrip("\n").split("\t") for line in fh][1:]
-    for tid, _kind, pairs in rows:
-        tactic = STRATUS_TACTICS.get(tid.split(".")[1], "")
-        evs = strat.get(tid) or _synthetic_stratus(tid, pairs)
-        add(tid, "stratus", tactic, evs)
-        for p in pairs.split(","):
-            if ":" in p:
-                svc, name = p.strip().split(":", 1)
-                api_tactic.setdefault((svc + ".amazonaws.com", name.split(" ")[0]), tactic)
-    for sid, evs in td.items():
-        add(sid, "traildiscover", td_tactic.get(sid, ""), evs)
-    pan: Dict[str, List[Dict[str, Any]]] = {}
+            out.api_tactics.append(((e.get("eventSource", ""), e.get("eventName", "")), tac))
+    out.techniques = [(sid, td_tactic.get(sid, ""), evs) for sid, evs in td.items()]
+    return out
+
+
+@corpus("panther")
+def _panther() -> Loaded:
+    """Panther rule tests expected to alert, one technique per rule (tactic from the APIs it calls)."""
+    pan: Dict[str, Events] = {}
     for e in _read("panther_rule_tests.jsonl.gz"):
         if e.get("label") == 1 and e["scenario"] not in PANTHER_NOT_ATTACKS:
             pan.setdefault(e["scenario"], []).append(e)
-    for rule, evs in pan.items():
-        tac = ""
-        for e in evs:
-            tac = api_tactic.get((e.get("eventSource", ""), e.get("eventName", "")), "")
-            if tac:
-                break
-        add("panther:" + rule, "panther", tac, evs)
-    otrf: Dict[str, List[Dict[str, Any]]] = {}
+    return Loaded([("panther:" + rule, None, evs) for rule, evs in pan.items()])
+
+
+@corpus("otrf")
+def _otrf() -> Loaded:
+    """The OTRF AWS scenarios' attack events: a honeybucket discovery and an EC2-proxied S3 exfiltration."""
+    otrf: Dict[str, Events] = {}
     for e in _read("otrf_scenarios.jsonl.gz"):
         if e.get("label") == 1:
             name = (
@@ -268,8 +305,36 @@ def _catalog() -> Tuple[Dict[str, Technique], Dict[str, List[Dict[str, Any]]]]:
                 else "otrf:ec2-proxy-s3-exfiltration"
             )
             otrf.setdefault(name, []).append(e)
-    add("otrf:s3-honeybucket-discovery", "otrf", "TA0007", otrf.get("otrf:s3-honeybucket-discovery", []))
-    add("otrf:ec2-proxy-s3-exfiltration", "otrf", "TA0010", otrf.get("otrf:ec2-proxy-s3-exfiltration", []))
+    return Loaded(
+        [
+            ("otrf:s3-honeybucket-discovery", "TA0007", otrf.get("otrf:s3-honeybucket-discovery", [])),
+            ("otrf:ec2-proxy-s3-exfiltration", "TA0010", otrf.get("otrf:ec2-proxy-s3-exfiltration", [])),
+        ]
+    )
+
+
+@lru_cache(maxsize=1)
+def _catalog() -> Tuple[Dict[str, Technique], Dict[str, Events]]:
+    techs: Dict[str, Technique] = {}
+    events: Dict[str, Events] = {}
+    loaded = {name: c.load() for name, c in CORPORA.items()}
+    api_tactic: Dict[ApiKey, str] = {}
+    # the best-ranked corpus that maps an API names its tactic (sorted is stable: ties keep registration order)
+    for c in sorted(CORPORA.values(), key=lambda c: c.api_tactic_rank):
+        for key, tactic in loaded[c.name].api_tactics:
+            api_tactic.setdefault(key, tactic)
+    for name, result in loaded.items():
+        for tid, tactic, evs in result.techniques:
+            if tactic is None:
+                keys = ((e.get("eventSource", ""), e.get("eventName", "")) for e in evs)
+                tactic = next((t for t in (api_tactic.get(k, "") for k in keys) if t), "")
+            evs = [e for e in evs if e.get("eventName") and e.get("eventSource")]
+            if not evs:
+                continue
+            evs.sort(key=lambda e: str(e.get("eventTime") or ""))
+            events[tid] = evs
+            apis = tuple(dict.fromkeys((e["eventSource"], e["eventName"]) for e in evs))
+            techs[tid] = Technique(tid, name, tactic, apis, len(evs))
     return techs, events
 
 

@@ -11,7 +11,7 @@ event's text is evidence of hostility: it can only raise concern.
 from __future__ import annotations
 
 import shlex
-from typing import Any, Dict, List, Tuple
+from typing import Any, Callable, Dict, FrozenSet, List, NamedTuple, Optional, Sequence, Set, Tuple
 
 from ctad.triage.evidence import Group, safe_token
 from ctad.triage.fields import SEVERITIES, max_severity
@@ -120,6 +120,142 @@ def _sample_param(group: Group, *names: str) -> str:
             if isinstance(v, str) and v:
                 return safe_token(v, 200)
     return ""
+
+
+# ------------------------------------------------------------------------------------------ recovery playbooks
+Action = Dict[str, str]
+Build = Callable[[Group, Set[str]], Optional[Action]]
+
+
+class Recovery(NamedTuple):
+    """What the responder proposes to undo after some APIs (or risk flags): one registered playbook.
+
+    `build(group, matched)` gets the group and which of `apis` it called, and returns the action (None: nothing
+    to propose, e.g. no bucket name in the samples). `example` is a test event that must trigger it: (eventSource,
+    eventName, requestParameters, text one of the actions contains); tests/triage/test_offline_playbooks.py runs
+    them."""
+
+    apis: FrozenSet[str]
+    flags: FrozenSet[str]
+    build: Build
+    example: Tuple[str, str, Dict[str, Any], str]
+
+
+# In the order the actions are proposed. To add one: a function below, decorated with the eventSource:eventName
+# keys (or risk flags) that call for it and an example event; nothing else changes.
+RECOVERIES: List[Recovery] = []
+
+
+def recovery(
+    *apis: str, flags: Sequence[str] = (), example: Tuple[str, str, Dict[str, Any], str]
+) -> Callable[[Build], Build]:
+    """Register the decorated function as the recovery playbook for `apis` (eventSource:eventName) or `flags`."""
+
+    def register(build: Build) -> Build:
+        RECOVERIES.append(Recovery(frozenset(apis), frozenset(flags), build, example))
+        return build
+
+    return register
+
+
+@recovery("cloudtrail.amazonaws.com:StopLogging", "cloudtrail.amazonaws.com:DeleteTrail",
+          "cloudtrail.amazonaws.com:UpdateTrail", "cloudtrail.amazonaws.com:PutEventSelectors",
+          example=("cloudtrail.amazonaws.com", "StopLogging", {"name": "org-trail"},
+                   "start-logging --name org-trail"))  # fmt: skip
+def _restore_trail(group: Group, matched: Set[str]) -> Optional[Action]:
+    trail = _sample_param(group, "name", "trailName")
+    return {
+        "phase": "recover",
+        "action": f"Restore CloudTrail logging on {trail or 'the trail'}",
+        "target": trail,
+        "command": f"aws cloudtrail start-logging --name {shlex.quote(trail or '<trail>')}",
+    }
+
+
+@recovery("guardduty.amazonaws.com:DeleteDetector",
+          example=("guardduty.amazonaws.com", "DeleteDetector", {"detectorId": "12ab"}, "create-detector"))  # fmt: skip
+def _reenable_guardduty(group: Group, matched: Set[str]) -> Optional[Action]:
+    return {
+        "phase": "recover",
+        "action": "Re-enable GuardDuty in the region",
+        "target": "",
+        "command": "aws guardduty create-detector --enable",
+    }
+
+
+@recovery("s3.amazonaws.com:PutBucketPolicy", "s3.amazonaws.com:PutBucketAcl", flags=("public",),
+          example=("s3.amazonaws.com", "PutBucketAcl", {"bucketName": "data", "x-amz-acl": ["public-read"]},
+                   "put-public-access-block --bucket data"))  # fmt: skip
+def _block_public_bucket(group: Group, matched: Set[str]) -> Optional[Action]:
+    bucket = _sample_param(group, "bucketName")
+    if not bucket:
+        return None
+    return {
+        "phase": "recover",
+        "action": f"Block public access on bucket {bucket} and review its policy",
+        "target": bucket,
+        "command": "aws s3api put-public-access-block "
+        f"--bucket {shlex.quote(bucket)} --public-access-block-configuration "
+        "BlockPublicAcls=true,IgnorePublicAcls=true,BlockPublicPolicy=true,RestrictPublicBuckets=true",
+    }
+
+
+@recovery("ec2.amazonaws.com:ModifySnapshotAttribute",
+          example=("ec2.amazonaws.com", "ModifySnapshotAttribute", {"snapshotId": "snap-1"},
+                   "--snapshot-id snap-1"))  # fmt: skip
+def _unshare_snapshot(group: Group, matched: Set[str]) -> Optional[Action]:
+    snap = _sample_param(group, "snapshotId")
+    return {
+        "phase": "recover",
+        "action": f"Undo the share of snapshot {snap or '?'}",
+        "target": snap,
+        "command": "aws ec2 modify-snapshot-attribute --attribute createVolumePermission "
+        f"--operation-type remove --snapshot-id {shlex.quote(snap or '<snapshot>')} "
+        "--user-ids <account-added>",
+    }
+
+
+@recovery("ec2.amazonaws.com:ModifyImageAttribute",
+          example=("ec2.amazonaws.com", "ModifyImageAttribute", {"imageId": "ami-1"}, "--image-id ami-1"))  # fmt: skip
+def _unshare_image(group: Group, matched: Set[str]) -> Optional[Action]:
+    image = _sample_param(group, "imageId")
+    return {
+        "phase": "recover",
+        "action": f"Undo the share of AMI {image or '?'}",
+        "target": image,
+        "command": f"aws ec2 modify-image-attribute --image-id {shlex.quote(image or '<ami>')} "
+        "--launch-permission 'Remove=[{UserId=<account-added>}]'",
+    }
+
+
+@recovery("ec2.amazonaws.com:AuthorizeSecurityGroupIngress",
+          example=("ec2.amazonaws.com", "AuthorizeSecurityGroupIngress", {"groupId": "sg-1"},
+                   "revoke-security-group-ingress --group-id sg-1"))  # fmt: skip
+def _revoke_ingress(group: Group, matched: Set[str]) -> Optional[Action]:
+    sg = _sample_param(group, "groupId")
+    return {
+        "phase": "recover",
+        "action": f"Revoke the new ingress rule on {sg or 'the group'}",
+        "target": sg,
+        "command": "aws ec2 revoke-security-group-ingress --group-id "
+        f"{shlex.quote(sg or '<sg>')} --ip-permissions <rule-added>",
+    }
+
+
+@recovery("iam.amazonaws.com:CreateAccessKey", "iam.amazonaws.com:CreateUser",
+          "iam.amazonaws.com:CreateLoginProfile", "iam.amazonaws.com:AttachUserPolicy",
+          "iam.amazonaws.com:AttachRolePolicy", "iam.amazonaws.com:PutUserPolicy",
+          "iam.amazonaws.com:UpdateAssumeRolePolicy", "ec2.amazonaws.com:CreateKeyPair",
+          example=("iam.amazonaws.com", "CreateLoginProfile", {"userName": "bob"},
+                   "Delete or detach what the actor created: CreateLoginProfile"))  # fmt: skip
+def _remove_created(group: Group, matched: Set[str]) -> Optional[Action]:
+    created = ", ".join(sorted(a.split(":", 1)[1] for a in matched))
+    return {
+        "phase": "recover",
+        "action": "Delete or detach what the actor created: " + created,
+        "target": _sample_param(group, "userName", "roleName", "keyName"),
+        "command": "",
+    }
 
 
 class OfflineExpert:
@@ -393,98 +529,13 @@ class OfflineExpert:
                     "command": "",
                 }
             )
-        apis = set(ctx["apis"])
-        trail = _sample_param(group, "name", "trailName")
-        bucket = _sample_param(group, "bucketName")
-        snap = _sample_param(group, "snapshotId")
-        image = _sample_param(group, "imageId")
-        sg = _sample_param(group, "groupId")
-        if apis & {
-            "cloudtrail.amazonaws.com:StopLogging",
-            "cloudtrail.amazonaws.com:DeleteTrail",
-            "cloudtrail.amazonaws.com:UpdateTrail",
-            "cloudtrail.amazonaws.com:PutEventSelectors",
-        }:
-            actions.append(
-                {
-                    "phase": "recover",
-                    "action": f"Restore CloudTrail logging on {trail or 'the trail'}",
-                    "target": trail,
-                    "command": f"aws cloudtrail start-logging --name {shlex.quote(trail or '<trail>')}",
-                }
-            )
-        if "guardduty.amazonaws.com:DeleteDetector" in apis:
-            actions.append(
-                {
-                    "phase": "recover",
-                    "action": "Re-enable GuardDuty in the region",
-                    "target": "",
-                    "command": "aws guardduty create-detector --enable",
-                }
-            )
-        public_s3 = apis & {"s3.amazonaws.com:PutBucketPolicy", "s3.amazonaws.com:PutBucketAcl"}
-        if bucket and (public_s3 or "public" in ctx["risk_flags"]):
-            actions.append(
-                {
-                    "phase": "recover",
-                    "action": f"Block public access on bucket {bucket} and review its policy",
-                    "target": bucket,
-                    "command": "aws s3api put-public-access-block "
-                    f"--bucket {shlex.quote(bucket)} --public-access-block-configuration "
-                    "BlockPublicAcls=true,IgnorePublicAcls=true,BlockPublicPolicy=true,RestrictPublicBuckets=true",
-                }
-            )
-        if "ec2.amazonaws.com:ModifySnapshotAttribute" in apis:
-            actions.append(
-                {
-                    "phase": "recover",
-                    "action": f"Undo the share of snapshot {snap or '?'}",
-                    "target": snap,
-                    "command": "aws ec2 modify-snapshot-attribute --attribute createVolumePermission "
-                    f"--operation-type remove --snapshot-id {shlex.quote(snap or '<snapshot>')} "
-                    "--user-ids <account-added>",
-                }
-            )
-        if "ec2.amazonaws.com:ModifyImageAttribute" in apis:
-            actions.append(
-                {
-                    "phase": "recover",
-                    "action": f"Undo the share of AMI {image or '?'}",
-                    "target": image,
-                    "command": f"aws ec2 modify-image-attribute --image-id {shlex.quote(image or '<ami>')} "
-                    "--launch-permission 'Remove=[{UserId=<account-added>}]'",
-                }
-            )
-        if "ec2.amazonaws.com:AuthorizeSecurityGroupIngress" in apis:
-            actions.append(
-                {
-                    "phase": "recover",
-                    "action": f"Revoke the new ingress rule on {sg or 'the group'}",
-                    "target": sg,
-                    "command": "aws ec2 revoke-security-group-ingress --group-id "
-                    f"{shlex.quote(sg or '<sg>')} --ip-permissions <rule-added>",
-                }
-            )
-        created = apis & {
-            "iam.amazonaws.com:CreateAccessKey",
-            "iam.amazonaws.com:CreateUser",
-            "iam.amazonaws.com:CreateLoginProfile",
-            "iam.amazonaws.com:AttachUserPolicy",
-            "iam.amazonaws.com:AttachRolePolicy",
-            "iam.amazonaws.com:PutUserPolicy",
-            "iam.amazonaws.com:UpdateAssumeRolePolicy",
-            "ec2.amazonaws.com:CreateKeyPair",
-        }
-        if created:
-            actions.append(
-                {
-                    "phase": "recover",
-                    "action": "Delete or detach what the actor created: "
-                    + ", ".join(sorted(a.split(":", 1)[1] for a in created)),
-                    "target": _sample_param(group, "userName", "roleName", "keyName"),
-                    "command": "",
-                }
-            )
+        apis, flags = set(ctx["apis"]), set(ctx["risk_flags"])
+        for playbook in RECOVERIES:
+            matched = apis & playbook.apis
+            if matched or flags & playbook.flags:
+                action = playbook.build(group, matched)
+                if action:
+                    actions.append(action)
         actions.append(
             {
                 "phase": "investigate",

@@ -1,0 +1,52 @@
+"""Request risk checks: the few request details that change an API call's risk, each a registered entry.
+
+A check is keyed by (eventSource, eventName), raises one or more of the flags in `registry.FLAG_ORDER` (made
+public, shared out, opened to the world, logging off, credentials for another principal, a policy granted to
+oneself, objects set to expire within days), and carries its own CloudTrail test events, as Panther keeps each
+rule with its test events and pySigma keeps its checks in registries. The flags become the `req_*` features, the
+impact of an action, the reasons and the triage evidence.
+
+Adding a check for an existing flag is one place:
+
+1. In the module of its flag (`audit.py` logging_off, `exposure.py` public / cross_account, `identity.py`
+   credential_other / self_grant, `network.py` open_ingress, `storage.py` short_expiry), write a function
+   `fn(req: Request) -> Tuple[str, ...]` that returns the flags the request raises (`()` when none), decorated
+   with `@check("svc.amazonaws.com", "EventName", ..., flags=(...), cases=[...])`. `req.params` is a dict
+   (parsed when it came as JSON text) and attacker-written: read it with `.get` and `isinstance`, never index.
+   For an API whose name alone says it, `always("svc.amazonaws.com", "EventName", flag=..., cases=[...])`.
+2. Give it two or three `Case(title, expected_flags, requestParameters, eventName, eventSource, caller)`: at
+   least one that raises a flag and at least one benign call that must raise none. They run as CloudTrail records
+   through the normaliser in tests/core/test_risk_checks.py; nothing else needs editing.
+
+Options of `check`: `ANY_SOURCE` as the source judges the name in every service (for names that mean the same
+everywhere, such as PutResourcePolicy); `needs_params=False` runs the check when requestParameters is absent;
+`request_decides=False` keeps the catalogue's full risk for the API (by default the request decides: the
+catalogue's risk is capped at 3 unless a flag is raised, see `ctad.core.features.impact`).
+
+A new flag *name* is a model change, not just a check: add it to `schema.RISK_FLAGS` and `registry.FLAG_ORDER`,
+give it a `req_<flag>` feature (`features.FEATURES` and `DIRECTIONS`), its place in `features.impact`,
+`scoring._FLAG_COLUMNS`, `reasons._FLAG_FEATURES` and the triage weights, then retrain.
+
+Standard library only, Python 3.9: this runs at search time, once per risky event.
+"""
+
+from __future__ import annotations
+
+from ctad.core.risk_checks.registry import ANY_SOURCE, FLAG_ORDER, Case, Check, Registry, Request, json_object
+
+REGISTRY = Registry()
+
+# The check modules register themselves on import. The order does not matter: flags are written in FLAG_ORDER.
+from ctad.core.risk_checks import audit, exposure, identity, network, storage  # noqa: E402, F401
+
+REGISTRY.freeze()
+
+risk_flags = REGISTRY.flags
+# API names some check judges: the normaliser's cheap test before building the (eventSource, eventName) key.
+RISK_NAMES = REGISTRY.names
+# APIs whose risk the request decides (a snapshot shared or unshared, a policy with or without a foreign principal):
+# for these the catalogue's risk is what the call *can* do; `ctad.core.features.impact` caps it unless a flag is set.
+JUDGED_BY_PARAMETERS = REGISTRY.judged_by_parameters
+
+__all__ = ["ANY_SOURCE", "FLAG_ORDER", "JUDGED_BY_PARAMETERS", "REGISTRY", "RISK_NAMES", "Case", "Check",
+           "Registry", "Request", "json_object", "risk_flags"]  # fmt: skip
