@@ -7,9 +7,10 @@
 #
 # Layout: app.manifest default/ metadata/ static/ appserver/ lookups/*.csv model/ agents/ bin/*.py, the engine vendored as
 # bin/ctad/ (from app/ctad/, without the training/simulator/report/Elastic code), and the pinned pure-Python libraries
-# of scripts/splunk-vendor.txt: splunklib (splunk-sdk) and what triage needs (jinja2, markupsafe without its C
-# speedups, fastjsonschema). No numpy (the numpy engine is used only when Splunk's Python for Scientific Computing add-on
-# provides it). No .pyc/__pycache__; directories 755, files 644, bin/*.py 755.
+# of scripts/splunk-vendor.txt that triage needs (jinja2, markupsafe without its C speedups, fastjsonschema). No
+# splunklib: the commands speak the protocol through ctad.splunk.protocol and splunkd's REST through
+# ctad.knowledge.splunk_rest (its docstring says why). No numpy (the numpy engine is used only when Splunk's
+# Python for Scientific Computing add-on provides it). No .pyc/__pycache__; directories 755, files 644, bin/*.py 755.
 # Env: PYTHON (default .venv/bin/python, else python3) runs pip download and the build steps;
 # CTAD_VENDOR_CACHE (default dist/vendor) keeps the downloaded pins.
 set -euo pipefail
@@ -91,8 +92,7 @@ fi
 "$PYTHON" - "$ROOT/scripts/splunk-vendor.txt" "$VENDOR_CACHE" "$STAGE/bin" <<'PY'
 import os, posixpath, re, sys, tarfile, zipfile
 req_file, cache, dst = sys.argv[1:4]
-MODULES = {"splunk-sdk": ["splunklib"], "deprecation": ["deprecation.py"], "packaging": ["packaging"],
-           "jinja2": ["jinja2"], "markupsafe": ["markupsafe"], "fastjsonschema": ["fastjsonschema"]}
+MODULES = {"jinja2": ["jinja2"], "markupsafe": ["markupsafe"], "fastjsonschema": ["fastjsonschema"]}
 SKIP = re.compile(r"(^|/)__pycache__/|\.(pyc|pyo|so|pyd|c|h)$")
 LICENCE = re.compile(r"(^|/)(LICEN[CS]E|COPYING)[^/]*$", re.I)
 
@@ -170,7 +170,7 @@ _ctad_bootstrap.setup()
 import ctad, ctad.core.catalog, ctad.engine.detect, ctad.core.profile, ctad.forest.runtime, ctad.core.reasons  # noqa: F401,E401
 import ctad.splunk.detect_command, ctad.splunk.baseline_command, ctad.splunk.triage_command  # noqa: F401,E401
 import ctad.triage.engine, ctad.triage.cache, ctad.knowledge, ctad.knowledge.splunk_rest, ctad.cti  # noqa
-import splunklib.searchcommands, splunklib.client, splunklib.results, jinja2, fastjsonschema  # noqa: F401,E401
+import jinja2, fastjsonschema  # noqa: F401,E401
 assert ctad.__file__.startswith(sys.argv[1]), ctad.__file__
 for name in ("numpy", "orjson"):
     assert name not in sys.modules or not sys.modules[name].__file__.startswith(sys.argv[1]), name

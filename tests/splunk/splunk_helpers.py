@@ -26,6 +26,17 @@ def _shared() -> Path:
 
 
 RECORDING = _shared() / "data" / "splunkd" / "splunkd_8.0.3_chunked_session.gz"
+# A cut of RECORDING with the getinfo's secrets redacted, committed so protocol tests run in any clone
+# (tests/splunk/data/make_transcript.py makes it; tests/splunk/test_transcript.py checks it).
+TRANSCRIPT = REPO / "tests" / "splunk" / "data" / "splunkd_8.0.3_transcript.gz"
+
+
+def transcript_requests():
+    """The committed transcript's chunks, as (metadata, body): a getinfo, then four execute chunks."""
+    import gzip
+
+    with gzip.open(TRANSCRIPT, "rb") as fh:
+        return read_replies(fh.read())
 
 
 def read_replies(raw: bytes):

@@ -17,7 +17,7 @@ VERSION = h.conf("app")["id"]["version"]
 
 def _env():
     env = dict(os.environ)
-    env["PYTHON"] = sys.executable  # copy splunklib/jinja2/... from the Python running the tests
+    env["PYTHON"] = sys.executable  # copy jinja2/... from the Python running the tests
     return env
 
 
@@ -76,8 +76,6 @@ def test_layout(members):
         "bin/ctad/forest/runtime.py",
         "bin/ctad/core/features.py",
         "bin/ctad/triage/engine.py",
-        "bin/splunklib/__init__.py",
-        "bin/splunklib/searchcommands/__init__.py",
         "bin/jinja2/__init__.py",
         "bin/markupsafe/_native.py",
         "bin/fastjsonschema/__init__.py",
@@ -100,6 +98,8 @@ def test_no_training_or_compiled_code(members):
             ("bin/ctad/simulate", "bin/ctad/train", "bin/ctad/elastic", "bin/ctad/evaluation", "bin/numpy")
         ), name
         assert not rel.endswith("splunkd_sim.py"), "test-only simulator shipped"
+        # nothing imports splunklib (ctad.knowledge.splunk_rest says why), so it and its deps are not shipped
+        assert not rel.startswith(("bin/splunklib", "bin/deprecation", "bin/packaging")), name
         assert not rel.startswith(("local/", "default/local")), name
         assert "/.git" not in name and not rel.startswith(".")
 
@@ -130,14 +130,14 @@ def test_icons_are_valid_pngs(tgz, tmp_path):
 
 
 def test_search_time_code_is_self_contained(tgz, tmp_path):
-    """The vendored engine, splunklib and triage deps import with no site-packages at all (as in Splunk)."""
+    """The vendored engine and triage deps import with no site-packages at all (as in Splunk)."""
     with tarfile.open(tgz) as tar:
         tar.extractall(tmp_path)
     bin_dir = tmp_path / h.APP / "bin"
     code = (
         "import sys; sys.path.insert(0, sys.argv[1]);"
         "import ctad, ctad.engine.detect, ctad.core.profile, ctad.core.catalog, ctad.triage.engine, ctad.knowledge.splunk_rest;"
-        "import splunklib.searchcommands, splunklib.client, jinja2, fastjsonschema;"
+        "import jinja2, fastjsonschema;"
         "from ctad.core.resources import find_dir;"
         "assert ctad.__file__.startswith(sys.argv[1]), ctad.__file__;"
         "print(find_dir('model'), find_dir('lookups'))"

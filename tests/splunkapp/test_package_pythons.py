@@ -88,7 +88,7 @@ def test_every_command_runs_on_splunk_python(version, app_dir, records, tmp_path
 
 
 def _splunk_helpers():
-    """tests/splunk/splunk_helpers.py (the recording's path and reader), loaded by file: another test folder."""
+    """tests/splunk/splunk_helpers.py (the transcript and its reader), loaded by file: another test folder."""
     import importlib.util
 
     spec = importlib.util.spec_from_file_location(
@@ -101,20 +101,18 @@ def _splunk_helpers():
 
 @pytest.mark.parametrize("version", ["3.9", "3.13"])
 def test_real_splunkd_recording_through_the_built_app(version, app_dir, tmp_path, env, pyenv_python):
-    """What a real splunkd (8.0.3) sent, replayed into the packaged cloudtraildetect on Splunk's Pythons."""
+    """What a real splunkd (8.0.3) sent (the committed, redacted transcript), replayed into the packaged
+    cloudtraildetect on Splunk's Pythons."""
     import csv
     import io
 
     from ctad.splunk.splunkd_sim import frame, parse_reply_body
 
     sh = _splunk_helpers()
-    if not sh.RECORDING.is_file():
-        pytest.skip("../shared/data/splunkd recording is absent in this checkout")
     py = pyenv_python(version)
     if py is None:
         pytest.skip(f"no python{version} under ~/.pyenv on this machine")
-    with gzip.open(sh.RECORDING, "rb") as fh:
-        requests = sh.read_replies(fh.read())
+    requests = sh.transcript_requests()
     info = requests[0][0]
     info["searchinfo"].update(dispatch_dir=str(tmp_path), splunkd_uri="https://127.0.0.1:1")
     data = frame(info) + b"".join(frame(m, b) for m, b in requests[1:])

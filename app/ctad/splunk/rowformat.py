@@ -20,9 +20,9 @@ import io
 from operator import itemgetter
 from typing import Any, Dict, List, Sequence, Set, Tuple
 
-# protocol raises csv's field limit on import: the forked worker parses the same big `_raw` cells.
+# csvbody raises csv's field limit on import: the forked worker parses the same big `_raw` cells.
 from ctad.core.normalize import utf8
-from ctad.splunk.protocol import parse_csv
+from ctad.splunk.protocol.csvbody import parse_csv
 
 
 class Union:

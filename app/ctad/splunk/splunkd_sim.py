@@ -16,7 +16,8 @@ import subprocess
 from typing import Any, Dict, Iterable, List, Optional, Sequence, Tuple
 
 from ctad.core.normalize import parse_time
-from ctad.splunk.protocol import MV, Channel, decode_mv, encode_mv
+from ctad.splunk.protocol.chunks import Channel
+from ctad.splunk.protocol.csvbody import MV, decode_mv, encode_mv
 
 SPLUNK_FIELDS = {
     "host": "aws-addon",
