@@ -20,12 +20,12 @@ from ctad.core.profile import Profile
 from ctad.engine.argtypes import int_range
 from ctad.engine.detect import Detector, ModelError, Run
 from ctad.engine.driver import (
-    Detection,
     Item,
     LineSpool,
     Unreadable,
     build_detector,
     load_baseline,
+    run_detection,
     run_summary,
     save_baseline,
 )
@@ -131,9 +131,11 @@ def _detect_here(args: argparse.Namespace, detector: Detector, tmp_dir: str) -> 
     bar = _progress(args.quiet, desc="reading", unit="ev")
 
     def write(pairs: Iterator[Tuple[bytes, Dict[str, Any]]]) -> None:
+        scoring = None
         if bar is not None:
+            total = bar.n  # every row read
             bar.close()
-        scoring = _progress(args.quiet, desc="scoring", unit="ev", total=detection.rows)
+            scoring = _progress(args.quiet, desc="scoring", unit="ev", total=total)
         writer = OutputWriter(args.output)
         try:
             for i, (body, ct) in enumerate(pairs):
@@ -143,16 +145,14 @@ def _detect_here(args: argparse.Namespace, detector: Detector, tmp_dir: str) -> 
         finally:
             writer.close()
         if scoring is not None:
-            scoring.update(detection.rows % 5000)
+            scoring.update(total % 5000)
             scoring.close()
 
     try:
-        detection = Detection(detector, spool)
-        detection.feed(source(args.paths, bar))
-        detection.finish(write)
+        run, _ = run_detection(detector, source(args.paths, bar), write, spool)
     finally:
         spool.close()
-    return detection.run
+    return run
 
 
 def _detect_parallel(args: argparse.Namespace, detector: Detector, workers: int, tmp_dir: str) -> Run:
