@@ -68,15 +68,21 @@ class Option:
         raise ValueError(f"option {self.name}: kind {self.kind!r} takes no value")
 
     @property
+    def range_text(self) -> str:
+        """The declared range, "0..1" or "1000..10000000" ("" when open at either end)."""
+        if self.low is None or self.high is None:
+            return ""
+        if self.kind == "int":
+            return f"{int(self.low)}..{int(self.high)}"
+        return f"{self.low:g}..{self.high:g}"
+
+    @property
     def placeholder(self) -> str:
         """The value as searchbnf's description shows it: <float 0..1>, <int 0..10080>, auto|python|numpy."""
         if self.kind == "choice":
             return "|".join(self.choices)
         word = {"float": "float", "int": "int", "bool": "bool"}.get(self.kind, "string")
-        if self.low is not None and self.high is not None:
-            low, high = (int(self.low), int(self.high)) if self.kind == "int" else (self.low, self.high)
-            return f"<{word} {low:g}..{high:g}>" if self.kind == "float" else f"<{word} {low}..{high}>"
-        return f"<{word}>"
+        return f"<{word} {self.range_text}>" if self.range_text else f"<{word}>"
 
     @property
     def syntax(self) -> str:
@@ -198,13 +204,14 @@ def add_arguments(parser: Any, door: str) -> None:
                 help=_with_default(opt.help, opt),
             )
         else:
+            span = f", {opt.range_text.replace('..', ' to ')}" if opt.range_text else ""
             parser.add_argument(
                 flag,
                 dest=opt.name,
                 type=opt.parse,
                 default=opt.default,
                 metavar=opt.metavar,
-                help=_with_default(opt.help, opt),
+                help=_with_default(opt.help + span, opt),
             )
 
 
