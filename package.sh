@@ -76,6 +76,10 @@ def ignore(folder, names):
     return out
 shutil.copytree(src, dst, ignore=ignore)
 PY
+# The shipped engine keeps its layers: no cycle, no import up a layer, and core/ forest/ engine/ splunk/ import only
+# the standard library (numpy and orjson only under try/except ImportError). From the source, so a third-party
+# import is caught even where the build machine happens to have that package.
+"$PYTHON" "$ROOT/scripts/check_layers.py" "$STAGE/bin/ctad" || { echo "package.sh: the app breaks its layer rules" >&2; exit 1; }
 
 # Third-party pure-Python packages: the pins in scripts/splunk-vendor.txt (hash-checked), not whatever the build
 # venv holds, because they must import on Splunk's Python 3.9 (the venv's newest fastjsonschema/packaging do not).

@@ -12,7 +12,7 @@ from typing import Any, Dict, List
 
 from ctad.core.schema import OUTPUT_FIELDS, SEVERITIES
 from ctad.elastic.writer import KEY_FIELDS, WriteTarget, build_action, row_meta
-from ctad.engine.cli import OutputWriter, row_body
+from ctad.engine.output import OutputWriter, row_body
 from ctad.engine.readers import InputRow
 from ctad.splunk.protocol.csvbody import RowReader, _text, parse_csv, rows_to_csv
 from fuzz_strategies import (

@@ -1,5 +1,5 @@
-"""searchbnf.conf documents every option of every command: the ones the command code declares (when the
-command is in this checkout) and the ones the contract names."""
+"""searchbnf.conf documents every option of every command: cloudtraildetect's exactly as the option table renders
+them (ctad.engine.options), the other commands' as their code declares them, and the ones the contract names."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ import re
 
 import pytest
 import splunkapp_helpers as h
+from ctad.engine import options as table
 
 # The contract's option lists (docs/splunk-app.md, "Commands").
 CONTRACT = {
@@ -44,7 +45,39 @@ def test_contract_options_documented(cmd):
         assert re.search(rf"\b{opt}=", bnf["description"]), f"{cmd}: {opt} not described"
 
 
-@pytest.mark.parametrize("cmd", h.APP_COMMANDS)
+def _words(text: str) -> str:
+    return " ".join(text.split())
+
+
+def test_cloudtraildetect_documents_exactly_the_option_table():
+    """The syntax line and the description's option sentences are what `python -m ctad.engine.options` prints:
+    an option, range or default changed in the table and not here (or the reverse) fails."""
+    bnf = h.conf("searchbnf")["cloudtraildetect-command"]
+    assert bnf["syntax"] == table.searchbnf_syntax()
+    documented = bnf["description"].split("Options:", 1)[1]
+    assert _words(documented) == _words(" ".join(table.searchbnf_options()))
+
+
+def test_cloudtraildetect_parses_what_the_table_declares():
+    """The command's option parsers are the table's: same names, defaults and ranges."""
+    from ctad.splunk.detect_command import DetectCommand
+
+    names = [opt.name for opt in table.options_for(table.SPLUNK)]
+    assert list(DetectCommand.options) == names
+    for opt in table.options_for(table.SPLUNK):
+        assert DetectCommand.options[opt.name].default == opt.default
+    assert DetectCommand.options["max_memory_rows"].parse("1000") == 1000
+    for name, bad in (
+        ("max_memory_rows", "999"),
+        ("threshold", "1.5"),
+        ("incident_gap", "10081"),
+        ("explain", "x"),
+    ):
+        with pytest.raises(ValueError):
+            DetectCommand.options[name].parse(bad)
+
+
+@pytest.mark.parametrize("cmd", [c for c in h.APP_COMMANDS if c != "cloudtraildetect"])
 def test_code_options_documented(cmd):
     sources = h.command_sources(cmd)
     if not sources:

@@ -11,17 +11,23 @@ Bad input raises `NormalizeError` with a message meant for the analyst; callers 
 
 from __future__ import annotations
 
-import codecs
 import datetime as _dt
 import hashlib
 import ipaddress
-import json
 import re
 from functools import lru_cache
 from typing import Any, Dict, Mapping, Optional, Tuple
 
 from ctad.core import bounded
 from ctad.core.errors import CtadError
+from ctad.core.jsonio import (  # noqa: F401 - the JSON helpers' old home: existing callers import them here
+    UTF8_ERRORS,
+    _loads_stdlib,
+    loads,
+    scrub_doc,
+    scrub_surrogates,
+    utf8,
+)
 from ctad.core.risk_checks import JUDGED_BY_PARAMETERS as JUDGED_BY_PARAMETERS
 from ctad.core.risk_checks import RISK_NAMES, risk_flags
 from ctad.core.risk_checks import json_object as _json_obj
@@ -29,95 +35,6 @@ from ctad.core.schema import Event
 
 MAX_VALUE_BYTES = 1_000_000  # CloudTrail caps events at 256 KB; anything over 1 MB is not a CloudTrail record
 MAX_UA = 1024  # userAgent is attacker-written: keep a bounded prefix
-
-# Lone UTF-16 surrogates ("al\\ud800ice" in an attacker-written userAgent or bucket name) are valid JSON text but
-# not Unicode: orjson refuses the whole document, the stdlib accepts it and the string then cannot be encoded
-# (every writer fails). Both paths therefore give the same event with each lone surrogate as U+FFFD.
-_SURROGATE = re.compile("[\ud800-\udfff]")
-_SURROGATE_HINT = re.compile(r"\\u[dD][89a-fA-F]|[\ud800-\udfff]")
-
-
-def scrub_surrogates(text: str) -> str:
-    """`text` with each lone surrogate replaced by U+FFFD (the text itself when it has none)."""
-    return _SURROGATE.sub("\ufffd", text)
-
-
-def _fffd(exc: UnicodeError) -> Tuple[bytes, int]:
-    # bytes, not "\ufffd": the UTF-8 encoder accepts a str replacement only when it is ASCII
-    if isinstance(exc, UnicodeEncodeError) and exc.encoding.replace("-", "").lower() == "utf8":
-        return "\ufffd".encode() * (exc.end - exc.start), exc.end
-    raise exc
-
-
-# Writers encode with errors=UTF8_ERRORS: a lone surrogate that reached a value some other way (a dict from the
-# Elasticsearch client, a caller's str) is written as U+FFFD instead of failing the whole output.
-UTF8_ERRORS = "ctad-fffd"
-codecs.register_error(UTF8_ERRORS, _fffd)
-
-
-def utf8(text: str) -> bytes:
-    """`text` as UTF-8, a lone surrogate as U+FFFD (costs nothing when there is none)."""
-    return text.encode("utf-8", UTF8_ERRORS)
-
-
-def scrub_doc(doc: Any) -> Any:
-    """A parsed JSON document with lone surrogates replaced in every key and string; iterative (any depth)."""
-    if isinstance(doc, str):
-        return scrub_surrogates(doc)
-    stack = [doc]
-    while stack:
-        node = stack.pop()
-        if isinstance(node, dict):
-            items = [(scrub_surrogates(k), v) for k, v in node.items()]
-            if any(k not in node for k, _ in items):  # a key changed: rebuild, keeping the order
-                node.clear()
-                node.update(items)
-            for k, v in items:
-                if isinstance(v, str):
-                    node[k] = scrub_surrogates(v)
-                elif isinstance(v, (dict, list)):
-                    stack.append(v)
-        elif isinstance(node, list):
-            for i, v in enumerate(node):
-                if isinstance(v, str):
-                    node[i] = scrub_surrogates(v)
-                elif isinstance(v, (dict, list)):
-                    stack.append(v)
-    return doc
-
-
-def _loads_stdlib(text: Any) -> Any:
-    if isinstance(text, (bytes, bytearray)):
-        # Not UTF-8 (a tampered file) raises UnicodeDecodeError, a ValueError, as orjson does: the readers then
-        # decode with U+FFFD and know the bytes cannot be copied to the output as they are.
-        text = bytes(text).decode("utf-8")
-    try:
-        doc = json.loads(text)
-    except RecursionError:  # nesting deeper than the interpreter's stack: bad input like any other
-        raise ValueError("JSON nested too deeply") from None
-    if (not text.isascii() or "\\u" in text) and _SURROGATE_HINT.search(text):
-        doc = scrub_doc(doc)
-    return doc
-
-
-try:  # orjson parses 3-5x faster; it is optional (Splunk's Python has no compiled extras)
-    import orjson as _orjson
-
-    def loads(text: Any) -> Any:
-        """JSON text -> value, each lone surrogate as U+FFFD, exactly as without orjson."""
-        try:
-            return _orjson.loads(text)
-        except _orjson.JSONDecodeError:
-            # orjson refuses a lone surrogate outright: the stdlib path decides (and raises ValueError for text
-            # that is not JSON, or bytes that are not UTF-8, as orjson did).
-            return _loads_stdlib(text)
-
-except ImportError:  # pragma: no cover - exercised on Splunk's Python
-    _orjson = None
-
-    def loads(text: Any) -> Any:
-        """JSON text -> value, each lone surrogate as U+FFFD, exactly as with orjson."""
-        return _loads_stdlib(text)
 
 
 class NormalizeError(CtadError, ValueError):

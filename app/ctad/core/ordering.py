@@ -12,17 +12,23 @@ and used by the single-process run, the parallel pipeline, `ctad baseline build`
 3. anything else is another event, even with the same eventID: an attacker (or a buggy exporter) reusing the
    eventID of a benign call must not inherit, or hand out, its result.
 
-Callers sort by (eventTime, eventID, their own unique position) with their existing sorters and merges; only
-events that tie on (eventTime, eventID), which are rare, are re-ordered here by content, so the common case costs
-no more than it did. Standard library only (search-time path).
+Callers sort by (eventTime, eventID, their own unique position) with `ctad.engine.spill.EventSorter` (or, in the
+parallel pipeline, sorted runs merged); only events that tie on (eventTime, eventID), which are rare, are
+re-ordered here by content, so the common case costs no more than it did. The walk starts from `start_state` (the
+baseline's state, or an empty one) and `EventWalk.profile()` is what the walk leaves behind: the single-process
+run, the parallel pipeline, `ctad baseline build` and training (`ctad.train.dataset.featurize`) all go through
+these, so they cannot drift apart. Standard library only (search-time path).
 """
 
 from __future__ import annotations
 
 import itertools
 import json
+import operator
 from typing import Any, Callable, Iterable, Iterator, List, Optional, Sequence, Tuple
 
+from ctad.core.features import FeatureState
+from ctad.core.profile import Profile
 from ctad.core.schema import Event
 
 # ensure_ascii: the text is the same on every Python version and with or without orjson (lone surrogates and
@@ -38,6 +44,21 @@ def content_key(values: Sequence[Any]) -> str:
     return _ENCODE(values)
 
 
+# The Event of an item of the usual shape, (eventTime, eventID, position, Event, ...extra); an itemgetter, as it
+# runs once per event.
+item_event: Callable[[Any], Event] = operator.itemgetter(3)
+
+
+def item_values(item: Sequence[Any]) -> Tuple[Any, ...]:
+    """The content tuple of an item of the usual shape (see `item_event`)."""
+    return item[3].to_tuple()
+
+
+def start_state(catalog: Any, profile: Optional[Profile] = None) -> FeatureState:
+    """The feature state a walk folds into: the baseline's history when there is one, else none (hunting)."""
+    return profile.to_state(catalog) if profile is not None else FeatureState(catalog)
+
+
 _END = object()  # marks the end of the items: the last group is flushed like every other
 
 
@@ -45,18 +66,19 @@ class EventWalk:
     """Folds items, given sorted by (eventTime, eventID, unique position), into `state` in the engine's order.
 
     Each item is a tuple whose first two members are the event's time and eventID; `event(item)` gives its Event
-    and `values(item)` its content tuple. Iterating yields `(item, event, feature_row, None)` for an event seen
-    for the first time and `(item, None, None, first_item)` for a true re-delivery of `first_item`, which was
-    yielded before it. `done` is the last item, in the input's own order, through which every item has been
-    yielded (the parallel pipeline knows from it which rows are final).
+    and `values(item)` its content tuple (by default the item is (eventTime, eventID, position, Event, ...)).
+    Iterating yields `(item, event, feature_row, None)` for an event seen for the first time and
+    `(item, None, None, first_item)` for a true re-delivery of `first_item`, which was yielded before it. `done` is
+    the last item, in the input's own order, through which every item has been yielded (the parallel pipeline knows
+    from it which rows are final). `profile()` is the baseline the walk leaves behind.
     """
 
     def __init__(
         self,
         items: Iterable[Any],
         state: Any,
-        event: Callable[[Any], Event],
-        values: Callable[[Any], Sequence[Any]],
+        event: Callable[[Any], Event] = item_event,
+        values: Callable[[Any], Sequence[Any]] = item_values,
     ) -> None:
         self.items = items
         self.state = state
@@ -64,6 +86,10 @@ class EventWalk:
         self.values = values
         self.done: Any = None
         self.duplicates = 0
+
+    def profile(self) -> Profile:
+        """The baseline profile the walk's state holds now (after the last event: the run's new baseline)."""
+        return Profile.from_state(self.state)
 
     def __iter__(self) -> Iterator[Step]:
         process = self.state.process

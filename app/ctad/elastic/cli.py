@@ -11,11 +11,10 @@ import contextlib
 import json
 import os
 import sys
-import tempfile
 import time
 import uuid
 from pathlib import Path
-from typing import Any, Dict, Iterable, Iterator, Optional, Tuple
+from typing import Any, Dict, Iterator, Optional, Tuple
 
 from ctad.elastic.connect import ConnectionSetupError, add_connection_arguments, make_client
 from ctad.elastic.export import FORMATS, ExportStats, export_line, open_output
@@ -31,8 +30,16 @@ from ctad.elastic.reader import (
 from ctad.elastic.templates import DEFAULT_TEMPLATE_NAME, install_results_template, results_template
 from ctad.elastic.watermark import Window, add_window_arguments, apply_window
 from ctad.elastic.writer import WriteReport, clean_ct, parse_write_target, row_meta, write_results
-from ctad.engine.argtypes import existing_dir, int_range, probability, seconds
-from ctad.engine.cli import add_incident_gap_argument
+from ctad.engine.argtypes import existing_dir, int_range, seconds
+from ctad.engine.driver import (
+    Detection,
+    LineSpool,
+    build_detector,
+    load_baseline,
+    run_summary,
+    save_baseline,
+)
+from ctad.engine.options import ELASTIC, add_arguments
 
 DEFAULT_INDEX = "logs-aws.cloudtrail-*"
 
@@ -89,37 +96,7 @@ def register(subparsers: Any) -> None:
     _add_read_arguments(d)
     add_window_arguments(d)
     g = d.add_argument_group("detection")
-    g.add_argument(
-        "--baseline", default=None, help="baseline profile to compare with (JSON, .gz ok); created if missing"
-    )
-    g.add_argument(
-        "--update-baseline",
-        action="store_true",
-        help="write the profile after this window back to --baseline",
-    )
-    g.add_argument("--model", default=None, help="model directory (default: the bundled model/)")
-    g.add_argument(
-        "--threshold",
-        type=probability,
-        default=None,
-        help="anomaly threshold from 0 to 1 (default: the model's)",
-    )
-    add_incident_gap_argument(g)
-    g.add_argument("--no-explain", action="store_true", help="skip reasons (faster)")
-    g.add_argument(
-        "--max-memory-rows",
-        type=int_range(1),
-        default=100_000,
-        help="rows held in memory before spilling to disk",
-    )
-    g.add_argument(
-        "--spill-dir",
-        type=existing_dir,
-        default=None,
-        help="directory for temporary spill files (default: system temp)",
-    )
-    g.add_argument("--engine", choices=("auto", "python", "numpy"), default="auto",
-                   help="model evaluation: auto (numpy when importable), python or numpy")  # fmt: skip
+    add_arguments(g, ELASTIC)  # --baseline, --model, --threshold, --incident-gap, ...: ctad.engine.options
     g = d.add_argument_group("output")
     g.add_argument(
         "--write",
@@ -203,23 +180,6 @@ def _es_errors() -> Tuple[type, ...]:
     return (ApiError, TransportError)
 
 
-def _paired(
-    metas: Iterable[Dict[str, Any]], results: Iterable[Dict[str, Any]]
-) -> Iterator[Tuple[Dict, Dict]]:
-    """Zip spooled row metadata with detector results, refusing to drop rows if the counts ever differ."""
-    it_m, it_r = iter(metas), iter(results)
-    n = 0
-    for meta in it_m:
-        try:
-            ct = next(it_r)
-        except StopIteration:
-            raise RuntimeError(f"detector returned {n} results for more rows; rows would be lost") from None
-        n += 1
-        yield meta, ct
-    for _extra in it_r:
-        raise RuntimeError(f"detector returned more results than the {n} rows added")
-
-
 def _check_output_paths(*paths: Optional[str]) -> None:
     """Fail before a long read, not after it, when an output file cannot be created."""
     for path in paths:
@@ -239,64 +199,52 @@ def cmd_detect(args: argparse.Namespace) -> int:
     except (ValueError, ConnectionSetupError) as exc:
         _err(str(exc))
         return 2
-    from ctad.core.profile import Profile
-    from ctad.engine.detect import Detector, ModelError
+    from ctad.engine.detect import ModelError
 
-    profile = None
-    baseline_path = Path(args.baseline) if args.baseline else None
     try:
-        if baseline_path is not None and baseline_path.exists():
-            profile = Profile.load(baseline_path)
-        det = Detector(
-            model_dir=args.model,
-            profile=profile,
-            threshold=args.threshold,
-            explain=not args.no_explain,
-            spill_dir=args.spill_dir,
-            max_memory_rows=args.max_memory_rows,
-            engine=args.engine,
-            incident_gap=60.0 * args.incident_gap,
-        )
+        profile = load_baseline(args.baseline)
+        det = build_detector(vars(args), profile)
     except (ModelError, ValueError, OSError) as exc:  # bad baseline file or model: say which, no traceback
         _err(f"cannot start the detector: {exc}")
         return 2
 
     started = time.time()
-    run = det.start()
     stats = ReadStats()
     with_key = bool(target and target.needs_key_fields)
     summary: Dict[str, Any] = {"index": args.index, "from": args.time_from, "to": args.time_to}
     if window is not None:
         summary["window"] = window.describe()
-    with tempfile.TemporaryFile("w+", encoding="utf-8", dir=args.spill_dir) as spool:
-        # Row metadata goes to disk, not a list: the detector's memory is bounded, so ours must be too.
+    # Row metadata goes to disk, not a list: the detector's memory is bounded, so ours must be too.
+    spool = LineSpool(
+        args.spill_dir, encode=lambda meta: json.dumps(meta, default=str).encode(), decode=json.loads
+    )
+    report: Optional[WriteReport] = None
+    run_id = uuid.uuid4().hex[:12]
+    try:
+        detection = Detection(det, spool)
         try:
             with contextlib.closing(read_documents(client, stats=stats, **read_kwargs)) as docs:
-                for doc in docs:
-                    run.add(doc)
-                    spool.write(json.dumps(row_meta(doc, with_key), default=str) + "\n")
+                detection.feed((doc, row_meta(doc, with_key)) for doc in docs)
         except (*_es_errors(), ReadError) as exc:
             _err(f"read failed after {stats.documents} documents, nothing written: {_describe_es_error(exc)}")
             summary["read"] = stats.as_dict()
             _emit_summary(args, summary)
             return 3
         summary["read"] = stats.as_dict()
-        spool.seek(0)
-        rows = _paired((json.loads(line) for line in spool), run.results())
-        rows = _tee_out(rows, args.out, summary)
-        report: Optional[WriteReport] = None
-        run_id = uuid.uuid4().hex[:12]
-        if target is None:
-            for _row in rows:
-                pass
-        else:
+
+        def write(pairs: Iterator[Tuple[Dict, Dict]]) -> Optional[WriteReport]:
+            rows = _tee_out(pairs, args.out, summary)
+            if target is None:
+                for _row in rows:
+                    pass
+                return None
             with contextlib.ExitStack() as stack:
                 failed_fh = (
                     stack.enter_context(open(args.failed_out, "w", encoding="utf-8"))
                     if args.failed_out
                     else None
                 )
-                report = write_results(
+                return write_results(
                     client,
                     rows,
                     target,
@@ -307,14 +255,17 @@ def cmd_detect(args: argparse.Namespace) -> int:
                     initial_backoff=args.initial_backoff,
                     failed_sink=failed_fh,
                 )
-    summary["detector"] = run.summary.as_dict()
-    summary["detector"]["incidents"] = run.incidents.count
+
+        report = detection.finish(write)
+    finally:
+        spool.close()
+    run = detection.run
+    summary["detector"] = run_summary(run)
     summary["write"] = report.as_dict() if report else None
     summary["run_id"] = run_id
     summary["seconds"] = round(time.time() - started, 3)
     summary["baseline"] = profile.describe() if profile is not None else None
-    if baseline_path is not None and run.profile is not None and (args.update_baseline or profile is None):
-        run.profile.save(baseline_path)
+    save_baseline(run, args.baseline, profile, args.update_baseline)
     _emit_summary(args, summary)
     code = 0
     if stats.shard_failures or stats.timed_out_pages:

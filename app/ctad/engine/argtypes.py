@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import math
 import os
+import re
 from typing import Callable, Optional
 
 
@@ -23,6 +24,21 @@ def probability(text: str) -> float:
     if not math.isfinite(value) or not 0.0 <= value <= 1.0:
         raise argparse.ArgumentTypeError(f"{text!r} must be a number from 0 to 1")
     return value
+
+
+def float_range(low: float, high: float) -> Callable[[str], float]:
+    """A finite number in [low, high]; `probability` is float_range(0, 1)."""
+
+    def parse(text: str) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+        if not math.isfinite(value) or not low <= value <= high:
+            raise argparse.ArgumentTypeError(f"{text!r} must be a number from {low:g} to {high:g}")
+        return value
+
+    return parse
 
 
 def int_range(low: int, high: Optional[int] = None) -> Callable[[str], int]:
@@ -66,3 +82,31 @@ def seconds(allow_zero: bool = True, most: float = 86400.0) -> Callable[[str], f
         return value
 
     return parse
+
+
+def boolean(text: str) -> bool:
+    """A yes/no option as Splunk spells it (true/false, t/f, yes/no, 1/0, on/off)."""
+    low = text.strip().lower()
+    if low in ("1", "t", "true", "y", "yes", "on"):
+        return True
+    if low in ("0", "f", "false", "n", "no", "off"):
+        return False
+    raise argparse.ArgumentTypeError(f"{text!r} is not true or false")
+
+
+def choice(*values: str) -> Callable[[str], str]:
+    """One of a fixed set of words."""
+
+    def parse(text: str) -> str:
+        if text not in values:
+            raise argparse.ArgumentTypeError(f"{text!r} is not one of {', '.join(values)}")
+        return text
+
+    return parse
+
+
+def lookup_name(text: str) -> str:
+    """A Splunk lookup or KV store collection name: letters, digits, '_', '-', '.' (no path, no quoting)."""
+    if not text or not re.fullmatch(r"[A-Za-z0-9_.\-]+", text):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a name made of letters, digits, '_', '-', '.'")
+    return text

@@ -7,10 +7,6 @@ detector, so the output can keep every input field without holding the input in 
 from __future__ import annotations
 
 import argparse
-import contextlib
-import csv
-import gzip
-import io
 import json
 import os
 import shutil
@@ -18,58 +14,24 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import Any, BinaryIO, Dict, List, Mapping, Optional, TextIO, Tuple
+from typing import Any, Dict, Iterator, List, Optional, Tuple
 
-from ctad.core import bounded
-from ctad.core.normalize import UTF8_ERRORS, loads, utf8
 from ctad.core.profile import Profile
-from ctad.core.schema import OUTPUT_FIELDS, CtFields, Event
-from ctad.engine.argtypes import existing_dir, int_range, probability
-from ctad.engine.detect import (
-    DEFAULT_INCIDENT_GAP_MINUTES,
-    MAX_INCIDENT_GAP_MINUTES,
-    Detector,
-    ModelError,
-    Run,
+from ctad.engine.argtypes import int_range
+from ctad.engine.detect import Detector, ModelError, Run
+from ctad.engine.driver import (
+    Item,
+    LineSpool,
+    Unreadable,
+    build_detector,
+    load_baseline,
+    run_detection,
+    run_summary,
+    save_baseline,
 )
-from ctad.engine.readers import InputRow, iter_rows
-
-
-def _dumps_stdlib(obj: Any) -> bytes:
-    """Compact JSON; a lone surrogate (never from `loads`, possible from Python callers) becomes U+FFFD."""
-    return utf8(json.dumps(obj, separators=(",", ":"), ensure_ascii=False, default=str))
-
-
-try:
-    import orjson
-
-    def dumps(obj: Any) -> bytes:
-        try:
-            return orjson.dumps(obj)
-        except TypeError:  # keys that are not strings or lone surrogates: never from JSON input
-            try:
-                return orjson.dumps(obj, option=orjson.OPT_NON_STR_KEYS)
-            except TypeError:
-                return _dumps_stdlib(obj)
-
-except ImportError:  # pragma: no cover
-    dumps = _dumps_stdlib
-
-
-CSV_FIELDS = (
-    "eventTime",
-    "eventID",
-    "eventSource",
-    "eventName",
-    "awsRegion",
-    "sourceIPAddress",
-    "userAgent",
-    "userIdentity.type",
-    "userIdentity.arn",
-    "userIdentity.accessKeyId",
-    "errorCode",
-    "recipientAccountId",
-)
+from ctad.engine.options import CLI, add_arguments
+from ctad.engine.output import OutputWriter, is_stream, row_body
+from ctad.engine.readers import iter_rows
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -78,29 +40,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         "paths", nargs="+", help="files or directories (S3 .json.gz, JSON lines, EventBridge); - for stdin"
     )
     p.add_argument("--output", "-o", required=True, help="OUT.jsonl, OUT.jsonl.gz or OUT.csv")
-    p.add_argument("--baseline", help="baseline profile to start from (JSON, .gz ok); created if missing")
-    p.add_argument(
-        "--update-baseline", action="store_true", help="write the profile after this run back to --baseline"
-    )
-    p.add_argument(
-        "--threshold",
-        type=probability,
-        help="anomaly threshold from 0 to 1 (default: the model's shipped threshold)",
-    )
-    p.add_argument("--model", help="model directory (default: the bundled model/)")
-    add_incident_gap_argument(p)
-    p.add_argument("--no-explain", action="store_true", help="skip reasons (faster)")
-    p.add_argument("--engine", choices=("auto", "python", "numpy"), default="auto",
-                   help="model evaluation: numpy when importable (auto), or force one")  # fmt: skip
-    p.add_argument(
-        "--max-memory-rows",
-        type=int_range(1),
-        default=100_000,
-        help="rows held in memory before spilling to disk",
-    )
-    p.add_argument(
-        "--spill-dir", type=existing_dir, help="directory for temporary spill files (default: system temp)"
-    )
+    add_arguments(p, CLI)  # --threshold, --baseline, --model, --incident-gap, ...: ctad.engine.options
     p.add_argument("--workers", type=int_range(0), default=0,
                    help="processes to use (default: one per core; 1 runs in this process only)")  # fmt: skip
     p.add_argument("--summary-json", help="also write the run summary as JSON here")
@@ -121,131 +61,6 @@ def register(sub: argparse._SubParsersAction) -> None:
     b.set_defaults(func=lambda args: (b.print_help(), 2)[1])
 
 
-def add_incident_gap_argument(parser: Any) -> None:
-    """--incident-gap, shared by `ctad detect` and `ctad elastic detect` so both front doors group alike."""
-    parser.add_argument(
-        "--incident-gap",
-        type=int_range(0, MAX_INCIDENT_GAP_MINUTES),  # whole minutes, bounded like `incident_gap=` in Splunk
-        default=DEFAULT_INCIDENT_GAP_MINUTES,
-        metavar="MINUTES",
-        help="anomalies of one identity at most this far apart form one incident "
-        f"(default {DEFAULT_INCIDENT_GAP_MINUTES})",
-    )
-
-
-# --------------------------------------------------------------------------------------------- output
-def _splice(body: bytes, ct: CtFields) -> bytes:
-    """The input object's JSON text with the ct_* fields added, without re-parsing it when possible."""
-    return splice_inner(body, dumps(ct)[1:-1])
-
-
-_JSON_SPACE = frozenset(b" \t\r\n")
-
-
-def compact_object(data: bytes, start: int, end: int) -> bool:
-    """True when data[start:end] is a non-empty `{...}` with no whitespace just inside its braces and no ct_*
-    fields yet: the ct_* fields then go in before its closing brace, as `splice_inner` puts them."""
-    return (
-        end - start > 2
-        and data[start] == 0x7B  # {
-        and data[end - 1] == 0x7D  # }
-        and data[start + 1] not in _JSON_SPACE
-        and data[end - 2] not in _JSON_SPACE
-        and data.find(b'"ct_score"', start, end) < 0
-    )
-
-
-def splice_inner(body: bytes, ct_inner: bytes) -> bytes:
-    """`_splice` for ct_* fields already serialised (`"ct_score":0.1,...`, without braces)."""
-    if compact_object(body, 0, len(body)):
-        return b"".join((body[:-1], b",", ct_inner, b"}"))  # one copy, not three
-    if body[:1] == b"{" and body[-1:] == b"}" and b'"ct_score"' not in body:
-        inner = body[1:-1].strip()
-        return b"{" + inner + (b"," if inner else b"") + ct_inner + b"}"
-    try:
-        obj = loads(body)  # lone surrogates come back as U+FFFD, so `dumps` below can write the object
-    except (ValueError, RecursionError):
-        obj = None
-    if not isinstance(obj, dict):
-        obj = {"ctad_input": body.decode("utf-8", "replace")[:2000]}
-    obj.update(json.loads(b"{" + ct_inner + b"}"))
-    return dumps(obj)
-
-
-def _flat_get(obj: Any, path: str) -> str:
-    node = obj
-    for part in path.split("."):
-        if not isinstance(node, dict):
-            return ""
-        node = node.get(part)
-    if node is None or isinstance(node, (dict, list)):
-        return "" if node is None else json.dumps(bounded.cut_nesting(node))
-    return str(node)
-
-
-class OutputWriter:
-    """JSON lines (optionally gzipped) or CSV with key fields, ct_* and `_raw`."""
-
-    def __init__(self, path: str, header: bool = True, stream: Optional[BinaryIO] = None) -> None:
-        """`stream`: write there instead of opening `path` (whose suffix still picks the format)."""
-        self.path = path
-        self.kind = "csv" if path.endswith(".csv") else "jsonl"
-        self._fh: Any = None
-        self._own = stream is None and path != "-"
-        target: Any = sys.stdout.buffer if path == "-" and stream is None else stream
-        if self.kind == "csv":
-            if target is None:
-                self._text: TextIO = open(path, "w", newline="", encoding="utf-8", errors=UTF8_ERRORS)  # noqa: SIM115
-            else:
-                self._text = io.TextIOWrapper(
-                    target, newline="", encoding="utf-8", errors=UTF8_ERRORS, write_through=True
-                )
-            self._csv = csv.writer(self._text)
-            if header:
-                self._csv.writerow(list(CSV_FIELDS) + list(OUTPUT_FIELDS) + ["_raw"])
-        elif path.endswith(".gz"):
-            self._fh = gzip.GzipFile(path if target is None else None, "wb", compresslevel=4, fileobj=target)
-        else:
-            self._fh = target if target is not None else open(path, "wb")  # noqa: SIM115
-
-    def write(self, body: bytes, ct: CtFields) -> None:
-        if self.kind == "jsonl":
-            self._fh.write(_splice(body, ct) + b"\n")
-            return
-        self._write_csv(body, ct)
-
-    def write_inner(self, body: bytes, ct_inner: bytes) -> None:
-        """`write` for ct_* fields already serialised (the parallel writer's form)."""
-        if self.kind == "jsonl":
-            self._fh.write(splice_inner(body, ct_inner) + b"\n")
-            return
-        self._write_csv(body, json.loads(b"{" + ct_inner + b"}"))
-
-    def _write_csv(self, body: bytes, ct: Mapping[str, Any]) -> None:
-        try:
-            obj = loads(body)  # a lone surrogate as U+FFFD: the CSV file is UTF-8
-        except (ValueError, RecursionError):
-            obj = {}
-        row = [_flat_get(obj, f) for f in CSV_FIELDS]
-        for name in OUTPUT_FIELDS:
-            value = ct.get(name)
-            row.append("\n".join(value) if isinstance(value, list) else ("" if value is None else value))
-        row.append(body.decode("utf-8", "replace"))
-        self._csv.writerow(row)
-
-    def close(self) -> None:
-        if self.kind == "csv":
-            if self._own:
-                self._text.close()
-            else:
-                self._text.flush()
-                self._text.detach()
-        elif self._own or isinstance(self._fh, gzip.GzipFile):
-            self._fh.close()  # a GzipFile over a stream writes its trailer and leaves the stream open
-        else:
-            self._fh.flush()
-
-
 # ---------------------------------------------------------------------------------------- the command
 def _progress(quiet: bool, **kwargs: Any) -> Any:
     if quiet:
@@ -255,79 +70,28 @@ def _progress(quiet: bool, **kwargs: Any) -> Any:
     return tqdm(file=sys.stderr, mininterval=0.5, dynamic_ncols=True, **kwargs)
 
 
-def row_body(item: InputRow) -> Tuple[bytes, str]:
-    """The JSON text an output row starts from, on one line (the input's own text when it has one), and why the
-    row cannot be scored though it was read ("" when it can).
-
-    An event nested deeper than `bounded.MAX_NESTING` is refused here as the Splunk and Elastic doors refuse it
-    (`Normalizer`), whichever JSON library is installed: orjson cannot write it back at all, and the standard
-    library only up to its recursion limit. Its own text is kept when the input had one; a record of an S3 file
-    is written back with what lies beyond the limit cut."""
-    problem = ""
-    if item.error:
-        ref: Dict[str, Any] = {"ctad_input_ref": item.source}
-        if item.text is not None:  # text that could not be read (nested beyond the parser): its beginning
-            ref["ctad_input"] = item.text[:2000].decode("utf-8", "replace")
-        body = dumps(ref)
-    elif item.text is not None:
-        body = item.text
-        if bounded.too_deep(item.obj, body):
-            problem = bounded.nesting_error()
-    else:
-        try:
-            body = dumps(item.obj)
-        except (TypeError, ValueError, RecursionError):  # orjson: "Recursion limit reached" (a TypeError)
-            body = b""
-        if not body or bounded.too_deep(item.obj, body):
-            problem = bounded.nesting_error()
-            body = dumps(bounded.cut_nesting(item.obj))
-    return (body.replace(b"\n", b" ") if b"\n" in body else body), problem
-
-
-def feed(run: Run, paths: List[str], body_file: Any = None, progress: Any = None) -> int:
-    """Read every input row into the run (and its JSON text into body_file); returns the row count."""
+def source(paths: List[str], progress: Any = None) -> Iterator[Item]:
+    """Every input row as a driver item: (row or why it cannot be scored, the JSON text its output row starts
+    from)."""
     n = 0
     for item in iter_rows(paths):
         body, problem = row_body(item)
-        if item.error or problem:
-            run.skip(item.error or problem)
-        else:
-            run.add(item.obj)
-        if body_file is not None:
-            body_file.write(body + b"\n")
+        yield (Unreadable(item.error or problem) if item.error or problem else item.obj), body
         n += 1
         if progress is not None and n % 5000 == 0:
             progress.update(5000)
     if progress is not None:
         progress.update(n % 5000)
-    return n
-
-
-def is_stream(path: str) -> bool:
-    """Standard output, or a path that is a pipe or a device: written once, front to back, never at offsets."""
-    return path == "-" or (os.path.exists(path) and not os.path.isfile(path))
 
 
 def cmd_detect(args: argparse.Namespace) -> int:
-    profile: Optional[Profile] = None
-    baseline_path = Path(args.baseline) if args.baseline else None
-    if baseline_path is not None and baseline_path.exists():
-        try:
-            profile = Profile.load(baseline_path)
-        except ValueError as exc:
-            print(f"ctad detect: {exc}", file=sys.stderr)
-            return 2
     try:
-        detector = Detector(
-            model_dir=args.model,
-            profile=profile,
-            threshold=args.threshold,
-            explain=not args.no_explain,
-            spill_dir=args.spill_dir,
-            max_memory_rows=args.max_memory_rows,
-            engine=args.engine,
-            incident_gap=60.0 * args.incident_gap,
-        )
+        profile = load_baseline(args.baseline)
+    except ValueError as exc:
+        print(f"ctad detect: {exc}", file=sys.stderr)
+        return 2
+    try:
+        detector = build_detector(vars(args), profile)
     except ModelError as exc:
         print(f"ctad detect: {exc}", file=sys.stderr)
         return 2
@@ -349,10 +113,8 @@ def cmd_detect(args: argparse.Namespace) -> int:
     finally:
         shutil.rmtree(tmp_dir, ignore_errors=True)
     elapsed = time.perf_counter() - started
-    if baseline_path is not None and run.profile is not None and (args.update_baseline or profile is None):
-        run.profile.save(baseline_path)
-    summary = run.summary.as_dict()
-    summary["incidents"] = run.incidents.count
+    save_baseline(run, args.baseline, profile, args.update_baseline)
+    summary = run_summary(run)
     summary["seconds"] = round(elapsed, 3)
     summary["events_per_second"] = round(summary["rows"] / elapsed, 1) if elapsed > 0 else None
     summary["baseline"] = profile.describe() if profile is not None else None
@@ -365,30 +127,31 @@ def cmd_detect(args: argparse.Namespace) -> int:
 
 def _detect_here(args: argparse.Namespace, detector: Detector, tmp_dir: str) -> Run:
     """The single-process run: also the reference the parallel one must match byte for byte."""
-    run = detector.start()
-    body_path = os.path.join(tmp_dir, "bodies.jsonl")
-    try:
-        bar = _progress(args.quiet, desc="reading", unit="ev")
-        with open(body_path, "wb") as body_file:
-            n = feed(run, args.paths, body_file, bar)
+    spool = LineSpool(path=os.path.join(tmp_dir, "bodies.jsonl"))
+    bar = _progress(args.quiet, desc="reading", unit="ev")
+
+    def write(pairs: Iterator[Tuple[bytes, Dict[str, Any]]]) -> None:
+        scoring = None
         if bar is not None:
+            total = bar.n  # every row read
             bar.close()
-        bar = _progress(args.quiet, desc="scoring", unit="ev", total=n)
+            scoring = _progress(args.quiet, desc="scoring", unit="ev", total=total)
         writer = OutputWriter(args.output)
         try:
-            with open(body_path, "rb") as bodies:
-                for i, ct in enumerate(run.results()):
-                    writer.write(bodies.readline().rstrip(b"\n"), ct)
-                    if bar is not None and i % 5000 == 4999:
-                        bar.update(5000)
+            for i, (body, ct) in enumerate(pairs):
+                writer.write(body, ct)
+                if scoring is not None and i % 5000 == 4999:
+                    scoring.update(5000)
         finally:
             writer.close()
-        if bar is not None:
-            bar.update(n % 5000)
-            bar.close()
+        if scoring is not None:
+            scoring.update(total % 5000)
+            scoring.close()
+
+    try:
+        run, _ = run_detection(detector, source(args.paths, bar), write, spool)
     finally:
-        with contextlib.suppress(OSError):
-            os.remove(body_path)
+        spool.close()
     return run
 
 
@@ -398,7 +161,7 @@ def _detect_parallel(args: argparse.Namespace, detector: Detector, workers: int,
     output = args.output
     suffix = ".csv" if output.endswith(".csv") else (".gz" if output.endswith(".gz") else ".jsonl")
     config = {  # how a spawned worker rebuilds the detector (forked workers inherit it)
-        "detector": {"model_dir": args.model, "threshold": detector.threshold, "explain": detector.explain,
+        "detector": {"model_dir": args.model or None, "threshold": detector.threshold, "explain": detector.explain,
                      "engine": detector.engine, "profile": None, "now": detector.now},
         "tmp": tmp_dir,
         "output_kind": suffix,
@@ -460,20 +223,14 @@ def build_profile(
 
     Returns the profile and how many rows were skipped (unreadable, or an implausible time)."""
     from ctad.core.catalog import Catalog
-    from ctad.core.features import FeatureState
     from ctad.core.normalize import Normalizer
-    from ctad.core.ordering import EventWalk
+    from ctad.core.ordering import EventWalk, start_state
     from ctad.engine.detect import normalize_row
-    from ctad.engine.spill import ExternalSorter
+    from ctad.engine.spill import EventSorter
 
     catalog = Catalog.load()
     normalizer = Normalizer(catalog)
-    sorter = ExternalSorter(
-        key=lambda item: (item[0], item[1], item[2]),
-        max_items=max_memory_rows,
-        encode=lambda item: (item[0], item[1], item[2], item[3].to_tuple()),
-        decode=lambda item: (item[0], item[1], item[2], Event.from_tuple(item[3])),
-    )
+    sorter = EventSorter(max_items=max_memory_rows)
     bad = 0
     for seq, item in enumerate(iter_rows(paths)):
         ev = item.error or row_body(item)[1] or normalize_row(normalizer, item.obj)
@@ -481,12 +238,10 @@ def build_profile(
             bad += 1
             continue
         sorter.add((ev.time, ev.event_id, seq, ev))
-    state = base.to_state(catalog) if base is not None else FeatureState(catalog)
-    for _ in EventWalk(
-        sorter.sorted(), state, event=lambda item: item[3], values=lambda item: item[3].to_tuple()
-    ):
+    walk = EventWalk(sorter.sorted(), start_state(catalog, base))
+    for _ in walk:
         pass
-    return Profile.from_state(state), bad
+    return walk.profile(), bad
 
 
 def cmd_baseline_build(args: argparse.Namespace) -> int:

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import math
-import operator
 import sys
 from collections import Counter
 from dataclasses import dataclass, field
@@ -24,13 +23,13 @@ from ctad.core.errors import CtadError
 from ctad.core.features import FEATURE_NAMES, FeatureState
 from ctad.core.incidents import DEFAULT_GAP, IncidentTracker, event_risk
 from ctad.core.normalize import NormalizeError, Normalizer
-from ctad.core.ordering import EventWalk
+from ctad.core.ordering import EventWalk, start_state
 from ctad.core.profile import Profile
 from ctad.core.reasons import Explainer
 from ctad.core.resources import find_dir
 from ctad.core.schema import OUTPUT_FIELDS, SEVERITIES, CtFields, Event, empty_output
 from ctad.core.scoring import final_scores
-from ctad.engine.spill import ExternalSorter
+from ctad.engine.spill import EventSorter, ExternalSorter
 
 SCORE_BATCH = 2048
 # Front doors take the incident gap in whole minutes (`--incident-gap`, `incident_gap=`): 0 makes every anomaly its
@@ -121,6 +120,29 @@ class Summary:
     error_messages: Counter = field(default_factory=Counter)
     phases: Dict[str, float] = field(default_factory=dict)  # wall seconds per stage, when the runner says
 
+    def count_result(self, res: Dict[str, Any]) -> None:
+        """Count one scored event's result (a re-delivery is not counted: it is in `duplicates`)."""
+        self.events += 1
+        if res["ct_anomaly"]:
+            self.anomalies += 1
+            self.top_identities[res["ct_identity"]] += 1
+        self.severities[res["ct_severity"]] += 1
+
+    def count_quiet(self, n: int) -> None:
+        """Count `n` scored events below the threshold at once (the parallel run's common case)."""
+        self.events += n
+        self.severities[SEVERITIES[0]] += n
+
+    def count_errors(self, keys: Counter) -> None:
+        """Count rows that could not be scored, by `error_key` of their ct_error message."""
+        self.errors += sum(keys.values())
+        self.error_messages.update(keys)
+
+    def count_error(self, message: str) -> None:
+        """Count one row that could not be scored."""
+        self.errors += 1
+        self.error_messages[error_key(message)] += 1
+
     def as_dict(self) -> Dict[str, Any]:
         return {
             "rows": self.rows,
@@ -203,14 +225,6 @@ def error_key(message: str) -> str:
     return message.split(":")[0][:60]
 
 
-_ITEM_KEY = operator.itemgetter(0, 1, 2)
-_ITEM_EVENT = operator.itemgetter(3)
-
-
-def _item_values(item: Tuple[float, str, int, Event]) -> Tuple[Any, ...]:
-    return item[3].to_tuple()
-
-
 class Run:
     """One set of events. Add rows, then read results once, in add order."""
 
@@ -218,13 +232,7 @@ class Run:
         self.det = detector
         self.summary = Summary()
         # (eventTime, eventID, row number, Event): `EventWalk` orders ties on (time, eventID) by content
-        self._events = ExternalSorter(
-            key=_ITEM_KEY,
-            max_items=detector.max_memory_rows,
-            directory=detector.spill_dir,
-            encode=lambda item: (item[0], item[1], item[2], item[3].to_tuple()),
-            decode=lambda item: (item[0], item[1], item[2], Event.from_tuple(item[3])),
-        )
+        self._events = EventSorter(max_items=detector.max_memory_rows, directory=detector.spill_dir)
         self._errors: Dict[int, Tuple[str, str]] = {}
         self._dups: Dict[int, int] = {}  # duplicate row -> the row holding the same eventID
         self._n = 0
@@ -263,10 +271,9 @@ class Run:
         det = self.det
         model = det.bundle.model
         threshold = det.threshold
-        state = det.profile.to_state(det.catalog) if det.profile is not None else FeatureState(det.catalog)
-        self.state = state
+        self.state = start_state(det.catalog, det.profile)
         batch: List[Tuple[int, Event, List[float]]] = []
-        walk = EventWalk(self._events.sorted(), state, event=_ITEM_EVENT, values=_item_values)
+        walk = EventWalk(self._events.sorted(), self.state)
         for item, ev, row, first in walk:
             if first is not None:
                 # A true re-delivery (same time, eventID and content): counted once, answered alike.
@@ -279,7 +286,7 @@ class Run:
         self.summary.duplicates += walk.duplicates
         if batch:
             yield from self._score_batch(batch, model, threshold)
-        self.profile = Profile.from_state(state)
+        self.profile = walk.profile()
 
     def _score_batch(
         self, batch: List[Tuple[int, Event, List[float]]], model: Any, threshold: float
@@ -373,14 +380,9 @@ class Run:
             if res is None:
                 message, identity = self._errors.get(seq, ("internal error: row was not scored", ""))
                 res = empty_output(message, model_version, identity)
-                summary.errors += 1
-                summary.error_messages[error_key(message)] += 1
+                summary.count_error(message)
             else:
-                summary.events += 1
-                if res["ct_anomaly"]:
-                    summary.anomalies += 1
-                    summary.top_identities[res["ct_identity"]] += 1
-                summary.severities[res["ct_severity"]] += 1
+                summary.count_result(res)
             yield res
 
     @staticmethod

@@ -38,10 +38,11 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, Deque, Dict, Iterator, List, Optional, Sequence, Tuple
 
-from ctad.core.ordering import EventWalk
-from ctad.core.profile import Profile
+from ctad.core.jsonio import dumps
+from ctad.core.ordering import EventWalk, start_state
 from ctad.core.schema import SEVERITIES, Event, empty_output
 from ctad.engine.detect import Detector, Run, ct_score, error_key, normalize_row, score_rows_batch
+from ctad.engine.output import OutputWriter, compact_object, is_stream, row_body, splice_inner
 from ctad.engine.readers import iter_file, iter_rows, list_file_names
 from ctad.engine.spill import iter_blocks, merge_runs, write_blocks
 
@@ -93,8 +94,6 @@ def _tune_gc() -> None:
 # ------------------------------------------------------------------------------------------------- read
 def _read_task(task: Tuple[int, List[str]]) -> Dict[str, Any]:
     """Normalise a group of files: bodies (known ct_* fields + JSON text) and a sorted run of events."""
-    from ctad.engine.cli import dumps, row_body  # the same bytes the single-process writer makes
-
     index, files = task
     ctx = _CTX
     assert ctx is not None
@@ -294,8 +293,6 @@ def _copy_part(job: Tuple[str, str, int, int]) -> int:
 
 def _render(unit: Tuple[str, int, str, Dict[int, Dict[str, Any]]]) -> bytes:
     """One write unit's output rows, in input order: its rows with the ct_* fields spliced in."""
-    from ctad.engine.cli import OutputWriter, compact_object, dumps, splice_inner
-
     name, start, arrays, extras = unit
     ctx = _CTX
     assert ctx is not None
@@ -424,8 +421,7 @@ def _read_all(pool: Any, tasks: List[Tuple[int, List[str]]], run: Run, progress:
     for res in pool.imap(_read_task, tasks):
         res["start"] = offset
         offset += res["rows"]
-        run.summary.error_messages.update(res["errors"])
-        run.summary.errors += sum(res["errors"].values())
+        run.summary.count_errors(res["errors"])
         results.append(res)
         if bar is not None:
             bar.update(res["rows"])
@@ -447,8 +443,6 @@ class _Writes:
     def __init__(
         self, pool: Any, read: List[Dict[str, Any]], arrays: str, output: str, progress: Any
     ) -> None:
-        from ctad.engine.cli import OutputWriter, is_stream
-
         self.pool, self.arrays, self.output = pool, arrays, output
         # (name, first row number, rows, last merge key or None), in input order
         self.units = [
@@ -527,8 +521,6 @@ class _Writes:
         streamed by the parent to standard output or whatever else the output is (a pipe, /dev/stdout)."""
         order = [self.parts[u[0]] for u in self.units]
         if self.streamed:
-            from ctad.engine.cli import OutputWriter
-
             with contextlib.ExitStack() as stack:
                 out = (
                     sys.stdout.buffer if self.output == "-" else stack.enter_context(open(self.output, "wb"))
@@ -563,12 +555,7 @@ def _score_all(
     extras: Dict[
         int, Dict[str, Any]
     ] = {}  # the anomalies' reasons and incident fields, until their task is written
-    state = det.profile.to_state(det.catalog) if det.profile is not None else None
-    if state is None:
-        from ctad.core.features import FeatureState
-
-        state = FeatureState(det.catalog)
-    run.state = state
+    state = run.state = start_state(det.catalog, det.profile)
     threshold = det.threshold
     severity_index = {name: i for i, name in enumerate(SEVERITIES)}
     pending: Deque[Tuple[List[int], List[Event], List[List[float]], List[Tuple[int, int]], Any, Any]] = (
@@ -595,14 +582,10 @@ def _score_all(
                 extra = {k: res[k] for k in _QUIET}
                 extras[seq] = extra
                 writes.add_extras(seq, extra)
-            summary.severities[res["ct_severity"]] += 1
+            summary.count_result(res)
             quiet -= 1
-            if res["ct_anomaly"]:
-                summary.anomalies += 1
-                summary.top_identities[res["ct_identity"]] += 1
-        summary.events += len(seqs)
         if quiet:
-            summary.severities[SEVERITIES[0]] += quiet
+            summary.count_quiet(quiet)
         # Every copy answers alike; the original is in this batch or an earlier one.
         for seq, original in dups:
             scores[seq] = scores[original]
@@ -646,6 +629,6 @@ def _score_all(
     if dups:  # duplicates after the last batch: their originals are all final now
         finish([], [], [], dups, None, None)
     results.close()
-    run.profile = Profile.from_state(state)
+    run.profile = walk.profile()
     if bar is not None:
         bar.close()

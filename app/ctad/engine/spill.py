@@ -10,13 +10,17 @@ from __future__ import annotations
 import bisect
 import contextlib
 import heapq
+import operator
 import os
 import pickle
 import shutil
 import tempfile
 from typing import Any, Callable, Iterator, List, Optional
 
+from ctad.core.schema import Event
+
 BLOCK = 4096  # items per pickled block
+_ITEM_KEY = operator.itemgetter(0, 1, 2)  # (eventTime, eventID, position)
 
 
 class ExternalSorter:
@@ -81,6 +85,26 @@ class ExternalSorter:
             shutil.rmtree(self._dir, ignore_errors=True)
             self._dir = None
         self._runs = []
+
+
+def _encode_event_item(item: Any) -> Any:
+    return (item[0], item[1], item[2], item[3].to_tuple(), *item[4:])
+
+
+def _decode_event_item(item: Any) -> Any:
+    return (item[0], item[1], item[2], Event.from_tuple(item[3]), *item[4:])
+
+
+class EventSorter(ExternalSorter):
+    """Items (eventTime, eventID, position, Event, ...extra) in the engine's order (`ctad.core.ordering`): sorted
+    by (eventTime, eventID, position), spilled with the Event as a plain tuple. The one sorter of the single-process
+    run, `ctad baseline build` and training, so all three hand `EventWalk` the same order."""
+
+    def __init__(self, max_items: int = 200_000, directory: Optional[str] = None) -> None:
+        super().__init__(
+            key=_ITEM_KEY, max_items=max_items, directory=directory, encode=_encode_event_item,
+            decode=_decode_event_item,
+        )  # fmt: skip
 
 
 def write_blocks(

@@ -7,26 +7,14 @@ gzip headers carry no timestamp or file name (mtime=0) so the same seed gives by
 from __future__ import annotations
 
 import gzip
-import json
 import queue
 import threading
 from collections import Counter
 from pathlib import Path
 from typing import IO, Any, Callable, Dict, Iterable, List, Optional, Tuple
 
+from ctad.core.jsonio import dumps  # the engine's own JSON text: simulated input reads back as written
 from ctad.simulate.ids import alnum, derive_rng
-
-try:  # optional accelerator
-    import orjson
-
-    def dumps(rec: Dict[str, Any]) -> bytes:
-        return orjson.dumps(rec)
-
-except ImportError:  # pragma: no cover - exercised where orjson is absent
-
-    def dumps(rec: Dict[str, Any]) -> bytes:
-        return json.dumps(rec, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
-
 
 LABEL_KEYS = ("_label", "_technique", "_scenario", "_campaign", "_tactic")
 

@@ -23,13 +23,15 @@ import os
 import shutil
 import sys
 import tempfile
-from typing import Any, Dict, Iterator, List, Optional, Sequence, Tuple
+from typing import Any, Callable, Dict, Iterator, List, Optional, Sequence, Tuple
 
 from ctad.core.normalize import utf8
 from ctad.core.profile import MIN_TRUSTED_DAYS, Profile
 from ctad.core.resources import find_dir
 from ctad.core.schema import OUTPUT_FIELDS
-from ctad.engine.detect import DEFAULT_INCIDENT_GAP_MINUTES, MAX_INCIDENT_GAP_MINUTES, Detector, ModelError
+from ctad.engine.detect import ModelError
+from ctad.engine.driver import Detection, Item, Unreadable, build_detector
+from ctad.engine.options import splunk_options
 from ctad.splunk import protocol as P
 from ctad.splunk.lookups import BaselineSourceError, baseline_rows, clean_kv_row
 from ctad.splunk.rowformat import Union, reformat, serve
@@ -169,6 +171,17 @@ class Formatter:
             os.remove(self.out_path)
 
 
+class _ChunkSpool:
+    """The driver's spool for this command: chunks are kept whole (`ChunkStore`, read back through the formatter),
+    so no row keeps anything of its own; `replay` gives each row's input cells in output order."""
+
+    def __init__(self, replay: Callable[[], Iterator[bytes]]) -> None:
+        self.replay = replay
+
+    def write(self, kept: Any) -> None:  # pragma: no cover - every item of this command keeps None
+        raise AssertionError("cloudtraildetect keeps its rows as whole chunks")
+
+
 def _writable(path: str) -> bool:
     try:
         os.makedirs(path, mode=0o700, exist_ok=True)
@@ -180,25 +193,8 @@ def _writable(path: str) -> bool:
 class DetectCommand(P.Command):
     name = "cloudtraildetect"
     type = "stateful"
-    options = {
-        "threshold": P.Option(P.number(0.0, 1.0), None, "anomaly threshold (default: the model's)"),
-        "baseline": P.Option(P.name, "ctad_baseline", "KV store lookup / collection or CSV lookup file"),
-        "explain": P.Option(P.boolean, True, "add ct_reasons for anomalies"),
-        "model": P.Option(str, "", "model dir under the app's model/ or an absolute path"),
-        "engine": P.Option(P.choice("auto", "python", "numpy"), "auto", "model evaluation engine"),
-        "retention_days": P.Option(
-            P.number(1, 3650, integer=True), None, "forget baseline entries older than this"
-        ),
-        "worker": P.Option(P.boolean, True, "format output rows in a second process (the other core)"),
-        "incident_gap": P.Option(
-            P.number(0, MAX_INCIDENT_GAP_MINUTES, integer=True),
-            DEFAULT_INCIDENT_GAP_MINUTES,
-            "minutes between two anomalies of one identity that still make one incident",
-        ),
-        "max_memory_rows": P.Option(
-            P.number(1000, 10_000_000, integer=True), 100_000, "events held before spilling"
-        ),
-    }
+    # threshold, baseline, explain, model, engine, ...: declared once for every door in ctad.engine.options
+    options = {name: P.Option(*spec) for name, spec in splunk_options().items()}
     # Chunk bodies beyond this many bytes go to the dispatch dir instead of memory.
     body_memory = 8 * 1024 * 1024
 
@@ -208,20 +204,17 @@ class DetectCommand(P.Command):
         model_dir = self._model_dir(self.opts["model"])  # cheap checks before the baseline read
         profile = self._baseline()
         try:
-            self.detector = Detector(
+            self.detector = build_detector(
+                self.opts,
+                profile,
                 model_dir=model_dir,
-                profile=profile,
-                threshold=self.opts["threshold"],
-                explain=self.opts["explain"],
                 spill_dir=self.work_dir,
-                max_memory_rows=self.opts["max_memory_rows"],
-                engine=self.opts["engine"],
                 model_cache_dir=self._model_cache_dir(),
-                incident_gap=60.0 * self.opts["incident_gap"],
             )
         except ModelError as exc:
             raise P.CommandError(f"{self.name}: {exc}") from None
-        self.run = self.detector.start()
+        self.detection = Detection(self.detector, spool=_ChunkSpool(self._replay))
+        self.run = self.detection.run
         self.normalizer = self.detector.normalizer
         self.union = Union(set(_CT_NAMES))  # the output's input columns, first-seen order
         self.rows = 0
@@ -352,27 +345,31 @@ class DetectCommand(P.Command):
         offset, length = self.store.add(header, body, 0, False)
         if self.formatter is not None:
             self.formatter.send(offset, length)
+        self._clean = True
+        n = self.detection.feed(self._items(header, reader))
+        self.rows += n
+        self.store.chunks[-1] = (header, offset, length, n, self._clean)
+
+    def _items(self, header: List[str], reader: Iterator[List[str]]) -> Iterator[Item]:
+        """The chunk's rows as driver items; clears `_clean` when a record does not fit the header."""
         width = len(header)
         to_row = P.RowReader(header)
         raw_i = header.index("_raw") if "_raw" in header else -1
         raw_mv = header.index(P.MV + "_raw") if (P.MV + "_raw") in header else -1
-        run = self.run
         from_splunk = self.normalizer.from_splunk
-        n = 0
-        clean = True
         for cells in reader:
-            n += 1
             if not header:
-                clean = False
-                run.skip("the chunk's CSV header line is empty: the row's fields are unknown")
+                self._clean = False
+                yield Unreadable("the chunk's CSV header line is empty: the row's fields are unknown"), None
                 continue
             if len(cells) != width:
-                clean = False
-                run.skip(
+                self._clean = False
+                message = (
                     "empty CSV record"
                     if not cells
                     else f"malformed CSV record: {len(cells)} cells for {width} columns"
                 )
+                yield Unreadable(message), None
                 continue
             if raw_i >= 0 and cells[raw_i] and (raw_mv < 0 or not cells[raw_mv]):
                 # Fast path: a CloudTrail `_raw` alone decides the event (as in Normalizer.from_splunk).
@@ -381,11 +378,9 @@ class DetectCommand(P.Command):
                 except Exception:  # not CloudTrail JSON: the full path below decides (and records any error)
                     pass
                 else:
-                    run.add_event(ev)
+                    yield ev, None
                     continue
-            run.add(to_row(cells))
-        self.rows += n
-        self.store.chunks[-1] = (header, offset, length, n, clean)
+            yield to_row(cells), None
 
     # ------------------------------------------------------------------------------------ output
     def _formatted(self) -> Iterator[Tuple[List[bytes], int, int]]:
@@ -417,24 +412,42 @@ class DetectCommand(P.Command):
             data, rows = reformat(body, union)  # adds the chunk's new columns to `union`
             yield P.split_records(data), len(union.columns), rows
 
-    def _output(self) -> P.Body:
-        out = P.Body(self.work_dir, max_memory=16 * 1024 * 1024)
-        columns = self.union.columns
-        final = len(columns)
-        out.write(utf8(",".join(P.csv_cell(c) for c in columns + list(CT_COLUMNS)) + "\r\n"))
-        results = self.run.results()
+    def write(
+        self, kept: Any
+    ) -> None:  # pragma: no cover - every item keeps None: the chunks are stored whole
+        raise AssertionError("cloudtraildetect keeps its rows as whole chunks")
+
+    def _replay(self) -> Iterator[bytes]:
+        """Each row's input cells in the output's column order, padded to the final width and followed by the
+        comma before its ct_* cells: what `Detection.pairs` pairs with the row's result."""
+        final = len(self.union.columns)
+        sep = b"," if final else b""
         for records, width, n in self._formatted():
             if len(records) != n:
                 raise RuntimeError(f"output lost rows: {len(records)} records for {n} rows")
-            pad = b"," * (final - width)
-            sep = b"," if final else b""
-            parts = [
-                (rec if width else b"") + pad + sep + utf8(ct_cells(next(results))) + b"\r\n"
-                for rec in records
-            ]
+            tail = b"," * (final - width) + sep
+            if width:
+                for rec in records:
+                    yield rec + tail
+            else:
+                for _ in records:
+                    yield tail
+
+    def _output(self) -> P.Body:
+        out = P.Body(self.work_dir, max_memory=16 * 1024 * 1024)
+        columns = self.union.columns
+        out.write(utf8(",".join(P.csv_cell(c) for c in columns + list(CT_COLUMNS)) + "\r\n"))
+
+        def write(pairs: Iterator[Tuple[bytes, Dict[str, Any]]]) -> None:
+            parts: List[bytes] = []
+            for cells, ct in pairs:
+                parts.append(cells + utf8(ct_cells(ct)) + b"\r\n")
+                if len(parts) >= 4096:
+                    out.write(b"".join(parts))
+                    parts = []
             out.write(b"".join(parts))
-        for _ in results:  # every added row was written above; drain defensively
-            pass
+
+        self.detection.finish(write)
         self._report()
         return out
 

@@ -17,8 +17,8 @@ from typing import Any, Dict, Iterable, List, Optional
 from ctad.core.catalog import Catalog
 from ctad.core.features import FEATURE_NAMES, FeatureState
 from ctad.core.normalize import NormalizeError, Normalizer
-from ctad.core.ordering import EventWalk
-from ctad.engine.spill import ExternalSorter
+from ctad.core.ordering import EventWalk, start_state
+from ctad.engine.spill import EventSorter
 
 DAY = 86400.0
 
@@ -92,7 +92,7 @@ def featurize(
     catalog = catalog or Catalog.load()
     normalizer = Normalizer(catalog)
     # (time, eventID, record number, Event, labels): `EventWalk` orders ties on (time, eventID) by content
-    sorter = ExternalSorter(key=lambda item: (item[0], item[1], item[2]), max_items=max_memory_rows)
+    sorter = EventSorter(max_items=max_memory_rows)
     started = time.perf_counter()
     bad = 0
     n = 0
@@ -122,13 +122,11 @@ def featurize(
     # model that "identity barely seen" means attack.
     warmup = min(warmup_days * DAY, 0.25 * max(0.0, t_max - t_min))
     data = Dataset()
-    scheduled = FeatureState(catalog)
+    scheduled = start_state(catalog)
     hunting: Optional[FeatureState] = None
     hunt_start = hunt_end = None
     t0: Optional[float] = None
-    walk = EventWalk(
-        sorter.sorted(), scheduled, event=lambda item: item[3], values=lambda item: item[3].to_tuple()
-    )
+    walk = EventWalk(sorter.sorted(), scheduled)
     for item, ev, row, first in walk:
         if first is not None:  # a true re-delivery: one training row
             continue
