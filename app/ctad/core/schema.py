@@ -46,6 +46,11 @@ CATEGORIES: Tuple[str, ...] = ("", "discovery", "credential_access", "persistenc
                                "defense_evasion", "exfiltration", "impact", "lateral_movement", "initial_access",
                                "execution", "collection", "resource_hijacking", "other")  # fmt: skip
 
+# Request details that change risk, found by the registered checks (ctad.core.risk_checks) and used as features
+# and reasons.
+RISK_FLAGS: Tuple[str, ...] = ("public", "cross_account", "open_ingress", "logging_off", "credential_other",
+                               "self_grant", "short_expiry")  # fmt: skip
+
 
 class Event:
     """A normalised CloudTrail event: only what features, reasons and triage need."""

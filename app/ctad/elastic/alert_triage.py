@@ -29,7 +29,13 @@ from typing import IO, Any, Dict, Iterator, List, Optional, Tuple
 
 from ctad.core.normalize import scrub_surrogates
 from ctad.elastic.alerts import STREAM_PREFIX, row_from_alert
-from ctad.elastic.connect import ConnectionSetupError, add_connection_arguments, make_client
+from ctad.elastic.connect import (
+    ConnectionSetupError,
+    add_connection_arguments,
+    describe_es_error,
+    es_errors,
+    make_client,
+)
 from ctad.elastic.reader import (
     DEFAULT_KEEP_ALIVE,
     DEFAULT_PAGE_SIZE,
@@ -183,7 +189,6 @@ def update_triage(
 
 
 def cmd_triage(args: argparse.Namespace) -> int:
-    from ctad.elastic.cli import _describe_es_error, _es_errors
     from ctad.triage.cli import _engine
     from ctad.triage.llm import redact
 
@@ -204,8 +209,8 @@ def cmd_triage(args: argparse.Namespace) -> int:
                                 keep_alive=args.keep_alive, stats=stats, time_field=args.time_field)  # fmt: skip
         with contextlib.closing(reader) as it:
             docs.extend(it)
-    except (*_es_errors(), ReadError, ValueError) as exc:
-        _err(f"read failed after {stats.documents} alerts, nothing written: {_describe_es_error(exc)}")
+    except (*es_errors(), ReadError, ValueError) as exc:
+        _err(f"read failed after {stats.documents} alerts, nothing written: {describe_es_error(exc)}")
         return 3
     summary["read"] = stats.as_dict()
     rows = _rows(docs)

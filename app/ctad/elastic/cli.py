@@ -17,6 +17,8 @@ from pathlib import Path
 from typing import Any, Dict, Iterator, Optional, Tuple
 
 from ctad.elastic.connect import ConnectionSetupError, add_connection_arguments, make_client
+from ctad.elastic.connect import describe_es_error as _describe_es_error
+from ctad.elastic.connect import es_errors as _es_errors
 from ctad.elastic.export import FORMATS, ExportStats, export_line, open_output
 from ctad.elastic.reader import (
     DEFAULT_KEEP_ALIVE,
@@ -157,27 +159,6 @@ def _read_kwargs(args: argparse.Namespace) -> Dict[str, Any]:
         "slice_max": slice_max,
         "slices": args.slices,
     }
-
-
-def _describe_es_error(exc: BaseException) -> str:
-    """A one-line message for client errors (no traceback: the user needs the cause, not our stack)."""
-    name = type(exc).__name__
-    info = getattr(exc, "info", None) or getattr(exc, "body", None)
-    detail = ""
-    if isinstance(info, dict):
-        err = info.get("error")
-        if isinstance(err, dict):
-            detail = f" {err.get('type', '')}: {err.get('reason', '')}"
-    return f"{name}: {str(exc)[:300]}{detail[:300]}"
-
-
-def _es_errors() -> Tuple[type, ...]:
-    try:
-        from elastic_transport import TransportError
-        from elasticsearch import ApiError
-    except ImportError:  # pragma: no cover
-        return (OSError,)
-    return (ApiError, TransportError)
 
 
 def _check_output_paths(*paths: Optional[str]) -> None:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import argparse
 import os
 import warnings
-from typing import Any, Dict, Optional
+from typing import Any, Dict, Optional, Tuple
 
 from ctad.core.errors import CtadError
 from ctad.engine.argtypes import seconds
@@ -99,3 +99,24 @@ def make_client(args: argparse.Namespace, environ: Optional[Dict[str, str]] = No
     if kwargs.get("verify_certs") is False:
         warnings.warn("TLS certificate verification is off (--insecure)", stacklevel=2)
     return Elasticsearch(**kwargs)
+
+
+def describe_es_error(exc: BaseException) -> str:
+    """A one-line message for client errors (no traceback: the user needs the cause, not our stack)."""
+    name = type(exc).__name__
+    info = getattr(exc, "info", None) or getattr(exc, "body", None)
+    detail = ""
+    if isinstance(info, dict):
+        err = info.get("error")
+        if isinstance(err, dict):
+            detail = f" {err.get('type', '')}: {err.get('reason', '')}"
+    return f"{name}: {str(exc)[:300]}{detail[:300]}"
+
+
+def es_errors() -> Tuple[type, ...]:
+    try:
+        from elastic_transport import TransportError
+        from elasticsearch import ApiError
+    except ImportError:  # pragma: no cover
+        return (OSError,)
+    return (ApiError, TransportError)

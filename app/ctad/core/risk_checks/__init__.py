@@ -32,12 +32,18 @@ Standard library only, Python 3.9: this runs at search time, once per risky even
 
 from __future__ import annotations
 
-from ctad.core.risk_checks.registry import ANY_SOURCE, FLAG_ORDER, Case, Check, Registry, Request, json_object
-
-REGISTRY = Registry()
-
 # The check modules register themselves on import. The order does not matter: flags are written in FLAG_ORDER.
 from ctad.core.risk_checks import audit, exposure, identity, network, storage  # noqa: E402, F401
+from ctad.core.risk_checks.registry import (
+    ANY_SOURCE,
+    FLAG_ORDER,
+    REGISTRY,
+    Case,
+    Check,
+    Registry,
+    Request,
+    json_object,
+)
 
 REGISTRY.freeze()
 

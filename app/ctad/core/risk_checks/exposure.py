@@ -7,8 +7,7 @@ from __future__ import annotations
 import json
 from typing import Any, List, Tuple
 
-from ctad.core.risk_checks import REGISTRY, Case, Request
-from ctad.core.risk_checks.registry import ANY_SOURCE, TEST_ACCOUNT, json_object
+from ctad.core.risk_checks.registry import ANY_SOURCE, REGISTRY, TEST_ACCOUNT, Case, Request, json_object
 
 always, check = REGISTRY.always, REGISTRY.check
 PUBLIC, CROSS, BOTH = ("public",), ("cross_account",), ("public", "cross_account")

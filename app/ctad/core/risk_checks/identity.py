@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Tuple
 
-from ctad.core.risk_checks import REGISTRY, Case, Request
+from ctad.core.risk_checks.registry import REGISTRY, Case, Request
 
 check = REGISTRY.check
 OTHER, SELF = ("credential_other",), ("self_grant",)

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from typing import Any, Iterator, Tuple
 
-from ctad.core.risk_checks import REGISTRY, Case, Request
-from ctad.core.risk_checks.registry import ANY_SOURCE
+from ctad.core.risk_checks.registry import ANY_SOURCE, REGISTRY, Case, Request
 
 check = REGISTRY.check
 OPEN = ("open_ingress",)

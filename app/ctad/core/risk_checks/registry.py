@@ -201,3 +201,7 @@ class Registry:
         if len(found) > 1:
             found = sorted(set(found), key=_RANK.__getitem__)
         return tuple(found)
+
+
+# The one table the check modules register into (ctad.core.risk_checks freezes it once they are imported).
+REGISTRY = Registry()

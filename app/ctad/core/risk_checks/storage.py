@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any, Tuple
 
-from ctad.core.risk_checks import REGISTRY, Case, Request
+from ctad.core.risk_checks.registry import REGISTRY, Case, Request
 
 check = REGISTRY.check
 SHORT = ("short_expiry",)
