@@ -10,16 +10,32 @@ import json
 from typing import List
 
 import pytest
+from cloudtrail_event import CloudTrailEvent, principal
 from ctad.core.catalog import Catalog
 from ctad.core.features import FEATURE_NAMES, history_key
 from ctad.core.normalize import Normalizer
 from ctad.core.profile import Profile
 from ctad.engine.detect import Detector
-from helpers import raw_event
 
 KEY_FIRST = FEATURE_NAMES.index("id_key_first")
 ROLE = "arn:aws:iam::111122223333:role/app-ec2-role"
 USER = "arn:aws:iam::111122223333:user/alice"
+
+
+def raw_event(
+    time: str,
+    event_id: str,
+    arn: str,
+    key: str,
+    name: str = "ListBuckets",
+    source: str = "s3.amazonaws.com",
+    itype: str = "IAMUser",
+    issuer: str = None,
+) -> dict:
+    identity = principal(arn, itype, key=key, issuer=issuer, created=time)
+    return CloudTrailEvent(
+        name=name, source=source, time=time, event_id=event_id, identity=identity
+    ).as_record()
 
 
 def session_key(i: int) -> str:

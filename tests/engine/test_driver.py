@@ -8,6 +8,7 @@ import json
 import random
 
 import pytest
+from cloudtrail_event import timeline
 from ctad.core.catalog import Catalog
 from ctad.core.normalize import Normalizer
 from ctad.core.ordering import EventWalk, start_state
@@ -26,7 +27,6 @@ from ctad.engine.driver import (
     save_baseline,
 )
 from ctad.engine.spill import EventSorter
-from helpers import timeline
 
 
 def test_paired_refuses_to_drop_rows():
