@@ -153,3 +153,22 @@ def test_stream_namespace_is_checked(fake_es, tmp_path, capsys):
     code = main(["elastic", "detect", "--url", fake_es.url, "--write", "stream:Bad-NS"])
     assert code == 2
     assert "namespace" in capsys.readouterr().err
+
+
+def test_an_overwrite_clears_what_the_new_result_no_longer_has():
+    from ctad.core.schema import OUTPUT_FIELDS
+    from ctad.elastic.writer import WriteTarget, build_stream_action
+
+    ct = dict.fromkeys(OUTPUT_FIELDS, None) | {"ct_anomaly": 0, "ct_score": 0.1}
+    meta = {"_index": "src", "_id": "1", "key": {"@timestamp": "2026-11-20T08:00:00Z"}}
+    target = WriteTarget("stream", "logs-ctad.alerts-x")
+    created = build_stream_action(meta, ct, target, "r", "2026-12-06T10:00:00.000Z")
+    assert created["_op_type"] == "create" and "threat" not in created["_source"]
+    action = build_stream_action(meta, ct, target, "r", "2026-12-06T10:00:00.000Z", (".ds-x-000001", "alert"))
+    assert action["_op_type"] == "update" and action["_index"] == ".ds-x-000001"
+    doc = action["doc"]
+    assert (
+        doc["threat"] is None and doc["event"]["reason"] is None
+    )  # the old alert's ATT&CK ids and reasons go
+    assert doc["event"]["ingested"] == "2026-12-06T10:00:00.000Z"  # alert -> event: kind changed, seen again
+    assert "triage" not in doc["ctad"]  # a verdict already written is left alone

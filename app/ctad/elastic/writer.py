@@ -275,6 +275,12 @@ def build_stream_action(
     backing, old_kind = existing
     if old_kind == doc["event"]["kind"]:
         del doc["event"]["ingested"]  # same alert again: the Security rule has seen it, do not make it new
+    # a partial update merges: what this run does not write must be cleared, or the old run's value stays
+    # (ctad.triage.* is kept on purpose: it is another command's answer about the same alert)
+    for key in ("threat", "related"):
+        doc.setdefault(key, None)
+    doc["event"].setdefault("reason", None)
+    doc["ctad"].setdefault("timestamp_missing", None)
     return {"_op_type": "update", "_index": backing, "_id": doc_id, "retry_on_conflict": 3, "doc": doc}
 
 
