@@ -25,6 +25,7 @@ def _error_classes():
     from ctad.forest.parse import ModelFormatError
     from ctad.knowledge.splunk_rest import SplunkRestError
     from ctad.splunk.lookups import BaselineSourceError
+    from ctad.splunk.protocol import CommandError, ProtocolError
     from ctad.triage.agents import AgentError
     from ctad.triage.llm import LLMError, TriageConfigError
 
@@ -45,6 +46,8 @@ def _error_classes():
         (ReadError, Exception),
         (SplunkRestError, RuntimeError),
         (BaselineSourceError, RuntimeError),
+        (ProtocolError, RuntimeError),
+        (CommandError, Exception),
     ]
 
 

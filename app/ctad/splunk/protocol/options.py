@@ -10,8 +10,10 @@ from __future__ import annotations
 import re
 from typing import Any, Callable, Dict, Iterable, List, Optional
 
+from ctad.core.errors import CtadError
 
-class CommandError(Exception):
+
+class CommandError(CtadError):
     """A problem meant for the user (bad option value, unusable baseline...): shown as a search error."""
 
 
