@@ -77,7 +77,8 @@ def alert_id(source_index: Any, source_id: Any) -> str:
     return "ctad-" + digest
 
 
-def _set(doc: Dict[str, Any], path: str, value: Any) -> None:
+def set_path(doc: Dict[str, Any], path: str, value: Any) -> None:
+    """Put `value` at a dotted ECS path, making the objects on the way (a scalar in the way is replaced)."""
     parts = path.split(".")
     cur = doc
     for part in parts[:-1]:
@@ -166,12 +167,12 @@ def build_alert(
         if path == "@timestamp":
             doc["@timestamp"] = value
         else:
-            _set(doc, path, value)
+            set_path(doc, path, value)
     if (
         "@timestamp" not in doc
     ):  # a data stream refuses a document without one; an unreadable row still goes in
         doc["@timestamp"] = ingested
-        _set(doc, "ctad.timestamp_missing", True)
+        set_path(doc, "ctad.timestamp_missing", True)
     anomaly = fields["ct_anomaly"] == 1
     error = bool(fields["ct_error"])
     kind = "pipeline_error" if error else ("alert" if anomaly else "event")
@@ -223,10 +224,10 @@ def build_alert(
         doc["related"] = related
     doc["data_stream"] = {"type": "logs", "dataset": DATASET}
     for name, path in CT_PATHS:
-        _set(doc, path, fields[name])
-    _set(doc, "ctad.source_index", source_index)
-    _set(doc, "ctad.source_id", source_id)
-    _set(doc, "ctad.run_id", scrub_surrogates(run_id) if isinstance(run_id, str) else run_id)
+        set_path(doc, path, fields[name])
+    set_path(doc, "ctad.source_index", source_index)
+    set_path(doc, "ctad.source_id", source_id)
+    set_path(doc, "ctad.run_id", scrub_surrogates(run_id) if isinstance(run_id, str) else run_id)
     return doc
 
 

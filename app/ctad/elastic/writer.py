@@ -38,7 +38,7 @@ from typing import IO, Any, Deque, Dict, Iterable, Iterator, List, Mapping, Opti
 
 from ctad.core.normalize import scrub_surrogates
 from ctad.core.schema import OUTPUT_FIELDS, CtFields
-from ctad.elastic.alerts import DEFAULT_NAMESPACE, alert_id, build_alert, now_iso, stream_name
+from ctad.elastic.alerts import DEFAULT_NAMESPACE, alert_id, build_alert, now_iso, set_path, stream_name
 
 # docs/DESIGN.md output contract, in contract order (one definition, in ctad.core.schema).
 CT_FIELDS = OUTPUT_FIELDS
@@ -132,18 +132,6 @@ def _get_path_mixed(doc: Any, path: str) -> Any:
         nxt, sep, rest = rest.partition(".")
         head = f"{head}.{nxt}"
     return None
-
-
-def _set_path(doc: Dict[str, Any], path: str, value: Any) -> None:
-    parts = path.split(".") if path != "@timestamp" else [path]
-    cur = doc
-    for part in parts[:-1]:
-        nxt = cur.get(part)
-        if not isinstance(nxt, dict):
-            nxt = {}
-            cur[part] = nxt
-        cur = nxt
-    cur[parts[-1]] = value
 
 
 def row_meta(doc: Dict[str, Any], with_key_fields: bool) -> Dict[str, Any]:
@@ -242,7 +230,7 @@ def build_action(
         }
     doc: Dict[str, Any] = {}
     for path, value in (meta.get("key") or {}).items():
-        _set_path(doc, path, _clean_text(value))
+        set_path(doc, path, _clean_text(value))
     doc["ctad"] = {"source_index": source_index, "source_id": source_id, "run_id": _clean_text(run_id)}
     doc.update(fields)
     return {

@@ -84,14 +84,22 @@ def seconds(allow_zero: bool = True, most: float = 86400.0) -> Callable[[str], f
     return parse
 
 
-def boolean(text: str) -> bool:
-    """A yes/no option as Splunk spells it (true/false, t/f, yes/no, 1/0, on/off)."""
+def truth(text: str) -> Optional[bool]:
+    """A yes/no word as Splunk spells it (true/false, t/f, yes/no, 1/0, on/off); None for anything else."""
     low = text.strip().lower()
     if low in ("1", "t", "true", "y", "yes", "on"):
         return True
     if low in ("0", "f", "false", "n", "no", "off"):
         return False
-    raise argparse.ArgumentTypeError(f"{text!r} is not true or false")
+    return None
+
+
+def boolean(text: str) -> bool:
+    """A yes/no option (see `truth`)."""
+    value = truth(text)
+    if value is None:
+        raise argparse.ArgumentTypeError(f"{text!r} is not true or false")
+    return value
 
 
 def choice(*values: str) -> Callable[[str], str]:

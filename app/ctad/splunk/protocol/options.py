@@ -11,6 +11,7 @@ import re
 from typing import Any, Callable, Dict, Iterable, List, Optional
 
 from ctad.core.errors import CtadError
+from ctad.engine.argtypes import truth
 
 
 class CommandError(CtadError):
@@ -27,12 +28,10 @@ class Option:
 
 
 def boolean(text: str) -> bool:
-    low = text.strip().lower()
-    if low in ("1", "t", "true", "y", "yes", "on"):
-        return True
-    if low in ("0", "f", "false", "n", "no", "off"):
-        return False
-    raise ValueError("expected true or false")
+    value = truth(text)
+    if value is None:
+        raise ValueError("expected true or false")
+    return value
 
 
 def number(
