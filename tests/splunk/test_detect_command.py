@@ -233,8 +233,8 @@ def test_baseline_from_kv_store_csv_lookup_and_in_process_agree(records, ctad_ho
         w.writerows(profile_rows)
     rows = [splunk_row(r) for r in reversed(window)]
     gi, _, kv, _ = search(rows, [700], tmp_path, splunkd_uri=splunkd.uri, session_key=SESSION_KEY)
-    assert any("limit=500" in p and "skip=500" in p for p in splunkd.requests), splunkd.requests
-    assert set(splunkd.auth) == {f"Splunk {SESSION_KEY}"}
+    assert ("500", "500") in splunkd.pages("ctad_baseline"), splunkd.log
+    assert {auth for _, _, _, auth in splunkd.log} == {f"Splunk {SESSION_KEY}"}
     assert any("days of history (<7)" in m[1] for m in gi["inspector"]["messages"])
     _, _, lk, _ = search(rows, [700], tmp_path, args=["baseline=test_baseline.csv"])
     det2 = Detector(profile=Profile.from_rows(profile_rows))

@@ -342,7 +342,7 @@ def test_bad_kv_baseline_warns_and_every_row_is_scored(commands, case, splunkd, 
     ["html collection", "html transforms", "transforms entry not an object", "transforms entries not a list"],
 )
 def test_bad_splunkd_replies_fall_back_to_hunting_mode(commands, case, splunkd, tmp_path):
-    html = (200, "text/html", b"<html><body>Session expired, please log in</body></html>")
+    html = (200, {"Content-Type": "text/html"}, b"<html><body>Session expired, please log in</body></html>")
     if case == "html collection":
         splunkd.raw["storage/collections/data/ctad_baseline"] = html
     elif case == "html transforms":
@@ -350,7 +350,11 @@ def test_bad_splunkd_replies_fall_back_to_hunting_mode(commands, case, splunkd, 
         splunkd.collections["ctad_baseline"] = good_profile_rows()
     else:
         entry = b'{"entry": ["not an object"]}' if "object" in case else b'{"entry": {"content": 5}}'
-        splunkd.raw["configs/conf-transforms/ctad_baseline"] = (200, "application/json", entry)
+        splunkd.raw["configs/conf-transforms/ctad_baseline"] = (
+            200,
+            {"Content-Type": "application/json"},
+            entry,
+        )
         splunkd.collections["ctad_baseline"] = good_profile_rows()
     gi, (final,), out, err = run_detect(commands["cloudtraildetect"], tmp_path, splunkd_uri=splunkd.uri,
                                         session_key=SESSION_KEY)  # fmt: skip

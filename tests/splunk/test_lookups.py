@@ -14,18 +14,17 @@ def info(splunkd):
 def test_transforms_collection_and_paging(splunkd, monkeypatch):
     rows = [{"_key": str(i), "kind": "api", "identity": "a", "value": str(i)} for i in range(1203)]
     splunkd.collections["coll_x"] = rows
-    splunkd.transforms["my_lookup"] = {"collection": "coll_x", "external_type": "kvstore"}
+    splunkd.confs["transforms", "my_lookup"] = {"collection": "coll_x", "external_type": "kvstore"}
     got, where = baseline_rows(info(splunkd), "my_lookup")
     assert where == "KV store collection coll_x" and [r["value"] for r in got] == [r["value"] for r in rows]
-    skips = sorted(int(p.split("skip=")[1].split("&")[0]) for p in splunkd.requests if "skip=" in p)
-    assert skips == [0, 500, 1000]
+    assert sorted(int(skip) for _, skip in splunkd.pages("coll_x")) == [0, 500, 1000]
 
 
 def test_transforms_csv_lookup(splunkd, ctad_home):
     (ctad_home / "lookups" / "b.csv").write_text(
         "kind,identity,value,count,first,last,extra\nmeta,,{},0,,,\n"
     )
-    splunkd.transforms["b_lookup"] = {"filename": "b.csv"}
+    splunkd.confs["transforms", "b_lookup"] = {"filename": "b.csv"}
     got, where = baseline_rows(info(splunkd), "b_lookup")
     assert where == "lookup file b.csv" and got[0]["kind"] == "meta"
 

@@ -1,149 +1,25 @@
 """ctad's splunkd REST client (ctad.knowledge.splunk_rest) against a local fake of splunkd's REST API over HTTP.
 
-The fake on 127.0.0.1 answers as splunkd does for what the app uses: KV store collection data (query, limit/skip
-paging, insert, update by `_key`: 404 when absent, 409 on a duplicate insert), storage/passwords entries and
-configs/conf-* stanzas, all under servicesNS/nobody/ctad_cloudtrail with `Authorization: Splunk <session key>`.
+The fake (tests/splunk/fake_splunkd.py, the `splunkd` fixture) answers as splunkd does for what the app uses: KV
+store collection data (query, limit/skip paging, insert, update by `_key`), storage/passwords and configs/conf-*.
 Everything goes through the real client and the real HTTP stack: the triage cache, the analyst knowledge base,
 the baseline reader, and the packaged app on Splunk's Pythons (3.9, 3.13), which ships no splunklib.
 """
 
 from __future__ import annotations
 
-import json
 import subprocess
-import threading
 import urllib.parse
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any, Dict, List, Optional, Tuple
 
 import pytest
 from ctad.knowledge import KVKnowledgeBase
 from ctad.knowledge.splunk_rest import SplunkRest, SplunkRestError
 from ctad.splunk.lookups import read_collection
 from ctad.triage.cache import KVCache
+from fake_splunkd import FakeSplunkd
+from splunk_helpers import SESSION_KEY
 
-KEY = "rest-test-session-key-0123456789"
-NS = ["servicesNS", "nobody", "ctad_cloudtrail"]
-
-
-def matches(record: Dict[str, Any], query: Dict[str, Any]) -> bool:
-    """The part of the KV store's query language the app uses: field equality, $or and $and."""
-    for field, want in query.items():
-        if field == "$or":
-            if not any(matches(record, q) for q in want):
-                return False
-        elif field == "$and":
-            if not all(matches(record, q) for q in want):
-                return False
-        elif record.get(field) != want:
-            return False
-    return True
-
-
-class FakeSplunkd:
-    def __init__(self) -> None:
-        self.collections: Dict[str, List[Dict[str, Any]]] = {}
-        self.passwords: Dict[Tuple[str, str], str] = {}
-        self.confs: Dict[Tuple[str, str], Dict[str, str]] = {}
-        self.raw: Dict[str, Tuple[int, Dict[str, str], bytes]] = {}  # path under the namespace -> reply as is
-        self.log: List[Tuple[str, str, Dict[str, str], str]] = []  # method, path, query, Authorization
-        fake = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def log_message(self, *args: Any) -> None:
-                pass
-
-            def do_GET(self) -> None:  # noqa: N802
-                self._handle("GET", None)
-
-            def do_POST(self) -> None:  # noqa: N802
-                length = int(self.headers.get("Content-Length") or 0)
-                self._handle("POST", self.rfile.read(length))
-
-            def _handle(self, method: str, body: Optional[bytes]) -> None:
-                url = urllib.parse.urlsplit(self.path)
-                query = dict(urllib.parse.parse_qsl(url.query))
-                fake.log.append((method, url.path, query, self.headers.get("Authorization", "")))
-                if self.headers.get("Authorization") != f"Splunk {KEY}":
-                    return self._send(
-                        401, {"messages": [{"type": "WARN", "text": "call not properly authenticated"}]}
-                    )
-                parts = [urllib.parse.unquote(p) for p in url.path.split("/")[1:]]
-                if parts[:3] != NS:
-                    return self._send(404, {"messages": []})
-                rest = parts[3:]
-                raw = fake.raw.get("/".join(rest))
-                if raw is not None:
-                    code, headers, data = raw
-                    self.send_response(code)
-                    for k, v in headers.items():
-                        self.send_header(k, v)
-                    self.send_header("Content-Length", str(len(data)))
-                    self.end_headers()
-                    self.wfile.write(data)
-                    return None
-                if rest[:3] == ["storage", "collections", "data"] and len(rest) in (4, 5):
-                    return self._kv(method, rest[3], rest[4] if len(rest) == 5 else None, query, body)
-                if rest[:2] == ["storage", "passwords"] and len(rest) == 3 and method == "GET":
-                    realm, name, _ = rest[2].split(":")
-                    if (realm, name) not in fake.passwords:
-                        return self._send(404, {"messages": [{"type": "ERROR", "text": "not found"}]})
-                    content = {"realm": realm, "username": name, "clear_password": fake.passwords[realm, name],
-                               "encr_password": "$7$...", "eai:acl": {"app": "ctad_cloudtrail"}}  # fmt: skip
-                    return self._send(200, {"entry": [{"name": rest[2], "content": content}]})
-                if len(rest) == 3 and rest[0] == "configs" and rest[1].startswith("conf-"):
-                    stanza = fake.confs.get((rest[1][5:], rest[2]))
-                    if stanza is None:
-                        return self._send(404, {"messages": []})
-                    content = dict(stanza, **{"eai:appName": "ctad_cloudtrail", "eai:userName": "nobody"})
-                    return self._send(200, {"entry": [{"name": rest[2], "content": content}]})
-                return self._send(404, {"messages": []})
-
-            def _kv(
-                self, method: str, name: str, key: Optional[str], query: Dict[str, str], body: Any
-            ) -> None:
-                rows = fake.collections.get(name)
-                if rows is None:
-                    return self._send(404, {"messages": [{"type": "ERROR", "text": "Collection not found"}]})
-                if method == "GET":
-                    found = [r for r in rows if matches(r, json.loads(query.get("query") or "{}"))]
-                    skip, limit = int(query.get("skip", 0)), int(query.get("limit", 0))
-                    return self._send(200, found[skip : skip + limit] if limit else found[skip:])
-                record = json.loads(body)
-                have = [i for i, r in enumerate(rows) if r.get("_key") == (key or record.get("_key"))]
-                if key is None:  # insert
-                    if have:
-                        return self._send(409, {"messages": [{"type": "ERROR", "text": "duplicate _key"}]})
-                    rows.append(record)
-                    return self._send(201, {"_key": record.get("_key")})
-                if not have:  # update of a record that is not there
-                    return self._send(404, {"messages": [{"type": "ERROR", "text": "Could not find object"}]})
-                rows[have[0]] = dict(record, _key=key)
-                return self._send(200, {"_key": key})
-
-            def _send(self, code: int, obj: Any) -> None:
-                data = json.dumps(obj).encode()
-                self.send_response(code)
-                self.send_header("Content-Type", "application/json; charset=UTF-8")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
-        self.uri = f"http://127.0.0.1:{self.server.server_address[1]}"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
-
-
-@pytest.fixture
-def splunkd():
-    fake = FakeSplunkd()
-    yield fake
-    fake.close()
+KEY = SESSION_KEY  # the key the `splunkd` fixture (tests/splunk/fake_splunkd.py) accepts
 
 
 @pytest.fixture
@@ -200,8 +76,7 @@ def test_baseline_collection_is_read_in_pages(splunkd, rest):
     ]
     rows = read_collection(rest, "ctad_baseline", page=500)
     assert [r["value"] for r in rows] == [f"v{i}" for i in range(1234)]
-    pages = [(q["limit"], q["skip"]) for m, p, q, _ in splunkd.log if p.endswith("/ctad_baseline")]
-    assert pages == [("500", "0"), ("500", "500"), ("500", "1000")]
+    assert splunkd.pages("ctad_baseline") == [("500", "0"), ("500", "500"), ("500", "1000")]
     assert read_collection(rest, "not_there") is None
 
 
