@@ -22,10 +22,10 @@ import argparse
 import gc
 import json
 import random
-import re
 import sys
 import time
 import tracemalloc
+from pathlib import Path
 from typing import Any, Callable, Dict, Iterator, List, Tuple
 
 from ctad.core.catalog import Catalog
@@ -33,6 +33,10 @@ from ctad.core.normalize import Normalizer
 from ctad.core.profile import Profile
 from ctad.splunk.baseline_command import BY_FIELDS, aggregate_row, profile_csv
 from ctad.splunk.lookups import PAGE, clean_kv_row
+
+# what `ctad_baseline_stats` returns with its session fold: the model the baseline tests check against the macro
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "splunk"))
+from baseline_macro import folded_stats  # noqa: E402
 
 DAY = 86400.0
 END = 1764460800.0  # 2025-11-30 00:00 UTC: the stats window ends here
@@ -158,34 +162,6 @@ def stats(ids: List[Identity], seed: int, start: float, end: float) -> List[Dict
     return [row for ident in ids for row in ident.stats_rows(rng, start, end)]
 
 
-_ARN_SESSION = re.compile(r"^(arn:[^:]*:sts::[^:]*:assumed-role/[^/]+)/.*$")
-
-
-def macro_fold(rows: List[Dict[str, str]]) -> List[Dict[str, str]]:
-    """What `ctad_baseline_stats` returns since it folds session parts before its stats (default/macros.conf): a
-    temporary key by its kind, an assumed-role session name by "-", rows that then agree grouped into one."""
-    groups: Dict[Tuple[str, ...], Dict[str, str]] = {}
-    for row in rows:
-        row = dict(row)
-        key = row["userIdentity.accessKeyId"]
-        if key[:4] in ("ASIA", "ABIA", "ACCA"):
-            row["userIdentity.accessKeyId"] = key[:4] + "*"
-        if row["userIdentity.type"] == "AssumedRole":
-            row["userIdentity.arn"] = _ARN_SESSION.sub(r"\1/-", row["userIdentity.arn"])
-            pid = row["userIdentity.principalId"]
-            row["userIdentity.principalId"] = pid.split(":", 1)[0] + ":-" if ":" in pid else pid
-        group = tuple(row[f] for f in BY_FIELDS) + (row["ctad_hour"],)
-        have = groups.get(group)
-        if have is None:
-            groups[group] = row
-            continue
-        have["count"] = str(int(have["count"]) + int(row["count"]))
-        have["first"] = min(have["first"], row["first"], key=float)
-        have["last"] = max(have["last"], row["last"], key=float)
-        have["weekend_count"] = str(int(have["weekend_count"]) + int(row["weekend_count"]))
-    return list(groups.values())
-
-
 def best(fn: Callable[[], Any], repeat: int) -> Tuple[float, Any]:
     """CPU seconds of the fastest of `repeat` runs (CPU, not wall: the host's two cores are shared) and its result."""
     times, out = [], None
@@ -243,7 +219,7 @@ def main(argv: List[str] = None) -> int:
     out: Dict[str, Any] = {"identities": len(ids), "days": args.days}
     if not args.plain_stats:
         out.update(stats_rows_per_session=len(history), stats_rows_hour_per_session=len(hour))
-        history, hour = macro_fold(history), macro_fold(hour)
+        history, hour = folded_stats(history), folded_stats(hour)
     out.update(stats_rows=len(history), stats_rows_hour=len(hour))
 
     secs, (profile, body) = best(lambda: build(normalizer, history), args.repeat)

@@ -50,3 +50,28 @@ def read_replies(raw: bytes):
         if r is None:
             return out
         out.append(r)
+
+
+def replay_into_detect(requests, dispatch_dir: Path):
+    """splunkd's recorded requests (a getinfo, then execute chunks of a search that is not CloudTrail) replayed
+    into cloudtraildetect with splunkd out of reach; checks every row comes back, in splunkd's order, each with a
+    ct_error saying it could not be scored. Returns the command's replies, one per request."""
+    import csv
+    import subprocess
+
+    from ctad.splunk.splunkd_sim import frame, parse_reply_body
+
+    info = requests[0][0]
+    info["searchinfo"].update(dispatch_dir=str(dispatch_dir), splunkd_uri="https://127.0.0.1:1")
+    data = frame(info) + b"".join(frame(m, b) for m, b in requests[1:])
+    proc = subprocess.run(DETECT, input=data, capture_output=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr.decode()[-2000:]
+    replies = read_replies(proc.stdout)
+    assert len(replies) == len(requests)  # exactly one reply per request
+    _, out = parse_reply_body(replies[-1][1])
+    bodies = (io.StringIO(b.decode("utf-8"), newline="") for _, b in requests[1:])
+    expected = [r for body in bodies for r in csv.DictReader(body)]
+    assert [r["_time"] for r in out] == [r["_time"] for r in expected]  # every row, in splunkd's order
+    assert all(r["teststring"] == "\u0e17t" and r["ct_error"] for r in out)  # not CloudTrail: each says so
+    assert any("could not be scored" in m[1] for m in replies[-1][0]["inspector"]["messages"])
+    return replies

@@ -5,13 +5,13 @@ bench/bench_baseline.py measures the sizes and times at 10,000 identities; these
 
 from __future__ import annotations
 
-import re
 import sys
 from collections import Counter
 from pathlib import Path
 from typing import Any, Dict, List
 
 import pytest
+from baseline_macro import folded_stats, session_fold
 from ctad.core.profile import MAX_SEEN, Profile
 from ctad.splunk.baseline_command import BY_FIELDS
 from splunk_helpers import SESSION_KEY
@@ -75,49 +75,9 @@ def test_every_row_has_a_stable_unique_key(tmp_path):
 
 
 # ------------------------------------------------------------------------------ the macro folds sessions
-def _macro_fold():
-    """The session fold of `ctad_baseline_stats` as Python: its own regular expressions, read from macros.conf."""
-    definition = conf("macros")["ctad_baseline_stats"]["definition"]
-    key_prefix = re.search(r"match\('userIdentity.accessKeyId', \"(.+?)\"\)", definition).group(1)
-    arn_re, arn_to = re.search(r"replace\('userIdentity.arn', \"(.+?)\", \"(.+?)\"\)", definition).groups()
-    pid_re, pid_to = re.search(
-        r"replace\('userIdentity.principalId', \"(.+?)\", \"(.+?)\"\)", definition
-    ).groups()
-    assert "stats count" in definition and "ctad_key" in definition.split("| stats")[1]
-
-    def fold(row: Dict[str, str]) -> Dict[str, str]:
-        row = dict(row)
-        key = row["userIdentity.accessKeyId"]
-        if re.match(key_prefix, key):
-            row["userIdentity.accessKeyId"] = key[:4] + "*"
-        if row["userIdentity.type"] == "AssumedRole":
-            row["userIdentity.arn"] = re.sub(arn_re, arn_to, row["userIdentity.arn"])
-            row["userIdentity.principalId"] = re.sub(pid_re, pid_to, row["userIdentity.principalId"])
-        return row
-
-    return fold
-
-
-def folded_stats(records: List[Dict[str, Any]]) -> List[Dict[str, str]]:
-    """`ctad_baseline_stats` with the fold: the unfolded stats rows folded, then grouped again."""
-    fold = _macro_fold()
-    groups: Dict[tuple, Dict[str, str]] = {}
-    for row in baseline_stats(records):
-        row = fold(row)
-        key = tuple(row[f] for f in BY_FIELDS) + (row["ctad_hour"],)
-        have = groups.get(key)
-        if have is None:
-            groups[key] = row
-            continue
-        have["count"] = str(int(have["count"]) + int(row["count"]))
-        have["first"] = min(have["first"], row["first"], key=float)
-        have["last"] = max(have["last"], row["last"], key=float)
-        have["weekend_count"] = str(int(have["weekend_count"]) + int(row["weekend_count"]))
-    return list(groups.values())
-
-
 def test_the_macro_fold_changes_no_baseline_value_and_cuts_stats_rows(records, tmp_path):
-    plain, folded = baseline_stats(records), folded_stats(records)
+    plain = baseline_stats(records)
+    folded = folded_stats(plain)
     assert len(folded) < len(plain), (len(folded), len(plain))  # 2,500 events: the bench shows it at scale
     _, _, a = ctadbaseline(plain, tmp_path, args=["retention_days=3650"])
     _, _, b = ctadbaseline(folded, tmp_path, args=["retention_days=3650"])
@@ -125,7 +85,7 @@ def test_the_macro_fold_changes_no_baseline_value_and_cuts_stats_rows(records, t
 
 
 def test_the_fold_keeps_the_role_and_long_term_keys():
-    fold = _macro_fold()
+    fold = session_fold()
     row = fold(role_session_rows(1)[0])
     assert row["userIdentity.arn"] == "arn:aws:sts::111122223333:assumed-role/app-ec2-role/-"
     assert row["userIdentity.principalId"] == "AROAEXAMPLE:-"

