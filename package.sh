@@ -6,11 +6,12 @@
 #                               --included-tags future; exits non-zero on any failure or error
 #
 # Layout: app.manifest default/ metadata/ static/ appserver/ lookups/*.csv model/ agents/ bin/*.py, the engine vendored as
-# bin/ctad/ (from app/ctad/, without the training/simulator/report/Elastic code), and the pinned pure-Python libraries
-# of scripts/splunk-vendor.txt that triage needs (jinja2, markupsafe without its C speedups, fastjsonschema). No
-# splunklib: the commands speak the protocol through ctad.splunk.protocol and splunkd's REST through
-# ctad.knowledge.splunk_rest (its docstring says why). No numpy (the numpy engine is used only when Splunk's
-# Python for Scientific Computing add-on provides it). No .pyc/__pycache__; directories 755, files 644, bin/*.py 755.
+# bin/ctad/ (from app/ctad/, without the training/simulator/report/Elastic code and the modules only the CLI imports),
+# and the pinned pure-Python libraries of scripts/splunk-vendor.txt that triage needs (jinja2, markupsafe without its
+# C speedups, fastjsonschema). No splunklib: the commands speak the protocol through ctad.splunk.protocol and
+# splunkd's REST through ctad.knowledge.splunk_rest (its docstring says why). No numpy (the numpy engine is used only
+# when Splunk's Python for Scientific Computing add-on provides it). No .pyc/__pycache__; directories 755, files 644,
+# bin/*.py 755.
 # Env: PYTHON (default .venv/bin/python, else python3) runs pip download and the build steps;
 # CTAD_VENDOR_CACHE (default dist/vendor) keeps the downloaded pins.
 set -euo pipefail
@@ -58,18 +59,23 @@ cp docs/splunk-app.md "$STAGE/README.md"
 
 # The engine: search-time modules, the Splunk glue, triage and its knowledge/CTI helpers.
 "$PYTHON" - "$ROOT/app/ctad" "$STAGE/bin/ctad" <<'PY'
-import shutil, sys
+import os, shutil, sys
 src, dst = sys.argv[1], sys.argv[2]
 skip_dirs = {"simulate", "train", "elastic", "report", "evaluation", "__pycache__"}
-skip_files = {"demo.py", "__main__.py", "cli.py"}  # the top-level CLI (rich/tqdm); subpackage cli.py files stay
+skip_files = {"demo.py", "__main__.py", "cli.py"}  # the top-level CLI (rich/tqdm)
 test_only = {"splunkd_sim.py"}  # ctad.splunk's splunkd simulator for tests (spawns processes)
+# Modules only the `ctad` CLI imports: no bin/*.py command reaches them, even through an import inside a function
+# (tests/splunkapp/test_package_dead_code.py checks both: these are absent, and all that ships is reachable).
+cli_only = {"engine/cli.py", "engine/output.py", "engine/pipeline.py", "engine/readers.py",
+            "cti/cli.py", "cti/config.py", "triage/cli.py", "triage/evalset.py"}
 def ignore(folder, names):
     top = folder.rstrip("/") == src.rstrip("/")
+    rel = os.path.relpath(folder, src).replace(os.sep, "/")
     out = set()
     for n in names:
         if n in skip_dirs and top or n == "__pycache__":
             out.add(n)
-        elif top and n in skip_files or n in test_only:
+        elif top and n in skip_files or n in test_only or f"{rel}/{n}" in cli_only:
             out.add(n)
         elif n.endswith((".pyc", ".pyo", ".so")):
             out.add(n)
