@@ -1,6 +1,6 @@
 """Benchmark for ctad.core.catalog (not a test: run it, read the numbers; they are noisy on a shared 2-core box).
 
-    .venv/bin/python tests/catalog/bench_ua_family.py [--n 100000]
+    .venv/bin/python bench/bench_ua_family.py [--n 100000]
 
 Measures Catalog.load(), api() lookups, ua_family() on the shared corpora's real user-agent mix (cached after
 the first sighting, the production case) and on all-distinct user agents (cache defeated: the worst case an

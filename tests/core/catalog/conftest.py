@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from ctad.core.catalog import Catalog
 
-LOOKUPS = Path(__file__).resolve().parents[2] / "lookups"
+LOOKUPS = Path(__file__).resolve().parents[3] / "lookups"
 
 
 @pytest.fixture(scope="session")

@@ -180,7 +180,7 @@ def test_service_family_is_bounded_text(catalog: Catalog) -> None:
 def test_100k_calls_fast(shared_data: Path, catalog: Catalog) -> None:
     """100k lookups over the corpora's real mix (≈460 distinct strings, mostly cached): a regression guard.
 
-    Figures are measured by tests/catalog/bench_ua_family.py, not here; the bound is loose on purpose
+    Figures are measured by bench/bench_ua_family.py, not here; the bound is loose on purpose
     (2 shared cores, other jobs running).
     """
     uas = list(_shared_user_agents(shared_data))
