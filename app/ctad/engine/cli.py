@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any, Dict, Iterator, List, Optional, Tuple
 
 from ctad.core.profile import Profile
+from ctad.core.schema import SEVERITIES
 from ctad.engine.argtypes import int_range
 from ctad.engine.detect import Detector, ModelError, Run
 from ctad.engine.driver import (
@@ -183,7 +184,8 @@ def print_summary(summary: Dict[str, Any], output: str, profile: Optional[Profil
     sev = summary["severities"]
     table.add_row(
         "by severity",
-        ", ".join(f"{k} {sev[k]:,}" for k in ("critical", "high", "medium", "low") if sev.get(k)) or "-",
+        ", ".join(f"{k} {sev[k]:,}" for k in reversed(SEVERITIES) if k != "informational" and sev.get(k))
+        or "-",
     )
     if profile is None:
         table.add_row("baseline", "none: hunting mode, the profile comes from these events")
@@ -193,27 +195,19 @@ def print_summary(summary: Dict[str, Any], output: str, profile: Optional[Profil
         table.add_row("baseline", f"{d['identities']:,} identities over {d['span_days']} days{state}")
     table.add_row("throughput", f"{summary['events_per_second'] or 0:,.0f} events/s ({summary['seconds']} s)")
     console.print(table)
-    if summary["top_identities"]:
-        t = Table(title="top identities (anomalies)")
-        t.add_column("identity")
-        t.add_column("anomalies", justify="right")
-        for identity, count in summary["top_identities"][:8]:
-            t.add_row(identity, f"{count:,}")
-        console.print(t)
-    if summary["top_reasons"]:
-        t = Table(title="top reasons")
-        t.add_column("reason")
-        t.add_column("count", justify="right")
-        for reason, count in summary["top_reasons"][:8]:
-            t.add_row(reason, f"{count:,}")
-        console.print(t)
-    if summary["error_messages"]:
-        t = Table(title="rows that could not be scored")
-        t.add_column("error")
-        t.add_column("rows", justify="right")
-        for message, count in summary["error_messages"]:
-            t.add_row(message, f"{count:,}")
-        console.print(t)
+    counted = (
+        ("top identities (anomalies)", "identity", "anomalies", summary["top_identities"][:8]),
+        ("top reasons", "reason", "count", summary["top_reasons"][:8]),
+        ("rows that could not be scored", "error", "rows", summary["error_messages"]),
+    )
+    for title, what, how_many, rows in counted:
+        if rows:
+            t = Table(title=title)
+            t.add_column(what)
+            t.add_column(how_many, justify="right")
+            for name, count in rows:
+                t.add_row(name, f"{count:,}")
+            console.print(t)
 
 
 def build_profile(
