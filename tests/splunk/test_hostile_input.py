@@ -24,7 +24,7 @@ from typing import Any, Dict, List
 
 import pytest
 from cloudtrail_event import CloudTrailEvent, iam_user
-from ctad.core import normalize as N
+from ctad.core import jsonio
 from ctad.splunk import protocol as P
 from ctad.splunk.splunkd_sim import MV, Session, flatten, getinfo, run_search
 from splunk_helpers import BASELINE, DETECT, REPO, SESSION_KEY
@@ -148,8 +148,8 @@ SURROGATE_TEXTS = [
 
 @pytest.mark.parametrize("text", SURROGATE_TEXTS)
 def test_loads_replaces_lone_surrogates_the_same_with_and_without_orjson(text):
-    stdlib = N._loads_stdlib(text)
-    assert N.loads(text) == stdlib
+    stdlib = jsonio._loads_stdlib(text)
+    assert jsonio.loads(text) == stdlib
     dumped = json.dumps(stdlib, ensure_ascii=False)
     dumped.encode("utf-8")  # no lone surrogate left anywhere, keys included
     if "\\\\ud800" not in str(text):
@@ -160,18 +160,18 @@ def test_loads_replaces_lone_surrogates_the_same_with_and_without_orjson(text):
 def test_loads_refuses_bytes_that_are_not_utf8_on_both_paths(data):
     """The readers then decode with U+FFFD and re-serialise, instead of copying invalid bytes to the output."""
     with pytest.raises(ValueError):
-        N._loads_stdlib(data)
+        jsonio._loads_stdlib(data)
     with pytest.raises(ValueError):
-        N.loads(data)
+        jsonio.loads(data)
 
 
 def test_loads_deep_nesting_is_a_value_error_not_a_recursion_error():
     with pytest.raises(ValueError):
-        N._loads_stdlib("[" * 100_000 + "]" * 100_000)
+        jsonio._loads_stdlib("[" * 100_000 + "]" * 100_000)
 
 
 def test_writers_encode_a_lone_surrogate_as_replacement_character():
-    assert N.utf8("al\ud800ice") == "al\ufffdice".encode()
+    assert jsonio.utf8("al\ud800ice") == "al\ufffdice".encode()
     assert P.rows_to_csv([{"a": "x\udc00"}]).decode() == "a\r\nx\ufffd\r\n"
 
 

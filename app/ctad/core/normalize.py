@@ -20,14 +20,7 @@ from typing import Any, Dict, Mapping, Optional, Tuple
 
 from ctad.core import bounded
 from ctad.core.errors import CtadError
-from ctad.core.jsonio import (  # noqa: F401 - the JSON helpers' old home: existing callers import them here
-    UTF8_ERRORS,
-    _loads_stdlib,
-    loads,
-    scrub_doc,
-    scrub_surrogates,
-    utf8,
-)
+from ctad.core.jsonio import loads
 from ctad.core.risk_checks import JUDGED_BY_PARAMETERS as JUDGED_BY_PARAMETERS
 from ctad.core.risk_checks import RISK_NAMES, risk_flags
 from ctad.core.risk_checks import json_object as _json_obj

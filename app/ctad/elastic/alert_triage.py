@@ -27,7 +27,7 @@ import uuid
 from collections import Counter
 from typing import IO, Any, Dict, Iterator, List, Optional, Tuple
 
-from ctad.core.normalize import scrub_surrogates
+from ctad.core.jsonio import scrub_surrogates
 from ctad.elastic.alerts import STREAM_PREFIX, row_from_alert
 from ctad.elastic.connect import (
     ConnectionSetupError,

@@ -28,7 +28,7 @@ import re
 from datetime import datetime, timezone
 from typing import Any, Dict, List, Optional, Tuple
 
-from ctad.core.normalize import scrub_surrogates
+from ctad.core.jsonio import scrub_surrogates
 
 DATASET = "ctad.alerts"
 DEFAULT_NAMESPACE = "default"

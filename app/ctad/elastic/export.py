@@ -13,7 +13,7 @@ import sys
 from dataclasses import dataclass
 from typing import IO, Any, Dict, Optional, Tuple
 
-from ctad.core.normalize import scrub_surrogates
+from ctad.core.jsonio import scrub_surrogates
 
 FORMATS = ("auto", "original", "ecs")
 

@@ -36,7 +36,7 @@ from collections import Counter, deque
 from dataclasses import dataclass, field
 from typing import IO, Any, Deque, Dict, Iterable, Iterator, List, Mapping, Optional, Tuple, cast
 
-from ctad.core.normalize import scrub_surrogates
+from ctad.core.jsonio import scrub_surrogates
 from ctad.core.schema import OUTPUT_FIELDS, CtFields
 from ctad.elastic.alerts import DEFAULT_NAMESPACE, alert_id, build_alert, now_iso, set_path, stream_name
 

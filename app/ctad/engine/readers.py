@@ -16,7 +16,8 @@ import zlib
 from pathlib import Path
 from typing import Any, Iterable, Iterator, List, NamedTuple, Optional, Tuple, Union
 
-from ctad.core.normalize import MAX_VALUE_BYTES, loads
+from ctad.core.jsonio import loads
+from ctad.core.normalize import MAX_VALUE_BYTES
 
 JSON_SUFFIXES = (".json", ".jsonl", ".ndjson", ".json.gz", ".jsonl.gz", ".ndjson.gz", ".gz")
 

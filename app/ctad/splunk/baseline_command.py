@@ -27,7 +27,8 @@ import io
 import math
 from typing import Any, Dict, List, Optional, Set, Tuple
 
-from ctad.core.normalize import NormalizeError, Normalizer, utf8
+from ctad.core.jsonio import utf8
+from ctad.core.normalize import NormalizeError, Normalizer
 from ctad.core.profile import MIN_TRUSTED_DAYS, Profile
 from ctad.splunk import protocol as P
 from ctad.splunk.lookups import (

@@ -25,7 +25,7 @@ import sys
 import tempfile
 from typing import Any, Callable, Dict, Iterator, List, Optional, Sequence, Tuple
 
-from ctad.core.normalize import utf8
+from ctad.core.jsonio import utf8
 from ctad.core.profile import MIN_TRUSTED_DAYS, Profile
 from ctad.core.resources import find_dir
 from ctad.core.schema import OUTPUT_FIELDS

@@ -21,7 +21,7 @@ from operator import itemgetter
 from typing import Any, Dict, List, Sequence, Set, Tuple
 
 # csvbody raises csv's field limit on import: the forked worker parses the same big `_raw` cells.
-from ctad.core.normalize import utf8
+from ctad.core.jsonio import utf8
 from ctad.splunk.protocol.csvbody import parse_csv
 
 

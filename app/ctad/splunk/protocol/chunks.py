@@ -15,7 +15,7 @@ import re
 from typing import IO, Any, Dict, Optional, Tuple, Union
 
 from ctad.core.errors import CtadError
-from ctad.core.normalize import utf8
+from ctad.core.jsonio import utf8
 
 _HEADER = re.compile(rb"chunked\s+1\.0\s*,\s*(\d+)\s*,\s*(\d+)\s*\n")
 MAX_META_BYTES = 64 * 1024 * 1024

@@ -19,7 +19,7 @@ from itertools import compress
 from operator import itemgetter
 from typing import Any, Dict, Iterator, List, Optional, Sequence, Tuple
 
-from ctad.core.normalize import utf8
+from ctad.core.jsonio import utf8
 
 MV = "__mv_"
 _NEEDS_QUOTE = re.compile(r'[",\r\n]')
