@@ -88,8 +88,7 @@ def test_bounded_helpers_never_raise_and_stay_finite():
     )
     assert bounded.count(10**400) == bounded.MAX_COUNT and bounded.count("17") == 17
     assert bounded.whole(float("nan")) == 0 and bounded.whole(float("-inf")) == -bounded.MAX_COUNT
-    assert bounded.round_finite(float("inf")) is None and bounded.round_finite(0.1234567) == 0.123457
-    assert bounded.ratio(1.0, 0.0) == 0.0 and bounded.clamp(float("nan"), 0.0, 1.0) == 0.0
+    assert bounded.clamp(float("nan"), 0.0, 1.0) == 0.0
 
 
 def test_reasons_for_a_huge_count_or_gap_are_sentences_not_overflow():

@@ -90,21 +90,6 @@ def log1p(x: float) -> float:
     return math.log1p(x if x < MAX_COUNT else MAX_COUNT)
 
 
-def ratio(numerator: float, denominator: float, default: float = 0.0) -> float:
-    """numerator / denominator, or `default` when the denominator is 0 or either side is not finite."""
-    if not denominator or not math.isfinite(denominator) or not math.isfinite(numerator):
-        return default
-    return numerator / denominator
-
-
-def round_finite(value: Any, digits: int = 6) -> Optional[float]:
-    """`round(value, digits)` for a finite number, None for NaN, inf or anything that is not a number."""
-    number = to_float(value) if not isinstance(value, float) else value
-    if number is None or not math.isfinite(number):
-        return None
-    return round(number, digits)
-
-
 def whole(value: float, default: int = 0) -> int:
     """`int(value)` that never raises: NaN gives `default`, infinities and huge values are clamped to MAX_COUNT."""
     if value != value:

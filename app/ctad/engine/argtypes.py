@@ -14,20 +14,8 @@ import re
 from typing import Callable, Optional
 
 
-def probability(text: str) -> float:
-    """A threshold on a score in [0, 1]: nan, inf and anything outside the range would make every row (or
-    none) an anomaly without saying so."""
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
-    if not math.isfinite(value) or not 0.0 <= value <= 1.0:
-        raise argparse.ArgumentTypeError(f"{text!r} must be a number from 0 to 1")
-    return value
-
-
 def float_range(low: float, high: float) -> Callable[[str], float]:
-    """A finite number in [low, high]; `probability` is float_range(0, 1)."""
+    """A finite number in [low, high] (a threshold is float_range(0, 1): nan or inf would flag every row or none)."""
 
     def parse(text: str) -> float:
         try:
