@@ -57,7 +57,7 @@ def _err(msg: str) -> None:
 
 def register(sub: Any) -> None:
     """Add ``ctad elastic triage``; the backend options are the ones ``ctad triage`` takes."""
-    from ctad.triage.cli import _add_common
+    from ctad.triage.cli import add_triage_arguments
 
     p = sub.add_parser(
         "triage", help="triage ctad alerts in the alerts data stream and write the verdicts back"
@@ -77,7 +77,7 @@ def register(sub: Any) -> None:
     o.add_argument("--out", default=None, help="also write the triaged rows as JSON lines here")
     o.add_argument("--chunk-size", type=int_range(1), default=500)
     o.add_argument("--summary-json", default=None, help="write the run summary here (default: stderr)")
-    _add_common(p)
+    add_triage_arguments(p)
     p.set_defaults(func=cmd_triage)
 
 
@@ -189,12 +189,12 @@ def update_triage(
 
 
 def cmd_triage(args: argparse.Namespace) -> int:
-    from ctad.triage.cli import _engine
+    from ctad.triage.cli import build_triage
     from ctad.triage.llm import redact
 
     try:
         client = make_client(args)
-        engine = _engine(args)
+        engine = build_triage(args)
     except (ValueError, OSError, ConnectionSetupError) as exc:
         _err(redact(str(exc)))
         return 2

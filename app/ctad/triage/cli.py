@@ -68,7 +68,8 @@ def _dump_row(row: Dict[str, Any]) -> str:
         return json.dumps(cut, default=str)
 
 
-def _add_common(p: argparse.ArgumentParser) -> None:
+def add_triage_arguments(p: argparse.ArgumentParser) -> None:
+    """The backend, cache and knowledge options every triage door takes (`ctad triage`, `ctad elastic triage`)."""
     g = p.add_argument_group("backend")
     g.add_argument(
         "--backend",
@@ -128,7 +129,8 @@ def _config(args: argparse.Namespace) -> TriageConfig:
     )
 
 
-def _engine(args: argparse.Namespace) -> Triage:
+def build_triage(args: argparse.Namespace) -> Triage:
+    """The triage engine the options of `add_triage_arguments` describe."""
     from ctad.knowledge import KnowledgeBase
     from ctad.triage.cache import SQLiteCache
 
@@ -152,7 +154,7 @@ def _print_stats(stats: Dict[str, Any], out: Any = None) -> None:
 
 def cmd_triage(args: argparse.Namespace) -> int:
     try:
-        engine = _engine(args)
+        engine = build_triage(args)
     except (ValueError, OSError) as exc:
         print(redact(f"ctad triage: {exc}"), file=sys.stderr)
         return 2
@@ -187,7 +189,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
         rows = build(folder)
     args.max_rows = max(args.max_rows, len(rows)) if args.all else args.max_rows
     try:
-        engine = _engine(args)
+        engine = build_triage(args)
     except (ValueError, OSError) as exc:
         print(redact(f"ctad eval-triage: {exc}"), file=sys.stderr)
         return 2
@@ -251,7 +253,7 @@ def register(subparsers: Any) -> None:
     p = subparsers.add_parser("triage", help="explain flagged rows, remove false positives, draft responses")
     p.add_argument("input", help="detection output (JSON lines; '-' for stdin)")
     p.add_argument("--output", "-o", default="-", help="JSON lines out (every input row, triage_* added)")
-    _add_common(p)
+    add_triage_arguments(p)
     p.set_defaults(func=cmd_triage)
 
     e = subparsers.add_parser("eval-triage", help="triage quality on labelled detections (offline or Claude)")
@@ -264,7 +266,7 @@ def register(subparsers: Any) -> None:
     e.add_argument("--shared", default=None, help="shared data directory to build the set from")
     e.add_argument("--all", action="store_true", default=True, help="triage every row (ignore --max-rows)")
     e.add_argument("--output", "-o", default=None, help="write the report (JSON) here")
-    _add_common(e)
+    add_triage_arguments(e)
     e.set_defaults(func=cmd_eval, no_cache=True)
 
     f = subparsers.add_parser(
