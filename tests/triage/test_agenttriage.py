@@ -1,4 +1,4 @@
-"""bin/agenttriage.py through splunklib's protocol: a getinfo chunk then an execute chunk, offline backend."""
+"""bin/agenttriage.py through splunkd's chunked protocol: a getinfo chunk then an execute chunk, offline backend."""
 
 from __future__ import annotations
 
@@ -8,8 +8,6 @@ import json
 import subprocess
 import sys
 from pathlib import Path
-
-import pytest
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -21,7 +19,6 @@ def chunk(meta: dict, body: str = "") -> bytes:
 
 
 def test_agenttriage_protocol_offline(make_row, tmp_path):
-    pytest.importorskip("splunklib")
     rows = [make_row(), make_row(anomaly=0, i=3)]
     buf = io.StringIO()
     fields = ["_raw", "ct_anomaly", "ct_score", "ct_identity", "ct_technique", "ct_tactic", "ct_severity"]
