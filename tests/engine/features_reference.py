@@ -176,7 +176,8 @@ class ReferenceState(FeatureState):
                                       "self_grant", "short_expiry")):  # fmt: skip
                 row[39 + i] = 1 if flag in flags else 0
             row[48] = max([row[48]] + [FLAG_IMPACT.get(f, 0) for f in flags])
-            akey = ev.source + ":" + ev.name + "|" + "|".join(flags)
+        if flags or info.risk >= 3:  # flagged or sensitive: this very request through this tool
+            akey = ev.source + ":" + ev.name + "|" + "|".join(flags) + "#" + (ev.ua_family or "")
             row[49] = log1p(st.action[akey][0]) if akey in st.action else 0.0
             if akey in st.action:
                 st.action[akey][0] += 1

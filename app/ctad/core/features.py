@@ -129,8 +129,9 @@ FEATURES: Tuple[Tuple[str, str], ...] = (
     ),
     (
         "id_action_log_count",
-        "log1p of how often this identity made this very request before: the same API with the same risk "
-        "flags (for a flagged request), else the same API",
+        "log1p of how often this identity made this very request before: for a flagged request or a sensitive "
+        "API (catalogue risk 3 or more), the same API with the same risk flags through the same user-agent "
+        "family; else the same API",
     ),
 )
 FEATURE_NAMES: Tuple[str, ...] = tuple(name for name, _ in FEATURES)
@@ -217,10 +218,32 @@ def history_key(access_key: str) -> str:
     return _TEMPORARY_KEYS.get(access_key[:4], access_key)
 
 
-def action_key(api: str, flags: Sequence[str]) -> str:
-    """A risky request as the identity's history remembers it: the API and what the request did. "Has this role
-    shared a snapshot with another account before?" is the question, not "has it called ModifySnapshotAttribute"."""
-    return api + "|" + "|".join(flags)
+def action_key(api: str, flags: Sequence[str], ua_family: Optional[str]) -> str:
+    """A risky request as the identity's history remembers it: the API, what the request did and the tool that
+    made it. "Has this role shared a snapshot with another account before?" is the question, not "has it called
+    ModifySnapshotAttribute".
+
+    Why the tool: what may lower a high-impact action's score is evidence that this identity does this very action
+    routinely (`ctad.core.scoring`). An admin whose Terraform creates users with console passwords does not make a
+    `CreateLoginProfile` from a hand-run SDK script routine: that is how stolen keys are used (the attacker's
+    tooling, the victim's identity). A stolen CI key replayed with the pipeline's own tool stays routine here; the
+    other features (network, hour, novelty of the API) have to carry that case."""
+    return api + "|" + "|".join(flags) + "#" + (ua_family or "")
+
+
+ROUTINE_RISK = 3  # catalogue risk from which an unflagged call's routine is counted per tool (`routine_key`)
+
+
+def routine_key(api: str, flags: Sequence[str], ua_family: Optional[str], risk: int) -> Optional[str]:
+    """The "action" history key of a call, or None when the API's own count is its routine (`id_action_log_count`).
+
+    Only flagged requests and sensitive APIs (catalogue risk >= ROUTINE_RISK) are kept per tool: those are the
+    calls whose routine decides whether a first time is worth an analyst's look (GetSecretValue, UpdateFunctionCode,
+    CreateLoginProfile, ...), and keeping every API per tool would grow the baseline by a row per (API, tool) for
+    each identity. `FeatureState.process` inlines this; `ctad.splunk.baseline_command` calls it for stats rows."""
+    if flags or risk >= ROUTINE_RISK:
+        return action_key(api, flags, ua_family)
+    return None
 
 
 MAX_ACTIONS = 1024  # risky-request kinds remembered per identity: request flags are attacker-chosen
@@ -281,7 +304,7 @@ class IdentityState:
         self.key: Dict[str, List[float]] = {}
         self.action: Dict[
             str, List[float]
-        ] = {}  # risky requests made: "source:name|flag|flag" (see action_key)
+        ] = {}  # risky requests made: "source:name|flag|flag#ua-family" (see action_key)
         self.win_long: deque = deque()  # (time, api, denied) over the last hour
         self.win_short: deque = deque()  # (time, is_error) over the last 5 minutes
         self.win_api: Dict[str, int] = {}
@@ -479,12 +502,15 @@ class FeatureState:
                    1 if "credential_other" in flags else 0, 1 if "self_grant" in flags else 0,
                    1 if "short_expiry" in flags else 0)  # fmt: skip
             level = impact(level, flags)
-            akey = action_key(api, flags)
+            akey: Optional[str] = action_key(api, flags, uaf)
+        else:
+            req = _NO_FLAGS
+            akey = action_key(api, flags, uaf) if info.risk >= ROUTINE_RISK else None  # routine_key, inlined
+        if akey is not None:
             action_seen = st.action.get(akey)
             action_count = action_seen[0] if action_seen is not None else 0
         else:
-            req = _NO_FLAGS
-            action_seen = akey = None
+            action_seen = None
             action_count = api_seen[0] if api_seen is not None else 0
         known = self.active  # identities with events before this one
         novel_api = n and api_seen is None

@@ -119,6 +119,22 @@ def fold_session_keys(identities: Dict[str, Any]) -> int:
     return removed
 
 
+def drop_untooled_actions(identities: Dict[str, Any]) -> int:
+    """Drop the "action" entries a baseline written before `action_key` named the tool holds ("api|flag", no
+    "#family"), in place; returns how many went. No event can match them any more, so they would only take room
+    for their whole retention; the engine relearns each identity's routine, per tool, from its next events."""
+    removed = 0
+    for ident in identities.values():
+        table = ident.get("seen", {}).get("action")
+        if not table:
+            continue
+        old = [value for value in table if "#" not in value]
+        for value in old:
+            del table[value]
+        removed += len(old)
+    return removed
+
+
 def _evict_least_recent(table: Dict[str, Any], limit: int) -> int:
     """Keep the `limit` most recently seen values of a sighting table (ties: more calls, then the value, so the
     outcome never depends on the table's order); returns how many went."""
@@ -325,8 +341,14 @@ class Profile:
         last: float,
         hour: Optional[int] = None,
         weekend_count: Optional[int] = None,
+        action: Optional[str] = None,
     ) -> None:
         """Merge one `stats count min(_time) max(_time) by ...` row, keyed the way detection keys events.
+
+        `action` is the row's "action" history key (`ctad.core.features.routine_key`: a sensitive API through one
+        user-agent family), None for the rest; the caller has the catalogue that knows which APIs are sensitive.
+        A stats row has no request parameters, so a flagged request's own history (`api|public#family`) is never
+        learned here: such a request stays a first time until the engine itself has seen it.
 
         The numbers come from a search's results: bounded here (`ctad.core.bounded`, then MAX_COUNT for every count and
         sum, the bound `from_rows` checks), so a forged count or hour can neither raise nor grow the profile without
@@ -374,8 +396,9 @@ class Profile:
             ("uaf", event.ua_family),
             ("region", event.region),
             ("key", history_key(event.access_key)),  # a session key is history by its kind only
+            ("action", action or ""),
         ):
-            if not value and kind in ("region", "key"):
+            if not value and kind in ("region", "key", "action"):
                 continue
             table = ident["seen"].setdefault(kind, {})
             entry = table.get(value)
@@ -462,6 +485,7 @@ class Profile:
         if problem:
             raise ProfileError(f"{path} is a damaged ctad baseline profile: {problem}")
         fold_session_keys(data["identities"])
+        drop_untooled_actions(data["identities"])
         return cls(data)
 
     # --------------------------------------------------------------------------- flat rows (lookups)

@@ -91,19 +91,25 @@ def _expm1(x: float) -> float:
 def _history(event: Event, row: Sequence[float]) -> str:
     """What the identity's history says of this very call, in words (causal: only what came before)."""
     events = _expm1(row[FEATURE_INDEX["id_log_events"]])
-    calls = _expm1(row[FEATURE_INDEX["id_action_log_count"]])  # this very request: same API, same risk flags
+    calls = _expm1(row[FEATURE_INDEX["id_action_log_count"]])  # this very request: API, risk flags, tool
     if events < 0.5:
         return f"no earlier activity of {event.identity} in this data"
     age = row[FEATURE_INDEX["id_age_days"]]
     span = _seconds_text(age * 86400.0) if age == age and age > 0 else "a short time"
     what = f"such a {event.name} request ({', '.join(event.flags)})" if event.flags else event.name
+    tool = f" through {event.ua_family}" if event.ua_family else ""
     if calls < 0.5:
         made = "made" if event.flags else "called"
-        return f"{event.identity} never {made} {what} in its {span} of history ({events:.0f} events)"
+        text = f"{event.identity} never {made} {what}{tool} in its {span} of history ({events:.0f} events)"
+        api_calls = _expm1(row[FEATURE_INDEX["id_api_log_count"]])
+        if api_calls >= 0.5:  # it knows the API, but not this request from this tool: say so, it is the point
+            times = "once" if api_calls < 1.5 else f"{api_calls:.0f} times"
+            text += f"; it called {event.name} {times} before in other ways"
+        return text
     gap = row[FEATURE_INDEX["log_gap_id_api"]]
     last = f", last {_duration(gap)} ago" if gap == gap else ""
     times = "once" if calls < 1.5 else f"{calls:.0f} times"
-    return f"{event.identity} {'made' if event.flags else 'called'} {what} {times} before{last}"
+    return f"{event.identity} {'made' if event.flags else 'called'} {what}{tool} {times} before{last}"
 
 
 def _duration(log_seconds: float) -> str:

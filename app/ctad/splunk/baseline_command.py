@@ -27,6 +27,7 @@ import io
 import math
 from typing import Any, Dict, List, Optional, Set, Tuple
 
+from ctad.core.features import routine_key
 from ctad.core.jsonio import utf8
 from ctad.core.normalize import NormalizeError, Normalizer
 from ctad.core.profile import MIN_TRUSTED_DAYS, Profile
@@ -89,7 +90,9 @@ def aggregate_row(profile: Profile, normalizer: Normalizer, row: Dict[str, Any])
     hour = int(_num(hour_cell, "ctad_hour")) if hour_cell not in (None, "", "-") else None
     wk = _first(row.get("weekend_count"))
     weekend = int(_num(wk, "weekend_count")) if wk not in (None, "", "-") else None
-    profile.add_aggregate(event, count, first, last, hour=hour, weekend_count=weekend)
+    api_risk = normalizer.catalog.api(event.source, event.name)
+    action = routine_key(event.api, event.flags, event.ua_family, int(api_risk.risk or 0) if api_risk else 0)
+    profile.add_aggregate(event, count, first, last, hour=hour, weekend_count=weekend, action=action)
 
 
 def row_key(row: Dict[str, Any]) -> str:
