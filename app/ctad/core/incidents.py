@@ -109,7 +109,9 @@ def _checked_entry(entry: Any, latest: float) -> Tuple[Optional[Tuple[str, str, 
     problem = ""
     for api, value in apis.items():
         risk = bounded.to_float(value)
-        if not isinstance(api, str) or not api or len(api) > MAX_KEY_CHARS or risk is None:
+        if not isinstance(api, str) or not api or len(api) > MAX_KEY_CHARS:
+            return None, "an API name is empty or too long"
+        if risk is None:
             return None, "an API risk is not a number"
         if not 0 <= risk <= 100:
             problem = "risk outside 0..100 (clamped)"
@@ -168,32 +170,43 @@ def read_open_incidents(
 
 def open_incidents_from_anomalies(
     rows: Iterable[Dict[str, Any]], before: float, gap: float
-) -> List[Dict[str, Any]]:
+) -> Tuple[List[Dict[str, Any]], Dict[str, int]]:
     """Open incidents as a run ending just before `before` would have exported them, rebuilt from stored
     anomaly rows (`time`, `ct_identity`, `ct_incident`, `ct_risk`, `eventSource`, `eventName`): for each identity,
     the incident of its latest anomaly before `before` when that anomaly is at most `gap` seconds earlier, with
     the best risk of each API among that incident's anomalies before `before`.
 
-    The rows are untrusted (a KV store): a row whose time, risk or id cannot be read is left out here, and the
-    result still goes through `read_open_incidents`."""
+    The rows are untrusted (a KV store anyone can edit): a row whose time, risk, identity or incident id cannot be
+    read is left out and counted in the problems returned (reason -> rows); the entries still go through
+    `read_open_incidents`, which checks the rest."""
+    problems: Dict[str, int] = {}
+
+    def problem(reason: str) -> None:
+        problems[reason] = problems.get(reason, 0) + 1
+
     latest: Dict[str, Tuple[float, str]] = {}
     usable: List[Tuple[str, str, float, str, float]] = []
     for row in rows:
         if not isinstance(row, dict):
+            problem("stored anomaly is not an object")
             continue
         t, risk = bounded.seconds(row.get("time")), bounded.to_float(row.get("ct_risk"))
         identity, iid = row.get("ct_identity"), row.get("ct_incident")
-        if t is None or not t < before or risk is None or risk <= 0:
+        if t is None or risk is None:
+            problem("stored anomaly without a readable time or ct_risk")
             continue
+        if not t < before or risk <= 0:
+            continue  # inside this search, or no risk: not part of any incident
         if (
             not isinstance(identity, str)
             or not identity
             or not isinstance(iid, str)
             or not INCIDENT_ID.match(iid)
         ):
+            problem("stored anomaly without an identity or a ctad-<16 hex digits> incident id")
             continue
         api = f"{row.get('eventSource') or ''}:{row.get('eventName') or ''}"
-        usable.append((identity, iid, t, api, risk))
+        usable.append((identity, iid, t, api, min(risk, 100.0)))
         have = latest.get(identity)
         if have is None or (t, iid) > have:
             latest[identity] = (t, iid)
@@ -205,8 +218,8 @@ def open_incidents_from_anomalies(
         entry = entries.get((identity, iid))
         if entry is not None:
             apis = entry["apis"]
-            apis[api] = max(apis.get(api, 0), min(risk, 100.0))
-    return sorted(entries.values(), key=lambda e: e["identity"])
+            apis[api] = max(apis.get(api, 0), risk)
+    return sorted(entries.values(), key=lambda e: e["identity"]), problems
 
 
 class IncidentTracker:
