@@ -1,8 +1,8 @@
 """A local fake of splunkd's REST API over HTTP, for every Splunk test that needs one (the `splunkd` fixture).
 
 It answers as splunkd does for what the app uses, all under servicesNS/nobody/ctad_cloudtrail with
-`Authorization: Splunk <session key>`: KV store collection data (query, limit/skip paging, insert, update by `_key`:
-404 when absent, 409 on a duplicate insert), storage/passwords entries and configs/conf-* stanzas (transforms.conf
+`Authorization: Splunk <session key>`: KV store collection data (query with comparisons, limit/skip paging, insert,
+update by `_key`: 404 when absent, 409 on a duplicate insert), storage/passwords entries and configs/conf-* stanzas (transforms.conf
 included, which the baseline resolver reads). `raw` sends a chosen reply as is (an outage, an HTML login page, a
 redirect); `log` records every request, so a test can check paging and that the session key went only here.
 """
@@ -10,6 +10,7 @@ redirect); `log` records every request, so a test can check paging and that the 
 from __future__ import annotations
 
 import json
+import operator
 import threading
 import urllib.parse
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -20,14 +21,28 @@ from splunk_helpers import SESSION_KEY
 NS = ["servicesNS", "nobody", "ctad_cloudtrail"]
 
 
+COMPARE = {"$gt": operator.gt, "$gte": operator.ge, "$lt": operator.lt, "$lte": operator.le}
+
+
+def _compares(value: Any, conditions: Dict[str, Any]) -> bool:
+    """`{"$gte": lo, "$lt": hi}` on one field: like the KV store, numbers compare with numbers only."""
+    number = (int, float)
+    if not isinstance(value, number) or isinstance(value, bool):
+        return False
+    return all(isinstance(arg, number) and COMPARE[op](value, arg) for op, arg in conditions.items())
+
+
 def matches(record: Dict[str, Any], query: Dict[str, Any]) -> bool:
-    """The part of the KV store's query language the app uses: field equality, $or and $and."""
+    """The part of the KV store's query language the app uses: field equality, $gt/$gte/$lt/$lte, $or and $and."""
     for field, want in query.items():
         if field == "$or":
             if not any(matches(record, q) for q in want):
                 return False
         elif field == "$and":
             if not all(matches(record, q) for q in want):
+                return False
+        elif isinstance(want, dict) and want and all(k in COMPARE for k in want):
+            if not _compares(record.get(field), want):
                 return False
         elif record.get(field) != want:
             return False

@@ -235,6 +235,17 @@ class Profile:
         """False while the history is shorter than a week: novelty features are then weak evidence."""
         return self.span_days >= MIN_TRUSTED_DAYS
 
+    @property
+    def open_incidents(self) -> Any:
+        """The open entity incidents the run that saved this profile left (`IncidentTracker.export`), as stored:
+        untrusted until `incidents.read_open_incidents` has checked them. None for a baseline saved before
+        incidents continued across runs, or built without detection (`ctad baseline build`, `| ctadbaseline`)."""
+        return self.data.get("incidents")
+
+    @open_incidents.setter
+    def open_incidents(self, entries: List[Dict[str, Any]]) -> None:
+        self.data["incidents"] = entries
+
     def describe(self) -> Dict[str, Any]:
         return {
             "events": self.total,

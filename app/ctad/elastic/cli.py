@@ -40,6 +40,7 @@ from ctad.engine.driver import (
     load_baseline,
     run_summary,
     save_baseline,
+    seed_warning,
 )
 from ctad.engine.options import ELASTIC, add_arguments
 
@@ -188,6 +189,9 @@ def cmd_detect(args: argparse.Namespace) -> int:
     except (ModelError, ValueError, OSError) as exc:  # bad baseline file or model: say which, no traceback
         _err(f"cannot start the detector: {exc}")
         return 2
+    warning = seed_warning(det.incident_problems, f"baseline {args.baseline}")
+    if warning:
+        _err(f"warning: {warning}")
 
     started = time.time()
     stats = ReadStats()

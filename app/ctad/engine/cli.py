@@ -29,6 +29,7 @@ from ctad.engine.driver import (
     run_detection,
     run_summary,
     save_baseline,
+    seed_warning,
 )
 from ctad.engine.options import CLI, add_arguments
 from ctad.engine.output import OutputWriter, is_stream, row_body
@@ -96,6 +97,9 @@ def cmd_detect(args: argparse.Namespace) -> int:
     except ModelError as exc:
         print(f"ctad detect: {exc}", file=sys.stderr)
         return 2
+    warning = seed_warning(detector.incident_problems, f"baseline {args.baseline}")
+    if warning:
+        print(f"ctad detect: warning: {warning}", file=sys.stderr)
     started = time.perf_counter()
     workers = args.workers if args.workers > 0 else (os.cpu_count() or 1)
     tmp_dir = tempfile.mkdtemp(prefix="ctad-detect-", dir=args.spill_dir)

@@ -21,7 +21,7 @@ from ctad.core import bounded
 from ctad.core.catalog import Catalog
 from ctad.core.errors import CtadError
 from ctad.core.features import FEATURE_NAMES, FeatureState
-from ctad.core.incidents import DEFAULT_GAP, IncidentTracker, event_risk
+from ctad.core.incidents import DEFAULT_GAP, IncidentTracker, event_risk, read_open_incidents
 from ctad.core.normalize import NormalizeError, Normalizer
 from ctad.core.ordering import EventWalk, start_state
 from ctad.core.profile import Profile
@@ -194,6 +194,11 @@ class Detector:
         self.explainer = Explainer()
         self.engine = engine  # model evaluation: "auto" (numpy when importable), "python" or "numpy"
         self.incident_gap = incident_gap  # seconds between anomalies of one identity within one incident
+        # The baseline's open incidents, checked once: every run starts from them (the front doors warn about
+        # what `incident_problems` counts: reason -> entries skipped or clamped)
+        self.open_incidents, self.incident_problems = read_open_incidents(
+            profile.open_incidents if profile is not None else None, self.normalizer.latest
+        )
 
     @property
     def model_version(self) -> str:
@@ -240,6 +245,8 @@ class Run:
         self.profile: Optional[Profile] = None
         self.state: Optional[FeatureState] = None
         self.incidents = IncidentTracker(detector.incident_gap)
+        self.incidents.seed(detector.open_incidents)
+        self.earliest: Optional[float] = None  # earliest event time added: Splunk seeds incidents before it
 
     def add(self, row: Any) -> int:
         """Queue one row of any accepted shape; returns its sequence number. Never raises for bad rows."""
@@ -253,6 +260,8 @@ class Run:
         seq = self._n
         self._n += 1
         self._events.add((ev.time, ev.event_id, seq, ev))
+        if self.earliest is None or ev.time < self.earliest:
+            self.earliest = ev.time
         return seq
 
     def add_error(self, seq: int, message: str, identity: str = "") -> None:
@@ -286,7 +295,14 @@ class Run:
         self.summary.duplicates += walk.duplicates
         if batch:
             yield from self._score_batch(batch, model, threshold)
-        self.profile = walk.profile()
+        self.keep_profile(walk.profile())
+
+    def keep_profile(self, profile: Profile) -> None:
+        """The profile after the run, with the incidents still open at its newest event, so that the next run
+        given this profile continues them (`run.profile`, saved by `--update-baseline`)."""
+        end = bounded.seconds(profile.data.get("last_time"))
+        profile.open_incidents = self.incidents.export(end) if end is not None else []
+        self.profile = profile
 
     def _score_batch(
         self, batch: List[Tuple[int, Event, List[float]]], model: Any, threshold: float

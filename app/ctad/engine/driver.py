@@ -56,6 +56,15 @@ def build_detector(options: Mapping[str, Any], profile: Optional[Profile], **doo
     return Detector(**kwargs)
 
 
+def seed_warning(problems: Mapping[str, int], where: str) -> str:
+    """The message for open incidents that could not be continued ("" when there were none): say how many and
+    why, since the run then starts those identities' incidents afresh."""
+    if not problems:
+        return ""
+    top = "; ".join(f"{k} ({v})" for k, v in sorted(problems.items(), key=lambda kv: (-kv[1], kv[0]))[:3])
+    return f"{sum(problems.values())} open incident entries in {where} skipped or clamped: {top}"
+
+
 def save_baseline(
     run: Run, path: Optional[Union[str, Path]], loaded: Optional[Profile], update: bool
 ) -> bool:

@@ -148,6 +148,13 @@ OPTIONS: Tuple[Option, ...] = (
         high=MAX_INCIDENT_GAP_MINUTES, metavar="MINUTES", doors={CLI: {}, ELASTIC: {}, SPLUNK: {}},
     ),
     Option(
+        "continue_incidents", "bool", "continue the open incidents of earlier searches: each identity's latest "
+        "incident whose last anomaly, stored in the ctad_anomalies KV store by the CTAD - Detect saved search, is at "
+        "most incident_gap minutes before this search's earliest event keeps its id and score; if the KV store "
+        "cannot be read the search warns and starts every incident afresh", default=True, default_doc="true",
+        doors={SPLUNK: {}},
+    ),
+    Option(
         "max_memory_rows", "int", "events held in memory before the run spills sorted runs to disk",
         default=100_000, default_doc="100000", low=1,
         doors={

@@ -629,6 +629,6 @@ def _score_all(
     if dups:  # duplicates after the last batch: their originals are all final now
         finish([], [], [], dups, None, None)
     results.close()
-    run.profile = walk.profile()
+    run.keep_profile(walk.profile())
     if bar is not None:
         bar.close()

@@ -25,15 +25,22 @@ import sys
 import tempfile
 from typing import Any, Callable, Dict, Iterator, List, Optional, Sequence, Tuple
 
+from ctad.core.incidents import open_incidents_from_anomalies, read_open_incidents
 from ctad.core.jsonio import utf8
 from ctad.core.profile import MIN_TRUSTED_DAYS, Profile
 from ctad.core.resources import find_dir
 from ctad.core.schema import OUTPUT_FIELDS
 from ctad.engine.detect import ModelError
-from ctad.engine.driver import Detection, Item, Unreadable, build_detector
+from ctad.engine.driver import Detection, Item, Unreadable, build_detector, seed_warning
 from ctad.engine.options import splunk_options
 from ctad.splunk import protocol as P
-from ctad.splunk.lookups import BaselineSourceError, baseline_rows, clean_kv_row
+from ctad.splunk.lookups import (
+    BaselineSourceError,
+    baseline_rows,
+    clean_kv_row,
+    rest_client,
+    stored_anomalies_before,
+)
 from ctad.splunk.rowformat import Union, reformat, serve
 
 # Output columns: ct_reasons is multivalue, so it has its __mv_ twin right after it.
@@ -447,9 +454,45 @@ class DetectCommand(P.Command):
                     parts = []
             out.write(b"".join(parts))
 
+        self._continue_incidents()
         self.detection.finish(write)
         self._report()
         return out
+
+    def _continue_incidents(self) -> None:
+        """Seed the run with the identities' open incidents from the anomalies earlier searches stored
+        (`continue_incidents`), so a scheduled window that starts inside an incident keeps its id and score.
+
+        Only now is the search's earliest event known (rows come newest first). A KV store that cannot be read
+        gives a warning and a run without seeds: every row still comes out. Outside splunkd (no session key: the
+        command driven by a test or a benchmark) there is no KV store and nothing to continue."""
+        run = self.run
+        if not self.opts["continue_incidents"] or run.earliest is None or rest_client(self.info) is None:
+            return
+        gap = self.detector.incident_gap
+        where = "KV store collection ctad_anomalies"
+        try:
+            rows = stored_anomalies_before(self.info, run.earliest, gap)
+        except BaselineSourceError as exc:
+            self.messages.warn(
+                f"{self.name}: open incidents not continued ({exc}): incidents start in this search"
+            )
+            return
+        except Exception as exc:  # whatever the store holds or answers, the search still runs
+            self._log_exception()
+            self.messages.warn(
+                f"{self.name}: open incidents not continued ({type(exc).__name__}: {str(exc)[:200]}): "
+                "incidents start in this search"
+            )
+            return
+        entries, problems = open_incidents_from_anomalies(rows, run.earliest, gap)
+        checked, more = read_open_incidents(entries, self.detector.normalizer.latest)
+        for reason, n in more.items():
+            problems[reason] = problems.get(reason, 0) + n
+        warning = seed_warning(problems, where)
+        if warning:
+            self.messages.warn(f"{self.name}: {warning}")
+        run.incidents.seed(checked)
 
     def _report(self) -> None:
         s = self.run.summary

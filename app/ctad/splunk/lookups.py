@@ -21,7 +21,15 @@ from ctad.knowledge.splunk_rest import SplunkRest, SplunkRestError
 APP = "ctad_cloudtrail"
 PAGE = 10_000  # records per KV store request (CTAD_KV_PAGE overrides it; tests lower it to exercise paging)
 
-__all__ = ["APP", "BaselineSourceError", "SplunkRestError", "rest_client", "read_collection", "baseline_rows"]
+__all__ = [
+    "APP",
+    "BaselineSourceError",
+    "SplunkRestError",
+    "rest_client",
+    "read_collection",
+    "baseline_rows",
+    "stored_anomalies_before",
+]
 
 
 class BaselineSourceError(CtadError, RuntimeError):
@@ -58,6 +66,73 @@ def read_collection(
         if len(batch) < page:
             return out
         skip += len(batch)
+
+
+# The ctad_anomalies fields that continuing incidents reads (the CTAD - Detect saved search must keep writing them)
+SEED_FIELDS = ("_time", "ct_identity", "ct_incident", "ct_risk", "eventSource", "eventName")
+IDS_PER_QUERY = 100  # incident ids per KV store query: keeps the query string well under URL length limits
+
+
+def _query_collection(
+    rest: SplunkRest, collection: str, query: Dict[str, Any], page: Optional[int] = None
+) -> List[Dict[str, Any]]:
+    """The records of `collection` matching a KV store `query` (SEED_FIELDS only), paginated like
+    `read_collection`; a missing collection gives none."""
+    page = page or int(os.environ.get("CTAD_KV_PAGE") or PAGE)
+    path = f"storage/collections/data/{urllib.parse.quote(collection, safe='')}"
+    out: List[Dict[str, Any]] = []
+    skip = 0
+    text = json.dumps(query, separators=(",", ":"))
+    while True:
+        params = {
+            "query": text,
+            "fields": ",".join(SEED_FIELDS),
+            "limit": str(page),
+            "skip": str(skip),
+            "sort": "_key",
+        }
+        try:
+            batch = rest.request("GET", path, query=params)
+        except ValueError as exc:
+            raise BaselineSourceError(
+                f"KV store collection {collection}: the reply is not JSON ({exc})"
+            ) from None
+        except SplunkRestError as exc:
+            raise BaselineSourceError(f"KV store collection {collection}: {exc}") from None
+        if batch is None:
+            return out
+        if not isinstance(batch, list):
+            raise BaselineSourceError(f"KV store collection {collection}: unexpected reply")
+        out.extend(r for r in batch if isinstance(r, dict))
+        if len(batch) < page:
+            return out
+        skip += len(batch)
+
+
+def stored_anomalies_before(
+    info: Dict[str, Any], before: float, gap: float, collection: str = "ctad_anomalies"
+) -> List[Dict[str, Any]]:
+    """The stored anomalies that continuing incidents needs, as rows for `open_incidents_from_anomalies`: those
+    in the `gap` seconds before `before`, then every earlier one of the incidents they belong to (an incident's
+    score is over all its APIs, however long it has run). Two small queries, not the whole collection.
+
+    BaselineSourceError when the KV store cannot be read (the caller warns and runs without seeds)."""
+    rest = rest_client(info)
+    if rest is None:
+        raise BaselineSourceError("no splunkd_uri/session_key in getinfo: cannot read the KV store")
+    recent = _query_collection(rest, collection, {"_time": {"$gte": before - gap, "$lt": before}})
+    ids = sorted(
+        {
+            r.get("ct_incident")
+            for r in recent
+            if isinstance(r.get("ct_incident"), str) and r.get("ct_incident")
+        }
+    )
+    rows = list(recent)
+    for start in range(0, len(ids), IDS_PER_QUERY):
+        group = [{"ct_incident": iid} for iid in ids[start : start + IDS_PER_QUERY]]
+        rows += _query_collection(rest, collection, {"$and": [{"_time": {"$lt": before}}, {"$or": group}]})
+    return [{"time": r.get("_time"), **{k: r.get(k) for k in SEED_FIELDS if k != "_time"}} for r in rows]
 
 
 def _read_csv(path: Path) -> List[Dict[str, Any]]:
