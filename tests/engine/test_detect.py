@@ -252,3 +252,16 @@ def test_event_tuple_round_trip_keeps_every_field():
     ev = Event("e1", 1.5, "s3.amazonaws.com", "GetObject", region="us-east-1", mfa=False, flags=("public",))
     back = pickle.loads(pickle.dumps(ev))
     assert back.to_dict() == ev.to_dict() and Event.from_tuple(ev.to_tuple()).to_dict() == ev.to_dict()
+
+
+def test_every_anomaly_has_a_reason(tiny_model_dir):
+    """At threshold 0 every row is an anomaly, including those whose strongest features no sentence names (a
+    random model weighs them all): each still gets a factual reason, never an empty list."""
+    rows = timeline(120)
+    results, _ = run_rows(tiny_model_dir, rows, threshold=0.0)
+    assert all(res["ct_anomaly"] == 1 for res in results)
+    empty = [r["eventID"] for r, res in zip(rows, results) if not res["ct_reasons"]]
+    assert not empty, empty
+    fallback = [res["ct_reasons"][0] for res in results if "earlier events in" in res["ct_reasons"][0]]
+    assert fallback, "the history fallback was never needed: the test no longer exercises it"
+    assert all("of history; it " in text for text in fallback)

@@ -130,7 +130,9 @@ def _seconds_text(seconds: float) -> str:
         return f"{days:.0f} days"
     if seconds >= 5400:
         return f"{seconds / 3600.0:.0f} hours"
-    return f"{max(seconds, 0.0) / 60.0:.0f} minutes"
+    if seconds < 90:
+        return f"{max(seconds, 0.0):.0f} seconds"
+    return f"{seconds / 60.0:.0f} minutes"
 
 
 def _number(x: float) -> str:
@@ -227,4 +229,29 @@ class Explainer:
         if not out and risk >= 3:
             text = "{api} is a sensitive API ({category}{technique_part})"
             out.append((_FORMAT.format(text, **values), text))
+        if not out:
+            # The model weighed features no sentence names (a short history of this call, its tool, the identity's
+            # type): an anomaly with no reason is no use to an analyst, so say what the history holds, as a fact.
+            out.append((_short_history(event, row), _SHORT_HISTORY))
         return out
+
+
+_SHORT_HISTORY = "{identity}: its history and that of {name} (no single unusual fact stands out)"
+
+
+def _short_history(event: Event, row: Sequence[float]) -> str:
+    """The fallback reason: how much history the identity has, and of this call, in words."""
+    events = _expm1(row[FEATURE_INDEX["id_log_events"]])
+    if events < 0.5:
+        return f"no earlier activity of {event.identity} in this data"
+    age = row[FEATURE_INDEX["id_age_days"]]
+    span = _seconds_text(age * 86400.0) if age == age and age > 0 else "a short time"
+    calls = _expm1(row[FEATURE_INDEX["id_api_log_count"]])
+    if calls < 0.5:
+        this = f"never called {event.name} before"
+    else:
+        gap = row[FEATURE_INDEX["log_gap_id_api"]]
+        last = f", last {_duration(gap)} ago" if gap == gap else ""
+        this = f"called {event.name} {'once' if calls < 1.5 else f'{calls:.0f} times'} before{last}"
+    tool = f" (this call through {event.ua_family})" if event.ua_family else ""
+    return f"{event.identity}: {events:.0f} earlier events in {span} of history; it {this}{tool}"
