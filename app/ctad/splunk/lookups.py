@@ -43,17 +43,18 @@ def rest_client(info: Dict[str, Any], app: str = APP) -> Optional[SplunkRest]:
     return SplunkRest(str(uri), str(key), app=app, owner="nobody", timeout=30.0)
 
 
-def read_collection(
-    rest: SplunkRest, collection: str, page: Optional[int] = None
+def _pages(
+    rest: SplunkRest, collection: str, params: Dict[str, str], page: Optional[int] = None
 ) -> Optional[List[Dict[str, Any]]]:
-    """Every record of a KV store collection (None if it does not exist)."""
+    """The records of a KV store collection a GET with `params` (query, fields, sort) returns, every page of them;
+    None if the collection does not exist."""
     page = page or int(os.environ.get("CTAD_KV_PAGE") or PAGE)
     path = f"storage/collections/data/{urllib.parse.quote(collection, safe='')}"
     out: List[Dict[str, Any]] = []
     skip = 0
     while True:
         try:
-            batch = rest.request("GET", path, query={"limit": str(page), "skip": str(skip)})
+            batch = rest.request("GET", path, query={**params, "limit": str(page), "skip": str(skip)})
         except ValueError as exc:  # 200 with an HTML page (a proxy, a login form): not the KV store
             raise BaselineSourceError(
                 f"KV store collection {collection}: the reply is not JSON ({exc})"
@@ -68,6 +69,13 @@ def read_collection(
         skip += len(batch)
 
 
+def read_collection(
+    rest: SplunkRest, collection: str, page: Optional[int] = None
+) -> Optional[List[Dict[str, Any]]]:
+    """Every record of a KV store collection (None if it does not exist)."""
+    return _pages(rest, collection, {}, page)
+
+
 # The ctad_anomalies fields that continuing incidents reads (the CTAD - Detect saved search must keep writing them)
 SEED_FIELDS = ("_time", "ct_identity", "ct_incident", "ct_risk", "eventSource", "eventName")
 IDS_PER_QUERY = 100  # incident ids per KV store query: keeps the query string well under URL length limits
@@ -78,35 +86,15 @@ def _query_collection(
 ) -> List[Dict[str, Any]]:
     """The records of `collection` matching a KV store `query` (SEED_FIELDS only), paginated like
     `read_collection`; a missing collection gives none."""
-    page = page or int(os.environ.get("CTAD_KV_PAGE") or PAGE)
-    path = f"storage/collections/data/{urllib.parse.quote(collection, safe='')}"
-    out: List[Dict[str, Any]] = []
-    skip = 0
-    text = json.dumps(query, separators=(",", ":"))
-    while True:
-        params = {
-            "query": text,
-            "fields": ",".join(SEED_FIELDS),
-            "limit": str(page),
-            "skip": str(skip),
-            "sort": "_key",
-        }
-        try:
-            batch = rest.request("GET", path, query=params)
-        except ValueError as exc:
-            raise BaselineSourceError(
-                f"KV store collection {collection}: the reply is not JSON ({exc})"
-            ) from None
-        except SplunkRestError as exc:
-            raise BaselineSourceError(f"KV store collection {collection}: {exc}") from None
-        if batch is None:
-            return out
-        if not isinstance(batch, list):
-            raise BaselineSourceError(f"KV store collection {collection}: unexpected reply")
-        out.extend(r for r in batch if isinstance(r, dict))
-        if len(batch) < page:
-            return out
-        skip += len(batch)
+    params = {
+        "query": json.dumps(query, separators=(",", ":")),
+        "fields": ",".join(SEED_FIELDS),
+        "sort": "_key",
+    }
+    try:
+        return _pages(rest, collection, params, page) or []
+    except SplunkRestError as exc:
+        raise BaselineSourceError(f"KV store collection {collection}: {exc}") from None
 
 
 def stored_anomalies_before(
