@@ -94,22 +94,34 @@ def _history(event: Event, row: Sequence[float]) -> str:
     calls = _expm1(row[FEATURE_INDEX["id_action_log_count"]])  # this very request: API, risk flags, tool
     if events < 0.5:
         return f"no earlier activity of {event.identity} in this data"
-    age = row[FEATURE_INDEX["id_age_days"]]
-    span = _seconds_text(age * 86400.0) if age == age and age > 0 else "a short time"
     what = f"such a {event.name} request ({', '.join(event.flags)})" if event.flags else event.name
     tool = f" through {event.ua_family}" if event.ua_family else ""
     if calls < 0.5:
         made = "made" if event.flags else "called"
-        text = f"{event.identity} never {made} {what}{tool} in its {span} of history ({events:.0f} events)"
+        text = (
+            f"{event.identity} never {made} {what}{tool} in its {_span(row)} of history ({events:.0f} events)"
+        )
         api_calls = _expm1(row[FEATURE_INDEX["id_api_log_count"]])
         if api_calls >= 0.5:  # it knows the API, but not this request from this tool: say so, it is the point
-            times = "once" if api_calls < 1.5 else f"{api_calls:.0f} times"
-            text += f"; it called {event.name} {times} before in other ways"
+            text += f"; it called {event.name} {_times(api_calls)} before in other ways"
         return text
+    return f"{event.identity} {'made' if event.flags else 'called'} {what}{tool} {_times(calls)} before{_last(row)}"
+
+
+def _span(row: Sequence[float]) -> str:
+    """How long the identity has been seen, in words."""
+    age = row[FEATURE_INDEX["id_age_days"]]
+    return _seconds_text(age * 86400.0) if age == age and age > 0 else "a short time"
+
+
+def _times(calls: float) -> str:
+    return "once" if calls < 1.5 else f"{calls:.0f} times"
+
+
+def _last(row: Sequence[float]) -> str:
+    """ ", last 3 seconds ago" when the identity called this API before, else ""."""
     gap = row[FEATURE_INDEX["log_gap_id_api"]]
-    last = f", last {_duration(gap)} ago" if gap == gap else ""
-    times = "once" if calls < 1.5 else f"{calls:.0f} times"
-    return f"{event.identity} {'made' if event.flags else 'called'} {what}{tool} {times} before{last}"
+    return f", last {_duration(gap)} ago" if gap == gap else ""
 
 
 def _duration(log_seconds: float) -> str:
@@ -244,14 +256,10 @@ def _short_history(event: Event, row: Sequence[float]) -> str:
     events = _expm1(row[FEATURE_INDEX["id_log_events"]])
     if events < 0.5:
         return f"no earlier activity of {event.identity} in this data"
-    age = row[FEATURE_INDEX["id_age_days"]]
-    span = _seconds_text(age * 86400.0) if age == age and age > 0 else "a short time"
     calls = _expm1(row[FEATURE_INDEX["id_api_log_count"]])
     if calls < 0.5:
         this = f"never called {event.name} before"
     else:
-        gap = row[FEATURE_INDEX["log_gap_id_api"]]
-        last = f", last {_duration(gap)} ago" if gap == gap else ""
-        this = f"called {event.name} {'once' if calls < 1.5 else f'{calls:.0f} times'} before{last}"
+        this = f"called {event.name} {_times(calls)} before{_last(row)}"
     tool = f" (this call through {event.ua_family})" if event.ua_family else ""
-    return f"{event.identity}: {events:.0f} earlier events in {span} of history; it {this}{tool}"
+    return f"{event.identity}: {events:.0f} earlier events in {_span(row)} of history; it {this}{tool}"
