@@ -4,8 +4,8 @@ The scorecard's simulator files carry 8 campaigns a day (1.6% of events are atta
 about a real account, where one intrusion in a week is a lot. This benchmark simulates accounts of one AWS account
 and two people over five days (about 30,000 events, mostly AWS-service and workload traffic) with a single
 campaign each, runs `ctad eval --json` on them in hunting mode, and prints what an analyst would live with: false
-alerts and false incidents per day, and whether the one campaign was caught. Seeds are fixed and never used by
-training (`ctad train` uses 7, 108 and 209; the scorecard 11).
+alerts, false incidents and false incidents at the alert line per day, and whether the one campaign was caught and
+alerted. Seeds are fixed and never used by training (`ctad train` uses 7, 108 and 209; the scorecard 11).
 
     .venv/bin/python bench/base_rate.py                 # 8 accounts, seeds 301..308, shipped model
     .venv/bin/python bench/base_rate.py --model DIR --accounts 4
@@ -67,37 +67,35 @@ def main() -> int:
         result = json.loads(report.read_text(encoding="utf-8"))
 
     print(f"model {result['model']}, hunting mode, {args.days} days per account\n")
-    head = (
-        "account",
-        "events",
-        "attack",
-        "ROC-AUC",
-        "PR-AUC",
-        "caught",
-        "false alerts/day",
-        "false incidents/day",
-    )
+    head = ("account", "events", "attack", "ROC-AUC", "PR-AUC", "caught", "alerted", "false alerts/day",
+            "false incidents/day", "false alerted incidents/day")  # fmt: skip
     print("| " + " | ".join(head) + " |")
     print("|" + "---|" * len(head))
-    totals = {"events": 0, "attack": 0, "caught": 0, "fa": 0, "fi": 0}
+    totals = {"events": 0, "attack": 0, "caught": 0, "alerted": 0, "fa": 0, "fi": 0, "fai": 0}
     prs = []
     for f in result["files"]:
         caught = f["techniques_hit"] > 0
         fi = f.get("false_incidents") or 0
+        fai = f.get("false_alerted_incidents") or 0
+        alerted = bool(f.get("attack_incidents_alerted"))
         prs.append(f["pr_auc"])
         totals["events"] += f["events"]
         totals["attack"] += f["attack_events"]
         totals["caught"] += caught
         totals["fa"] += f["false_alerts"]
         totals["fi"] += fi
+        totals["fai"] += fai
+        totals["alerted"] += alerted
         print(f"| {Path(f['file']).name} | {f['events']:,} | {f['attack_events']} | {f['roc_auc']:.3f} | "
-              f"{f['pr_auc']:.3f} | {'yes' if caught else 'no'} | {f['false_alerts'] / args.days:.1f} | "
-              f"{fi / args.days:.1f} |")  # fmt: skip
+              f"{f['pr_auc']:.3f} | {'yes' if caught else 'no'} | {'yes' if alerted else 'no'} | "
+              f"{f['false_alerts'] / args.days:.1f} | {fi / args.days:.1f} | {fai / args.days:.1f} |")  # fmt: skip
     n = len(result["files"])
     days = n * args.days
-    print(f"\n{totals['caught']} of {n} campaigns caught (an event of it flagged); median PR-AUC {statistics.median(prs):.3f}; "
-          f"{totals['fa'] / days:.1f} false alerts and {totals['fi'] / days:.1f} false incidents per account-day "
-          f"({totals['fa']:,} false alerts in {totals['events']:,} events)")  # fmt: skip
+    print(f"\n{totals['caught']} of {n} campaigns caught (an event of it flagged), {totals['alerted']} alerted (an "
+          f"incident of it at the alert line); median PR-AUC {statistics.median(prs):.3f}; per account-day: "
+          f"{totals['fa'] / days:.1f} false alerts, {totals['fi'] / days:.1f} false incidents, "
+          f"{totals['fai'] / days:.1f} false alerted incidents ({totals['fa']:,} false alerts in "
+          f"{totals['events']:,} events)")  # fmt: skip
     return 0
 
 

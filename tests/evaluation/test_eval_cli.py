@@ -68,10 +68,13 @@ def test_handcrafted_file_everything_flagged(tmp_path, capsys):
     # alice: [0, 10] and [50, 80]: two false incidents; mallory [5, 20] holds the attack.
     assert fig["incident_grouping"] == "ct_incident"  # the engine writes incidents; same 30-minute rule
     assert (fig["incidents"], fig["false_incidents"]) == (3, 2)
+    # the engine writes ct_incident_score, so the incidents that would page the SOC are counted
+    assert fig["alerted_incidents"] is not None and fig["false_alerted_incidents"] <= fig["false_incidents"]
+    assert fig["alerted_incidents"] == fig["false_alerted_incidents"] + fig["attack_incidents_alerted"]
     assert fig["recall_at_fpr"] is not None and 0 <= fig["roc_auc"] <= 1
 
     table = capsys.readouterr().out
-    assert "ROC-AUC" in table and "false incidents" in table and "1 of 2" in table
+    assert "ROC-AUC" in table and "false incidents" in table and "1 of 2" in table and "alerted" in table
     assert MISSED in table  # printed literally, not swallowed as markup
 
 

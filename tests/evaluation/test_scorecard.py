@@ -5,6 +5,7 @@ from __future__ import annotations
 import random
 
 import pytest
+from ctad.core.incidents import ALERT_INCIDENT_SCORE
 from ctad.evaluation.scorecard import (
     FileScore,
     Flagged,
@@ -136,3 +137,40 @@ def test_error_rows_count_as_not_flagged_and_every_row_is_accounted_for():
 )  # fmt: skip
 def test_label_of(value, expected):
     assert label_of({"_label": value}) == expected
+
+
+def _scored(score, anomaly, incident, incident_score):
+    out = _result(score, anomaly, incident=incident)
+    out["ct_incident_score"] = incident_score
+    return out
+
+
+def test_alerted_incidents_are_those_at_the_alert_line():
+    """What pages the SOC: an incident whose score reached the Incident alert's line (high or critical)."""
+    card = FileScore("x")
+    card.add(0, "", _scored(0.9, 1, "inc-low", 20), 1.0)  # false, below the line
+    card.add(0, "", _scored(0.9, 1, "inc-fp", 30), 2.0)  # false, reaches the line with its second event
+    card.add(0, "", _scored(0.9, 1, "inc-fp", 55), 3.0)
+    card.add(1, "T1", _scored(0.9, 1, "inc-tp", 90), 4.0)  # the attack, alerted
+    card.add(
+        1, "T2", _scored(0.9, 1, "inc-tp2", "49.9"), 5.0
+    )  # an attack below the line (text, as Splunk sends)
+    card.add(0, "", _scored(0.9, 1, "inc-odd", float("nan")), 6.0)  # no usable score: never alerted
+    fig = card.figures()
+    assert fig["alert_incident_score"] == ALERT_INCIDENT_SCORE == 50
+    assert (fig["incidents"], fig["false_incidents"]) == (5, 3)
+    assert (fig["alerted_incidents"], fig["false_alerted_incidents"], fig["attack_incidents_alerted"]) == (
+        2,
+        1,
+        1,
+    )
+
+
+def test_alerted_incidents_are_unknown_without_incident_scores():
+    card = FileScore("x")
+    card.add(0, "", _result(0.9, 1, incident="inc-1"), 1.0)
+    fig = card.figures()
+    assert fig["incidents"] == 1
+    assert fig["alerted_incidents"] is None and fig["false_alerted_incidents"] is None
+    empty = FileScore("y").figures()
+    assert (empty["alerted_incidents"], empty["false_alerted_incidents"]) == (0, 0)

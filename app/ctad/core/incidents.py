@@ -35,6 +35,9 @@ MAX_INCIDENT_APIS = 256  # distinct APIs remembered per incident: attacker-drive
 # A severity's risk points at score 1.0; ct_risk = points x score (rounded), so 0 < ct_risk <= 100.
 SEVERITY_POINTS = {"low": 20, "medium": 40, "high": 70, "critical": 100}
 INCIDENT_SEVERITY_CUTS = (("critical", 75), ("high", 50), ("medium", 25))
+# The incident score from which the SOC is paged: the default of the Splunk macro `ctad_incident_alert_score` that
+# the "CTAD - Incident" alert uses (high and critical incidents), and the line `ctad eval` counts alerted incidents at.
+ALERT_INCIDENT_SCORE = 50
 # Continuation across runs. An incident can only continue while its last anomaly is within the largest gap a front
 # door accepts (a week: `MAX_INCIDENT_GAP_MINUTES`), so older ones are not kept; nor more than this many identities'
 # incidents (the most recent win), since a baseline or a KV read must stay bounded whatever the estate does.

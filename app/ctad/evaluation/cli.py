@@ -17,6 +17,7 @@ import sys
 from pathlib import Path
 from typing import Any, Dict, List, Optional
 
+from ctad.core.incidents import ALERT_INCIDENT_SCORE
 from ctad.core.profile import Profile
 from ctad.engine.detect import Detector, ModelError, normalize_row
 from ctad.engine.readers import iter_rows
@@ -147,15 +148,16 @@ def card_section(report: Dict[str, Any], command: str) -> str:
         f"`{command}` ({report['mode']} mode, threshold {report['threshold']:g}). Never trained or tuned on.",
         "",
         "| file | events | attack | ROC-AUC | PR-AUC | recall @1% FPR | precision | recall | false alerts "
-        "| techniques hit | incidents | false incidents |",
-        "|---|---|---|---|---|---|---|---|---|---|---|---|",
+        f"| techniques hit | incidents | false incidents | alerted incidents (score ≥ {ALERT_INCIDENT_SCORE}): false / attack |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for f in report["files"]:
         lines.append(
             f"| `{Path(f['file']).name}` | {f['events']:,} | {f['attack_events']:,} | {_ratio(f['roc_auc'])} "
             f"| {_ratio(f['pr_auc'])} | {_ratio(f['recall_at_fpr'])} | {_ratio(f['precision'])} "
             f"| {_ratio(f['recall'])} | {f['false_alerts']:,} ({_percent(f['false_alert_rate'])}) "
-            f"| {f['techniques_hit']} of {f['techniques_total']} | {f['incidents']:,} | {f['false_incidents']:,} |"
+            f"| {f['techniques_hit']} of {f['techniques_total']} | {f['incidents']:,} | {f['false_incidents']:,} "
+            f"| {_alerted(f)} |"
         )
     for f in report["files"]:
         if f["missed_techniques"]:
@@ -187,6 +189,13 @@ def _percent(value: Optional[float]) -> str:
     return "-" if value is None else f"{100 * value:.1f} %"
 
 
+def _alerted(f: Dict[str, Any]) -> str:
+    """Incidents at the alert line, false / attack ("-" for output without incident scores)."""
+    if f.get("alerted_incidents") is None:
+        return "-"
+    return f"{f['false_alerted_incidents']:,} / {f['attack_incidents_alerted']:,}"
+
+
 def print_report(report: Dict[str, Any], by_technique: bool = False) -> None:
     """One table, a column per file; then what each file missed and which rows could not be used."""
     from rich.console import Console
@@ -214,6 +223,7 @@ def print_report(report: Dict[str, Any], by_technique: bool = False) -> None:
         ("  techniques hit", lambda f: f"{f['techniques_hit']} of {f['techniques_total']}"),
         ("  incidents", lambda f: f"{f['incidents']:,}"),
         ("  false incidents", lambda f: f"{f['false_incidents']:,}"),
+        (f"  alerted (score >= {ALERT_INCIDENT_SCORE}): false / attack", _alerted),
         ("rows not scored (ct_error)",
          lambda f: f"{f['error_rows']:,}" + (f" ({f['error_attack_rows']:,} attack)" if f["error_rows"] else "")),
         ("rows unreadable / unlabelled", lambda f: f"{f['unreadable_rows']:,} / {f['unlabelled_rows']:,}"),

@@ -21,6 +21,8 @@ from collections import Counter
 from dataclasses import dataclass
 from typing import Any, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple
 
+from ctad.core.incidents import ALERT_INCIDENT_SCORE
+
 INCIDENT_GAP_SECONDS = 30 * 60
 MAX_TECHNIQUE_CHARS = 200  # labels come from files the user hands us: keep what is shown and stored bounded
 NO_SCORE = float("-inf")
@@ -123,6 +125,7 @@ class Flagged:
     time: float
     attack: bool
     incident: str = ""  # the engine's `ct_incident`, when it writes one
+    incident_score: Optional[float] = None  # the engine's `ct_incident_score` (0..100) after this event
 
 
 @dataclass
@@ -130,6 +133,7 @@ class Incident:
     key: str
     events: int = 0
     attack_events: int = 0
+    score: Optional[float] = None  # the highest `ct_incident_score` of its events (None: the output has none)
 
 
 def incidents_by_identity(
@@ -158,6 +162,8 @@ def incidents_by_field(flagged: Iterable[Flagged]) -> List[Incident]:
         incident = by_key.setdefault(f.incident, Incident(f.incident))
         incident.events += 1
         incident.attack_events += int(f.attack)
+        if f.incident_score is not None:
+            incident.score = max(incident.score or 0.0, f.incident_score)
     return [by_key[k] for k in sorted(by_key)]
 
 
@@ -239,7 +245,10 @@ class FileScore:
                 self.has_incident_field = False
             # A flagged row was normalised, so its time is known; 0.0 only keeps the type honest.
             when = time if time is not None else 0.0
-            self.flagged.append(Flagged(str(result.get("ct_identity") or ""), when, label == 1, incident))
+            self.flagged.append(
+                Flagged(str(result.get("ct_identity") or ""), when, label == 1, incident,
+                        _incident_score(result.get("ct_incident_score")))
+            )  # fmt: skip
 
     def figures(self, max_fpr: float = 0.01, gap_seconds: float = INCIDENT_GAP_SECONDS) -> Dict[str, Any]:
         """Every figure of the file as plain JSON values (None where a figure is undefined)."""
@@ -255,6 +264,10 @@ class FileScore:
             grouping = f"fallback: ct_identity, gaps <= {gap_seconds / 60:g} min"
         named = {t: c for t, c in self.techniques.items() if t}
         unreadable = sum(self.unreadable.values())
+        scored = not incidents or any(
+            i.score is not None for i in incidents
+        )  # else: output of older versions
+        alerted = [i for i in incidents if i.score is not None and i.score >= ALERT_INCIDENT_SCORE]
         return {
             "file": self.name,
             "rows": unreadable + self.unlabelled + len(labels),
@@ -288,7 +301,23 @@ class FileScore:
             "incident_grouping": grouping,
             "incidents": len(incidents),
             "false_incidents": sum(1 for i in incidents if not i.attack_events),
+            # What pages the SOC: incidents at or above the alert line (None when the output has no scores).
+            "alert_incident_score": ALERT_INCIDENT_SCORE,
+            "alerted_incidents": None if not scored else len(alerted),
+            "false_alerted_incidents": None if not scored else sum(1 for i in alerted if not i.attack_events),
+            "attack_incidents_alerted": None if not scored else sum(1 for i in alerted if i.attack_events),
         }
+
+
+def _incident_score(value: Any) -> Optional[float]:
+    """`ct_incident_score` as a number in 0..100, None when absent or not a number (output of older versions)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float, str)):
+        return None
+    try:
+        score = float(value)
+    except ValueError:
+        return None
+    return min(max(score, 0.0), 100.0) if math.isfinite(score) else None
 
 
 def _top(counter: Counter) -> List[Tuple[str, int]]:
