@@ -104,13 +104,14 @@ class ReferenceState(FeatureState):
             ip_first = 0 if ip_seen else 1
             net_first = 0 if ev.net in st.net else 1
             uaf_first = 0 if ev.ua_family in st.uaf else 1
+            uaf_share = st.uaf[ev.ua_family][0] / n if ev.ua_family in st.uaf else 0.0
             region_first = 0 if (not ev.region or ev.region in st.region) else 1
             key_first = 0 if (not ev.access_key or history_key(ev.access_key) in st.key) else 1
             net_count = len(st.net)
             age_days = (t - st.first) / DAY
         else:
             hour_share = weekend_share = log_gap = rate_vs_usual = gap_api = NAN
-            id_api_first = ip_first = net_first = uaf_first = region_first = key_first = NAN
+            id_api_first = ip_first = net_first = uaf_first = region_first = key_first = uaf_share = NAN
             id_api_log = 0.0
             net_count = 0
             age_days = 0.0
@@ -170,6 +171,7 @@ class ReferenceState(FeatureState):
             0.0,
             min(info.risk, 3) if ev.name in JUDGED_BY_PARAMETERS else info.risk,
             log1p(api_seen[0]) if api_seen else 0.0,
+            uaf_share,
         ]
         if flags:
             for i, flag in enumerate(("public", "cross_account", "open_ingress", "logging_off", "credential_other",

@@ -133,6 +133,11 @@ FEATURES: Tuple[Tuple[str, str], ...] = (
         "API (catalogue risk 3 or more), the same API with the same risk flags through the same user-agent "
         "family; else the same API",
     ),
+    (
+        "id_uaf_share",
+        "share of the identity's past events made through this user-agent family (low: a tool it rarely uses, "
+        "such as an SDK script in the middle of its Terraform work)",
+    ),
 )
 FEATURE_NAMES: Tuple[str, ...] = tuple(name for name, _ in FEATURES)
 
@@ -148,7 +153,7 @@ DIRECTIONS: Dict[str, int] = {
     "id_ip_first": 1, "id_net_first": 1, "id_uaf_first": 1, "id_region_first": 1, "id_key_first": 1,
     "ip_first_global": 1, "api_risk": 1, "req_public": 1, "req_cross_account": 1, "req_open_ingress": 1,
     "req_logging_off": 1, "req_credential_other": 1, "req_self_grant": 1, "req_short_expiry": 1,
-    "id_api_surprise": 1, "api_estate_share": -1, "impact": 1, "id_action_log_count": -1,
+    "id_api_surprise": 1, "api_estate_share": -1, "impact": 1, "id_action_log_count": -1, "id_uaf_share": -1,
 }  # fmt: skip
 FEATURE_INDEX: Dict[str, int] = {name: i for i, name in enumerate(FEATURE_NAMES)}
 
@@ -458,6 +463,7 @@ class FeatureState:
         ip_first: float
         net_first: float
         uaf_first: float
+        uaf_share: float
         region_first: float
         key_first: float
         if n:
@@ -479,14 +485,17 @@ class FeatureState:
                 gap_api = log1p(t - api_seen[2]) if t > api_seen[2] else 0.0
             ip_first = 0 if ip_seen else 1
             net_first = 0 if net_seen is not None else 1
-            uaf_first = 0 if uaf_seen is not None else 1
+            if uaf_seen is not None:
+                uaf_first, uaf_share = 0, uaf_seen[0] / n
+            else:
+                uaf_first, uaf_share = 1, 0.0
             region_first = 1 if (region and region_seen is None) else 0
             key_first = 1 if (key and key_seen is None) else 0
             net_count = len(st.net)
             age_days = (t - st.first) / DAY
         else:
             hour_share = weekend_share = log_gap = rate_vs_usual = gap_api = NAN
-            id_api_first = ip_first = net_first = uaf_first = region_first = key_first = NAN
+            id_api_first = ip_first = net_first = uaf_first = region_first = key_first = uaf_share = NAN
             id_api_log = 0.0
             net_count = 0
             age_days = 0.0
@@ -561,6 +570,7 @@ class FeatureState:
             (g[1] / known if known > 0 else 0.0) if g else 0.0,
             level,
             log1p(action_count),
+            uaf_share,
         ]
 
         # --- fold the event in

@@ -81,6 +81,8 @@ def load_templates(path: Optional[Path] = None) -> List[Template]:
 
 _IMPACT = FEATURE_INDEX["impact"]
 _MFA = FEATURE_INDEX["mfa"]
+_UAF_SHARE = FEATURE_INDEX["id_uaf_share"]
+_UAF_FIRST = FEATURE_INDEX["id_uaf_first"]
 _FLAG_FEATURES = ("req_logging_off", "req_public", "req_cross_account", "req_open_ingress", "req_credential_other",
                   "req_self_grant", "req_short_expiry")  # fmt: skip
 
@@ -218,6 +220,8 @@ class Explainer:
             if weights[i] <= 0 or len(out) >= limit:
                 break
             if i == _MFA and not mfa_expected(event):
+                continue
+            if i == _UAF_SHARE and row[_UAF_FIRST] == 1.0:  # "first time ... uses" says it already
                 continue
             x = row[i]
             for template in self.by_feature.get(names[i], ()):
