@@ -67,7 +67,10 @@ def test_the_reason_says_how_rarely_the_identity_uses_the_tool():
     got = rows(history())
     ev, row = got[31]
     text = _reasons_when_only("id_uaf_share", ev, row)[0]
-    assert text == "arn:aws:iam::111122223333:user/admin rarely works through aws-sdk-go: 3.2% of its earlier calls"
+    assert (
+        text
+        == "arn:aws:iam::111122223333:user/admin rarely works through aws-sdk-go: 3.2% of its earlier calls"
+    )
 
 
 def test_a_first_use_is_said_once():
