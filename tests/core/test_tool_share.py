@@ -79,3 +79,20 @@ def test_a_first_use_is_said_once():
     ev, row = got[30]
     weights_share = _reasons_when_only("id_uaf_share", ev, row)
     assert not any("rarely works through" in r for r in weights_share)
+
+
+def test_a_forged_baseline_cannot_push_the_share_past_one():
+    """Counts read back from a baseline are bounded each, not against one another: the share is clamped."""
+    from ctad.core.profile import Profile
+
+    catalog = Catalog.load()
+    norm = Normalizer(catalog)
+    state = FeatureState(catalog)
+    for e in history()[:31]:
+        state.process(norm.normalize(e.as_record()))
+    profile = Profile.from_state(state)
+    for ident in profile.data["identities"].values():
+        for entry in ident["seen"]["uaf"].values():
+            entry[0] = 10**9
+    row = profile.to_state(catalog).process(norm.normalize(history()[31].as_record()))
+    assert row[SHARE] == 1.0

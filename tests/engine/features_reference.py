@@ -104,7 +104,7 @@ class ReferenceState(FeatureState):
             ip_first = 0 if ip_seen else 1
             net_first = 0 if ev.net in st.net else 1
             uaf_first = 0 if ev.ua_family in st.uaf else 1
-            uaf_share = st.uaf[ev.ua_family][0] / n if ev.ua_family in st.uaf else 0.0
+            uaf_share = min(st.uaf[ev.ua_family][0] / n, 1.0) if ev.ua_family in st.uaf else 0.0
             region_first = 0 if (not ev.region or ev.region in st.region) else 1
             key_first = 0 if (not ev.access_key or history_key(ev.access_key) in st.key) else 1
             net_count = len(st.net)

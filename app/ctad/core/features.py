@@ -486,7 +486,7 @@ class FeatureState:
             ip_first = 0 if ip_seen else 1
             net_first = 0 if net_seen is not None else 1
             if uaf_seen is not None:
-                uaf_first, uaf_share = 0, uaf_seen[0] / n
+                uaf_first, uaf_share = 0, min(uaf_seen[0] / n, 1.0)  # a baseline read back may be forged
             else:
                 uaf_first, uaf_share = 1, 0.0
             region_first = 1 if (region and region_seen is None) else 0
