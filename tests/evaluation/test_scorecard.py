@@ -156,9 +156,10 @@ def test_alerted_incidents_are_those_at_the_alert_line():
         1, "T2", _scored(0.9, 1, "inc-tp2", "49.9"), 5.0
     )  # an attack below the line (text, as Splunk sends)
     card.add(0, "", _scored(0.9, 1, "inc-odd", float("nan")), 6.0)  # no usable score: never alerted
+    card.add(0, "", _scored(0.9, 1, "inc-huge", 10**400), 7.0)  # past any float: no usable score either
     fig = card.figures()
     assert fig["alert_incident_score"] == ALERT_INCIDENT_SCORE == 50
-    assert (fig["incidents"], fig["false_incidents"]) == (5, 3)
+    assert (fig["incidents"], fig["false_incidents"]) == (6, 4)
     assert (fig["alerted_incidents"], fig["false_alerted_incidents"], fig["attack_incidents_alerted"]) == (
         2,
         1,

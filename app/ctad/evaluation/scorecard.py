@@ -21,6 +21,7 @@ from collections import Counter
 from dataclasses import dataclass
 from typing import Any, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple
 
+from ctad.core import bounded
 from ctad.core.incidents import ALERT_INCIDENT_SCORE
 
 INCIDENT_GAP_SECONDS = 30 * 60
@@ -311,13 +312,8 @@ class FileScore:
 
 def _incident_score(value: Any) -> Optional[float]:
     """`ct_incident_score` as a number in 0..100, None when absent or not a number (output of older versions)."""
-    if isinstance(value, bool) or not isinstance(value, (int, float, str)):
-        return None
-    try:
-        score = float(value)
-    except ValueError:
-        return None
-    return min(max(score, 0.0), 100.0) if math.isfinite(score) else None
+    score = bounded.to_float(value)
+    return None if score is None else bounded.clamp(score, 0.0, 100.0)
 
 
 def _top(counter: Counter) -> List[Tuple[str, int]]:
