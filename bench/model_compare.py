@@ -37,7 +37,7 @@ from ctad.core.ordering import EventWalk
 from ctad.core.resources import find_dir
 from ctad.engine.readers import iter_rows
 from ctad.evaluation.scorecard import average_precision, label_of, roc_auc
-from ctad.train.dataset import featurize
+from ctad.train.dataset import featurize_orgs
 from ctad.train.pipeline import simulated_orgs
 from ctad.train.priors import combine_array
 from ctad.train.trainers import train_xgboost
@@ -67,11 +67,7 @@ def training_arrays(events: int, days: int, seed: int, cache: Path) -> Tuple[np.
         data = np.load(path)
         return data["X"], data["y"]
     started = time.perf_counter()
-    sets = simulated_orgs(events, days, seed, campaigns)
-    dataset = featurize(sets[0])
-    for more in sets[1:]:
-        dataset.extend(featurize(more))
-    arrays = dataset.arrays()
+    arrays = featurize_orgs(simulated_orgs(events, days, seed, campaigns)).arrays()
     cache.mkdir(parents=True, exist_ok=True)
     np.savez(path, X=arrays["X"], y=arrays["y"])
     print(

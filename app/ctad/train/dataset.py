@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
-from typing import Any, Dict, Iterable, List, Optional
+from typing import Any, Dict, Iterable, List, Optional, Sequence
 
 from ctad.core.catalog import Catalog
 from ctad.core.features import FEATURE_NAMES, FeatureState
@@ -165,4 +165,15 @@ def featurize(
         "featurize_seconds": round(time.perf_counter() - started - read_seconds, 2),
         "features": len(FEATURE_NAMES),
     }
+    return data
+
+
+def featurize_orgs(
+    record_sets: Sequence[Iterable[Dict[str, Any]]], labels: Optional[Dict[str, int]] = None
+) -> Dataset:
+    """One dataset from several organisations: each is featurised with its own causal state (histories are never
+    mixed: an identity of one organisation is no baseline for another), then appended."""
+    data = featurize(record_sets[0], labels=labels)
+    for more in record_sets[1:]:
+        data.extend(featurize(more, labels=labels))
     return data

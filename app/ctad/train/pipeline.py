@@ -21,7 +21,7 @@ import numpy as np
 from ctad import __version__
 from ctad.core.features import FEATURES
 from ctad.core.scoring import shift_for
-from ctad.train.dataset import featurize
+from ctad.train.dataset import featurize_orgs
 from ctad.train.evaluate import (
     DEFAULT_SPLITS,
     evaluate,
@@ -177,9 +177,7 @@ def train(
     stages.start("simulate+featurise")
     # A list of record sets = separate organisations: each gets its own causal state, never mixed histories.
     record_sets = records if isinstance(records, (list, tuple)) else [records]
-    data = featurize(record_sets[0], labels=labels)
-    for more in record_sets[1:]:
-        data.extend(featurize(more, labels=labels))
+    data = featurize_orgs(record_sets, labels=labels)
     arrays = data.arrays()
     del data.X
     stages.stop()
