@@ -78,6 +78,22 @@ def test_handcrafted_file_everything_flagged(tmp_path, capsys):
     assert MISSED in table  # printed literally, not swallowed as markup
 
 
+def test_naive_rare_pair_reference_by_hand(tmp_path, capsys):
+    """Every row here calls the same API, so the reference ranks by the identity's event count in the file,
+    unlabelled rows included: alice 4 (1/4 each), mallory 2 scored (1/2 each; the row without eventName has no
+    score and ranks last), carol's rows unlabelled. Attack {1/2, none} against benign {1/4 x4, 1/2}: 1/2 beats
+    four and ties one (4.5 of 10 pairs)."""
+    path = _write(tmp_path / "hand.jsonl", _handcrafted_lines())
+    code, report = _eval(tmp_path, str(path))
+    fig = report["files"][0]
+    assert code == 0
+    assert fig["rare_pair_roc_auc"] == pytest.approx(0.45)
+    # from the top: 1/2 (one attack, one benign) gives recall 1/2 at precision 1/2; the unscored attack comes
+    # last, below every benign row: the other 1/2 of recall at precision 2/7
+    assert fig["rare_pair_pr_auc"] == pytest.approx(0.25 + 0.5 * 2 / 7)
+    assert "naive rare-pair ROC / PR" in capsys.readouterr().out
+
+
 def test_handcrafted_file_nothing_flagged(tmp_path):
     path = _write(tmp_path / "hand.jsonl", _handcrafted_lines())
     code, report = _eval(tmp_path, str(path), "--threshold", "1.5")

@@ -49,9 +49,8 @@ def score_file(detector: Detector, path: str) -> FileScore:
     """One run of the detector over one file, its verdicts paired with the labels row by row."""
     card = FileScore(path)
     run = detector.start()
-    pending: List[
-        Any
-    ] = []  # per added row: (label, technique, time) or None for a row left out of the figures
+    # per added row: (label, technique, time, (identity, API)) or None for a row left out of the figures
+    pending: List[Any] = []
     for item in iter_rows([path]):
         if item.error:
             run.skip(item.error)
@@ -61,19 +60,20 @@ def score_file(detector: Detector, path: str) -> FileScore:
         ev = normalize_row(detector.normalizer, item.obj)
         if isinstance(ev, str):
             run.skip(ev)
-            time = None
+            time, pair = None, None
         else:
             run.add_event(ev)
-            time = ev.time
+            time, pair = ev.time, (ev.identity, f"{ev.source}:{ev.name}")
+            card.count_pair(*pair)
         label = label_of(item.obj) if isinstance(item.obj, dict) else None
         if label is None:
             card.add_unlabelled()
             pending.append(None)
         else:
-            pending.append((label, technique_of(item.obj), time))
+            pending.append((label, technique_of(item.obj), time, pair))
     for meta, result in zip(pending, run.results()):
         if meta is not None:
-            card.add(meta[0], meta[1], result, meta[2])
+            card.add(meta[0], meta[1], result, meta[2], meta[3])
     return card
 
 
@@ -159,6 +159,11 @@ def card_section(report: Dict[str, Any], command: str) -> str:
             f"| {f['techniques_hit']} of {f['techniques_total']} | {f['incidents']:,} | {f['false_incidents']:,} "
             f"| {_alerted(f)} |"
         )
+    naive = "; ".join(f"`{Path(f['file']).name}` {_naive(f)}" for f in report["files"])
+    lines.append(
+        "\nNaive reference, events ranked by how rare their (identity, API) pair is in the file (what `stats count "
+        f"by identity, eventName` gives an analyst), ROC-AUC / PR-AUC: {naive}."
+    )
     for f in report["files"]:
         if f["missed_techniques"]:
             missed = ", ".join(f"`{t}`" for t in f["missed_techniques"])
@@ -189,6 +194,11 @@ def _percent(value: Optional[float]) -> str:
     return "-" if value is None else f"{100 * value:.1f} %"
 
 
+def _naive(f: Dict[str, Any]) -> str:
+    """The rare-pair reference's ROC-AUC / PR-AUC (a JSON report of an older version has neither)."""
+    return f"{_ratio(f.get('rare_pair_roc_auc'))} / {_ratio(f.get('rare_pair_pr_auc'))}"
+
+
 def _alerted(f: Dict[str, Any]) -> str:
     """Incidents at the alert line, false / attack ("-" for output without incident scores)."""
     if f.get("alerted_incidents") is None:
@@ -216,6 +226,7 @@ def print_report(report: Dict[str, Any], by_technique: bool = False) -> None:
         ("ROC-AUC", lambda f: _ratio(f["roc_auc"])),
         ("PR-AUC (avg precision)", lambda f: _ratio(f["pr_auc"])),
         (f"recall at {pct} FPR", lambda f: _ratio(f["recall_at_fpr"])),
+        ("naive rare-pair ROC / PR", _naive),
         ("at the threshold:", lambda f: ""),
         ("  precision", lambda f: _ratio(f["precision"])),
         ("  recall", lambda f: _ratio(f["recall"])),

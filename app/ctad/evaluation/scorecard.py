@@ -8,6 +8,11 @@ the ranking metrics are written here and held to scikit-learn's definitions by t
   the highest down, of (recall gained) x (precision at that threshold); no interpolation;
 - recall at a false-positive rate is the best recall of any threshold whose benign flag rate stays within it.
 
+Beside the detector's figures stands a naive reference: events ranked by how rare their (identity, API) pair is in
+the file, what an analyst gets from `stats count by identity, eventName` sorted ascending (Splunk's `rare`). A
+detector that does not beat it on a file has learned nothing that file needs; on real CloudTrail an earlier model
+did not, which is why the scorecard prints both.
+
 A row that could not be scored (`ct_error`) has no score: it ranks below every scored event and is never
 flagged, so an engine that fails on attack events cannot look better for it. Every row of a file lands in
 exactly one bucket (unreadable, unlabelled, attack, benign), and the figures say how many went where.
@@ -214,6 +219,14 @@ class FileScore:
         self.techniques: Dict[str, List[int]] = {}  # technique -> [attack events, flagged]
         self.flagged: List[Flagged] = []
         self.has_incident_field = True
+        self.pairs: List[
+            Optional[Tuple[str, str]]
+        ] = []  # per labelled row: (identity, API), None if unreadable
+        self.pair_counts: Counter = Counter()  # (identity, API) -> events of the file, labelled or not
+
+    def count_pair(self, identity: str, api: str) -> None:
+        """One normalised event of the file, labelled or not: the naive reference counts every one."""
+        self.pair_counts[(identity, api)] += 1
 
     def add_unreadable(self, message: str) -> None:
         """A row that is not a JSON object: it has no label, so it can only be counted."""
@@ -224,9 +237,18 @@ class FileScore:
         left out of the figures, and counted."""
         self.unlabelled += 1
 
-    def add(self, label: int, technique: str, result: Mapping[str, Any], time: Optional[float]) -> None:
-        """One labelled row with its ct_* fields; `time` is its event time (None when it could not be read)."""
+    def add(
+        self,
+        label: int,
+        technique: str,
+        result: Mapping[str, Any],
+        time: Optional[float],
+        pair: Optional[Tuple[str, str]] = None,
+    ) -> None:
+        """One labelled row with its ct_* fields; `time` is its event time and `pair` its (identity, API), both
+        None when the row could not be normalised (counted with `count_pair` too)."""
         error = result.get("ct_error") or ""
+        self.pairs.append(pair)
         score = None if error else result.get("ct_score")
         flagged = not error and result.get("ct_anomaly") in (1, True, "1")
         self.labels.append(label)
@@ -269,6 +291,7 @@ class FileScore:
             i.score is not None for i in incidents
         )  # else: output of older versions
         alerted = [i for i in incidents if i.score is not None and i.score >= ALERT_INCIDENT_SCORE]
+        reference = self.rare_pair_scores()
         return {
             "file": self.name,
             "rows": unreadable + self.unlabelled + len(labels),
@@ -286,6 +309,8 @@ class FileScore:
             "pr_auc": average_precision(labels, scores),
             "max_fpr": max_fpr,
             "recall_at_fpr": recall_at_fpr(labels, scores, max_fpr),
+            "rare_pair_roc_auc": roc_auc(labels, reference),
+            "rare_pair_pr_auc": average_precision(labels, reference),
             "flagged": tp + fp,
             "true_alerts": tp,
             "false_alerts": fp,
@@ -308,6 +333,15 @@ class FileScore:
             "false_alerted_incidents": None if not scored else sum(1 for i in alerted if not i.attack_events),
             "attack_incidents_alerted": None if not scored else sum(1 for i in alerted if i.attack_events),
         }
+
+    def rare_pair_scores(self) -> List[Optional[float]]:
+        """The naive reference's score per labelled row: 1 / (events of its identity x API pair in the file), so
+        a pair seen once ranks first; a row that could not be normalised has none."""
+        out: List[Optional[float]] = []
+        for pair in self.pairs:
+            count = self.pair_counts.get(pair, 0) if pair is not None else 0
+            out.append(1.0 / count if count else None)
+        return out
 
 
 def _incident_score(value: Any) -> Optional[float]:
