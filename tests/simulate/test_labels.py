@@ -53,6 +53,28 @@ def test_include_techniques_only() -> None:
     assert "StopLogging" in names
 
 
+def test_scenarios_only() -> None:
+    """One attack story on request (a purple team's question); the default plan is untouched by the option."""
+    only = ["established-admin", "insider"]
+    cfg = small_config(days=8, events=6000, campaigns=6, include_techniques=["aws.*"], scenarios=only)
+    attacks = [r for r in generate(cfg) if r["_label"] == 1]
+    assert attacks and {r["_scenario"] for r in attacks} <= set(only)
+    assert {r["_technique"] for r in attacks} <= set(technique_ids("stratus"))
+    default = small_config(days=4, events=3000, campaigns=6)
+    assert list(generate(default)) == list(
+        generate(small_config(days=4, events=3000, campaigns=6, scenarios=[]))
+    )
+
+
+def test_unknown_or_impossible_scenario_is_a_clear_error() -> None:
+    with pytest.raises(ValueError, match="unknown scenario"):
+        list(generate(small_config(days=2, events=1000, campaigns=1, scenarios=["nope"])))
+    # external probes only ever replay the honeybucket discovery: no Stratus technique fits them
+    with pytest.raises(ValueError, match="no campaign can be planned"):
+        list(generate(small_config(days=2, events=1000, campaigns=1, scenarios=["external-probe"],
+                                   include_techniques=["aws.*"])))  # fmt: skip
+
+
 def test_no_attacks_flag() -> None:
     recs = list(generate(SimConfig(seed=3, days=2, events=2000, attacks=False)))
     assert recs and all(r["_label"] == 0 for r in recs)

@@ -7,6 +7,7 @@ import json
 import re
 from pathlib import Path
 
+import pytest
 from ctad.cli import main
 from ctad.simulate import SimConfig, generate, write_jsonl, write_s3_tree
 
@@ -77,6 +78,9 @@ def test_cli_errors_and_listing(tmp_path: Path, capsys) -> None:
     assert main(["simulate", "--out", str(tmp_path / "a.jsonl"), "--include-technique", "nope"]) == 2
     assert "unknown technique" in capsys.readouterr().err
     assert main(["simulate"]) == 2
+    with pytest.raises(SystemExit):  # argparse names the known scenarios
+        main(["simulate", "--out", str(tmp_path / "a.jsonl"), "--scenario", "nope"])
+    assert "established-admin" in capsys.readouterr().err
     assert main(["simulate", "--list-techniques"]) == 0
     listing = capsys.readouterr().out.splitlines()
     assert any(line.startswith("aws.defense-evasion.cloudtrail-stop\tstratus\tTA0005") for line in listing)

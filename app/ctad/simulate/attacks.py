@@ -1081,11 +1081,21 @@ ESTABLISHED_SCENARIOS = tuple(name for name, spec in SCENARIO_SPECS.items() if s
 
 
 def plan_campaigns(
-    org: Org, seed: int, n: int, allowed: List[str], iac_runs: Sequence[Any] = ()
+    org: Org,
+    seed: int,
+    n: int,
+    allowed: List[str],
+    iac_runs: Sequence[Any] = (),
+    scenarios: Sequence[str] = (),
 ) -> List[Campaign]:
     """Spread `n` campaigns over the period (after a warm-up so identities have a history), cycling through the
     allowed techniques so every technique is used before any repeats. `iac_runs` (planned IaC jobs) let
-    established-identity campaigns strike right after their victim's own infrastructure work."""
+    established-identity campaigns strike right after their victim's own infrastructure work. `scenarios`, when
+    given, are the only attack stories used (a purple team's question is often one story: "what if the admin's
+    own session is abused?"); left empty, every scenario takes its turn and the plan is unchanged."""
+    unknown = sorted(set(scenarios) - set(SCENARIOS))
+    if unknown:
+        raise ValueError(f"unknown scenario(s): {', '.join(unknown)} (known: {', '.join(SCENARIOS)})")
     if n <= 0 or not allowed:
         return []
     techs = _catalog()[0]
@@ -1097,7 +1107,16 @@ def plan_campaigns(
         for sc in scenarios_for(techs[tid]):
             queues.setdefault(sc, []).append(tid)
     used: Dict[str, int] = {}
-    scen = [sc for sc in SCENARIOS if sc in queues and SCENARIO_SPECS[sc].available(org)]
+    scen = [
+        sc
+        for sc in SCENARIOS
+        if sc in queues and SCENARIO_SPECS[sc].available(org) and (not scenarios or sc in scenarios)
+    ]
+    if not scen:
+        raise ValueError(
+            "no campaign can be planned: scenario(s) {} fit none of the chosen techniques or this organisation "
+            "(ci-role-key needs CI roles, established-admin an admin)".format(", ".join(scenarios))
+        )
     out: List[Campaign] = []
     cycle: List[str] = []
     for i in range(n):

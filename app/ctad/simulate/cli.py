@@ -8,7 +8,7 @@ import json
 import sys
 from typing import Any, Dict
 
-from ctad.simulate.attacks import technique_ids, techniques
+from ctad.simulate.attacks import SCENARIOS, technique_ids, techniques
 from ctad.simulate.generator import SimConfig, generate, plan
 from ctad.simulate.writers import write_jsonl, write_s3_tree
 
@@ -62,6 +62,14 @@ def register(subparsers: Any) -> None:
         help="never inject these techniques (repeatable; 'prefix*' allowed)",
     )
     p.add_argument(
+        "--scenario",
+        action="append",
+        default=[],
+        choices=SCENARIOS,
+        metavar="NAME",
+        help="only these attack stories (repeatable): " + ", ".join(SCENARIOS),
+    )
+    p.add_argument(
         "--compress-level",
         type=int,
         default=6,
@@ -101,6 +109,7 @@ def run(args: argparse.Namespace) -> int:
         campaigns_per_day=args.campaigns_per_day,
         include_techniques=args.include_technique,
         exclude_techniques=args.exclude_technique,
+        scenarios=args.scenario,
     )
     try:
         pl = plan(cfg)

@@ -53,6 +53,7 @@ class SimConfig:
     campaigns_per_day: float = 0.6
     include_techniques: Sequence[str] = field(default_factory=list)
     exclude_techniques: Sequence[str] = field(default_factory=list)
+    scenarios: Sequence[str] = field(default_factory=list)  # only these attack stories (empty: all of them)
 
     def start_epoch(self) -> float:
         try:
@@ -149,7 +150,9 @@ def plan(cfg: SimConfig) -> Plan:
             if cfg.campaigns is not None
             else max(1, int(round(cfg.campaigns_per_day * cfg.days)))
         )
-        campaigns = plan_campaigns(org, cfg.seed, n, allowed, iac_runs=jobs.get("iac", ()))
+        campaigns = plan_campaigns(
+            org, cfg.seed, n, allowed, iac_runs=jobs.get("iac", ()), scenarios=cfg.scenarios
+        )
     return Plan(org, humans, roles, campaigns, allowed, (total + fixed) * cfg.days, jobs)
 
 
