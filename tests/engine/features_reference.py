@@ -30,7 +30,7 @@ from ctad.core.features import (
     surprise,
 )
 from ctad.core.normalize import JUDGED_BY_PARAMETERS
-from ctad.core.schema import Event
+from ctad.core.schema import Event, bare_event_name
 
 
 class ReferenceState(FeatureState):
@@ -169,7 +169,7 @@ class ReferenceState(FeatureState):
             0,
             surprise(api_seen[0] if api_seen else 0, n, g[0] if g else 0, self.total, len(self.apis)),
             0.0,
-            min(info.risk, 3) if ev.name in JUDGED_BY_PARAMETERS else info.risk,
+            min(info.risk, 3) if bare_event_name(ev.name) in JUDGED_BY_PARAMETERS else info.risk,
             log1p(api_seen[0]) if api_seen else 0.0,
             uaf_share,
         ]

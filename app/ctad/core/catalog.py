@@ -86,9 +86,6 @@ _TACTIC_ID = re.compile(r"TA\d{4}\Z")
 _TECHNIQUE_ID = re.compile(r"T\d{4}(?:\.\d{3})?\Z")
 _EVENT_SOURCE = re.compile(r"[a-z0-9][a-z0-9.-]{0,127}\Z")
 _EVENT_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_]{0,127}\Z")
-# API version suffixes some services put on eventName (Lambda: CreateFunction20150331, UpdateFunctionCode
-# 20150331v2; CloudFront: CreateDistribution2020_05_31). Rules and people often write the bare name.
-_VERSION_SUFFIX = re.compile(r"(?:\d{8}(?:v\d+)?|\d{4}_\d{2}_\d{2})\Z")
 # A group that contains an unbounded quantifier and is itself repeated without bound: (a+)+, (a|b*)*,
 # (x{2,})+ ... the classic exponential-backtracking shapes. Bounded repeats ({0,3}) are allowed.
 _UNBOUNDED = r"(?:[+*]|\{\d*,\})"
@@ -281,8 +278,7 @@ def _ua_tests(pattern: str) -> Tuple[Tuple[int, Any], ...]:
     return tuple(tests)
 
 
-def _bare(event_name: str) -> str:
-    return _VERSION_SUFFIX.sub("", event_name)
+_bare = schema.bare_event_name
 
 
 def _norm_source(event_source: str) -> str:

@@ -19,7 +19,7 @@ import math
 from collections import deque
 from typing import Any, Dict, List, NamedTuple, Optional, Sequence, Tuple
 
-from ctad.core.normalize import JUDGED_BY_PARAMETERS
+from ctad.core.risk_checks import judged_by_parameters
 from ctad.core.schema import CATEGORIES, UA_KINDS, Event
 
 NAN = float("nan")
@@ -504,7 +504,7 @@ class FeatureState:
         in_window = win_api.get(api)
         flags = ev.flags
         # the catalogue's risk, capped where the request decides the risk (raised below by the request's flags)
-        level = min(info.risk, 3) if ev.name in JUDGED_BY_PARAMETERS else info.risk
+        level = min(info.risk, 3) if judged_by_parameters(ev.name) else info.risk
         if flags:
             req = (1 if "public" in flags else 0, 1 if "cross_account" in flags else 0,
                    1 if "open_ingress" in flags else 0, 1 if "logging_off" in flags else 0,

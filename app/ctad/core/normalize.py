@@ -22,7 +22,7 @@ from ctad.core import bounded
 from ctad.core.errors import CtadError
 from ctad.core.jsonio import loads
 from ctad.core.risk_checks import JUDGED_BY_PARAMETERS as JUDGED_BY_PARAMETERS
-from ctad.core.risk_checks import RISK_NAMES, risk_flags
+from ctad.core.risk_checks import RISK_NAMES, checked, risk_flags
 from ctad.core.risk_checks import json_object as _json_obj
 from ctad.core.schema import Event
 
@@ -628,6 +628,7 @@ class Normalizer:
             ip_kind,
             self._flags(source, name, params, account, itype, arn, issuer_arn, user_name)
             if name in RISK_NAMES
+            or (name[-1:].isdigit() and checked(name))  # Lambda: AddPermission20150331v2
             else (),  # flags
             _resource(params) if type(params) is dict else _resource(_json_obj(params)),  # resource
         )

@@ -8,6 +8,7 @@ Python offers; it pickles as a plain tuple so spilled runs stay small.
 from __future__ import annotations
 
 import operator
+import re
 from typing import Any, Dict, List, Optional, Tuple, TypedDict
 
 
@@ -48,6 +49,16 @@ CATEGORIES: Tuple[str, ...] = ("", "discovery", "credential_access", "persistenc
 
 # Request details that change risk, found by the registered checks (ctad.core.risk_checks) and used as features
 # and reasons.
+# API version suffixes some services put on eventName (Lambda: CreateFunction20150331, AddPermission20150331v2;
+# CloudFront: CreateDistribution2020_05_31). Catalogues, risk checks, rules and people write the bare name.
+_VERSION_SUFFIX = re.compile(r"(?:\d{8}(?:v\d+)?|\d{4}_\d{2}_\d{2})\Z")
+
+
+def bare_event_name(event_name: str) -> str:
+    """`event_name` without an API version suffix ("AddPermission20150331v2" -> "AddPermission")."""
+    return _VERSION_SUFFIX.sub("", event_name)
+
+
 RISK_FLAGS: Tuple[str, ...] = ("public", "cross_account", "open_ingress", "logging_off", "credential_other",
                                "self_grant", "short_expiry")  # fmt: skip
 

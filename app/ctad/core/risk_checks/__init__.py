@@ -44,6 +44,7 @@ from ctad.core.risk_checks.registry import (
     Request,
     json_object,
 )
+from ctad.core.schema import bare_event_name  # noqa: E402
 
 REGISTRY.freeze()
 
@@ -54,5 +55,18 @@ RISK_NAMES = REGISTRY.names
 # for these the catalogue's risk is what the call *can* do; `ctad.core.features.impact` caps it unless a flag is set.
 JUDGED_BY_PARAMETERS = REGISTRY.judged_by_parameters
 
+
+def checked(name: str, names: frozenset = RISK_NAMES) -> bool:
+    """Whether some check judges calls named `name`, by its bare name when it carries an API version suffix
+    (Lambda's AddPermission20150331v2 is the AddPermission the checks know). The digit test first keeps the common
+    case (a name ending in a letter) to one set lookup: the normaliser asks this of every event."""
+    return name in names or (name[-1:].isdigit() and bare_event_name(name) in names)
+
+
+def judged_by_parameters(name: str) -> bool:
+    """Whether the request, not the API alone, decides the risk of calls named `name` (see `checked`)."""
+    return checked(name, JUDGED_BY_PARAMETERS)
+
+
 __all__ = ["ANY_SOURCE", "FLAG_ORDER", "JUDGED_BY_PARAMETERS", "REGISTRY", "RISK_NAMES", "Case", "Check",
-           "Registry", "Request", "json_object", "risk_flags"]  # fmt: skip
+           "Registry", "Request", "checked", "json_object", "judged_by_parameters", "risk_flags"]  # fmt: skip

@@ -32,6 +32,14 @@ always("config.amazonaws.com", "StopConfigurationRecorder", "DeleteConfiguration
     Case("delivery channel deleted", OFF, {"deliveryChannelName": "default"}, "DeleteDeliveryChannel"),
     Case("recorder started", (), {"configurationRecorderName": "default"}, "StartConfigurationRecorder"),
 ])  # fmt: skip
+always("route53resolver.amazonaws.com", "DeleteResolverQueryLogConfig", "DisassociateResolverQueryLogConfig",
+       flag="logging_off", cases=[
+    Case("DNS query logging deleted", OFF, {"resolverQueryLogConfigId": "rqlc-1"}),
+    Case("DNS query logging detached from a VPC", OFF, {"resolverQueryLogConfigId": "rqlc-1", "resourceId": "vpc-1"},
+         "DisassociateResolverQueryLogConfig"),
+    Case("DNS query logging created", (), {"name": "q", "destinationArn": "arn:aws:s3:::logs"},
+         "CreateResolverQueryLogConfig"),
+])  # fmt: skip
 always("securityhub.amazonaws.com", "DisableSecurityHub", flag="logging_off", cases=[
     Case("Security Hub disabled", OFF, None),
     Case("Security Hub enabled", (), {"EnableDefaultStandards": True}, "EnableSecurityHub"),

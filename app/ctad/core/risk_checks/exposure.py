@@ -156,6 +156,8 @@ def access_block_loosened(req: Request) -> Tuple[str, ...]:
                                                           "principal": f"arn:aws:iam::{FOREIGN}:root"}),
     Case("function invoked by S3", (), {"functionName": "f", "action": "lambda:InvokeFunction",
                                         "principal": "s3.amazonaws.com", "sourceAccount": TEST_ACCOUNT}),
+    Case("as CloudTrail names it (API version suffix)", PUBLIC, {"functionName": "f", "principal": "*",
+         "action": "lambda:InvokeFunction", "statementId": "backdoor"}, "AddPermission20150331v2"),
 ])  # fmt: skip
 def lambda_permission(req: Request) -> Tuple[str, ...]:
     principal = str(req.params.get("principal", ""))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 from typing import Any, Iterator, Tuple
 
 from ctad.core.risk_checks.registry import ANY_SOURCE, REGISTRY, Case, Request
@@ -9,6 +10,23 @@ from ctad.core.risk_checks.registry import ANY_SOURCE, REGISTRY, Case, Request
 check = REGISTRY.check
 OPEN = ("open_ingress",)
 _WORLD = ("0.0.0.0/0", "::/0")
+# A range this wide is the internet, whatever its address bits say: "203.0.113.7/0" is 0.0.0.0/0 (EC2 takes it,
+# Stratus Red Team's open-port-22 detonation sends it), and two /1 rules cover the world between them.
+_WIDEST_PREFIX = 4
+_MAX_CIDR_CHARS = 64  # attacker-written: only short strings are parsed
+
+
+def world_range(text: str) -> bool:
+    """Whether `text` is a CIDR range covering at least 1/16 of its address family (never a private range)."""
+    if text in _WORLD:
+        return True
+    if "/" not in text or len(text) > _MAX_CIDR_CHARS:
+        return False
+    try:
+        network = ipaddress.ip_network(text.strip(), strict=False)
+    except ValueError:
+        return False
+    return network.prefixlen <= _WIDEST_PREFIX and not network.is_private
 
 
 def walk_strings(value: Any, depth: int = 0) -> Iterator[str]:
@@ -42,9 +60,13 @@ def _rule(cidr: str) -> dict:
          "SecurityGroupRule": {"SecurityGroupRule": {"CidrIpv6": "::/0", "IpProtocol": "-1"}}}},
          "ModifySecurityGroupRules", "ec2.amazonaws.com"),
     Case("SSH from the office range", (), _rule("10.0.0.0/8"), source="ec2.amazonaws.com"),
+    Case("SSH open through a /0 with host bits (Stratus Red Team)", OPEN, {"cidrIp": "203.0.113.7/0",
+         "fromPort": 22, "toPort": 22, "groupId": "sg-1", "ipProtocol": "tcp"}, source="ec2.amazonaws.com"),
+    Case("half the internet in one rule", OPEN, _rule("128.0.0.0/1"), source="ec2.amazonaws.com"),
+    Case("a partner's /24", (), _rule("198.51.100.0/24"), source="ec2.amazonaws.com"),
 ])  # fmt: skip
 def open_to_the_world(req: Request) -> Tuple[str, ...]:
     for text in walk_strings(req.params):
-        if text in _WORLD:
+        if world_range(text):
             return OPEN
     return ()

@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 from typing import Any, Callable, Dict, List, NamedTuple, Sequence, Tuple
 
-from ctad.core.schema import RISK_FLAGS
+from ctad.core.schema import RISK_FLAGS, bare_event_name
 
 # Matches any eventSource: for the few API names that mean the same thing in every service that has them
 # (PutResourcePolicy, SetQueueAttributes, ...) and for checks that have always been judged by the name alone.
@@ -175,8 +175,12 @@ class Registry:
         self.frozen = True
 
     def lookup(self, source: str, name: str) -> Tuple[Check, ...]:
-        """The checks that judge a call of `name` in `source` (empty: none)."""
-        return self._keyed.get((source, name)) or self._any.get(name, ())
+        """The checks that judge a call of `name` in `source` (empty: none), by its bare name if need be."""
+        found = self._keyed.get((source, name)) or self._any.get(name, ())
+        if not found and name[-1:].isdigit():
+            bare = bare_event_name(name)
+            found = self._keyed.get((source, bare)) or self._any.get(bare, ())
+        return found
 
     def flags(
         self,
@@ -187,8 +191,12 @@ class Registry:
         caller_user: str = "",
         caller_role: str = "",
     ) -> Tuple[str, ...]:
-        """The flags the registered checks raise for one request, in FLAG_ORDER."""
+        """The flags the registered checks raise for one request, in FLAG_ORDER. A name with an API version
+        suffix (Lambda's AddPermission20150331v2) is judged by the checks of its bare name, and they see that name."""
         checks = self._keyed.get((source, name)) or self._any.get(name)
+        if not checks and name[-1:].isdigit():
+            name = bare_event_name(name)
+            checks = self._keyed.get((source, name)) or self._any.get(name)
         if not checks:
             return ()
         params = json_object(params)
