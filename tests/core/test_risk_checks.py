@@ -46,7 +46,9 @@ def test_each_check_has_a_flagged_and_a_benign_event(check):
     assert any(not c.expect for c in check.cases), "no benign event that must raise nothing"
     assert flagged, "no event that raises a flag"
     for case in flagged:  # a flagged event exercises this very check, not a neighbour
-        assert schema.bare_event_name(case.name or check.names[0]) in check.names  # Lambda's names carry a version
+        assert (
+            schema.bare_event_name(case.name or check.names[0]) in check.names
+        )  # Lambda's names carry a version
         assert set(case.expect) & set(check.flags)
         assert check in REGISTRY.lookup(case.source or check.source, case.name or check.names[0])
 
@@ -196,3 +198,22 @@ def test_hostile_parameters_never_raise(check, case):
         for name in check.names:
             flags = risk_flags(record["eventSource"], name, params, TEST_ACCOUNT, "alice", "ci")
             assert set(flags) <= set(FLAG_ORDER)
+
+
+def test_versioned_names_are_judged_and_the_name_caches_stay_bounded(normalizer):
+    """Lambda writes AddPermission20150331v2; the normaliser and the features remember per name whether a check
+    judges it, and eventName is attacker-written: thousands of made-up names must not grow those tables, nor
+    change the answer for a real name once they are full."""
+    from ctad.core import features, normalize
+
+    check = next(c for c in REGISTRY.checks if c.title == "lambda_permission")
+    public = next(c for c in check.cases if c.name == "AddPermission20150331v2")
+    for n in range(normalize._CHECKED_MAX + 500):
+        record = check.record(public)
+        record["eventName"] = f"Made{n}Up20150331v2"
+        assert normalizer.from_raw(record).flags == ()
+        features._judged(record["eventName"])
+    assert len(normalize._CHECKED) <= normalize._CHECKED_MAX
+    assert len(features._JUDGED) <= features._JUDGED_MAX
+    assert normalizer.from_raw(check.record(public)).flags == ("public",)
+    assert features._judged("AddPermission20150331v2") and not features._judged("Made1Up20150331v2")

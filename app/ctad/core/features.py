@@ -256,6 +256,19 @@ MAX_ACTIONS = 1024  # risky-request kinds remembered per identity: request flags
 SURPRISE_PRIOR = 10.0
 MAX_SURPRISE = 40.0
 # Request risk flags that put an action at the top of the impact scale, whatever the catalogue says of the API.
+# eventName -> whether its request decides its risk (`risk_checks.judged_by_parameters`, which strips Lambda's
+# version suffixes): one dict lookup per event on the hot path. Names are attacker-written, so it stops growing.
+_JUDGED: Dict[str, bool] = {}
+_JUDGED_MAX = 4096
+
+
+def _judged(name: str) -> bool:
+    judged = judged_by_parameters(name)
+    if len(_JUDGED) < _JUDGED_MAX:
+        _JUDGED[name] = judged
+    return judged
+
+
 FLAG_IMPACT = {"logging_off": 5, "public": 5, "cross_account": 5, "short_expiry": 5, "open_ingress": 4,
                "credential_other": 4, "self_grant": 4}  # fmt: skip
 _LOG2 = math.log(2.0)
@@ -504,7 +517,10 @@ class FeatureState:
         in_window = win_api.get(api)
         flags = ev.flags
         # the catalogue's risk, capped where the request decides the risk (raised below by the request's flags)
-        level = min(info.risk, 3) if judged_by_parameters(ev.name) else info.risk
+        judged = _JUDGED.get(ev.name)
+        if judged is None:
+            judged = _judged(ev.name)
+        level = min(info.risk, 3) if judged else info.risk
         if flags:
             req = (1 if "public" in flags else 0, 1 if "cross_account" in flags else 0,
                    1 if "open_ingress" in flags else 0, 1 if "logging_off" in flags else 0,

@@ -604,6 +604,9 @@ class Normalizer:
         family, kind = self._ua_cache.get(ua) or self._ua(ua)
         if ua.startswith(("signin.amazonaws.com", "console.")):
             console = True
+        risky = _CHECKED.get(name)
+        if risky is None:
+            risky = _remember_checked(name)
         return Event(  # positionally, in __slots__ order: keywords would double the cost of this call
             event_id,
             t,  # time
@@ -632,6 +635,19 @@ class Normalizer:
             else (),  # flags
             _resource(params) if type(params) is dict else _resource(_json_obj(params)),  # resource
         )
+
+
+# eventName -> whether some risk check judges it (`risk_checks.checked`: by the bare name when Lambda adds its API
+# version, AddPermission20150331v2): one dict lookup per event. Names are attacker-written, so it stops growing.
+_CHECKED: Dict[str, bool] = {name: True for name in RISK_NAMES}
+_CHECKED_MAX = 4096
+
+
+def _remember_checked(name: str) -> bool:
+    judged = checked(name)
+    if len(_CHECKED) < _CHECKED_MAX:
+        _CHECKED[name] = judged
+    return judged
 
 
 def _caller_names(itype: str, arn: str, issuer_arn: str, user_name: str) -> Tuple[str, str]:
