@@ -255,7 +255,6 @@ MAX_ACTIONS = 1024  # risky-request kinds remembered per identity: request flags
 # pseudo-calls of the estate's API mix added to each identity's own (Bayesian smoothing)
 SURPRISE_PRIOR = 10.0
 MAX_SURPRISE = 40.0
-# Request risk flags that put an action at the top of the impact scale, whatever the catalogue says of the API.
 # eventName -> whether its request decides its risk (`risk_checks.judged_by_parameters`, which strips Lambda's
 # version suffixes): one dict lookup per event on the hot path. Names are attacker-written, so it stops growing.
 _JUDGED: Dict[str, bool] = {}
@@ -269,6 +268,7 @@ def _judged(name: str) -> bool:
     return judged
 
 
+# Request risk flags that put an action at the top of the impact scale, whatever the catalogue says of the API.
 FLAG_IMPACT = {"logging_off": 5, "public": 5, "cross_account": 5, "short_expiry": 5, "open_ingress": 4,
                "credential_other": 4, "self_grant": 4}  # fmt: skip
 _LOG2 = math.log(2.0)
