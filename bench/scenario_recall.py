@@ -19,22 +19,13 @@ from __future__ import annotations
 
 import argparse
 import json
-import subprocess
 import sys
 import tempfile
 from collections import defaultdict
 from pathlib import Path
 from typing import Dict, List, Optional, Tuple
 
-CTAD = [sys.executable, "-m", "ctad"]
-EVENTS_PER_DAY = 6000
-
-
-def run(cmd: List[str]) -> None:
-    """A `ctad` command, quiet unless it fails (then its own message is shown)."""
-    done = subprocess.run(cmd, capture_output=True, text=True)
-    if done.returncode:
-        sys.exit(f"{' '.join(cmd[2:])} failed ({done.returncode}):\n{done.stderr[-2000:]}")
+from base_rate import CTAD, EVENTS_PER_DAY, run  # the same small accounts, the same quiet `ctad` runner
 
 
 def simulate(out: Path, seed: int, days: int, campaigns: int, scenario: str, technique: str) -> None:

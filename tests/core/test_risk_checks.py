@@ -204,16 +204,15 @@ def test_versioned_names_are_judged_and_the_name_caches_stay_bounded(normalizer)
     """Lambda writes AddPermission20150331v2; the normaliser and the features remember per name whether a check
     judges it, and eventName is attacker-written: thousands of made-up names must not grow those tables, nor
     change the answer for a real name once they are full."""
-    from ctad.core import features, normalize
+    from ctad.core.risk_checks import CHECKED, JUDGED
 
     check = next(c for c in REGISTRY.checks if c.title == "lambda_permission")
     public = next(c for c in check.cases if c.name == "AddPermission20150331v2")
-    for n in range(normalize._CHECKED_MAX + 500):
+    for n in range(CHECKED.limit + 500):
         record = check.record(public)
         record["eventName"] = f"Made{n}Up20150331v2"
         assert normalizer.from_raw(record).flags == ()
-        features._judged(record["eventName"])
-    assert len(normalize._CHECKED) <= normalize._CHECKED_MAX
-    assert len(features._JUDGED) <= features._JUDGED_MAX
+        JUDGED(record["eventName"])
+    assert len(CHECKED.known) <= CHECKED.limit and len(JUDGED.known) <= JUDGED.limit
     assert normalizer.from_raw(check.record(public)).flags == ("public",)
-    assert features._judged("AddPermission20150331v2") and not features._judged("Made1Up20150331v2")
+    assert JUDGED("AddPermission20150331v2") and not JUDGED("Made1Up20150331v2")

@@ -19,7 +19,7 @@ import math
 from collections import deque
 from typing import Any, Dict, List, NamedTuple, Optional, Sequence, Tuple
 
-from ctad.core.risk_checks import judged_by_parameters
+from ctad.core.risk_checks import JUDGED
 from ctad.core.schema import CATEGORIES, UA_KINDS, Event
 
 NAN = float("nan")
@@ -255,19 +255,7 @@ MAX_ACTIONS = 1024  # risky-request kinds remembered per identity: request flags
 # pseudo-calls of the estate's API mix added to each identity's own (Bayesian smoothing)
 SURPRISE_PRIOR = 10.0
 MAX_SURPRISE = 40.0
-# eventName -> whether its request decides its risk (`risk_checks.judged_by_parameters`, which strips Lambda's
-# version suffixes): one dict lookup per event on the hot path. Names are attacker-written, so it stops growing.
-_JUDGED: Dict[str, bool] = {}
-_JUDGED_MAX = 4096
-
-
-def _judged(name: str) -> bool:
-    judged = judged_by_parameters(name)
-    if len(_JUDGED) < _JUDGED_MAX:
-        _JUDGED[name] = judged
-    return judged
-
-
+_JUDGED_KNOWN = JUDGED.known  # eventName -> whether its request decides its risk (bound once: the hot path)
 # Request risk flags that put an action at the top of the impact scale, whatever the catalogue says of the API.
 FLAG_IMPACT = {"logging_off": 5, "public": 5, "cross_account": 5, "short_expiry": 5, "open_ingress": 4,
                "credential_other": 4, "self_grant": 4}  # fmt: skip
@@ -517,9 +505,9 @@ class FeatureState:
         in_window = win_api.get(api)
         flags = ev.flags
         # the catalogue's risk, capped where the request decides the risk (raised below by the request's flags)
-        judged = _JUDGED.get(ev.name)
+        judged = _JUDGED_KNOWN.get(ev.name)
         if judged is None:
-            judged = _judged(ev.name)
+            judged = JUDGED(ev.name)
         level = min(info.risk, 3) if judged else info.risk
         if flags:
             req = (1 if "public" in flags else 0, 1 if "cross_account" in flags else 0,

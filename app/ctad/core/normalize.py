@@ -21,8 +21,8 @@ from typing import Any, Dict, Mapping, Optional, Tuple
 from ctad.core import bounded
 from ctad.core.errors import CtadError
 from ctad.core.jsonio import loads
+from ctad.core.risk_checks import CHECKED, risk_flags
 from ctad.core.risk_checks import JUDGED_BY_PARAMETERS as JUDGED_BY_PARAMETERS
-from ctad.core.risk_checks import RISK_NAMES, checked, risk_flags
 from ctad.core.risk_checks import json_object as _json_obj
 from ctad.core.schema import Event
 
@@ -604,9 +604,9 @@ class Normalizer:
         family, kind = self._ua_cache.get(ua) or self._ua(ua)
         if ua.startswith(("signin.amazonaws.com", "console.")):
             console = True
-        risky = _CHECKED.get(name)
+        risky = _CHECKED_KNOWN.get(name)  # whether a risk check judges it (Lambda: AddPermission20150331v2)
         if risky is None:
-            risky = _remember_checked(name)
+            risky = CHECKED(name)
         return Event(  # positionally, in __slots__ order: keywords would double the cost of this call
             event_id,
             t,  # time
@@ -630,24 +630,13 @@ class Normalizer:
             net,
             ip_kind,
             self._flags(source, name, params, account, itype, arn, issuer_arn, user_name)
-            if name in RISK_NAMES
-            or (name[-1:].isdigit() and checked(name))  # Lambda: AddPermission20150331v2
+            if risky
             else (),  # flags
             _resource(params) if type(params) is dict else _resource(_json_obj(params)),  # resource
         )
 
 
-# eventName -> whether some risk check judges it (`risk_checks.checked`: by the bare name when Lambda adds its API
-# version, AddPermission20150331v2): one dict lookup per event. Names are attacker-written, so it stops growing.
-_CHECKED: Dict[str, bool] = {name: True for name in RISK_NAMES}
-_CHECKED_MAX = 4096
-
-
-def _remember_checked(name: str) -> bool:
-    judged = checked(name)
-    if len(_CHECKED) < _CHECKED_MAX:
-        _CHECKED[name] = judged
-    return judged
+_CHECKED_KNOWN = CHECKED.known  # bound once: the hot path's one dict lookup
 
 
 def _caller_names(itype: str, arn: str, issuer_arn: str, user_name: str) -> Tuple[str, str]:

@@ -32,6 +32,8 @@ Standard library only, Python 3.9: this runs at search time, once per risky even
 
 from __future__ import annotations
 
+from typing import Callable, Dict, Iterable
+
 # The check modules register themselves on import. The order does not matter: flags are written in FLAG_ORDER.
 from ctad.core.risk_checks import audit, exposure, identity, network, storage  # noqa: E402, F401
 from ctad.core.risk_checks.registry import (
@@ -68,5 +70,30 @@ def judged_by_parameters(name: str) -> bool:
     return checked(name, JUDGED_BY_PARAMETERS)
 
 
-__all__ = ["ANY_SOURCE", "FLAG_ORDER", "JUDGED_BY_PARAMETERS", "REGISTRY", "RISK_NAMES", "Case", "Check",
-           "Registry", "Request", "checked", "json_object", "judged_by_parameters", "risk_flags"]  # fmt: skip
+class NameMemo:
+    """`answer(eventName)` remembered per name, for the hot paths that ask it of every event: `known.get(name)` is
+    one dict lookup, and only a name not seen yet pays for the answer (a regex for Lambda's version suffix).
+    eventName is attacker-written, so at most `limit` names are kept; past that, answers are computed, not kept."""
+
+    def __init__(self, answer: Callable[[str], bool], limit: int = 4096, known: Iterable[str] = ()) -> None:
+        self.answer = answer
+        self.limit = limit
+        self.known: Dict[str, bool] = {name: True for name in known}
+
+    def __call__(self, name: str) -> bool:
+        hit = self.known.get(name)
+        if hit is None:
+            hit = self.answer(name)
+            if len(self.known) < self.limit:
+                self.known[name] = hit
+        return hit
+
+
+# The normaliser asks `CHECKED` of every event, the features `JUDGED` of every catalogued one.
+CHECKED = NameMemo(checked, known=RISK_NAMES)
+JUDGED = NameMemo(judged_by_parameters)
+
+
+__all__ = ["ANY_SOURCE", "CHECKED", "FLAG_ORDER", "JUDGED", "JUDGED_BY_PARAMETERS", "REGISTRY", "RISK_NAMES", "Case",
+           "Check", "NameMemo", "Registry", "Request", "checked", "json_object", "judged_by_parameters",
+           "risk_flags"]  # fmt: skip
