@@ -19,8 +19,36 @@ def _raised(public: bool, cross: bool) -> Tuple[str, ...]:
     return BOTH if public and cross else PUBLIC if public else CROSS if cross else ()
 
 
+# Condition keys that pin who may call: an account, an organisation, an identity, a network. A statement for
+# Principal "*" with one of these is not public; with only other conditions (sts:ExternalId, a shared string anyone
+# who learns it can send; aws:SecureTransport; MFA; dates) it still is: Panther's AWS.IAM.BackdoorRole is a trust
+# policy for "*" guarded by an external id alone.
+_PINNING_KEYS = frozenset(k.lower() for k in (
+    "aws:SourceAccount", "aws:SourceArn", "aws:SourceOwner", "aws:SourceOrgID", "aws:SourceOrgPaths",
+    "aws:PrincipalAccount", "aws:PrincipalArn", "aws:PrincipalOrgID", "aws:PrincipalOrgPaths", "aws:userid",
+    "aws:username", "aws:SourceVpc", "aws:SourceVpce", "aws:SourceIp", "aws:VpcSourceIp", "kms:CallerAccount",
+    "lambda:FunctionArn", "aws:PrincipalServiceName",
+))  # fmt: skip
+
+
+def pins_caller(condition: Any) -> bool:
+    """Whether an Allow statement's Condition limits who may call (see _PINNING_KEYS). A condition we cannot read
+    (a flattened or malformed value) counts as limiting, as any condition always did."""
+    if not condition:
+        return False
+    if not isinstance(condition, dict):
+        return True
+    for block in condition.values():
+        if not isinstance(block, dict):
+            return True
+        if any(isinstance(key, str) and key.lower() in _PINNING_KEYS for key in block):
+            return True
+    return False
+
+
 def principals(policy: Any) -> List[Tuple[str, bool]]:
-    """(principal, has_condition) for Allow statements of an IAM-style policy document."""
+    """(principal, pinned) for Allow statements of an IAM-style policy document: `pinned` when a condition limits
+    who may call (`pins_caller`)."""
     policy = json_object(policy)
     if not isinstance(policy, dict):
         return []
@@ -37,7 +65,7 @@ def principals(policy: Any) -> List[Tuple[str, bool]]:
     for st in statements if isinstance(statements, list) else []:
         if not isinstance(st, dict) or st.get("Effect", "Allow") != "Allow":
             continue
-        cond = bool(st.get("Condition"))
+        cond = pins_caller(st.get("Condition"))
         principal = st.get("Principal")
         if isinstance(principal, str):
             out.append((principal, cond))
@@ -179,6 +207,14 @@ def lambda_permission(req: Request) -> Tuple[str, ...]:
     Case("conditioned public policy", (), {"bucketName": "data", "bucketPolicy": {"Statement": [
         {"Effect": "Allow", "Principal": "*", "Condition": {"StringEquals": {"aws:SourceVpce": "vpce-1"}}}]}},
          source="s3.amazonaws.com"),
+    Case("role for anyone who knows an external id (Panther AWS.IAM.BackdoorRole)", PUBLIC, {"roleName": "r",
+         "policyDocument": json.dumps({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": "*",
+         "Action": "sts:AssumeRole", "Condition": {"StringEquals": {"sts:ExternalId": "12345"}}}]})},
+         "UpdateAssumeRolePolicy", "iam.amazonaws.com"),
+    Case("role for anyone in the organisation", (), {"roleName": "r", "policyDocument": json.dumps({"Statement": [
+        {"Effect": "Allow", "Principal": {"AWS": "*"}, "Action": "sts:AssumeRole",
+         "Condition": {"StringEquals": {"AWS:PrincipalOrgID": "o-abc123"}}}]})}, "UpdateAssumeRolePolicy",
+         "iam.amazonaws.com"),
     Case("key policy for the own account", (), {"keyId": "k", "policy": json.dumps({"Statement": [
         {"Effect": "Allow", "Principal": {"AWS": f"arn:aws:iam::{TEST_ACCOUNT}:root"}, "Action": "kms:*"}]})},
          "PutKeyPolicy", "kms.amazonaws.com"),
