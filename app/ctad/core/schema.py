@@ -47,8 +47,6 @@ CATEGORIES: Tuple[str, ...] = ("", "discovery", "credential_access", "persistenc
                                "defense_evasion", "exfiltration", "impact", "lateral_movement", "initial_access",
                                "execution", "collection", "resource_hijacking", "other")  # fmt: skip
 
-# Request details that change risk, found by the registered checks (ctad.core.risk_checks) and used as features
-# and reasons.
 # API version suffixes some services put on eventName (Lambda: CreateFunction20150331, AddPermission20150331v2;
 # CloudFront: CreateDistribution2020_05_31). Catalogues, risk checks, rules and people write the bare name.
 _VERSION_SUFFIX = re.compile(r"(?:\d{8}(?:v\d+)?|\d{4}_\d{2}_\d{2})\Z")
@@ -59,6 +57,8 @@ def bare_event_name(event_name: str) -> str:
     return _VERSION_SUFFIX.sub("", event_name)
 
 
+# Request details that change risk, found by the registered checks (ctad.core.risk_checks) and used as features
+# and reasons.
 RISK_FLAGS: Tuple[str, ...] = ("public", "cross_account", "open_ingress", "logging_off", "credential_other",
                                "self_grant", "short_expiry")  # fmt: skip
 

@@ -219,9 +219,8 @@ class FileScore:
         self.techniques: Dict[str, List[int]] = {}  # technique -> [attack events, flagged]
         self.flagged: List[Flagged] = []
         self.has_incident_field = True
-        self.pairs: List[
-            Optional[Tuple[str, str]]
-        ] = []  # per labelled row: (identity, API), None if unreadable
+        # per labelled row: (identity, API), None when the row could not be normalised
+        self.pairs: List[Optional[Tuple[str, str]]] = []
         self.pair_counts: Counter = Counter()  # (identity, API) -> events of the file, labelled or not
 
     def count_pair(self, identity: str, api: str) -> None:
@@ -287,9 +286,8 @@ class FileScore:
             grouping = f"fallback: ct_identity, gaps <= {gap_seconds / 60:g} min"
         named = {t: c for t, c in self.techniques.items() if t}
         unreadable = sum(self.unreadable.values())
-        scored = not incidents or any(
-            i.score is not None for i in incidents
-        )  # else: output of older versions
+        # incidents without scores are output of older versions: nothing can be said of what would page
+        scored = not incidents or any(i.score is not None for i in incidents)
         alerted = [i for i in incidents if i.score is not None and i.score >= ALERT_INCIDENT_SCORE]
         reference = self.rare_pair_scores()
         return {

@@ -193,12 +193,11 @@ class Registry:
     ) -> Tuple[str, ...]:
         """The flags the registered checks raise for one request, in FLAG_ORDER. A name with an API version
         suffix (Lambda's AddPermission20150331v2) is judged by the checks of its bare name, and they see that name."""
-        checks = self._keyed.get((source, name)) or self._any.get(name)
-        if not checks and name[-1:].isdigit():
-            name = bare_event_name(name)
-            checks = self._keyed.get((source, name)) or self._any.get(name)
+        checks = self.lookup(source, name)
         if not checks:
             return ()
+        if name[-1:].isdigit():
+            name = bare_event_name(name)  # registered names are bare: a suffix was what let the checks match
         params = json_object(params)
         has_params = isinstance(params, dict)
         req = Request(source, name, params if has_params else None, own_account, caller_user, caller_role)
