@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import calendar
 import gzip
 import json
 import random
+import time
 from pathlib import Path
 
 import pytest
@@ -103,13 +105,14 @@ def test_handcrafted_file_nothing_flagged(tmp_path):
     assert fig["techniques_hit"] == 0
 
 
-def test_figures_do_not_depend_on_row_order(tmp_path):
+@pytest.mark.parametrize("window", [[], ["--window", "30"]])
+def test_figures_do_not_depend_on_row_order(tmp_path, window):
     lines = _handcrafted_lines()
     _write(tmp_path / "a.jsonl", lines)
     random.Random(4).shuffle(lines)
     _write(tmp_path / "b.jsonl", lines)
-    _, first = _eval(tmp_path, str(tmp_path / "a.jsonl"), name="a.json")
-    _, second = _eval(tmp_path, str(tmp_path / "b.jsonl"), name="b.json")
+    _, first = _eval(tmp_path, str(tmp_path / "a.jsonl"), *window, name="a.json")
+    _, second = _eval(tmp_path, str(tmp_path / "b.jsonl"), *window, name="b.json")
     a, b = first["files"][0], second["files"][0]
     a.pop("file"), b.pop("file")
     assert a == b
@@ -182,3 +185,59 @@ def test_baseline_mode(tmp_path, capsys):
     code, _ = _eval(tmp_path, str(path), "--baseline", str(tmp_path / "absent.json"), name="x.json")
     assert code == 2
     assert "cannot read baseline" in capsys.readouterr().err
+
+
+def test_window_scores_each_window_as_its_own_run_by_hand(tmp_path, capsys):
+    """--window 30 from the earliest event (minute 0): [0, 30) holds alice 0, 10 and mallory 5, 20; [30, 60) carol
+    30, 31 and alice 50; [60, 90) alice 80. The naive reference counts pairs per window, as `stats count` over the
+    same search would: alice 1/2, 1/2, 1, 1; mallory 1/2 (attack) and 1/2. The attack's 1/2 ties three benign rows
+    and beats none, the unscored attack ranks last: 1.5 of 10 pairs."""
+    path = _write(tmp_path / "hand.jsonl", _handcrafted_lines())
+    code, report = _eval(tmp_path, str(path), "--window", "30")
+    assert code == 0 and report["window_minutes"] == 30
+    fig = report["files"][0]
+    assert fig["rare_pair_roc_auc"] == pytest.approx(0.15)
+    assert (fig["rows"], fig["events"], fig["attack_events"], fig["error_rows"]) == (10, 7, 2, 1)
+    assert "each 30-minute window its own run" in capsys.readouterr().out
+
+    for bad in ("4", "x", "-30"):
+        with pytest.raises(SystemExit) as exc:
+            main(["eval", "-q", "--window", bad, str(path)])
+        assert exc.value.code == 2
+    assert "--window" in capsys.readouterr().err
+
+
+def test_window_figures_are_those_of_ctad_detect_run_on_each_window(tmp_path):
+    """Simulator output cut by hand into 6-hour files, each run through `ctad detect` on its own: pooled, they give
+    the figures of `ctad eval --window 360` on the whole file (so each window really starts from nothing)."""
+    sim = tmp_path / "sim.jsonl"
+    assert (
+        main(["simulate", "--quiet", "--events", "1500", "--days", "2", "--seed", "5", "--out", str(sim)])
+        == 0
+    )
+    records = [json.loads(line) for line in sim.read_text().splitlines()]
+    times = [_epoch(r["eventTime"]) for r in records]
+    parts = {}
+    for rec, t in zip(records, times):
+        parts.setdefault(int((t - min(times)) // (6 * 3600)), []).append(rec)
+    assert len(parts) >= 6
+    labels, scores, flagged = [], [], 0
+    for key, recs in parts.items():
+        src, out = tmp_path / f"w{key}.jsonl", tmp_path / f"d{key}.jsonl"
+        _write(src, [json.dumps(r) for r in recs])
+        assert main(["detect", "-q", "--workers", "1", str(src), "-o", str(out)]) == 0
+        rows = [json.loads(line) for line in out.read_text().splitlines()]
+        labels += [int(r["_label"]) for r in rows]
+        scores += [r["ct_score"] for r in rows]
+        flagged += sum(r["ct_anomaly"] for r in rows)
+    code, report = _eval(tmp_path, str(sim), "--window", "360")
+    fig = report["files"][0]
+    assert code == 0 and fig["events"] == len(labels) == len(records)
+    assert fig["flagged"] == flagged
+    assert fig["roc_auc"] == pytest.approx(roc_auc(labels, scores))
+    _, whole = _eval(tmp_path, str(sim), name="whole.json")
+    assert whole["files"][0]["roc_auc"] != pytest.approx(fig["roc_auc"])  # windows do change the answer
+
+
+def _epoch(text: str) -> float:
+    return calendar.timegm(time.strptime(text, "%Y-%m-%dT%H:%M:%SZ"))

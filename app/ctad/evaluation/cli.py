@@ -1,7 +1,9 @@
 """`ctad eval FILE...`: the real-data scorecard. How the shipped detector does on labelled CloudTrail.
 
 Each file is one run of the detector on its own (one file, one account), in hunting mode unless a baseline is
-given, exactly as `ctad detect` would score it; the labels (`_label`, `_technique`) are read beside the events
+given, exactly as `ctad detect` would score it. `--window MINUTES` instead scores each consecutive window of the file
+as its own run, which is what an analyst sees running `| cloudtraildetect` over "Last 60 minutes" with no baseline:
+the short-history regime a whole-file run only has in its first hour; the labels (`_label`, `_technique`) are read beside the events
 and never reach the engine (it ignores `_` keys). The figures are the ones a SOC asks for before trusting a
 detector: ranking quality (ROC-AUC, PR-AUC, recall at 1 % FPR), what the shipped threshold does (precision,
 recall, false alerts, techniques hit) and how many incidents an analyst would open for nothing.
@@ -15,15 +17,18 @@ import math
 import os
 import sys
 from pathlib import Path
-from typing import Any, Dict, List, Optional
+from typing import Any, Dict, Iterator, List, Optional, Tuple, Union
 
 from ctad.core.incidents import ALERT_INCIDENT_SCORE
 from ctad.core.profile import Profile
+from ctad.core.schema import Event
+from ctad.engine import argtypes
 from ctad.engine.detect import Detector, ModelError, normalize_row
 from ctad.engine.readers import iter_rows
 from ctad.evaluation.scorecard import FileScore, label_of, technique_of
 
 MAX_FPR = 0.01
+MIN_WINDOW_MINUTES, MAX_WINDOW_MINUTES = 5, 60 * 24 * 366
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -38,6 +43,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--baseline", help="baseline profile every file starts from (default: hunting mode, none)")
     p.add_argument("--json", dest="json_out", metavar="FILE", help="also write every figure as JSON here")
     p.add_argument("--by-technique", action="store_true", help="also print recall per attack technique")
+    p.add_argument("--window", type=argtypes.int_range(MIN_WINDOW_MINUTES, MAX_WINDOW_MINUTES), metavar="MINUTES",
+                   help="score each consecutive MINUTES-long window of a file as its own hunting run (fresh state: "
+                        "what a search over the last MINUTES without a baseline sees); figures pool the windows")  # fmt: skip
     p.add_argument("--card", metavar="MODEL_CARD",
                    help="also write the figures as the scorecard table at the top of this model card (evaluation "
                         "only: the model and its threshold are not touched)")  # fmt: skip
@@ -45,36 +53,59 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=cmd_eval)
 
 
-def score_file(detector: Detector, path: str) -> FileScore:
-    """One run of the detector over one file, its verdicts paired with the labels row by row."""
+Row = Tuple[Any, Union[Event, str]]  # (the row's object, its Event or the ct_error message it gets)
+
+
+def score_file(detector: Detector, path: str, window_minutes: Optional[int] = None) -> FileScore:
+    """Runs of the detector over one file (one run, or one per window), verdicts paired with the labels row by
+    row."""
     card = FileScore(path)
-    run = detector.start()
-    # per added row: (label, technique, time, (identity, API)) or None for a row left out of the figures
-    pending: List[Any] = []
+    rows: List[Row] = []
     for item in iter_rows([path]):
         if item.error:
-            run.skip(item.error)
-            card.add_unreadable(item.error)
-            pending.append(None)
+            card.add_unreadable(item.error)  # not a JSON object: no label, nothing to score
             continue
-        ev = normalize_row(detector.normalizer, item.obj)
-        if isinstance(ev, str):
-            run.skip(ev)
-            time, pair = None, None
-        else:
-            run.add_event(ev)
-            time, pair = ev.time, (ev.identity, f"{ev.source}:{ev.name}")
-            card.count_pair(*pair)
-        label = label_of(item.obj) if isinstance(item.obj, dict) else None
-        if label is None:
-            card.add_unlabelled()
-            pending.append(None)
-        else:
-            pending.append((label, technique_of(item.obj), time, pair))
-    for meta, result in zip(pending, run.results()):
-        if meta is not None:
-            card.add(meta[0], meta[1], result, meta[2], meta[3])
+        rows.append((item.obj, normalize_row(detector.normalizer, item.obj)))
+    for window, part in windows(rows, window_minutes):
+        run = detector.start()
+        # per added row: (label, technique, time, pair) or None for a row left out of the figures
+        pending: List[Any] = []
+        for obj, ev in part:
+            if isinstance(ev, str):
+                run.skip(ev)
+                time, pair = None, None
+            else:
+                run.add_event(ev)
+                time, pair = ev.time, (window, ev.identity, f"{ev.source}:{ev.name}")
+                card.count_pair(pair)
+            label = label_of(obj) if isinstance(obj, dict) else None
+            if label is None:
+                card.add_unlabelled()
+                pending.append(None)
+            else:
+                pending.append((label, technique_of(obj), time, pair))
+        for meta, result in zip(pending, run.results()):
+            if meta is not None:
+                card.add(meta[0], meta[1], result, meta[2], meta[3])
     return card
+
+
+def windows(rows: List[Row], window_minutes: Optional[int]) -> Iterator[Tuple[int, List[Row]]]:
+    """The file as one part (window 0), or cut into consecutive windows from its earliest event, in time order.
+    A window starts from the file's own clock, never from where the attacks are, so the labels cannot choose
+    what history an event gets. Rows that cannot be normalised have no time: they form a part of their own."""
+    if not window_minutes:
+        yield 0, rows
+        return
+    times = [ev.time for _, ev in rows if not isinstance(ev, str)]
+    start = min(times) if times else 0.0
+    parts: Dict[int, List[Row]] = {}
+    for row in rows:
+        ev = row[1]
+        key = -1 if isinstance(ev, str) else int((ev.time - start) // (60.0 * window_minutes))
+        parts.setdefault(key, []).append(row)
+    for key in sorted(parts):
+        yield key, parts[key]
 
 
 def cmd_eval(args: argparse.Namespace) -> int:
@@ -102,7 +133,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
     for path in args.paths:
         if not args.quiet:
             print(f"ctad eval: scoring {path}", file=sys.stderr)
-        fig = score_file(detector, path).figures(MAX_FPR)
+        fig = score_file(detector, path, args.window).figures(MAX_FPR)
         if not fig["events"]:
             print(
                 f"ctad eval: {path}: no labelled rows ({fig['rows']:,} rows, none with _label 0 or 1):"
@@ -116,6 +147,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
         "model": detector.model_version,
         "threshold": detector.threshold,
         "mode": "baseline" if profile is not None else "hunting",
+        "window_minutes": args.window,
         "baseline": profile.describe() if profile is not None else None,
         "files": figures,
     }
@@ -215,6 +247,8 @@ def print_report(report: Dict[str, Any], by_technique: bool = False) -> None:
     console = Console()
     files = report["files"]
     title = f"ctad eval: model {report['model']}, threshold {report['threshold']:g}, {report['mode']} mode"
+    if report.get("window_minutes"):
+        title += f", each {report['window_minutes']}-minute window its own run"
     table = Table(title=Text(title))
     table.add_column("")
     for fig in files:

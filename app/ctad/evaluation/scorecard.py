@@ -219,13 +219,14 @@ class FileScore:
         self.techniques: Dict[str, List[int]] = {}  # technique -> [attack events, flagged]
         self.flagged: List[Flagged] = []
         self.has_incident_field = True
-        # per labelled row: (identity, API), None when the row could not be normalised
-        self.pairs: List[Optional[Tuple[str, str]]] = []
-        self.pair_counts: Counter = Counter()  # (identity, API) -> events of the file, labelled or not
+        # per labelled row: its (identity, API) pair, keyed by search window when the file is scored in windows;
+        # None when the row could not be normalised
+        self.pairs: List[Optional[Tuple[Any, ...]]] = []
+        self.pair_counts: Counter = Counter()  # pair -> events of the file (or window), labelled or not
 
-    def count_pair(self, identity: str, api: str) -> None:
+    def count_pair(self, pair: Tuple[Any, ...]) -> None:
         """One normalised event of the file, labelled or not: the naive reference counts every one."""
-        self.pair_counts[(identity, api)] += 1
+        self.pair_counts[pair] += 1
 
     def add_unreadable(self, message: str) -> None:
         """A row that is not a JSON object: it has no label, so it can only be counted."""
@@ -242,10 +243,10 @@ class FileScore:
         technique: str,
         result: Mapping[str, Any],
         time: Optional[float],
-        pair: Optional[Tuple[str, str]] = None,
+        pair: Optional[Tuple[Any, ...]] = None,
     ) -> None:
-        """One labelled row with its ct_* fields; `time` is its event time and `pair` its (identity, API), both
-        None when the row could not be normalised (counted with `count_pair` too)."""
+        """One labelled row with its ct_* fields; `time` is its event time and `pair` its (identity, API) pair as
+        given to `count_pair`, both None when the row could not be normalised."""
         error = result.get("ct_error") or ""
         self.pairs.append(pair)
         score = None if error else result.get("ct_score")
@@ -333,8 +334,9 @@ class FileScore:
         }
 
     def rare_pair_scores(self) -> List[Optional[float]]:
-        """The naive reference's score per labelled row: 1 / (events of its identity x API pair in the file), so
-        a pair seen once ranks first; a row that could not be normalised has none."""
+        """The naive reference's score per labelled row: 1 / (events of its identity x API pair in the file, or in
+        its window: what `stats count` over the same search gives), so a pair seen once ranks first; a row that
+        could not be normalised has none."""
         out: List[Optional[float]] = []
         for pair in self.pairs:
             count = self.pair_counts.get(pair, 0) if pair is not None else 0
