@@ -172,6 +172,7 @@ class ReferenceState(FeatureState):
             min(info.risk, 3) if bare_event_name(ev.name) in JUDGED_BY_PARAMETERS else info.risk,
             log1p(api_seen[0]) if api_seen else 0.0,
             uaf_share,
+            1 if "customer_key" in flags else 0,
         ]
         if flags:
             for i, flag in enumerate(("public", "cross_account", "open_ingress", "logging_off", "credential_other",

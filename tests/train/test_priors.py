@@ -15,7 +15,7 @@ def test_prior_array_equals_prior():
     rng = np.random.default_rng(3)
     X = np.zeros((4000, len(FEATURE_NAMES)))
     for name in ("req_public", "req_cross_account", "req_open_ingress", "req_logging_off", "req_credential_other",
-                 "req_self_grant", "req_short_expiry"):  # fmt: skip
+                 "req_self_grant", "req_short_expiry", "req_customer_key"):  # fmt: skip
         X[:, FEATURE_INDEX[name]] = rng.random(4000) < 0.1
     X[:, FEATURE_INDEX["api_risk"]] = rng.integers(0, 6, 4000)
     X[:, FEATURE_INDEX["impact"]] = np.maximum(X[:, FEATURE_INDEX["api_risk"]], rng.integers(0, 6, 4000))

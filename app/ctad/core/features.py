@@ -138,6 +138,8 @@ FEATURES: Tuple[Tuple[str, str], ...] = (
         "share of the identity's past events made through this user-agent family (low: a tool it rarely uses, "
         "such as an SDK script in the middle of its Terraform work)",
     ),
+    # appended, so the columns before it keep their places
+    ("req_customer_key", "1 if the request writes an S3 object with a customer-provided key (SSE-C)"),
 )
 FEATURE_NAMES: Tuple[str, ...] = tuple(name for name, _ in FEATURES)
 
@@ -154,6 +156,7 @@ DIRECTIONS: Dict[str, int] = {
     "ip_first_global": 1, "api_risk": 1, "req_public": 1, "req_cross_account": 1, "req_open_ingress": 1,
     "req_logging_off": 1, "req_credential_other": 1, "req_self_grant": 1, "req_short_expiry": 1,
     "id_api_surprise": 1, "api_estate_share": -1, "impact": 1, "id_action_log_count": -1, "id_uaf_share": -1,
+    "req_customer_key": 1,
 }  # fmt: skip
 FEATURE_INDEX: Dict[str, int] = {name: i for i, name in enumerate(FEATURE_NAMES)}
 
@@ -257,8 +260,8 @@ SURPRISE_PRIOR = 10.0
 MAX_SURPRISE = 40.0
 _JUDGED_KNOWN = JUDGED.known  # eventName -> whether its request decides its risk (bound once: the hot path)
 # Request risk flags that put an action at the top of the impact scale, whatever the catalogue says of the API.
-FLAG_IMPACT = {"logging_off": 5, "public": 5, "cross_account": 5, "short_expiry": 5, "open_ingress": 4,
-               "credential_other": 4, "self_grant": 4}  # fmt: skip
+FLAG_IMPACT = {"logging_off": 5, "public": 5, "cross_account": 5, "short_expiry": 5, "customer_key": 5,
+               "open_ingress": 4, "credential_other": 4, "self_grant": 4}  # fmt: skip
 _LOG2 = math.log(2.0)
 
 
@@ -514,10 +517,12 @@ class FeatureState:
                    1 if "open_ingress" in flags else 0, 1 if "logging_off" in flags else 0,
                    1 if "credential_other" in flags else 0, 1 if "self_grant" in flags else 0,
                    1 if "short_expiry" in flags else 0)  # fmt: skip
+            customer_key = 1 if "customer_key" in flags else 0
             level = impact(level, flags)
             akey: Optional[str] = action_key(api, flags, uaf)
         else:
             req = _NO_FLAGS
+            customer_key = 0
             akey = action_key(api, flags, uaf) if info.risk >= ROUTINE_RISK else None  # routine_key, inlined
         if akey is not None:
             action_seen = st.action.get(akey)
@@ -575,6 +580,7 @@ class FeatureState:
             level,
             log1p(action_count),
             uaf_share,
+            customer_key,
         ]
 
         # --- fold the event in

@@ -84,7 +84,7 @@ _MFA = FEATURE_INDEX["mfa"]
 _UAF_SHARE = FEATURE_INDEX["id_uaf_share"]
 _UAF_FIRST = FEATURE_INDEX["id_uaf_first"]
 _FLAG_FEATURES = ("req_logging_off", "req_public", "req_cross_account", "req_open_ingress", "req_credential_other",
-                  "req_self_grant", "req_short_expiry")  # fmt: skip
+                  "req_self_grant", "req_short_expiry", "req_customer_key")  # fmt: skip
 
 
 def _expm1(x: float) -> float:

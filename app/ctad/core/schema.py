@@ -60,7 +60,7 @@ def bare_event_name(event_name: str) -> str:
 # Request details that change risk, found by the registered checks (ctad.core.risk_checks) and used as features
 # and reasons.
 RISK_FLAGS: Tuple[str, ...] = ("public", "cross_account", "open_ingress", "logging_off", "credential_other",
-                               "self_grant", "short_expiry")  # fmt: skip
+                               "self_grant", "short_expiry", "customer_key")  # fmt: skip
 
 
 class Event:

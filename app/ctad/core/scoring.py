@@ -38,6 +38,7 @@ FLAG_PRIOR: Dict[str, float] = {
     "credential_other": 0.6,
     "self_grant": 0.6,
     "open_ingress": 0.6,
+    "customer_key": 0.6,  # SSE-C writes: ransomware's tool, but some workloads use customer keys by design
 }
 RISK5_PRIOR = 0.6
 _FLAG_COLUMNS = (
@@ -48,6 +49,7 @@ _FLAG_COLUMNS = (
     ("credential_other", FEATURE_INDEX["req_credential_other"]),
     ("self_grant", FEATURE_INDEX["req_self_grant"]),
     ("open_ingress", FEATURE_INDEX["req_open_ingress"]),
+    ("customer_key", FEATURE_INDEX["req_customer_key"]),
 )
 _API_RISK = FEATURE_INDEX["api_risk"]
 _IMPACT = FEATURE_INDEX["impact"]

@@ -9,6 +9,7 @@ separates attack from benign traffic.
 from __future__ import annotations
 
 import random
+import zlib
 from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
 GLOBAL_SOURCES = {
@@ -274,6 +275,25 @@ ParamFn = Callable[[Resources, random.Random, str], Optional[Dict[str, Any]]]
 
 def _b(r: Resources, g: random.Random) -> str:
     return g.choice(r.buckets)
+
+
+# Some workloads encrypt with their own keys by design (SSE-C: a backup vault whose key lives in an HSM). One bucket
+# in 16, chosen by name so no random draw moves: every write to it carries the SSE-C header, so a customer key is
+# routine for whoever writes there, and the first write of a new writer is a first-time high-impact action.
+SSE_C_HEADER = "x-amz-server-side-encryption-customer-algorithm"
+
+
+def _put_object(r: Resources, g: random.Random, reg: str) -> Dict[str, Any]:
+    bucket = _b(r, g)
+    params: Dict[str, Any] = {
+        "bucketName": bucket,
+        "Host": bucket + f".s3.{reg}.amazonaws.com",
+        "key": f"exports/{g.getrandbits(32):08x}.json.gz",
+    }
+    if zlib.crc32(bucket.encode()) % 16 == 0:
+        params[SSE_C_HEADER] = "AES256"
+        params["x-amz-server-side-encryption-customer-key-MD5"] = "cGxhY2Vob2xkZXIta2V5LW1kNS12YWx1ZT09"
+    return params
 
 
 def _policy(r: Resources, principal: str) -> str:
@@ -558,11 +578,7 @@ PARAMS: Dict[str, ParamFn] = {
         "key": "%s/%04d/%02d/part-%05d.parquet"
         % (g.choice(["data", "exports", "reports"]), 2024, g.randint(1, 12), g.randint(0, 999)),
     },
-    "PutObject": lambda r, g, reg: {
-        "bucketName": (b := _b(r, g)),
-        "Host": b + f".s3.{reg}.amazonaws.com",
-        "key": f"exports/{g.getrandbits(32):08x}.json.gz",
-    },
+    "PutObject": _put_object,
     "ListObjects": lambda r, g, reg: {
         "bucketName": (b := _b(r, g)),
         "Host": b + f".s3.{reg}.amazonaws.com",

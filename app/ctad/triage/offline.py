@@ -89,7 +89,13 @@ HIGH_IMPACT_TACTICS = {
     "TA0003": 1.0,
     "TA0004": 1.0,
 }
-FLAG_WEIGHT = {"logging_off": 3.0, "public": 3.0, "cross_account": 2.0, "open_ingress": 2.0}
+FLAG_WEIGHT = {
+    "logging_off": 3.0,
+    "public": 3.0,
+    "cross_account": 2.0,
+    "open_ingress": 2.0,
+    "customer_key": 2.0,
+}
 DENIED = (
     "AccessDenied",
     "UnauthorizedOperation",

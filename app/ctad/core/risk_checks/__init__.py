@@ -9,7 +9,7 @@ impact of an action, the reasons and the triage evidence.
 Adding a check for an existing flag is one place:
 
 1. In the module of its flag (`audit.py` logging_off, `exposure.py` public / cross_account, `identity.py`
-   credential_other / self_grant, `network.py` open_ingress, `storage.py` short_expiry), write a function
+   credential_other / self_grant, `network.py` open_ingress, `storage.py` short_expiry, customer_key), write a function
    `fn(req: Request) -> Tuple[str, ...]` that returns the flags the request raises (`()` when none), decorated
    with `@check("svc.amazonaws.com", "EventName", ..., flags=(...), cases=[...])`. `req.params` is a dict
    (parsed when it came as JSON text) and attacker-written: read it with `.get` and `isinstance`, never index.

@@ -19,7 +19,7 @@ ANY_SOURCE = "*"
 # UpdateAssumeRolePolicy). It is part of the output: `features.action_key` and the baseline's action counts
 # join the flags in this order.
 FLAG_ORDER: Tuple[str, ...] = ("logging_off", "credential_other", "self_grant", "short_expiry", "open_ingress",
-                               "public", "cross_account")  # fmt: skip
+                               "public", "cross_account", "customer_key")  # fmt: skip
 _RANK = {flag: i for i, flag in enumerate(FLAG_ORDER)}
 assert set(FLAG_ORDER) == set(RISK_FLAGS), "FLAG_ORDER and schema.RISK_FLAGS name different flags"
 
