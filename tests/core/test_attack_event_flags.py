@@ -84,6 +84,7 @@ PANTHER: Dict[str, FrozenSet[str]] = {
     "AWS.IAM.Backdoor.User.Keys": frozenset({"credential_other"}),
     "AWS.IAM.BackdoorRole": frozenset({"public"}),
     "AWS.RDS.SnapshotShared": frozenset({"cross_account"}),
+    "AWS.S3.CopyObjectWithClientSideEncryption": frozenset({"customer_key"}),
     "AWS.S3.DeletePublicAccessBlock": frozenset({"public"}),
     "AWS.S3.DisableBucketLogging": frozenset({"logging_off"}),
     "AWS.S3.SecurityControlDisabling": frozenset({"logging_off"}),
