@@ -64,13 +64,25 @@ def test_keyed_checks_judge_only_their_service():
     assert risk_flags("cognito-idp.amazonaws.com", "CreateAccessKey", {"userName": "bob"}, TEST_ACCOUNT) == ()
 
 
-def test_flags_are_the_schemas_and_each_is_a_feature():
-    from ctad.core.features import FEATURE_INDEX
+def test_every_flag_of_the_table_is_raised_scored_and_said():
+    """`ctad.core.risk_flags` is the one place a flag is declared: each row is raised by some check, has its
+    monotone feature, its impact, prior and triage weight where those are read, and a reason sentence."""
+    from ctad.core.features import DIRECTIONS, FEATURE_INDEX, FLAG_IMPACT
+    from ctad.core.reasons import Explainer
+    from ctad.core.risk_flags import FLAGS, feature_name
+    from ctad.core.scoring import FLAG_PRIOR
+    from ctad.triage.offline import FLAG_WEIGHT
 
-    assert set(FLAG_ORDER) == set(schema.RISK_FLAGS)
+    assert FLAG_ORDER == schema.RISK_FLAGS == tuple(flag.name for flag in FLAGS)
     assert {f for c in REGISTRY.checks for f in c.flags} == set(FLAG_ORDER)
-    for flag in FLAG_ORDER:
-        assert f"req_{flag}" in FEATURE_INDEX
+    templates = Explainer().by_feature
+    for flag in FLAGS:
+        column = feature_name(flag.name)
+        assert column in FEATURE_INDEX and DIRECTIONS[column] == 1
+        assert FLAG_IMPACT[flag.name] == flag.impact >= 4
+        assert FLAG_PRIOR[flag.name] == flag.prior and 0 < flag.prior < 1
+        assert FLAG_WEIGHT[flag.name] == flag.triage_weight >= 1.0
+        assert templates.get(column), f"no reason sentence for {column} in lookups/reason_templates.csv"
 
 
 def test_judged_by_parameters_leaves_out_the_apis_whose_name_says_it():

@@ -20,6 +20,7 @@ from collections import deque
 from typing import Any, Dict, List, NamedTuple, Optional, Sequence, Tuple
 
 from ctad.core.risk_checks import JUDGED
+from ctad.core.risk_flags import FLAGS as RISK_FLAG_ROWS
 from ctad.core.schema import CATEGORIES, UA_KINDS, Event
 
 NAN = float("nan")
@@ -260,8 +261,7 @@ SURPRISE_PRIOR = 10.0
 MAX_SURPRISE = 40.0
 _JUDGED_KNOWN = JUDGED.known  # eventName -> whether its request decides its risk (bound once: the hot path)
 # Request risk flags that put an action at the top of the impact scale, whatever the catalogue says of the API.
-FLAG_IMPACT = {"logging_off": 5, "public": 5, "cross_account": 5, "short_expiry": 5, "customer_key": 5,
-               "open_ingress": 4, "credential_other": 4, "self_grant": 4}  # fmt: skip
+FLAG_IMPACT: Dict[str, int] = {flag.name: flag.impact for flag in RISK_FLAG_ROWS}
 _LOG2 = math.log(2.0)
 
 

@@ -17,6 +17,7 @@ from typing import Any, Dict, List, Optional, Sequence, Tuple
 from ctad.core import bounded
 from ctad.core.features import CATEGORIES, FEATURE_INDEX, ApiFacts
 from ctad.core.resources import find_dir
+from ctad.core.risk_flags import FLAG_NAMES, feature_name
 from ctad.core.schema import Event
 
 MAX_REASONS = 5
@@ -83,8 +84,7 @@ _IMPACT = FEATURE_INDEX["impact"]
 _MFA = FEATURE_INDEX["mfa"]
 _UAF_SHARE = FEATURE_INDEX["id_uaf_share"]
 _UAF_FIRST = FEATURE_INDEX["id_uaf_first"]
-_FLAG_FEATURES = ("req_logging_off", "req_public", "req_cross_account", "req_open_ingress", "req_credential_other",
-                  "req_self_grant", "req_short_expiry", "req_customer_key")  # fmt: skip
+_FLAG_FEATURES = tuple(feature_name(flag) for flag in FLAG_NAMES)
 
 
 def _expm1(x: float) -> float:

@@ -11,6 +11,8 @@ import operator
 import re
 from typing import Any, Dict, List, Optional, Tuple, TypedDict
 
+from ctad.core.risk_flags import FLAG_NAMES
+
 
 class CtFields(TypedDict):
     """The fields every adapter adds to a row, in this order (docs/DESIGN.md "Output contract"). A row that could
@@ -58,9 +60,8 @@ def bare_event_name(event_name: str) -> str:
 
 
 # Request details that change risk, found by the registered checks (ctad.core.risk_checks) and used as features
-# and reasons.
-RISK_FLAGS: Tuple[str, ...] = ("public", "cross_account", "open_ingress", "logging_off", "credential_other",
-                               "self_grant", "short_expiry", "customer_key")  # fmt: skip
+# and reasons: one row each in `ctad.core.risk_flags`, in output order.
+RISK_FLAGS: Tuple[str, ...] = FLAG_NAMES
 
 
 class Event:

@@ -22,34 +22,19 @@ alert line") without changing any ranking: ROC-AUC and PR-AUC are those of `comb
 from __future__ import annotations
 
 import math
-from typing import Any, Dict, List, Sequence
+from typing import Any, Dict, List, Sequence, Tuple
 
 from ctad.core.features import FEATURE_INDEX
+from ctad.core.risk_flags import FLAGS, feature_name
 
-# Prior probability that a first-time action of this kind is malicious, by what the request does. These are
-# knowledge, not fitted numbers: each names a call that SIEM content (Sigma, Elastic, Splunk ESCU, Panther)
-# alerts on by itself. Catalogue risk 5 stands for the APIs with no benign reading in normal operations
-# (LeaveOrganization, DeleteDetector, ...).
-FLAG_PRIOR: Dict[str, float] = {
-    "logging_off": 0.9,
-    "public": 0.9,
-    "cross_account": 0.9,
-    "short_expiry": 0.9,
-    "credential_other": 0.6,
-    "self_grant": 0.6,
-    "open_ingress": 0.6,
-    "customer_key": 0.6,  # SSE-C writes: ransomware's tool, but some workloads use customer keys by design
-}
+# Prior probability that a first-time action of this kind is malicious, by what the request does
+# (`ctad.core.risk_flags`). These are knowledge, not fitted numbers: each names a call that SIEM content (Sigma,
+# Elastic, Splunk ESCU, Panther) alerts on by itself. Catalogue risk 5 stands for the APIs with no benign reading in
+# normal operations (LeaveOrganization, DeleteDetector, ...).
+FLAG_PRIOR: Dict[str, float] = {flag.name: flag.prior for flag in FLAGS}
 RISK5_PRIOR = 0.6
-_FLAG_COLUMNS = (
-    ("logging_off", FEATURE_INDEX["req_logging_off"]),
-    ("public", FEATURE_INDEX["req_public"]),
-    ("cross_account", FEATURE_INDEX["req_cross_account"]),
-    ("short_expiry", FEATURE_INDEX["req_short_expiry"]),
-    ("credential_other", FEATURE_INDEX["req_credential_other"]),
-    ("self_grant", FEATURE_INDEX["req_self_grant"]),
-    ("open_ingress", FEATURE_INDEX["req_open_ingress"]),
-    ("customer_key", FEATURE_INDEX["req_customer_key"]),
+_FLAG_COLUMNS: Tuple[Tuple[str, int], ...] = tuple(
+    (flag.name, FEATURE_INDEX[feature_name(flag.name)]) for flag in FLAGS
 )
 _API_RISK = FEATURE_INDEX["api_risk"]
 _IMPACT = FEATURE_INDEX["impact"]

@@ -13,6 +13,7 @@ from __future__ import annotations
 import shlex
 from typing import Any, Callable, Dict, FrozenSet, List, NamedTuple, Optional, Sequence, Set, Tuple
 
+from ctad.core.risk_flags import FLAGS
 from ctad.triage.evidence import Group, safe_token
 from ctad.triage.fields import SEVERITIES, max_severity
 
@@ -89,13 +90,7 @@ HIGH_IMPACT_TACTICS = {
     "TA0003": 1.0,
     "TA0004": 1.0,
 }
-FLAG_WEIGHT = {
-    "logging_off": 3.0,
-    "public": 3.0,
-    "cross_account": 2.0,
-    "open_ingress": 2.0,
-    "customer_key": 2.0,
-}
+FLAG_WEIGHT = {flag.name: flag.triage_weight for flag in FLAGS}
 DENIED = (
     "AccessDenied",
     "UnauthorizedOperation",

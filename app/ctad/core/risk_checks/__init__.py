@@ -2,7 +2,7 @@
 
 A check is keyed by (eventSource, eventName), raises one or more of the flags in `registry.FLAG_ORDER` (made
 public, shared out, opened to the world, logging off, credentials for another principal, a policy granted to
-oneself, objects set to expire within days), and carries its own CloudTrail test events, as Panther keeps each
+oneself, objects set to expire within days, an S3 write with a customer-provided key), and carries its own CloudTrail test events, as Panther keeps each
 rule with its test events and pySigma keeps its checks in registries. The flags become the `req_*` features, the
 impact of an action, the reasons and the triage evidence.
 
@@ -23,9 +23,9 @@ everywhere, such as PutResourcePolicy); `needs_params=False` runs the check when
 `request_decides=False` keeps the catalogue's full risk for the API (by default the request decides: the
 catalogue's risk is capped at 3 unless a flag is raised, see `ctad.core.features.impact`).
 
-A new flag *name* is a model change, not just a check: add it to `schema.RISK_FLAGS` and `registry.FLAG_ORDER`,
-give it a `req_<flag>` feature (`features.FEATURES` and `DIRECTIONS`), its place in `features.impact`,
-`scoring._FLAG_COLUMNS`, `reasons._FLAG_FEATURES` and the triage weights, then retrain.
+A new flag *name* is a model change, not just a check: a row in `ctad.core.risk_flags` (impact, prior, triage
+weight), a `req_<flag>` feature (`features.FEATURES`, `DIRECTIONS`) and a reason sentence, then retrain
+(docs/howto/add-a-risk-check.md).
 
 Standard library only, Python 3.9: this runs at search time, once per risky event.
 """

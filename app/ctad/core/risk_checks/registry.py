@@ -9,19 +9,18 @@ from __future__ import annotations
 import json
 from typing import Any, Callable, Dict, List, NamedTuple, Sequence, Tuple
 
-from ctad.core.schema import RISK_FLAGS, bare_event_name
+from ctad.core.risk_flags import FLAG_NAMES
+from ctad.core.schema import bare_event_name
 
 # Matches any eventSource: for the few API names that mean the same thing in every service that has them
 # (PutResourcePolicy, SetQueueAttributes, ...) and for checks that have always been judged by the name alone.
 ANY_SOURCE = "*"
 
 # The order flags are written in when one request raises several (`self_grant, public, cross_account` for an
-# UpdateAssumeRolePolicy). It is part of the output: `features.action_key` and the baseline's action counts
-# join the flags in this order.
-FLAG_ORDER: Tuple[str, ...] = ("logging_off", "credential_other", "self_grant", "short_expiry", "open_ingress",
-                               "public", "cross_account", "customer_key")  # fmt: skip
+# UpdateAssumeRolePolicy): the rows of `ctad.core.risk_flags`. It is part of the output: `features.action_key` and
+# the baseline's action counts join the flags in this order.
+FLAG_ORDER: Tuple[str, ...] = FLAG_NAMES
 _RANK = {flag: i for i, flag in enumerate(FLAG_ORDER)}
-assert set(FLAG_ORDER) == set(RISK_FLAGS), "FLAG_ORDER and schema.RISK_FLAGS name different flags"
 
 # The account and callers the test events are written for (`Check.record`).
 TEST_ACCOUNT = "111122223333"
