@@ -3,8 +3,8 @@
 Each file is one run of the detector on its own (one file, one account), in hunting mode unless a baseline is
 given, exactly as `ctad detect` would score it. `--window MINUTES` instead scores each consecutive window of the file
 as its own run, which is what an analyst sees running `| cloudtraildetect` over "Last 60 minutes" with no baseline:
-the short-history regime a whole-file run only has in its first hour; the labels (`_label`, `_technique`) are read beside the events
-and never reach the engine (it ignores `_` keys). The figures are the ones a SOC asks for before trusting a
+the short-history regime a whole-file run only has in its first hour. The labels (`_label`, `_technique`) are read
+beside the events and never reach the engine (it ignores `_` keys). The figures are the ones a SOC asks for before trusting a
 detector: ranking quality (ROC-AUC, PR-AUC, recall at 1 % FPR), what the shipped threshold does (precision,
 recall, false alerts, techniques hit) and how many incidents an analyst would open for nothing.
 """
@@ -53,7 +53,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=cmd_eval)
 
 
-Row = Tuple[Any, Union[Event, str]]  # (the row's object, its Event or the ct_error message it gets)
+# One readable row: its label (None: left out of the figures), its technique, and its Event or the ct_error message
+# it gets. The row's object itself is not kept: a large file is held as Events, as a detect run holds it.
+Row = Tuple[Optional[int], str, Union[Event, str]]
 
 
 def score_file(detector: Detector, path: str, window_minutes: Optional[int] = None) -> FileScore:
@@ -65,12 +67,15 @@ def score_file(detector: Detector, path: str, window_minutes: Optional[int] = No
         if item.error:
             card.add_unreadable(item.error)  # not a JSON object: no label, nothing to score
             continue
-        rows.append((item.obj, normalize_row(detector.normalizer, item.obj)))
+        obj = item.obj
+        label = label_of(obj) if isinstance(obj, dict) else None
+        technique = technique_of(obj) if label is not None else ""
+        rows.append((label, technique, normalize_row(detector.normalizer, obj)))
     for window, part in windows(rows, window_minutes):
         run = detector.start()
         # per added row: (label, technique, time, pair) or None for a row left out of the figures
         pending: List[Any] = []
-        for obj, ev in part:
+        for label, technique, ev in part:
             if isinstance(ev, str):
                 run.skip(ev)
                 time, pair = None, None
@@ -78,12 +83,11 @@ def score_file(detector: Detector, path: str, window_minutes: Optional[int] = No
                 run.add_event(ev)
                 time, pair = ev.time, (window, ev.identity, f"{ev.source}:{ev.name}")
                 card.count_pair(pair)
-            label = label_of(obj) if isinstance(obj, dict) else None
             if label is None:
                 card.add_unlabelled()
                 pending.append(None)
             else:
-                pending.append((label, technique_of(obj), time, pair))
+                pending.append((label, technique, time, pair))
         for meta, result in zip(pending, run.results()):
             if meta is not None:
                 card.add(meta[0], meta[1], result, meta[2], meta[3])
@@ -97,11 +101,10 @@ def windows(rows: List[Row], window_minutes: Optional[int]) -> Iterator[Tuple[in
     if not window_minutes:
         yield 0, rows
         return
-    times = [ev.time for _, ev in rows if not isinstance(ev, str)]
-    start = min(times) if times else 0.0
+    start = min((ev.time for _, _, ev in rows if not isinstance(ev, str)), default=0.0)
     parts: Dict[int, List[Row]] = {}
     for row in rows:
-        ev = row[1]
+        ev = row[2]
         key = -1 if isinstance(ev, str) else int((ev.time - start) // (60.0 * window_minutes))
         parts.setdefault(key, []).append(row)
     for key in sorted(parts):
