@@ -12,6 +12,8 @@ import random
 import zlib
 from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
+from ctad.core.risk_checks.storage import SSE_C
+
 GLOBAL_SOURCES = {
     "iam.amazonaws.com",
     "organizations.amazonaws.com",
@@ -279,8 +281,8 @@ def _b(r: Resources, g: random.Random) -> str:
 
 # Some workloads encrypt with their own keys by design (SSE-C: a backup vault whose key lives in an HSM). One bucket
 # in 16, chosen by name so no random draw moves: every write to it carries the SSE-C header, so a customer key is
-# routine for whoever writes there, and the first write of a new writer is a first-time high-impact action.
-SSE_C_HEADER = "x-amz-server-side-encryption-customer-algorithm"
+# routine for whoever writes there, and the first write of a new writer is a first-time high-impact action. The
+# header is the one the customer_key check reads (`SSE_C`).
 
 
 def _put_object(r: Resources, g: random.Random, reg: str) -> Dict[str, Any]:
@@ -291,7 +293,7 @@ def _put_object(r: Resources, g: random.Random, reg: str) -> Dict[str, Any]:
         "key": f"exports/{g.getrandbits(32):08x}.json.gz",
     }
     if zlib.crc32(bucket.encode()) % 16 == 0:
-        params[SSE_C_HEADER] = "AES256"
+        params[SSE_C] = "AES256"
         params["x-amz-server-side-encryption-customer-key-MD5"] = "cGxhY2Vob2xkZXIta2V5LW1kNS12YWx1ZT09"
     return params
 

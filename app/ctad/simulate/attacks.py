@@ -26,6 +26,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any, Callable, Dict, Iterable, List, Optional, Sequence, Tuple
 
+from ctad.core.risk_checks.storage import SSE_C
 from ctad.simulate.actors import admin_identity
 from ctad.simulate.agents import OS_PROFILES, ToolAgent, browser, pick_family
 from ctad.simulate.apis import ALL_REGIONS, DATA_EVENT_NAMES, GLOBAL_SOURCES, access_denied, read_only
@@ -189,7 +190,7 @@ def _synthetic_stratus(tid: str, pairs: str) -> List[Dict[str, Any]]:
                 else {"bucketName": "BUCKET", "versions": ""}
             )
             if name == "PutObject":
-                params["x-amz-server-side-encryption-customer-algorithm"] = "AES256"
+                params[SSE_C] = "AES256"
         elif name == "DeregisterImage":
             params = {"imageId": "ami-0123456789abcdef0"}
         elif svc == "sagemaker":
