@@ -81,6 +81,20 @@ def test_a_first_use_is_said_once():
     assert not any("rarely works through" in r for r in weights_share)
 
 
+def test_an_unrecognised_user_agent_is_not_named_as_a_tool():
+    """The user-agent label "unknown" is no tool: the real account's emptied user agent ("[]") read as
+    "never made such a PutBucketLifecycle request through unknown"."""
+    stop = CloudTrailEvent(name="StopLogging", source="cloudtrail.amazonaws.com", identity=ADMIN, ua="[]",
+                           time=1714550000 + 320, event_id="e-32")  # fmt: skip
+    ev, row = rows(history() + [stop])[32]
+    assert ev.ua_family == "unknown"
+    said = _reasons_when_only("id_uaf_first", ev, row) + _reasons_when_only("id_api_first", ev, row)
+    text = " / ".join(said)
+    assert "first time arn:aws:iam::111122223333:user/admin works through an unrecognised user agent" in text
+    assert "never made such a StopLogging request (logging_off) through an unrecognised user agent" in text
+    assert "through unknown" not in text and "unknown client" not in text
+
+
 def test_a_forged_baseline_cannot_push_the_share_past_one():
     """Counts read back from a baseline are bounded each, not against one another: the share is clamped."""
     from ctad.core.profile import Profile

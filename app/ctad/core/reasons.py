@@ -91,6 +91,12 @@ def _expm1(x: float) -> float:
     return bounded.expm1(x) if x == x else 0.0
 
 
+def client_words(ua_family: str) -> str:
+    """A user-agent family as a sentence says it. "unknown" is the classifier's label for a user agent it does not
+    recognise (or one emptied, such as "[]"), not a tool's name: "through unknown" read as a tool called unknown."""
+    return ua_family if ua_family and ua_family != "unknown" else "an unrecognised user agent"
+
+
 def _history(event: Event, row: Sequence[float]) -> str:
     """What the identity's history says of this very call, in words (causal: only what came before)."""
     events = _expm1(row[FEATURE_INDEX["id_log_events"]])
@@ -98,7 +104,7 @@ def _history(event: Event, row: Sequence[float]) -> str:
     if events < 0.5:
         return f"no earlier activity of {event.identity} in this data"
     what = f"such a {event.name} request ({', '.join(event.flags)})" if event.flags else event.name
-    tool = f" through {event.ua_family}" if event.ua_family else ""
+    tool = f" through {client_words(event.ua_family)}"
     if calls < 0.5:
         made = "made" if event.flags else "called"
         text = (
@@ -188,7 +194,7 @@ class Explainer:
             "ip": event.ip or "an unknown address",
             "net": event.net or "unknown",
             "region": event.region or "unknown",
-            "ua_family": event.ua_family,
+            "ua_family": client_words(event.ua_family),
             "access_key": event.access_key,
             "resource_or_target": event.resource or "a resource",
             "hour": f"{hour:02d}",
@@ -279,5 +285,5 @@ def _short_history(event: Event, row: Sequence[float]) -> str:
         this = f"never called {event.name} before"
     else:
         this = f"called {event.name} {_times(calls)} before{_last(row)}"
-    tool = f" (this call through {event.ua_family})" if event.ua_family else ""
+    tool = f" (this call through {client_words(event.ua_family)})"
     return f"{event.identity}: {events:.0f} earlier events in {_span(row)} of history; it {this}{tool}"
