@@ -8,14 +8,21 @@ model load and the whole protocol exchange included), rows/s, child CPU seconds 
 every 10 ms, summed over the process tree). Run from the repo root:
 
     .venv/bin/python bench/bench_splunk_command.py --rows 50000 --repeat 3
+    .venv/bin/python bench/bench_splunk_command.py --rows 50000 --source ../shared/data/real/invictus_dev.jsonl.gz
 
-The rendered request streams are cached under --cache (default /tmp/ctad-bench-splunk).
+`--source FILE` takes the rows from a CloudTrail file instead (JSON lines or an S3 `.json.gz`; label fields such as
+`_label` dropped): real rows are wider than simulated ones (longer requestParameters and responseElements, more
+flattened fields), and that width is what both commands pay to parse and write. A file shorter than --rows is
+repeated, each pass moved later by the file's own span and given fresh eventIDs, so the detector sees one longer
+history, not the same instants again. The rendered request streams are cached under --cache (default
+/tmp/ctad-bench-splunk).
 """
 
 from __future__ import annotations
 
 import argparse
 import contextlib
+import itertools
 import json
 import os
 import statistics
@@ -23,7 +30,9 @@ import subprocess
 import sys
 import threading
 import time
+from datetime import datetime, timezone
 from pathlib import Path
+from typing import Any, Dict, List, Optional
 
 REPO = Path(__file__).resolve().parents[1]
 SIZES = [6638, 5861, 1, 6574, 5926, 6120, 5400, 6320, 7160]
@@ -44,20 +53,58 @@ dispatch(PassThrough, sys.argv, sys.stdin, sys.stdout, __name__)
 """
 
 
-def build_requests(rows: int, with_raw: bool, cache: Path) -> Path:
-    target = cache / f"requests-{rows}-{'raw' if with_raw else 'flat'}.bin"
+def simulated_records(rows: int) -> List[Dict[str, Any]]:
+    from ctad.simulate import SimConfig, generate
+
+    recs = list(itertools.islice(generate(SimConfig(seed=11, days=7, events=int(rows * 1.05))), rows))
+    if len(recs) < rows:
+        raise SystemExit(f"simulation gave {len(recs)} events < {rows}")
+    return recs
+
+
+def file_records(path: Path, rows: int) -> List[Dict[str, Any]]:
+    """`rows` records from a CloudTrail file, oldest first; passes after the first are moved later by the file's
+    span (plus a second) and get fresh eventIDs, so they continue the history instead of repeating its instants."""
+    from ctad.engine.readers import iter_file
+
+    base = [
+        {k: v for k, v in row.obj.items() if not k.startswith("_")}
+        for row in iter_file(path)
+        if isinstance(row.obj, dict) and row.obj.get("eventTime")
+    ]
+    if not base:
+        raise SystemExit(f"{path}: no CloudTrail records")
+    base.sort(key=lambda r: str(r.get("eventTime", "")))
+    times = [_epoch(r.get("eventTime")) for r in base]
+    span = max(times) - min(times) + 1
+    out: List[Dict[str, Any]] = []
+    for n in itertools.count():
+        for rec, t in zip(base, times):
+            if len(out) == rows:
+                return out
+            if n:
+                rec = dict(rec, eventTime=_iso(t + n * span), eventID=f"{rec.get('eventID', '')}-pass{n}")
+            out.append(rec)
+    return out
+
+
+def _epoch(text: Any) -> int:
+    return int(datetime.strptime(str(text), "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=timezone.utc).timestamp())
+
+
+def _iso(t: int) -> str:
+    return datetime.fromtimestamp(t, tz=timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def build_requests(rows: int, with_raw: bool, cache: Path, source: Optional[Path] = None) -> Path:
+    tag = f"-{source.name.split('.')[0]}" if source else ""
+    target = cache / f"requests-{rows}-{'raw' if with_raw else 'flat'}{tag}.bin"
     if target.exists():
         return target
     sys.path.insert(0, str(REPO / "app"))
-    from ctad.simulate import SimConfig, generate
     from ctad.splunk.splunkd_sim import chunks_of, csv_body, frame, getinfo, splunk_row
 
-    recs = []
-    for rec in generate(SimConfig(seed=11, days=7, events=int(rows * 1.05))):
-        recs.append(rec)
-    recs = recs[:rows]
-    if len(recs) < rows:
-        raise SystemExit(f"simulation gave {len(recs)} events < {rows}")
+    recs = file_records(source, rows) if source else simulated_records(rows)
     recs.reverse()  # newest first, as splunkd sends them
     data = [splunk_row(r, with_raw=with_raw) for r in recs]
     cache.mkdir(parents=True, exist_ok=True)
@@ -157,6 +204,9 @@ def main() -> int:
     ap.add_argument("--rows", type=int, default=50_000)
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--cache", default="/tmp/ctad-bench-splunk")
+    ap.add_argument(
+        "--source", type=Path, help="CloudTrail file to take the rows from (default: simulated rows)"
+    )
     args = ap.parse_args()
     cache = Path(args.cache)
     passthrough = cache / "passthrough.py"
@@ -173,7 +223,7 @@ def main() -> int:
     }
     results = []
     for with_raw in (True, False):
-        req = build_requests(args.rows, with_raw, cache)
+        req = build_requests(args.rows, with_raw, cache, args.source)
         for name, argv in commands.items():
             run_env = dict(env, CTAD_SPLUNK_WORKER="0" if name.endswith("no worker") else "1")
             drive(argv, req, run_env)  # warm-up: page cache, model cache
@@ -198,7 +248,9 @@ def main() -> int:
     for r in results:
         print(f"| {r['input']} ({r['request_mb']} MB) | {r['command']} | {r['rows_per_s']:,} | {r['wall_s']} | "
               f"{r['cpu_s']} | {r['peak_rss_mb']} | {r['peak_pss_mb']} |")  # fmt: skip
-    print(f"\nmachine: {os.cpu_count()} cores; python {sys.version.split()[0]}; median of {args.repeat} runs")
+    rows_from = args.source or "ctad.simulate (seed 11)"
+    print(f"\nmachine: {os.cpu_count()} cores; python {sys.version.split()[0]}; median of {args.repeat} runs; "
+          f"rows from {rows_from}")  # fmt: skip
     return 0
 
 
