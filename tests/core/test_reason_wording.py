@@ -81,3 +81,29 @@ def test_short_gaps_read_as_english():
         "3 seconds",
         "89 seconds",
     ]
+
+
+def _high_impact_sentence(record: Dict[str, Any]) -> str:
+    catalog = Catalog.load()
+    ev = Normalizer(catalog).normalize(record)
+    state = FeatureState(catalog)
+    row = state.process(ev)
+    weights = [0.0] * len(row)
+    weights[FEATURE_INDEX["impact"]] = 1.0
+    return Explainer().reasons(ev, row, weights, state.api_info(ev.source, ev.name))[0]
+
+
+def test_a_high_impact_call_without_a_resource_does_not_invent_one():
+    """LeaveOrganization names no resource (nor does a call whose requestParameters CloudTrail left null)."""
+    record = CloudTrailEvent(name="LeaveOrganization", source="organizations.amazonaws.com",
+                             identity=assumed_role("ops")).as_record()  # fmt: skip
+    record["requestParameters"] = None
+    text = _high_impact_sentence(record)
+    assert text.startswith("LeaveOrganization by arn:aws:iam::111122223333:role/ops: a high-impact action; ")
+    assert "a resource" not in text
+
+
+def test_a_high_impact_call_names_its_target():
+    record = CloudTrailEvent(name="DeleteLogGroup", source="logs.amazonaws.com", identity=assumed_role("ops"),
+                             params={"logGroupName": "/aws/cloudtrail/org"}).as_record()  # fmt: skip
+    assert _high_impact_sentence(record).startswith("DeleteLogGroup on /aws/cloudtrail/org by ")

@@ -239,6 +239,10 @@ def test_resource_keeps_key_priority():
     assert _resource({"bucketName": "", "keyId": "k", "name": "n"}) == "n"
     assert _resource({"bucketName": 5, "other": "x"}) == ""
     assert _resource({"a": 1}) == "" and _resource({}) == "" and _resource("x") == ""
+    # logging and detection targets name themselves in their own keys
+    assert _resource({"logGroupName": "/aws/lambda/x"}) == "/aws/lambda/x"
+    assert _resource({"resolverQueryLogConfigId": "rqlc-1", "originSequenceNumber": 0}) == "rqlc-1"
+    assert _resource({"groupId": "sg-1", "groupName": "web"}) == "sg-1"  # the older keys keep their rank
 
 
 def test_sign_in_event_without_arn_keeps_the_users_history():

@@ -209,7 +209,8 @@ def identity_key(
 # The keys naming the main resource of a request, most telling first.
 _RESOURCE_KEYS = ("bucketName", "roleName", "userName", "policyArn", "groupId", "snapshotId", "imageId",
                   "instanceId", "functionName", "secretId", "name", "trailName", "keyId", "detectorId",
-                  "dBSnapshotIdentifier", "roleArn")  # fmt: skip
+                  "dBSnapshotIdentifier", "roleArn", "logGroupName", "groupName", "resolverQueryLogConfigId",
+                  "configurationRecorderName")  # fmt: skip
 _RESOURCE_KEY_SET = frozenset(_RESOURCE_KEYS)
 
 

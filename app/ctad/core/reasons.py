@@ -197,6 +197,7 @@ class Explainer:
             "ua_family": client_words(event.ua_family),
             "access_key": event.access_key,
             "resource_or_target": event.resource or "a resource",
+            "on_resource": f" on {event.resource}" if event.resource else "",  # LeaveOrganization names none
             "hour": f"{hour:02d}",
             "daykind": "weekend day" if ((bounded.whole(event.time // 86400) + 3) % 7) >= 5 else "weekday",
             "category": (CATEGORIES[cat] if 0 <= cat < len(CATEGORIES) else "") or "sensitive",
