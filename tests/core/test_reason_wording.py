@@ -19,15 +19,19 @@ MFA_SENTENCE = "session not authenticated with MFA"
 ROOT = principal("arn:aws:iam::123456789012:root", "Root", key="ASIAROOTEXAMPLE00001")
 
 
-def reasons_when_only_mfa_counts(record: Dict[str, Any]) -> List[str]:
-    """The reasons when the model put all its weight on the MFA flag (contributions zero elsewhere)."""
+def reasons_when_only(feature: str, record: Dict[str, Any]) -> List[str]:
+    """The reasons of one event when the model put all its weight on `feature` (contributions zero elsewhere)."""
     catalog = Catalog.load()
     ev = Normalizer(catalog).normalize(record)
     state = FeatureState(catalog)
     row = state.process(ev)
     weights = [0.0] * len(row)
-    weights[FEATURE_INDEX["mfa"]] = 1.0
+    weights[FEATURE_INDEX[feature]] = 1.0
     return Explainer().reasons(ev, row, weights, state.api_info(ev.source, ev.name))
+
+
+def reasons_when_only_mfa_counts(record: Dict[str, Any]) -> List[str]:
+    return reasons_when_only("mfa", record)
 
 
 def with_mfa_false(record: Dict[str, Any]) -> Dict[str, Any]:
@@ -84,13 +88,7 @@ def test_short_gaps_read_as_english():
 
 
 def _high_impact_sentence(record: Dict[str, Any]) -> str:
-    catalog = Catalog.load()
-    ev = Normalizer(catalog).normalize(record)
-    state = FeatureState(catalog)
-    row = state.process(ev)
-    weights = [0.0] * len(row)
-    weights[FEATURE_INDEX["impact"]] = 1.0
-    return Explainer().reasons(ev, row, weights, state.api_info(ev.source, ev.name))[0]
+    return reasons_when_only("impact", record)[0]
 
 
 def test_a_high_impact_call_without_a_resource_does_not_invent_one():
