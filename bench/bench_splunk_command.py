@@ -65,31 +65,28 @@ def simulated_records(rows: int) -> List[Dict[str, Any]]:
 def file_records(path: Path, rows: int) -> List[Dict[str, Any]]:
     """`rows` records from a CloudTrail file, oldest first; passes after the first are moved later by the file's
     span (plus a second) and get fresh eventIDs, so they continue the history instead of repeating its instants."""
+    from ctad.core.normalize import parse_time
     from ctad.engine.readers import iter_file
 
-    base = [
-        {k: v for k, v in row.obj.items() if not k.startswith("_")}
-        for row in iter_file(path)
-        if isinstance(row.obj, dict) and row.obj.get("eventTime")
-    ]
-    if not base:
-        raise SystemExit(f"{path}: no CloudTrail records")
-    base.sort(key=lambda r: str(r.get("eventTime", "")))
-    times = [_epoch(r.get("eventTime")) for r in base]
-    span = max(times) - min(times) + 1
+    timed = []
+    for row in iter_file(path):
+        if isinstance(row.obj, dict):
+            t = parse_time(row.obj.get("eventTime"))
+            if t == t:  # records without a readable time are left out of a speed benchmark
+                timed.append((int(t), {k: v for k, v in row.obj.items() if not k.startswith("_")}))
+    if not timed:
+        raise SystemExit(f"{path}: no CloudTrail records with an eventTime")
+    timed.sort(key=lambda pair: pair[0])
+    span = timed[-1][0] - timed[0][0] + 1
     out: List[Dict[str, Any]] = []
     for n in itertools.count():
-        for rec, t in zip(base, times):
+        for t, rec in timed:
             if len(out) == rows:
                 return out
             if n:
                 rec = dict(rec, eventTime=_iso(t + n * span), eventID=f"{rec.get('eventID', '')}-pass{n}")
             out.append(rec)
     return out
-
-
-def _epoch(text: Any) -> int:
-    return int(datetime.strptime(str(text), "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=timezone.utc).timestamp())
 
 
 def _iso(t: int) -> str:
