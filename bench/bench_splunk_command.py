@@ -30,7 +30,6 @@ import subprocess
 import sys
 import threading
 import time
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Dict, List, Optional
 
@@ -65,6 +64,7 @@ def simulated_records(rows: int) -> List[Dict[str, Any]]:
 def file_records(path: Path, rows: int) -> List[Dict[str, Any]]:
     """`rows` records from a CloudTrail file, oldest first; passes after the first are moved later by the file's
     span (plus a second) and get fresh eventIDs, so they continue the history instead of repeating its instants."""
+    from ctad.core.bounded import describe_time
     from ctad.core.normalize import parse_time
     from ctad.engine.readers import iter_file
 
@@ -84,13 +84,11 @@ def file_records(path: Path, rows: int) -> List[Dict[str, Any]]:
             if len(out) == rows:
                 return out
             if n:
-                rec = dict(rec, eventTime=_iso(t + n * span), eventID=f"{rec.get('eventID', '')}-pass{n}")
+                rec = dict(
+                    rec, eventTime=describe_time(t + n * span), eventID=f"{rec.get('eventID', '')}-pass{n}"
+                )
             out.append(rec)
     return out
-
-
-def _iso(t: int) -> str:
-    return datetime.fromtimestamp(t, tz=timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def build_requests(rows: int, with_raw: bool, cache: Path, source: Optional[Path] = None) -> Path:
